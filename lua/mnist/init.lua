@@ -1,0 +1,10 @@
+-- mnist: a Torch-style MNIST pipeline for LuaJIT with a C core.
+--   local mnist = require "mnist"
+--   print(mnist.tensor{{1, 2}, {3, 4}})
+local M = {}
+
+M.version = require "mnist.version"
+M.core = require "mnist.core"
+M.tensor = require "mnist.tensor"
+
+return M

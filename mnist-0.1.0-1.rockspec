@@ -1,0 +1,45 @@
+-- Built with: luarocks --lua-version=5.1 make mnist-0.1.0-1.rockspec --deps-mode=none
+--             LUA_INCDIR=/usr/include/luajit-2.1   (`make install` does this)
+rockspec_format = "3.0"
+package = "mnist"
+version = "0.1.0-1"
+source = {
+  url = "git+file:///mnist", -- built from the checkout (luarocks make); no server is reachable
+}
+description = {
+  summary = "A Torch-style MNIST pipeline for LuaJIT with a C core",
+  detailed = [[
+    Float32 tensors, convolution, pooling, linear layers, losses and optimizers in C (OpenBLAS),
+    with a Torch7-style nn/optim API, dataset download and loading, versioned weights and a CLI.
+  ]],
+  license = "MIT",
+}
+-- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term), so
+-- they are declared here for documentation and satisfied by `--deps-mode=none`.
+dependencies = {
+  "lua >= 5.1",
+}
+external_dependencies = {
+  OPENBLAS = { library = "openblas" },
+  ZLIB = { library = "z" },
+  STB = { library = "stb" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["mnist.core"] = {
+      sources = {
+        "csrc/lua_core.c", "csrc/status.c", "csrc/tensor.c",
+      },
+      libraries = { "openblas", "z", "stb", "m", "pthread" },
+      incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },
+      libdirs = { "$(OPENBLAS_LIBDIR)" },
+    },
+    ["mnist"] = "lua/mnist/init.lua",
+    ["mnist.version"] = "lua/mnist/version.lua",
+    ["mnist.tensor"] = "lua/mnist/tensor.lua",
+  },
+  install = {
+    bin = { ["mnist.lua"] = "bin/mnist.lua" },
+  },
+}

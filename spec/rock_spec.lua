@@ -1,0 +1,45 @@
+-- The rock's metadata agrees with the code: one version, every module listed in the rockspec.
+local mnist = require "mnist"
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function list(cmd)
+  local out = {}
+  local p = assert(io.popen(cmd))
+  for line in p:lines() do out[#out + 1] = line end
+  p:close()
+  return out
+end
+
+describe("the rock", function()
+  local rockspecs = list("ls mnist-*.rockspec")
+
+  it("has exactly one rockspec, named after mnist.version", function()
+    assert.same({ ("mnist-%s-1.rockspec"):format(mnist.version) }, rockspecs)
+    assert.truthy(read(rockspecs[1]):find(('version = "%s-1"'):format(mnist.version), 1, true))
+  end)
+
+  it("lists every C source and Lua module", function()
+    local spec = read(rockspecs[1])
+    for _, c in ipairs(list("ls csrc/*.c")) do
+      assert.truthy(spec:find('"' .. c .. '"', 1, true), c .. " is missing from the rockspec")
+    end
+    for _, path in ipairs(list("find lua -name '*.lua' | sort")) do
+      local name = path:gsub("^lua/", ""):gsub("/init%.lua$", ""):gsub("%.lua$", ""):gsub("/", ".")
+      assert.truthy(spec:find(('["%s"] = "%s"'):format(name, path), 1, true), path .. " is missing from the rockspec")
+    end
+  end)
+
+  it("keeps lua.h out of the pure C core", function()
+    for _, c in ipairs(list("ls csrc/*.c csrc/*.h")) do
+      if c ~= "csrc/lua_core.c" then
+        assert.falsy(read(c):find("#include%s*[<\"]lua"), c .. " includes a Lua header")
+      end
+    end
+  end)
+end)

@@ -1,0 +1,350 @@
+local mnist = require "mnist"
+local T = mnist.tensor
+
+local function shape(t) return t:size() end
+
+describe("tensor construction", function()
+  it("makes zeros from a shape", function()
+    local t = T(2, 3)
+    assert.same({ 2, 3 }, shape(t))
+    assert.equal(2, t:dim())
+    assert.equal(6, t:numel())
+    assert.equal("float32", t:type())
+    assert.equal(0, t:sum())
+  end)
+
+  it("accepts a shape table in zeros/ones", function()
+    assert.same({ 4, 1, 2 }, shape(T.zeros { 4, 1, 2 }))
+    assert.equal(6, T.ones(2, 3):sum())
+  end)
+
+  it("builds from nested tables in row-major order", function()
+    local t = T { { 1, 2, 3 }, { 4, 5, 6 } }
+    assert.same({ 2, 3 }, shape(t))
+    assert.equal(2, t:get(1, 2))
+    assert.equal(4, t:get(2, 1))
+    assert.same({ { 1, 2, 3 }, { 4, 5, 6 } }, t:totable())
+  end)
+
+  it("builds 4-D tensors from nested tables", function()
+    local t = T { { { { 1, 2 }, { 3, 4 } } }, { { { 5, 6 }, { 7, 8 } } } }
+    assert.same({ 2, 1, 2, 2 }, shape(t))
+    assert.equal(7, t:get(2, 1, 2, 1))
+  end)
+
+  it("stores float32 (rounding doubles)", function()
+    local t = T { 0.1 }
+    assert.not_equal(0.1, t[1])
+    assert.is_true(math.abs(t[1] - 0.1) < 1e-8)
+  end)
+
+  it("rejects ragged, empty, too deep and non-numeric tables", function()
+    assert.has_error(function() T { { 1, 2 }, { 3 } } end,
+      "tensor: ragged table: a row at depth 2 has 1 elements, expected 2")
+    assert.has_error(function() T {} end, "tensor: empty table at depth 1")
+    assert.has_error(function() T { { { { { 1 } } } } } end, "tensor: nested table is deeper than 4")
+    assert.has_error(function() T { 1, "x" } end, "tensor: element 2 at depth 1 is a string, expected a number")
+    assert.has_error(function() T { { 1 }, 2 } end)
+  end)
+
+  it("rejects negative, zero, fractional, huge and too many dims", function()
+    assert.has_error(function() T(-1) end, "tensor: shape[1] must be a whole number from 1 to 2147483647, got -1")
+    assert.has_error(function() T(0, 3) end)
+    assert.has_error(function() T(2.5) end)
+    assert.has_error(function() T(2 ^ 40) end)
+    assert.has_error(function() T(65536, 65536) end, "tensor: shape has more than 2147483647 elements")
+    assert.has_error(function() T(1, 1, 1, 1, 1) end, "tensor: shape must have 1 to 4 dimensions, got 5")
+    assert.has_error(function() T("a") end)
+  end)
+
+  it("makes uint8 and float tensors from byte strings", function()
+    local b = T.frombytes("\0\1\255\128", { 2, 2 })
+    assert.equal("uint8", b:type())
+    assert.equal(255, b:get(2, 1))
+    local f = T.frombytes("\0\255", { 2 }, 1 / 255)
+    assert.equal("float32", f:type())
+    assert.equal(0, f[1])
+    assert.equal(1, f[2])
+    local g = T.frombytes("\10", { 1 }, 0.5, -1)
+    assert.equal(4, g[1])
+    assert.has_error(function() T.frombytes("abc", { 2, 2 }) end,
+      "tensor.frombytes: 3 bytes do not fill a tensor of 4 elements")
+    assert.has_error(function() T.frombytes("ab", { 2 }, "x") end, "tensor.frombytes: scale must be a number, got string")
+  end)
+
+  it("converts uint8 to float with scale and shift", function()
+    local b = T.frombytes("\2\4", { 2 })
+    local f = b:float(0.5, 1)
+    assert.same({ 2, 3 }, f:totable())
+    assert.same({ 2, 4 }, b:float():totable())
+  end)
+end)
+
+describe("tensor elements", function()
+  it("gets and sets with 1-based indices and negative ones from the end", function()
+    local t = T(2, 3)
+    t:set(2, 3, 7.5)
+    assert.equal(7.5, t:get(2, 3))
+    assert.equal(7.5, t:get(-1, -1))
+    t:set(1, 1, -2)
+    assert.equal(5.5, t:sum())
+  end)
+
+  it("indexes with t[i]: a number for 1-D, a shared row otherwise", function()
+    local t = T { { 1, 2 }, { 3, 4 } }
+    local row = t[2]
+    assert.same({ 3, 4 }, row:totable())
+    row[1] = 30
+    assert.equal(30, t:get(2, 1)) -- the row shares storage
+    t[1] = 9
+    assert.same({ { 9, 9 }, { 30, 4 } }, t:totable())
+    t[1] = T { 5, 6 }
+    assert.same({ 5, 6 }, t[1]:totable())
+    assert.equal(2, #t)
+  end)
+
+  it("reports bad indices with the dimension and size", function()
+    local t = T(2, 3)
+    assert.has_error(function() t:get(3, 1) end, "get: index 3 out of range for dimension 1 of size 2")
+    assert.has_error(function() t:get(1, 0) end, "get: index 0 out of range for dimension 2 of size 3")
+    assert.has_error(function() t:get(1) end, "get: tensor of shape (2, 3) needs 2 indices, got 1")
+    assert.has_error(function() t:get(1.5, 1) end, "get: index 1 must be a whole number, got 1.5")
+    assert.has_error(function() t:set(1, 1) end)
+    assert.has_error(function() t:set(1, 1, "x") end, "set: value must be a number, got string")
+    assert.has_error(function() return t[5] end, "[]: index 5 out of range for dimension 1 of size 2")
+    assert.has_error(function() t.x = 1 end, "[]=: tensors take numeric indices only, got string")
+    assert.has_error(function() t[1] = T(5) end)
+  end)
+
+  it("keeps uint8 values in range", function()
+    local b = T.bytes(3)
+    b[1] = 200
+    assert.equal(200, b[1])
+    assert.has_error(function() b[2] = 256 end, "[]=: value 256 does not fit a uint8 tensor")
+    assert.has_error(function() b[2] = 1.5 end)
+    assert.has_error(function() b:fill(-1) end)
+    b:fill(7)
+    assert.same({ 7, 7, 7 }, b:totable())
+  end)
+
+  it("fails cleanly on a non-tensor self", function()
+    assert.has_error(function() T(2).size({}) end, "size: argument #1: expected a tensor, got table")
+    assert.has_error(function() T(2):add("x") end, "add: argument #2: expected a tensor, got string")
+  end)
+end)
+
+describe("tensor views and copies", function()
+  it("view shares storage and checks the element count", function()
+    local t = T { 1, 2, 3, 4, 5, 6 }
+    local v = t:view(2, 3)
+    assert.same({ 2, 3 }, shape(v))
+    assert.is_true(v:shares(t))
+    v:set(2, 1, 40)
+    assert.equal(40, t[4])
+    assert.same({ 3, 2 }, shape(t:view { 3, 2 }))
+    assert.has_error(function() t:view(4, 2) end, "view: cannot view (6) (6 elements) as (4, 2)")
+  end)
+
+  it("reshape copies", function()
+    local t = T { 1, 2, 3, 4 }
+    local r = t:reshape(2, 2)
+    assert.is_false(r:shares(t))
+    r:set(1, 1, 10)
+    assert.equal(1, t[1])
+  end)
+
+  it("clone copies values and not storage", function()
+    local t = T { { 1, 2 }, { 3, 4 } }
+    local c = t:clone()
+    assert.same(t:totable(), c:totable())
+    c:fill(0)
+    assert.equal(10, t:sum())
+  end)
+
+  it("copy needs equal element counts and refuses float -> uint8", function()
+    local a = T(2, 2)
+    a:copy(T { 1, 2, 3, 4 })
+    assert.same({ { 1, 2 }, { 3, 4 } }, a:totable())
+    assert.has_error(function() a:copy(T(3)) end, "copy: size mismatch: (2, 2) (4 elements) vs (3) (3 elements)")
+    assert.has_error(function() T.bytes(2):copy(T(2)) end, "copy: cannot copy float32 into uint8 (it would truncate)")
+    a:copy(T.frombytes("\1\2\3\4", { 4 }))
+    assert.equal(10, a:sum())
+  end)
+
+  it("narrow and select give shared sub-tensors", function()
+    local t = T { { 1, 2 }, { 3, 4 }, { 5, 6 } }
+    local n = t:narrow(2, 2)
+    assert.same({ { 3, 4 }, { 5, 6 } }, n:totable())
+    n:fill(0)
+    assert.equal(3, t:sum())
+    assert.same({ 1, 2 }, t:select(1):totable())
+    assert.has_error(function() t:narrow(3, 2) end, "narrow: length 2 from row 3 does not fit shape (3, 2)")
+    assert.has_error(function() t:narrow(4, 1) end)
+  end)
+
+  it("set_storage moves a tensor into an arena, keeping its shape", function()
+    local arena = T { 0, 0, 0, 0, 0, 0 }
+    local w = T { { 1, 2 }, { 3, 4 } }
+    w:set_storage(arena, 2)
+    assert.same({ 2, 2 }, shape(w))
+    w:fill(1)
+    assert.same({ 0, 0, 1, 1, 1, 1 }, arena:totable())
+    assert.has_error(function() w:set_storage(arena, 3) end, "set_storage: (2, 2) at offset 3 does not fit in (6)")
+  end)
+
+  it("keeps storage alive while a view exists", function()
+    local v
+    do
+      local t = T { 1, 2, 3 }
+      v = t:view(3, 1)
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.same({ { 1 }, { 2 }, { 3 } }, v:totable())
+  end)
+end)
+
+describe("tensor arithmetic", function()
+  it("adds, multiplies and scales in place and returns self", function()
+    local t = T { 1, 2, 3 }
+    assert.equal(t, t:add(T { 1, 1, 1 }))
+    assert.same({ 2, 3, 4 }, t:totable())
+    t:mul(T { 2, 0, -1 })
+    assert.same({ 4, 0, -4 }, t:totable())
+    t:add(1):mul(2):scale(0.5)
+    assert.same({ 5, 1, -3 }, t:totable())
+  end)
+
+  it("axpy computes y += alpha * x", function()
+    local y = T { 1, 1 }
+    y:axpy(-2, T { 3, 4 })
+    assert.same({ -5, -7 }, y:totable())
+  end)
+
+  it("checks sizes and dtypes", function()
+    assert.has_error(function() T(2):add(T(3)) end, "add: size mismatch: (2) (2 elements) vs (3) (3 elements)")
+    assert.has_error(function() T(2):axpy(1, T(2, 2)) end)
+    assert.has_error(function() T.bytes(2):add(1) end, "add: argument #1: expected a float32 tensor, got uint8")
+    assert.has_error(function() T(2):scale("a") end, "scale: factor must be a number, got string")
+  end)
+
+  it("has operators that return new tensors", function()
+    local a, b = T { 1, 2 }, T { 3, 5 }
+    assert.same({ 4, 7 }, (a + b):totable())
+    assert.same({ -2, -3 }, (a - b):totable())
+    assert.same({ 3, 10 }, (a * b):totable())
+    assert.same({ 2, 4 }, (a * 2):totable())
+    assert.same({ 2, 4 }, (2 * a):totable())
+    assert.same({ 0, -1 }, (1 - a):totable())
+    assert.same({ 0.5, 1 }, (a / 2):totable())
+    assert.same({ -1, -2 }, (-a):totable())
+    assert.same({ 1, 2 }, a:totable())
+  end)
+end)
+
+describe("tensor reductions", function()
+  local t = T { { 1, 5, 2 }, { 7, 7, -1 } }
+
+  it("sum and mean over everything", function()
+    assert.equal(21, t:sum())
+    assert.equal(3.5, t:mean())
+  end)
+
+  it("sum and mean over the last dim, per row", function()
+    assert.same({ 8, 13 }, t:sum(-1):totable())
+    assert.same({ 8, 13 }, t:sum(2):totable())
+    local m = t:mean(-1)
+    assert.near(8 / 3, m[1], 1e-6)
+    assert.near(13 / 3, m[2], 1e-6)
+    assert.has_error(function() t:sum(1) end, "sum: reduces over all elements or over the last dim (-1 or 2), got 1")
+  end)
+
+  it("max returns value and 1-based flat index; ties go to the first", function()
+    local v, i = t:max()
+    assert.equal(7, v)
+    assert.equal(4, i)
+  end)
+
+  it("max and argmax per row, first on ties", function()
+    local values, idx = t:max(-1)
+    assert.same({ 5, 7 }, values:totable())
+    assert.same({ 2, 1 }, idx)
+    assert.same({ 2, 1 }, t:argmax())
+    assert.equal(3, T { 0, 1, 9, 9 }:argmax())
+    assert.same({ 2, 1 }, T { { { 0, 3 }, { 4, 4 } } }:argmax()) -- rows of a 3-D tensor
+  end)
+
+  it("treats NaN as the maximum, as torch.max does", function()
+    local n = T { 1, 0 / 0, 3 }
+    assert.equal(2, n:argmax())
+  end)
+
+  it("sums in double precision", function()
+    local big = T.ones(1000000)
+    big:scale(0.1)
+    assert.is_true(math.abs(big:sum() - 100000) < 1e-2)
+  end)
+end)
+
+describe("matmul", function()
+  it("multiplies against a hand-computed product", function()
+    local a = T { { 1, 2, 3 }, { 4, 5, 6 } }
+    local b = T { { 7, 8 }, { 9, 10 }, { 11, 12 } }
+    assert.same({ { 58, 64 }, { 139, 154 } }, a:matmul(b):totable())
+  end)
+
+  it("honours the transpose flags", function()
+    local a = T { { 1, 4 }, { 2, 5 }, { 3, 6 } } -- a^T = {{1,2,3},{4,5,6}}
+    local b = T { { 7, 9, 11 }, { 8, 10, 12 } }  -- b^T = {{7,8},{9,10},{11,12}}
+    assert.same({ { 58, 64 }, { 139, 154 } }, T.matmul(a, b, true, true):totable())
+    assert.same({ { 58, 64 }, { 139, 154 } }, T.matmul(T { { 1, 2, 3 }, { 4, 5, 6 } }, b, false, true):totable())
+    assert.same({ { 17, 22, 27 }, { 22, 29, 36 }, { 27, 36, 45 } }, T.matmul(a, a, false, true):totable())
+  end)
+
+  it("accumulates with alpha and beta into an output", function()
+    local c = T { { 1, 1 }, { 1, 1 } }
+    mnist.core.matmul(c, T { { 1, 0 }, { 0, 1 } }, T { { 2, 3 }, { 4, 5 } }, false, false, 2, 1)
+    assert.same({ { 5, 7 }, { 9, 11 } }, c:totable())
+  end)
+
+  it("reports mismatched shapes", function()
+    assert.has_error(function() T(2, 3):matmul(T(2, 3)) end,
+      "matmul: inner sizes differ: a (2, 3) b (2, 3) (3 vs 2)")
+    assert.has_error(function() T(3):matmul(T(3, 1)) end, "matmul: expected 2-D tensors, got (3) and (3, 1)")
+    assert.has_error(function() mnist.core.matmul(T(3, 3), T(2, 3), T(3, 2)) end,
+      "matmul: output has shape (3, 3), expected (2, 2)")
+    local x = T(2, 2)
+    assert.has_error(function() mnist.core.matmul(x, x, T(2, 2)) end)
+  end)
+end)
+
+describe("tensor printing", function()
+  it("prints shape, type and values", function()
+    assert.equal("mnist.tensor (2, 2) float32\n 1 2\n 3 4", tostring(T { { 1, 2 }, { 3, 4 } }))
+    assert.equal("mnist.tensor (2) float32\n 0.5000 2.0000", tostring(T { 0.5, 2 }))
+  end)
+
+  it("elides the middle of long dimensions", function()
+    local s = tostring(T(100))
+    assert.truthy(s:find("0 0 0 ... 0 0 0", 1, true))
+  end)
+
+  it("draws a 28x28 image as block art", function()
+    local img = T(1, 28, 28)
+    for i = 5, 20 do img:set(1, i, 14, 1) end
+    local lines = {}
+    for line in tostring(img):gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.equal(29, #lines)
+    assert.equal("mnist.tensor (1, 28, 28) float32", lines[1])
+    assert.truthy(lines[1 + 10]:find("██", 1, true))
+    assert.falsy(lines[1 + 2]:find("██", 1, true))
+  end)
+end)
+
+describe("blas", function()
+  it("reports its core and thread count", function()
+    local info = mnist.core.blas_info()
+    assert.is_string(info.core)
+    assert.is_true(info.threads >= 1)
+  end)
+end)
