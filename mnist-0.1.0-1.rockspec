@@ -29,7 +29,7 @@ build = {
   modules = {
     ["mnist.core"] = {
       sources = {
-        "csrc/lua_core.c", "csrc/status.c", "csrc/tensor.c",
+        "csrc/lua_core.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
       },
       libraries = { "openblas", "z", "stb", "m", "pthread" },
       incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },
@@ -38,6 +38,7 @@ build = {
     ["mnist"] = "lua/mnist/init.lua",
     ["mnist.version"] = "lua/mnist/version.lua",
     ["mnist.tensor"] = "lua/mnist/tensor.lua",
+    ["mnist.random"] = "lua/mnist/random.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },

@@ -6,5 +6,7 @@ local M = {}
 M.version = require "mnist.version"
 M.core = require "mnist.core"
 M.tensor = require "mnist.tensor"
+M.random = require "mnist.random"
+M.manual_seed = M.random.manual_seed
 
 return M
