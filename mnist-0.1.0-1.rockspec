@@ -39,6 +39,7 @@ build = {
     ["mnist.version"] = "lua/mnist/version.lua",
     ["mnist.tensor"] = "lua/mnist/tensor.lua",
     ["mnist.random"] = "lua/mnist/random.lua",
+    ["mnist.config"] = "lua/mnist/config.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },

@@ -8,5 +8,6 @@ M.core = require "mnist.core"
 M.tensor = require "mnist.tensor"
 M.random = require "mnist.random"
 M.manual_seed = M.random.manual_seed
+M.config = require "mnist.config"
 
 return M
