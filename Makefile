@@ -7,14 +7,14 @@ LUA_INC   ?= /usr/include/luajit-2.1
 BLAS_INC  ?= /usr/include/x86_64-linux-gnu
 OPT       ?= -O3
 CFLAGS_ALL = -std=gnu11 $(OPT) -fPIC -Wall -Wextra -Werror -pthread -I$(LUA_INC) -I$(BLAS_INC) $(CFLAGS)
-LIBS      := -lopenblas -lz -lstb -lm -pthread
+LIBS      := -lopenblas -lcrypto -lz -lstb -lm -pthread
 BUILD     ?= build
 CORE      := $(BUILD)/mnist/core.so
 SOURCES   := $(wildcard csrc/*.c)
 HEADERS   := $(wildcard csrc/*.h)
 
 # Debian packages the project needs at build, test and run time (make deps installs the missing).
-DEBS := luajit libluajit-5.1-dev libopenblas-dev zlib1g-dev libstb-dev lua-cjson lua-busted \
+DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-dev lua-cjson lua-busted \
         luarocks lua-yaml lua-argparse lua-term curl gnuplot-nox perl
 ASAN_DEBS := gcc
 

@@ -22,6 +22,7 @@ dependencies = {
 external_dependencies = {
   OPENBLAS = { library = "openblas" },
   ZLIB = { library = "z" },
+  CRYPTO = { library = "crypto" },
   STB = { library = "stb" },
 }
 build = {
@@ -29,9 +30,9 @@ build = {
   modules = {
     ["mnist.core"] = {
       sources = {
-        "csrc/lua_core.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
+        "csrc/fileio.c", "csrc/lua_core.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
       },
-      libraries = { "openblas", "z", "stb", "m", "pthread" },
+      libraries = { "openblas", "crypto", "z", "stb", "m", "pthread" },
       incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },
       libdirs = { "$(OPENBLAS_LIBDIR)" },
     },

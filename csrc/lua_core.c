@@ -5,6 +5,7 @@
  * mn_status into an error message that names the function and the shapes involved.
  * Sections: helpers, tensor, BLAS, module table. Later concepts (nn kernels, optim, data) add a
  * section each and a luaL_Reg table registered in luaopen_mnist_core. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "fileio.h"
 #include "rng.h"
 #include "tensor.h"
 
@@ -734,6 +736,76 @@ static int l_rng_set_state(lua_State *L) {
     return 1;
 }
 
+/* ======================================================================== files */
+
+/* core.sha256(s) -> 64 hex digits. */
+static int l_sha256(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    uint8_t digest[32];
+    char hex[65];
+    check_status(L, sha256_buffer(digest, s, len), "sha256", NULL);
+    sha256_hex(hex, digest);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+/* core.sha256_file(path) -> 64 hex digits, or nil and "path: reason". */
+static int l_sha256_file(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    uint8_t digest[32];
+    char hex[65];
+    if (sha256_file(digest, path) != MN_OK) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    sha256_hex(hex, digest);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+/* core.write_atomic(path, chunks): chunks is a string, a tensor, or a list of them (a tensor
+ * contributes its raw little-endian bytes). Returns true, or nil and "path: reason"; the previous
+ * file at path is untouched on failure. */
+static int l_write_atomic(lua_State *L) {
+    const char *fn = "write_atomic";
+    const char *path = luaL_checkstring(L, 1);
+    int single = !lua_istable(L, 2);
+    int n = single ? 1 : (int)lua_objlen(L, 2);
+    const void **chunks = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *chunks);
+    size_t *lens = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *lens);
+    for (int i = 0; i < n; i++) {
+        if (single) lua_pushvalue(L, 2);
+        else lua_rawgeti(L, 2, i + 1);
+        Tensor *t = luaL_testudata(L, -1, TENSOR_MT);
+        if (t && t->storage) {
+            chunks[i] = (char *)t->storage->data + t->offset * dtype_size(t->dtype);
+            lens[i] = (size_t)t->numel * dtype_size(t->dtype);
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+            chunks[i] = lua_tolstring(L, -1, &lens[i]);
+        } else {
+            raise(L, fn, "chunk %d must be a string or a tensor, got %s", i + 1, luaL_typename(L, -1));
+        }
+        lua_pop(L, 1); /* still referenced by the argument table (or argument 2), so not collected */
+    }
+    if (file_write_atomic(path, chunks, lens, n) != MN_OK) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* t:tobytes() -> the raw little-endian bytes of t's elements. */
+static int l_tensor_tobytes(lua_State *L) {
+    Tensor *t = check_tensor(L, 1, "tobytes");
+    lua_pushlstring(L, (const char *)t->storage->data + t->offset * dtype_size(t->dtype),
+                    (size_t)t->numel * dtype_size(t->dtype));
+    return 1;
+}
+
 /* ======================================================================== BLAS */
 
 /* core.matmul(c, a, b, trans_a, trans_b, alpha, beta): c = alpha*op(a)@op(b) + beta*c. */
@@ -795,7 +867,7 @@ static const luaL_Reg tensor_methods[] = {
     {"add", l_tensor_add},         {"mul", l_tensor_mul},       {"scale", l_tensor_scale},
     {"axpy", l_tensor_axpy},       {"sum", l_tensor_sum},       {"mean", l_tensor_mean},
     {"max", l_tensor_max},         {"argmax", l_tensor_argmax}, {"totable", l_tensor_totable},
-    {"float", l_tensor_float},     {NULL, NULL},
+    {"float", l_tensor_float},     {"tobytes", l_tensor_tobytes}, {NULL, NULL},
 };
 
 static const luaL_Reg rng_methods[] = {
@@ -812,6 +884,9 @@ static const luaL_Reg core_functions[] = {
     {"tensor_from_table", l_tensor_from_table},
     {"tensor_from_bytes", l_tensor_from_bytes},
     {"matmul", l_matmul},
+    {"sha256", l_sha256},
+    {"sha256_file", l_sha256_file},
+    {"write_atomic", l_write_atomic},
     {"blas_info", l_blas_info},
     {"blas_set_threads", l_blas_set_threads},
     {NULL, NULL},
