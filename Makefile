@@ -18,6 +18,12 @@ DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-de
         luarocks lua-yaml lua-argparse lua-term curl gnuplot-nox perl
 ASAN_DEBS := gcc
 
+# Tests reach the local MNIST mirror beside the checkout (if any) through the project's own setting.
+TEST_MIRROR := $(wildcard $(CURDIR)/../shared/data/mnist)
+ifneq ($(TEST_MIRROR),)
+test asan: export MNIST_MIRROR ?= $(TEST_MIRROR)
+endif
+
 # In-tree paths: `eval "$$(make -s env)"` sets them in a shell.
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
