@@ -41,6 +41,7 @@ build = {
     ["mnist.tensor"] = "lua/mnist/tensor.lua",
     ["mnist.random"] = "lua/mnist/random.lua",
     ["mnist.config"] = "lua/mnist/config.lua",
+    ["mnist.weights"] = "lua/mnist/weights.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },

@@ -227,6 +227,24 @@ static int l_tensor_from_bytes(lua_State *L) {
     return 1;
 }
 
+/* core.tensor_from_raw(s, shape): float32 tensor from raw little-endian float32 bytes (the inverse
+ * of t:tobytes() for float tensors). */
+static int l_tensor_from_raw(lua_State *L) {
+    const char *fn = "tensor.fromraw";
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    int64_t shape[TENSOR_MAX_DIMS];
+    int ndim = check_shape_table(L, 2, fn, shape);
+    int64_t numel;
+    tensor_check_shape(ndim, shape, &numel);
+    if ((int64_t)len != numel * 4)
+        raise(L, fn, "%lld bytes do not hold %lld float32 values", (long long)len, (long long)numel);
+    Tensor *t = push_tensor(L);
+    check_status(L, tensor_init(t, DTYPE_FLOAT32, ndim, shape), fn, NULL);
+    memcpy(tensor_f32(t), s, len);
+    return 1;
+}
+
 static int l_tensor_gc(lua_State *L) {
     Tensor *t = luaL_checkudata(L, 1, TENSOR_MT);
     tensor_release(t);
@@ -883,6 +901,7 @@ static const luaL_Reg core_functions[] = {
     {"tensor", l_tensor_new},
     {"tensor_from_table", l_tensor_from_table},
     {"tensor_from_bytes", l_tensor_from_bytes},
+    {"tensor_from_raw", l_tensor_from_raw},
     {"matmul", l_matmul},
     {"sha256", l_sha256},
     {"sha256_file", l_sha256_file},

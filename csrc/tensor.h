@@ -11,6 +11,11 @@
 
 #include "status.h"
 
+/* Raw tensor bytes are written to files (weights, records) as little-endian float32/uint8. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "mnist stores tensors as little-endian bytes; this target is big-endian"
+#endif
+
 #define TENSOR_MAX_DIMS 4
 /* Largest element count of one tensor: keeps every index inside a signed 32-bit int for kernels
  * and turns an absurd shape into an error instead of a huge lazy allocation. */

@@ -37,6 +37,9 @@ end
 -- M.frombytes(s, shape [, scale [, shift]]): uint8 tensor, or float32 = byte * scale + shift.
 M.frombytes = core.tensor_from_bytes
 
+-- M.fromraw(s, shape): float32 from raw little-endian float32 bytes (the inverse of t:tobytes()).
+M.fromraw = core.tensor_from_raw
+
 function M.new(first, ...)
   if M.is_tensor(first) then return first:clone() end
   if type(first) == "table" then return core.tensor_from_table(first) end

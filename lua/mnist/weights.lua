@@ -1,0 +1,218 @@
+-- mnist.weights: tensors to and from safetensors files, safely.
+--
+-- Format (https://github.com/huggingface/safetensors): 8-byte little-endian header length N, then N
+-- bytes of JSON {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ...,
+-- "__metadata__": {string: string}}, then the raw little-endian data. PyTorch and NumPy users read
+-- these files with no code of ours.
+--
+--   weights.save(path, {{"0.weight", w}, {"0.bias", b}}, {version = "0.1.0"})  -- atomic, + .sha256
+--   local tensors, metadata, names = weights.load(path)   -- every check before anything is returned
+--   weights.load_into(named, path)                        -- copies into existing tensors, all or none
+local cjson = require "cjson"
+local core = require "mnist.core"
+local T = require "mnist.tensor"
+
+local M = {}
+
+-- A header larger than this is refused before it is read (ours are a few KB).
+M.MAX_HEADER_BYTES = 16 * 1024 * 1024
+
+local function fail(path, msg)
+  error(("weights: %s: %s"):format(path, msg), 0)
+end
+
+local function u64le(n)
+  local bytes = {}
+  for i = 1, 8 do
+    bytes[i] = string.char(n % 256)
+    n = math.floor(n / 256)
+  end
+  return table.concat(bytes)
+end
+
+local function read_u64le(s)
+  local n = 0
+  for i = 8, 1, -1 do n = n * 256 + s:byte(i) end
+  return n
+end
+
+-- The sidecar checksum file, in sha256sum's format so `sha256sum -c` checks it.
+function M.checksum_path(path)
+  return path .. ".sha256"
+end
+
+function M.write_checksum(path, hex)
+  local name = path:match("[^/]+$")
+  local ok, err = core.write_atomic(M.checksum_path(path), ("%s  %s\n"):format(hex, name))
+  if not ok then fail(path, "cannot write checksum: " .. err) end
+end
+
+-- The hash recorded beside path, or nil when there is no readable sidecar.
+function M.read_checksum(path)
+  local f = io.open(M.checksum_path(path), "r")
+  if not f then return nil end
+  local line = f:read("*l") or ""
+  f:close()
+  return line:match("^(%x+)%s") or line:match("^(%x+)$")
+end
+
+-- Writes the tensors in `named` (an ordered list of {name, float32 tensor}) with string metadata,
+-- atomically, and its .sha256 beside it. Returns the file's SHA-256.
+function M.save(path, named, metadata)
+  local header, chunks, offset, seen = {}, {}, 0, {}
+  for i, entry in ipairs(named) do
+    local name, t = entry[1], entry[2]
+    if type(name) ~= "string" or name == "" or name == "__metadata__" then
+      fail(path, ("entry %d has an invalid name %s"):format(i, tostring(name)))
+    end
+    if seen[name] then fail(path, ("duplicate tensor name '%s'"):format(name)) end
+    seen[name] = true
+    if not T.is_tensor(t) or t:type() ~= "float32" then
+      fail(path, ("'%s' must be a float32 tensor"):format(name))
+    end
+    local nbytes = t:numel() * 4
+    header[name] = { dtype = "F32", shape = t:size(), data_offsets = { offset, offset + nbytes } }
+    chunks[#chunks + 1] = t
+    offset = offset + nbytes
+  end
+  local meta = {}
+  for k, v in pairs(metadata or {}) do
+    meta[tostring(k)] = type(v) == "table" and cjson.encode(v) or tostring(v)
+  end
+  if next(meta) then header.__metadata__ = meta end
+  local json = cjson.encode(header)
+  json = json .. (" "):rep((8 - #json % 8) % 8) -- pad so the data starts 8-byte aligned
+  table.insert(chunks, 1, json)
+  table.insert(chunks, 1, u64le(#json))
+  local ok, err = core.write_atomic(path, chunks)
+  if not ok then fail(path, "cannot write: " .. err) end
+  local hex = assert(core.sha256_file(path))
+  M.write_checksum(path, hex)
+  return hex
+end
+
+local function check_entry(path, name, info, data_len)
+  if type(info) ~= "table" then fail(path, ("'%s': header entry is not an object"):format(name)) end
+  if info.dtype ~= "F32" then
+    fail(path, ("'%s': dtype %s is not supported (only F32)"):format(name, tostring(info.dtype)))
+  end
+  local shape, numel = info.shape, 1
+  if type(shape) ~= "table" or #shape < 1 or #shape > 4 then
+    fail(path, ("'%s': shape must be a list of 1 to 4 sizes"):format(name))
+  end
+  for i, d in ipairs(shape) do
+    if type(d) ~= "number" or d < 1 or d ~= math.floor(d) then
+      fail(path, ("'%s': shape[%d] is not a positive whole number"):format(name, i))
+    end
+    numel = numel * d
+  end
+  local offsets = info.data_offsets
+  if type(offsets) ~= "table" or type(offsets[1]) ~= "number" or type(offsets[2]) ~= "number" then
+    fail(path, ("'%s': data_offsets must be two numbers"):format(name))
+  end
+  local b, e = offsets[1], offsets[2]
+  if b < 0 or e < b or b ~= math.floor(b) or e ~= math.floor(e) or e > data_len then
+    fail(path, ("'%s': data_offsets [%s, %s] out of range (data is %d bytes)"):format(
+      name, tostring(b), tostring(e), data_len))
+  end
+  if e - b ~= numel * 4 then
+    fail(path, ("'%s': data_offsets hold %d bytes, shape needs %d"):format(name, e - b, numel * 4))
+  end
+  return b, e
+end
+
+-- Reads and checks a whole file: returns {name = tensor}, metadata (strings), and the names in
+-- file order. Errors name the file and the problem; nothing is returned half-checked.
+function M.load(path)
+  local f, err = io.open(path, "rb")
+  if not f then fail(path, "cannot open: " .. tostring(err)) end
+  local bytes = f:read("*a")
+  f:close()
+  if #bytes < 8 then fail(path, ("file is %d bytes, too short for a safetensors header"):format(#bytes)) end
+  local header_len = read_u64le(bytes:sub(1, 8))
+  if header_len > M.MAX_HEADER_BYTES then
+    fail(path, ("header length %.0f exceeds the %d-byte limit"):format(header_len, M.MAX_HEADER_BYTES))
+  end
+  if 8 + header_len > #bytes then
+    fail(path, ("header length %d runs past the end of the file (%d bytes): truncated?"):format(header_len, #bytes))
+  end
+  local ok, header = pcall(cjson.decode, bytes:sub(9, 8 + header_len))
+  if not ok or type(header) ~= "table" then fail(path, "header is not a JSON object") end
+  local data_start, data_len = 8 + header_len, #bytes - 8 - header_len
+  local metadata = {}
+  if header.__metadata__ ~= nil then
+    if type(header.__metadata__) ~= "table" then fail(path, "__metadata__ is not an object") end
+    for k, v in pairs(header.__metadata__) do
+      if type(v) ~= "string" then fail(path, ("__metadata__ '%s' is not a string"):format(k)) end
+      metadata[k] = v
+    end
+  end
+  local spans, names = {}, {}
+  for name, info in pairs(header) do
+    if name ~= "__metadata__" then
+      local b, e = check_entry(path, name, info, data_len)
+      spans[#spans + 1] = { b, e, name }
+    end
+  end
+  table.sort(spans, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[3] < y[3]) end)
+  local covered = 0
+  for _, s in ipairs(spans) do
+    if s[1] < covered then fail(path, ("'%s' overlaps another tensor's data"):format(s[3])) end
+    if s[1] > covered then fail(path, ("bytes %d..%d belong to no tensor"):format(covered, s[1])) end
+    covered = s[2]
+  end
+  if covered ~= data_len then
+    fail(path, ("file has %d data bytes, the header describes %d"):format(data_len, covered))
+  end
+  local tensors = {}
+  for i, s in ipairs(spans) do
+    local b, e, name = s[1], s[2], s[3]
+    tensors[name] = T.fromraw(bytes:sub(data_start + b + 1, data_start + e), header[name].shape)
+    names[i] = name
+  end
+  return tensors, metadata, names
+end
+
+-- Copies the file's tensors into the tensors of `named` (ordered {name, tensor} pairs, e.g. a
+-- model's state): names and shapes must match exactly; nothing is copied unless all do.
+-- With opts.prefix, only file tensors under that prefix are used, with it stripped.
+function M.load_into(named, path, opts)
+  opts = opts or {}
+  local tensors, metadata = M.load(path)
+  if opts.prefix then
+    local stripped = {}
+    for name, t in pairs(tensors) do
+      if name:sub(1, #opts.prefix) == opts.prefix then stripped[name:sub(#opts.prefix + 1)] = t end
+    end
+    tensors = stripped
+  end
+  local wanted = {}
+  for _, entry in ipairs(named) do
+    local name, target = entry[1], entry[2]
+    wanted[name] = true
+    local t = tensors[name]
+    if not t then fail(path, ("missing tensor '%s' that the model needs"):format(name)) end
+    if T.shape_str(t) ~= T.shape_str(target) then
+      fail(path, ("'%s' has shape %s, the model needs %s"):format(name, T.shape_str(t), T.shape_str(target)))
+    end
+  end
+  if not opts.partial then
+    for name in pairs(tensors) do
+      if not wanted[name] then fail(path, ("unexpected tensor '%s' that the model does not have"):format(name)) end
+    end
+  end
+  for _, entry in ipairs(named) do entry[2]:copy(tensors[entry[1]]) end
+  return metadata
+end
+
+-- Checks path against an expected SHA-256 (hex); errors naming both hashes when they differ.
+function M.verify(path, expected)
+  local actual, err = core.sha256_file(path)
+  if not actual then fail(path, "cannot read: " .. err) end
+  if expected and actual ~= expected:lower() then
+    fail(path, ("SHA-256 mismatch: expected %s, got %s (tampered or truncated file)"):format(expected, actual))
+  end
+  return actual
+end
+
+return M
