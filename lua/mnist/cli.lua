@@ -1,0 +1,205 @@
+-- mnist.cli: the `mnist.lua` command line. Parses arguments, builds the run's config (defaults,
+-- then an optional override file, then flags) and hands it to the module that does the work.
+--
+-- Exit codes: 0 success, 1 bad usage or input, 2 runtime failure. Errors are one line; --debug
+-- shows the traceback.
+local argparse = require "argparse"
+local config = require "mnist.config"
+
+local M = {}
+
+M.EXIT_OK, M.EXIT_USAGE, M.EXIT_RUNTIME = 0, 1, 2
+
+-- Error prefixes that mean "the user's input is wrong" (exit 1) rather than "the work failed".
+local INPUT_ERRORS = { "usage", "config", "preprocess", "image", "weights", "labels", "predict" }
+
+-- A failure the caller caused; anything else that raises is a runtime failure.
+function M.usage_error(msg)
+  error("usage: " .. msg, 0)
+end
+
+local function flag_name(key)
+  return "--" .. key:gsub("_", "-")
+end
+
+-- Converts a command-line string to the type of the setting's default.
+local function convert(key, text)
+  local default = config.defaults[key]
+  if type(default) == "number" then
+    local n = tonumber(text)
+    if not n then M.usage_error(("%s expects a number, got '%s'"):format(flag_name(key), text)) end
+    return n
+  elseif type(default) == "boolean" then
+    if text == "true" or text == "1" or text == "yes" then return true end
+    if text == "false" or text == "0" or text == "no" then return false end
+    M.usage_error(("%s expects true or false, got '%s'"):format(flag_name(key), text))
+  elseif type(default) == "table" then
+    local items = {}
+    for item in text:gmatch("[^,]+") do items[#items + 1] = item end
+    return items
+  end
+  return text
+end
+
+-- Every config setting becomes a typed flag (--batch-size 128), plus --set key=value.
+local function add_config_options(cmd)
+  for _, field in ipairs(config.fields) do
+    local key, default, description = field[1], field[2], field[3]
+    local shown = type(default) == "table" and table.concat(default, ",") or tostring(default)
+    cmd:option(flag_name(key), ("%s (default: %s)"):format(description, shown == "" and '""' or shown))
+      :target("set_" .. key):argname("<value>")
+  end
+  cmd:option("--set", "key=value, for any setting (repeatable)"):count("*"):argname("<key=value>")
+  cmd:option("--config", "override file (YAML or JSON); may also be the first positional argument")
+    :target("config_option")
+end
+
+local function is_config_path(path)
+  return path and (path:match("%.ya?ml$") or path:match("%.json$")) ~= nil
+end
+
+-- The run's config from parsed arguments: file (positional or --config), then flags, then --set.
+function M.config_from_args(args)
+  local path = args.config_option
+  if args.positional and args.positional[1] and is_config_path(args.positional[1]) then
+    if path then M.usage_error("two config files given: " .. path .. " and " .. args.positional[1]) end
+    path = table.remove(args.positional, 1)
+  end
+  local overrides = {}
+  for _, field in ipairs(config.fields) do
+    local key = field[1]
+    local text = args["set_" .. key]
+    if text ~= nil then overrides[key] = convert(key, text) end
+  end
+  for _, item in ipairs(args.set or {}) do
+    local key, text = item:match("^([%w_%-]+)=(.*)$")
+    if not key then M.usage_error(("--set expects key=value, got '%s'"):format(item)) end
+    key = key:gsub("-", "_")
+    if config.defaults[key] == nil then
+      M.usage_error(("--set: unknown key '%s' (did you mean '%s'?)"):format(key, config.nearest_key(key)))
+    end
+    overrides[key] = convert(key, text)
+  end
+  return config.load(path, overrides, "command line"), path
+end
+
+-- The commands: name, description, extra arguments, and the function that runs it.
+local COMMANDS = {
+  {
+    "info", "Version, artifact dir, data and weights found, BLAS core and threads.",
+    function(_) end,
+    function(cfg) return require("mnist.info").run(cfg) end,
+  },
+  {
+    "download", "Download and verify the data set into <artifact_dir>/data/<dataset>/.",
+    function(_) end,
+    function(cfg) return require("mnist.download").run(cfg) end,
+  },
+  {
+    "save-datasets", "Write the training record files (and their manifest) to the artifact dir.",
+    function(_) end,
+    function(cfg) return require("mnist.dataset").run_save(cfg) end,
+  },
+  {
+    "train", "Train the model; writes metrics, checkpoints and versioned weights.",
+    function(cmd)
+      cmd:flag("--resume", "continue from the last complete checkpoint of the same config")
+      cmd:option("--run-id", "name of the run directory under <artifact_dir>/runs/")
+    end,
+    function(cfg, args) return require("mnist.train").run(cfg, { resume = args.resume, run_id = args.run_id }) end,
+  },
+  {
+    "evaluate", "Accuracy, loss and confusion matrix on the test split.",
+    function(cmd) cmd:option("--weights", "classifier weights file (default: the pretrained weights)") end,
+    function(cfg, args) return require("mnist.train").run_evaluate(cfg, { weights = args.weights }) end,
+  },
+  {
+    "predict", "Classify images (PNG, JPEG, BMP, PGM, any size): one line per image.",
+    function(cmd)
+      cmd:option("--weights", "classifier weights file (default: the pretrained weights)")
+      cmd:flag("--json", "print a JSON array of {file, label, probabilities}")
+    end,
+    function(cfg, args)
+      if #args.positional == 0 then M.usage_error("predict needs at least one image file") end
+      return require("mnist.predict").run(cfg, args.positional, { weights = args.weights, json = args.json })
+    end,
+  },
+  {
+    "deploy", "Upload the versioned weights, checksums and manifest to S3-compatible storage.",
+    function(cmd) cmd:flag("--force", "overwrite a version that is already deployed") end,
+    function(cfg, args) return require("mnist.deploy").run(cfg, { force = args.force }) end,
+  },
+}
+
+function M.parser()
+  local version = require "mnist.version"
+  local parser = argparse("mnist.lua", "A Torch-style MNIST pipeline for LuaJIT with a C core.")
+    :command_target("command")
+    :help_max_width(100)
+  parser:flag("--version", "print the version and exit"):action(function()
+    print(version)
+    os.exit(0)
+  end)
+  for _, c in ipairs(COMMANDS) do
+    local cmd = parser:command(c[1], c[2])
+      :epilog("Settings: defaults live in lua/mnist/config.lua; a config file overrides them, flags override both.")
+    if c[1] == "predict" then
+      cmd:argument("images", "image files (a leading .yml/.json is the config file)"):args("*")
+        :target("positional")
+    else
+      cmd:argument("config", "config file (YAML or JSON)"):args("?"):target("positional")
+    end
+    cmd:flag("--debug", "show the Lua traceback on errors")
+    c[3](cmd)
+    add_config_options(cmd)
+  end
+  return parser
+end
+
+local function runner(name)
+  for _, c in ipairs(COMMANDS) do
+    if c[1] == name then return c[4] end
+  end
+end
+
+local function is_input_error(msg)
+  for _, prefix in ipairs(INPUT_ERRORS) do
+    if msg:sub(1, #prefix + 1) == prefix .. ":" then return true end
+  end
+  return false
+end
+
+-- Runs the CLI on argv (a list of strings); returns the exit code. Output goes to io.stdout and
+-- errors to io.stderr, one line each unless --debug.
+function M.main(argv)
+  local parser = M.parser()
+  local ok, args = parser:pparse(argv)
+  if not ok then
+    io.stderr:write(("mnist.lua: %s\n%s"):format(args, parser:get_usage()), "\n")
+    return M.EXIT_USAGE
+  end
+  if not args.command then
+    io.stdout:write(parser:get_help(), "\n")
+    return M.EXIT_USAGE
+  end
+  if type(args.positional) == "string" then args.positional = { args.positional } end
+  args.positional = args.positional or {}
+  local traceback
+  local ok_run, err = xpcall(function()
+    local cfg = M.config_from_args(args)
+    if #args.positional > 0 and args.command ~= "predict" then
+      M.usage_error(("%s: '%s' is not a config file (.yml, .yaml or .json)"):format(args.command, args.positional[1]))
+    end
+    return runner(args.command)(cfg, args)
+  end, function(e)
+    traceback = debug.traceback(tostring(e), 2)
+    return e
+  end)
+  if ok_run then return M.EXIT_OK end
+  local msg = tostring(err)
+  io.stderr:write("mnist.lua ", args.command, ": ", msg:gsub("\n+$", ""), "\n")
+  if args.debug then io.stderr:write(traceback, "\n") end
+  return is_input_error(msg) and M.EXIT_USAGE or M.EXIT_RUNTIME
+end
+
+return M
