@@ -30,7 +30,7 @@ build = {
   modules = {
     ["mnist.core"] = {
       sources = {
-        "csrc/fileio.c", "csrc/lua_core.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
+        "csrc/fileio.c", "csrc/lua_core.c", "csrc/process.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
       },
       libraries = { "openblas", "crypto", "z", "stb", "m", "pthread" },
       incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },

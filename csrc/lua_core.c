@@ -16,6 +16,7 @@
 #include <lua.h>
 
 #include "fileio.h"
+#include "process.h"
 #include "rng.h"
 #include "tensor.h"
 
@@ -874,6 +875,27 @@ static int l_blas_set_threads(lua_State *L) {
     return 0;
 }
 
+/* ======================================================================== process */
+
+/* core.trap_interrupt(on): Ctrl-C (and SIGTERM) only set a flag that core.interrupted() reads, so
+ * training can checkpoint and exit cleanly; false restores the defaults. */
+static int l_trap_interrupt(lua_State *L) {
+    check_status(L, process_trap_interrupt(lua_toboolean(L, 1)), "trap_interrupt", NULL);
+    return 0;
+}
+
+/* core.interrupted() -> true once a trapped SIGINT/SIGTERM arrived. */
+static int l_interrupted(lua_State *L) {
+    lua_pushboolean(L, process_interrupted());
+    return 1;
+}
+
+/* core.cpu_count() -> online CPUs. */
+static int l_cpu_count(lua_State *L) {
+    lua_pushinteger(L, process_cpu_count());
+    return 1;
+}
+
 /* ======================================================================== module */
 
 static const luaL_Reg tensor_methods[] = {
@@ -908,6 +930,9 @@ static const luaL_Reg core_functions[] = {
     {"write_atomic", l_write_atomic},
     {"blas_info", l_blas_info},
     {"blas_set_threads", l_blas_set_threads},
+    {"trap_interrupt", l_trap_interrupt},
+    {"interrupted", l_interrupted},
+    {"cpu_count", l_cpu_count},
     {NULL, NULL},
 };
 
