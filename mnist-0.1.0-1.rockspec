@@ -42,6 +42,7 @@ build = {
     ["mnist.random"] = "lua/mnist/random.lua",
     ["mnist.config"] = "lua/mnist/config.lua",
     ["mnist.weights"] = "lua/mnist/weights.lua",
+    ["mnist.cli"] = "lua/mnist/cli.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
