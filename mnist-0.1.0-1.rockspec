@@ -30,7 +30,7 @@ build = {
   modules = {
     ["mnist.core"] = {
       sources = {
-        "csrc/fileio.c", "csrc/lua_core.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
+        "csrc/fileio.c", "csrc/lua_core.c", "csrc/optim.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
       },
       libraries = { "openblas", "crypto", "z", "stb", "m", "pthread" },
       incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },
@@ -41,6 +41,7 @@ build = {
     ["mnist.tensor"] = "lua/mnist/tensor.lua",
     ["mnist.random"] = "lua/mnist/random.lua",
     ["mnist.config"] = "lua/mnist/config.lua",
+    ["mnist.optim"] = "lua/mnist/optim.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
