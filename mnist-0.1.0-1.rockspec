@@ -30,7 +30,13 @@ build = {
   modules = {
     ["mnist.core"] = {
       sources = {
-        "csrc/fileio.c", "csrc/lua_core.c", "csrc/process.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
+        "csrc/fileio.c",
+        "csrc/lua_core.c",
+        "csrc/optim.c",
+        "csrc/process.c",
+        "csrc/rng.c",
+        "csrc/status.c",
+        "csrc/tensor.c",
       },
       libraries = { "openblas", "crypto", "z", "stb", "m", "pthread" },
       incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },
@@ -43,6 +49,7 @@ build = {
     ["mnist.config"] = "lua/mnist/config.lua",
     ["mnist.weights"] = "lua/mnist/weights.lua",
     ["mnist.cli"] = "lua/mnist/cli.lua",
+    ["mnist.optim"] = "lua/mnist/optim.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
