@@ -49,6 +49,7 @@ build = {
     ["mnist.config"] = "lua/mnist/config.lua",
     ["mnist.weights"] = "lua/mnist/weights.lua",
     ["mnist.cli"] = "lua/mnist/cli.lua",
+    ["mnist.metrics"] = "lua/mnist/metrics.lua",
     ["mnist.optim"] = "lua/mnist/optim.lua",
   },
   install = {
