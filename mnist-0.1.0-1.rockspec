@@ -50,6 +50,12 @@ build = {
     ["mnist.weights"] = "lua/mnist/weights.lua",
     ["mnist.cli"] = "lua/mnist/cli.lua",
     ["mnist.metrics"] = "lua/mnist/metrics.lua",
+    ["mnist.model"] = "lua/mnist/model.lua",
+    ["mnist.predict"] = "lua/mnist/predict.lua",
+    ["mnist.pretrained"] = "lua/mnist/pretrained.lua",
+    ["mnist.artifacts"] = "lua/mnist/artifacts.lua",
+    ["mnist.checkpoint"] = "lua/mnist/checkpoint.lua",
+    ["mnist.train"] = "lua/mnist/train.lua",
     ["mnist.optim"] = "lua/mnist/optim.lua",
   },
   install = {

@@ -100,3 +100,32 @@ int file_write_atomic(const char *path, const void *const *chunks, const size_t 
     sync_parent(path);
     return MN_OK;
 }
+
+int file_mkdir_p(const char *path) {
+    size_t len = strlen(path);
+    if (len == 0) {
+        errno = ENOENT;
+        return MN_ERR_IO;
+    }
+    char *buf = malloc(len + 1);
+    if (!buf) return MN_ERR_NOMEM;
+    memcpy(buf, path, len + 1);
+    int st = MN_OK;
+    for (size_t i = 1; i <= len && st == MN_OK; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        struct stat sb;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) st = MN_ERR_IO;
+        else if (stat(buf, &sb) != 0) st = MN_ERR_IO;
+        else if (!S_ISDIR(sb.st_mode)) {
+            errno = ENOTDIR;
+            st = MN_ERR_IO;
+        }
+        buf[i] = saved;
+    }
+    int saved_errno = errno;
+    free(buf);
+    errno = saved_errno;
+    return st;
+}

@@ -21,4 +21,8 @@ void sha256_hex(char hex[65], const uint8_t digest[32]);
  * and MN_ERR_IO is returned with errno set. */
 int file_write_atomic(const char *path, const void *const *chunks, const size_t *lens, int n);
 
+/* Creates directory path and its missing parents (mode 0755), like `mkdir -p`. MN_ERR_IO with
+ * errno set when a component cannot be created or is not a directory. */
+int file_mkdir_p(const char *path);
+
 #endif

@@ -506,6 +506,12 @@ static int l_tensor_scale(lua_State *L) {
     return 1;
 }
 
+static int l_tensor_exp(lua_State *L) {
+    check_status(L, tensor_exp(check_float(L, 1, "exp")), "exp", NULL);
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* y:axpy(alpha, x): y += alpha * x. Returns y. */
 static int l_tensor_axpy(lua_State *L) {
     Tensor *y = check_float(L, 1, "axpy");
@@ -818,6 +824,18 @@ static int l_write_atomic(lua_State *L) {
     return 1;
 }
 
+/* core.mkdir_p(path) -> true, or nil and "path: reason". */
+static int l_mkdir_p(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    if (file_mkdir_p(path) != MN_OK) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* t:tobytes() -> the raw little-endian bytes of t's elements. */
 static int l_tensor_tobytes(lua_State *L) {
     Tensor *t = check_tensor(L, 1, "tobytes");
@@ -888,6 +906,12 @@ static int l_trap_interrupt(lua_State *L) {
 /* core.interrupted() -> true once a trapped SIGINT/SIGTERM arrived. */
 static int l_interrupted(lua_State *L) {
     lua_pushboolean(L, process_interrupted());
+    return 1;
+}
+
+/* core.wall_time() -> seconds on a monotonic clock. */
+static int l_wall_time(lua_State *L) {
+    lua_pushnumber(L, process_wall_time());
     return 1;
 }
 
@@ -997,7 +1021,7 @@ static const luaL_Reg tensor_methods[] = {
     {"copy", l_tensor_copy},       {"clone", l_tensor_clone},   {"view", l_tensor_view},
     {"set_storage", l_tensor_set_storage}, {"shares", l_tensor_shares},
     {"add", l_tensor_add},         {"mul", l_tensor_mul},       {"scale", l_tensor_scale},
-    {"axpy", l_tensor_axpy},       {"sum", l_tensor_sum},       {"mean", l_tensor_mean},
+    {"axpy", l_tensor_axpy},       {"exp", l_tensor_exp},       {"sum", l_tensor_sum},       {"mean", l_tensor_mean},
     {"max", l_tensor_max},         {"argmax", l_tensor_argmax}, {"totable", l_tensor_totable},
     {"float", l_tensor_float},     {"tobytes", l_tensor_tobytes}, {NULL, NULL},
 };
@@ -1025,6 +1049,8 @@ static const luaL_Reg core_functions[] = {
     {"trap_interrupt", l_trap_interrupt},
     {"interrupted", l_interrupted},
     {"cpu_count", l_cpu_count},
+    {"wall_time", l_wall_time},
+    {"mkdir_p", l_mkdir_p},
     {NULL, NULL},
 };
 

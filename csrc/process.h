@@ -9,5 +9,7 @@ int process_trap_interrupt(int on);
 int process_interrupted(void);
 /* Online CPUs (at least 1). */
 int process_cpu_count(void);
+/* Seconds on a monotonic clock (for durations and throughput). */
+double process_wall_time(void);
 
 #endif

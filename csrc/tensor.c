@@ -269,6 +269,14 @@ int tensor_axpy(Tensor *y, float alpha, const Tensor *x) {
     return MN_OK;
 }
 
+int tensor_exp(Tensor *t) {
+    int st = check_f32(t);
+    if (st) return st;
+    float *p = tensor_f32(t);
+    for (int64_t i = 0; i < t->numel; i++) p[i] = expf(p[i]);
+    return MN_OK;
+}
+
 /* ---- reductions ---- */
 
 int tensor_sum_all(double *sum, const Tensor *t) {

@@ -88,6 +88,7 @@ int tensor_add_scalar(Tensor *t, float value);          /* t += value */
 int tensor_mul(Tensor *t, const Tensor *x);             /* t *= x (elementwise, same numel) */
 int tensor_scale(Tensor *t, float s);                   /* t *= s */
 int tensor_axpy(Tensor *y, float alpha, const Tensor *x);/* y += alpha * x */
+int tensor_exp(Tensor *t);                              /* t = exp(t) */
 
 /* ---- reductions ---- */
 /* *sum: sum of all elements, accumulated in double. */

@@ -215,6 +215,15 @@ describe("tensor arithmetic", function()
     assert.same({ 5, 1, -3 }, t:totable())
   end)
 
+  it("exp works in place", function()
+    local t = T { 0, 1, -1 }
+    assert.equal(t, t:exp())
+    assert.near(1, t[1], 1e-7)
+    assert.near(math.exp(1), t[2], 1e-6)
+    assert.near(math.exp(-1), t[3], 1e-7)
+    assert.has_error(function() T.bytes(1):exp() end, "exp: argument #1: expected a float32 tensor, got uint8")
+  end)
+
   it("axpy computes y += alpha * x", function()
     local y = T { 1, 1 }
     y:axpy(-2, T { 3, 4 })

@@ -1,8 +1,8 @@
 -- mnist.cli: the `mnist.lua` command line. Parses arguments, builds the run's config (defaults,
 -- then an optional override file, then flags) and hands it to the module that does the work.
 --
--- Exit codes: 0 success, 1 bad usage or input, 2 runtime failure. Errors are one line; --debug
--- shows the traceback.
+-- Exit codes: 0 success, 1 bad usage or input, 2 runtime failure, 130 training interrupted (a
+-- checkpoint was written). Errors are one line; --debug shows the traceback.
 local argparse = require "argparse"
 local config = require "mnist.config"
 
@@ -106,7 +106,7 @@ local COMMANDS = {
       cmd:flag("--resume", "continue from the last complete checkpoint of the same config")
       cmd:option("--run-id", "name of the run directory under <artifact_dir>/runs/")
     end,
-    function(cfg, args) return require("mnist.train").run(cfg, { resume = args.resume, run_id = args.run_id }) end,
+    function(cfg, args) return require("mnist.train").run_cli(cfg, { resume = args.resume, run_id = args.run_id }) end,
   },
   {
     "evaluate", "Accuracy, loss and confusion matrix on the test split.",
@@ -195,7 +195,7 @@ function M.main(argv)
     traceback = debug.traceback(tostring(e), 2)
     return e
   end)
-  if ok_run then return M.EXIT_OK end
+  if ok_run then return type(err) == "number" and err or M.EXIT_OK end
   local msg = tostring(err)
   io.stderr:write("mnist.lua ", args.command, ": ", msg:gsub("\n+$", ""), "\n")
   if args.debug then io.stderr:write(traceback, "\n") end

@@ -254,6 +254,22 @@ function M.diff(cfg)
   return out
 end
 
+-- The settings that decide the weights a run produces. The others say where files go, how
+-- often to log, where to download from or deploy to, and how many epochs to run (a run may be
+-- resumed with more epochs).
+M.NOT_IDENTITY = { epochs = true, artifact_dir = true, log_interval = true, prefetch = true,
+  mirrors = true, download_timeout = true, download_retries = true, weights_url = true,
+  s3_endpoint = true, s3_bucket = true, s3_prefix = true, s3_region = true }
+
+-- The identity settings of cfg (a new table), e.g. to record in a weight file.
+function M.identity(cfg)
+  local out = {}
+  for _, f in ipairs(M.fields) do
+    if not M.NOT_IDENTITY[f[1]] then out[f[1]] = cfg[f[1]] end
+  end
+  return out
+end
+
 -- Derived values ----------------------------------------------------------------------------
 
 M.TRAIN_SIZE, M.TEST_SIZE = 60000, 10000

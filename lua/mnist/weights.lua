@@ -173,12 +173,12 @@ function M.load(path)
   return tensors, metadata, names
 end
 
--- Copies the file's tensors into the tensors of `named` (ordered {name, tensor} pairs, e.g. a
--- model's state): names and shapes must match exactly; nothing is copied unless all do.
--- With opts.prefix, only file tensors under that prefix are used, with it stripped.
-function M.load_into(named, path, opts)
+-- Copies `tensors` (name -> tensor, as load returns) into the tensors of `named` (ordered
+-- {name, tensor} pairs, e.g. a model's state): names and shapes must match exactly; nothing is
+-- copied unless all do. `path` names the source in errors. opts.prefix: only the tensors under
+-- that prefix are used, with it stripped; opts.partial: extra tensors are allowed.
+function M.assign(named, tensors, path, opts)
   opts = opts or {}
-  local tensors, metadata = M.load(path)
   if opts.prefix then
     local stripped = {}
     for name, t in pairs(tensors) do
@@ -202,6 +202,12 @@ function M.load_into(named, path, opts)
     end
   end
   for _, entry in ipairs(named) do entry[2]:copy(tensors[entry[1]]) end
+end
+
+-- load + assign: the file's tensors into `named`, all or none. Returns the file's metadata.
+function M.load_into(named, path, opts)
+  local tensors, metadata = M.load(path)
+  M.assign(named, tensors, path, opts)
   return metadata
 end
 

@@ -1,0 +1,97 @@
+-- mnist.artifacts: the versioned weight files a training run publishes, and their manifest.
+--
+-- In <artifact_dir>/weights/ (config.weights_dir), for rock version V:
+--   mnist-classifier-V.safetensors   the whole network (features.* and head.*)
+--   mnist-features-V.safetensors     the feature extractor alone (features.*), for transfer learning
+--   each with a .sha256 beside it, and manifest.json:
+--   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n}}, "test_accuracy": ...,
+--    "created": ISO time, "git_commit": ..., "config": {identity settings}}
+-- The manifest is written last, so a crash mid-publish never leaves one naming missing files.
+local cjson = require "cjson"
+local core = require "mnist.core"
+local config = require "mnist.config"
+local version = require "mnist.version"
+local weights = require "mnist.weights"
+
+local M = {}
+
+M.PARTS = { "classifier", "features" }
+M.MANIFEST = "manifest.json"
+
+function M.file_name(part, v)
+  return ("mnist-%s-%s.safetensors"):format(part, v or version)
+end
+
+-- The commit of the checkout this code runs from, when it is one.
+function M.git_commit()
+  local source = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
+  if not source then return nil end
+  local p = io.popen(("git -C '%s' rev-parse HEAD 2>/dev/null"):format(source))
+  local commit = p and p:read("*l")
+  if p then p:close() end
+  return commit and commit:match("^%x+$") and commit or nil
+end
+
+-- The tensors of `net` that belong in the file of `part`.
+function M.part_tensors(net, part)
+  local out = {}
+  for _, pair in ipairs(net:namedTensors()) do
+    if part == "classifier" or pair[1]:match("^features%.") then out[#out + 1] = pair end
+  end
+  return out
+end
+
+local function file_size(path)
+  local f = assert(io.open(path, "rb"))
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+-- Writes both weight files of the trained classifier `net` and the manifest. info: test_accuracy,
+-- test_loss, epochs, run_id, data (hashes of the data files). Returns the paths.
+function M.publish(net, cfg, info)
+  local dir = config.weights_dir(cfg)
+  local ok, err = core.mkdir_p(dir)
+  if not ok then error("artifacts: cannot create " .. tostring(err), 0) end
+  local commit = M.git_commit()
+  local identity = config.identity(cfg)
+  local manifest = {
+    version = version, arch = cfg.arch, files = {}, test_accuracy = info.test_accuracy,
+    test_loss = info.test_loss, epochs = info.epochs, seed = cfg.seed, run_id = info.run_id,
+    created = os.date("!%Y-%m-%dT%H:%M:%SZ"), git_commit = commit, config = identity,
+    data = info.data,
+  }
+  local paths = {}
+  for _, part in ipairs(M.PARTS) do
+    local name = M.file_name(part)
+    local path = dir .. "/" .. name
+    local hex = weights.save(path, M.part_tensors(net, part), {
+      format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
+      config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
+      test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
+    })
+    manifest.files[name] = { sha256 = hex, bytes = file_size(path) }
+    paths[part] = path
+  end
+  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, cjson.encode(manifest))
+  if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end
+  paths.manifest = dir .. "/" .. M.MANIFEST
+  return paths
+end
+
+-- The manifest at dir/manifest.json, or nil and why not.
+function M.read_manifest(dir)
+  local path = dir .. "/" .. M.MANIFEST
+  local f = io.open(path, "rb")
+  if not f then return nil, path .. ": missing" end
+  local text = f:read("*a")
+  f:close()
+  local ok, manifest = pcall(cjson.decode, text)
+  if not ok or type(manifest) ~= "table" or type(manifest.files) ~= "table" then
+    return nil, path .. ": not a valid manifest"
+  end
+  return manifest
+end
+
+return M

@@ -1,0 +1,86 @@
+-- mnist.pretrained: finds the published weights of this version and loads them into a model.
+--
+-- `pretrained = true` looks, in order, in:
+--   1. the artifact dir: <artifact_dir>/weights/ (what `mnist.lua train` wrote, or a download cache)
+--   2. the weights shipped with the rock: mnist/shipped/ beside this module
+--   3. the configured remote, cfg.weights_url (http(s):// or s3://), downloaded into the artifact dir
+-- A file is used only when its SHA-256 matches its manifest; a tampered or truncated file is
+-- refused with an error naming both hashes. `weights = "file.safetensors"` loads that file
+-- (checked against a .sha256 beside it when there is one).
+local config = require "mnist.config"
+local artifacts = require "mnist.artifacts"
+local version = require "mnist.version"
+local weights = require "mnist.weights"
+
+local M = {}
+
+local function fail(fmt, ...)
+  error("weights: " .. fmt:format(...), 0)
+end
+
+-- Where the rock's own weights are: mnist/shipped/ next to this file, in a checkout and installed.
+function M.shipped_dir()
+  local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+  return here .. "/shipped"
+end
+
+-- The verified path of `part` in dir (per dir's manifest), or nil and why not. Errors when the
+-- file is there but does not match (never falls through to a tampered file silently).
+local function verified_in(dir, part)
+  local name = artifacts.file_name(part)
+  local path = dir .. "/" .. name
+  local f = io.open(path, "rb")
+  if not f then return nil, path .. ": missing" end
+  f:close()
+  local manifest, why = artifacts.read_manifest(dir)
+  if not manifest then return nil, why end
+  local entry = manifest.files[name]
+  if type(entry) ~= "table" or type(entry.sha256) ~= "string" then
+    return nil, dir .. "/manifest.json: does not list " .. name
+  end
+  weights.verify(path, entry.sha256) -- raises on a mismatch
+  return path
+end
+
+-- The path of the verified weight file of `part` ("classifier" or "features") for this version.
+function M.resolve(cfg, part)
+  local tried = {}
+  for _, dir in ipairs { config.weights_dir(cfg), M.shipped_dir() } do
+    local path, why = verified_in(dir, part)
+    if path then return path end
+    tried[#tried + 1] = why
+  end
+  if cfg.weights_url ~= "" then
+    local deploy = require "mnist.deploy"
+    deploy.fetch(cfg, config.weights_dir(cfg)) -- verifies every file against the remote manifest
+    local path, why = verified_in(config.weights_dir(cfg), part)
+    if path then return path end
+    tried[#tried + 1] = cfg.weights_url .. ": " .. tostring(why)
+  else
+    tried[#tried + 1] = "remote: weights_url is not set"
+  end
+  fail("no pretrained %s weights for version %s; looked in: %s. Train them with " ..
+    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, table.concat(tried, "; "))
+end
+
+-- Loads weights into net (a model from mnist.model): opts.weights (a file) or the pretrained ones.
+-- A features model takes the features.* tensors of a classifier file too. Returns the metadata.
+function M.load(net, cfg, opts)
+  local path = opts.weights
+  if path then
+    local expected = weights.read_checksum(path)
+    if expected then weights.verify(path, expected) end
+  else
+    path = M.resolve(cfg, net.part)
+  end
+  local tensors, metadata = weights.load(path)
+  if metadata.arch and metadata.arch ~= net.arch then
+    fail("%s: made for arch '%s', this model is '%s' (set arch = \"%s\")", path, metadata.arch,
+      net.arch, metadata.arch)
+  end
+  weights.assign(net:namedTensors(), tensors, path, { partial = net.part == "features" })
+  net:evaluate()
+  return metadata
+end
+
+return M

@@ -1,0 +1,384 @@
+-- mnist.train: `mnist.lua train` and `mnist.lua evaluate`.
+--
+-- A run is a reproducible command: the weights follow from the code's version and the resolved
+-- config. It writes, under <artifact_dir>/runs/<run-id>/: config.json (the resolved config),
+-- metrics.jsonl (one line per epoch), checkpoint.safetensors (after every epoch, atomically, and
+-- on Ctrl-C), curve.png (loss and accuracy per epoch, when gnuplot is installed); and at the end
+-- the versioned weights and manifest.json in <artifact_dir>/weights/ (mnist.artifacts).
+local cjson = require "cjson"
+local core = require "mnist.core"
+local config = require "mnist.config"
+local metrics = require "mnist.metrics"
+local nn = require "mnist.nn"
+local optim = require "mnist.optim"
+local random = require "mnist.random"
+
+local M = {}
+
+local function fail(fmt, ...)
+  error("train: " .. fmt:format(...), 0)
+end
+
+local function log(opts, fmt, ...)
+  if not opts.quiet then io.stdout:write(fmt:format(...), "\n") io.stdout:flush() end
+end
+
+-- Threads for BLAS (and the kernels): cfg.threads, or every core.
+function M.set_threads(cfg)
+  local threads = cfg.threads > 0 and cfg.threads or core.cpu_count()
+  core.blas_set_threads(threads)
+  return threads
+end
+
+-- The optimizer's hyper-parameters (Torch7 names) from the run's config.
+function M.optim_config(cfg)
+  local c = { learningRate = cfg.learning_rate, weightDecay = cfg.weight_decay }
+  if cfg.optimizer == "sgd" then
+    c.momentum, c.nesterov = cfg.momentum, cfg.nesterov
+  end
+  return c
+end
+
+-- Loss (mean NLL), accuracy and confusion matrix of `net` over every batch of `loader`.
+function M.evaluate(net, loader)
+  local criterion = nn.ClassNLLCriterion()
+  local cm = metrics.ConfusionMatrix(10)
+  local loss_sum, n = 0, 0
+  net:evaluate()
+  for images, labels in loader:epoch(0) do
+    local output = net:forward(images)
+    local b = images:size(1)
+    loss_sum = loss_sum + criterion:forward(output, labels) * b
+    n = n + b
+    cm:add_batch(output, labels)
+  end
+  return { loss = n > 0 and loss_sum / n or 0, accuracy = cm:accuracy(), confusion = cm, n = n }
+end
+
+-- Run directories ---------------------------------------------------------------------------------
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function read_json(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  local ok, value = pcall(cjson.decode, text)
+  return ok and value or nil
+end
+
+local function config_differences(a, b)
+  local diffs = {}
+  for _, f in ipairs(config.fields) do
+    local k = f[1]
+    if not config.NOT_IDENTITY[k] and cjson.encode(a[k]) ~= cjson.encode(b[k]) then
+      diffs[#diffs + 1] = ("%s (%s vs %s)"):format(k, cjson.encode(a[k]), cjson.encode(b[k]))
+    end
+  end
+  return diffs
+end
+
+-- The run directory to use: a new one, or with opts.resume the named or newest run whose config
+-- matches. Returns path, run id, and the checkpoint path when resuming.
+local function run_directory(cfg, opts)
+  local runs = config.runs_dir(cfg)
+  local made, why = core.mkdir_p(runs)
+  if not made then fail("cannot create the runs directory: %s", why) end
+  if opts.resume then
+    local candidates = {}
+    if opts.run_id then
+      candidates = { opts.run_id }
+    else
+      local p = io.popen(("ls -1r '%s' 2>/dev/null"):format(runs))
+      for name in p:lines() do candidates[#candidates + 1] = name end
+      p:close()
+    end
+    for _, id in ipairs(candidates) do
+      local dir = runs .. "/" .. id
+      local saved = read_json(dir .. "/config.json")
+      if saved and exists(dir .. "/checkpoint.safetensors") then
+        local diffs = config_differences(saved, cfg)
+        if #diffs == 0 then return dir, id, dir .. "/checkpoint.safetensors" end
+        if opts.run_id then
+          fail("--resume: run %s was made with other settings: %s", id, table.concat(diffs, ", "))
+        end
+      elseif opts.run_id then
+        fail("--resume: %s has no checkpoint to resume from", dir)
+      end
+    end
+    fail("--resume: no run with a checkpoint and the same settings under %s", runs)
+  end
+  local id = opts.run_id or os.date("%Y%m%d-%H%M%S")
+  local dir = runs .. "/" .. id
+  if exists(dir .. "/config.json") then
+    if opts.run_id then fail("run %s exists already (use --resume, or another --run-id)", id) end
+    local k = 2
+    while exists(("%s-%d/config.json"):format(dir, k)) do k = k + 1 end
+    id = ("%s-%d"):format(id, k)
+    dir = runs .. "/" .. id
+  end
+  made, why = core.mkdir_p(dir)
+  if not made then fail("cannot create the run directory: %s", why) end
+  return dir, id, nil
+end
+
+local function append_line(path, line)
+  local f, err = io.open(path, "a")
+  if not f then fail("cannot write %s: %s", path, err) end
+  f:write(line, "\n")
+  f:close()
+end
+
+-- Progress ---------------------------------------------------------------------------------------
+
+local function is_tty()
+  local ok, term = pcall(require, "term")
+  return ok and term.isatty(io.stdout)
+end
+
+local clock = core.wall_time
+
+local function format_eta(seconds)
+  seconds = math.max(0, math.floor(seconds + 0.5))
+  return ("%d:%02d"):format(math.floor(seconds / 60), seconds % 60)
+end
+
+local Progress = {}
+Progress.__index = Progress
+
+local function new_progress(opts, cfg, steps)
+  return setmetatable({ tty = not opts.quiet and is_tty(), quiet = opts.quiet, cfg = cfg,
+    steps = steps, last_draw = 0 }, Progress)
+end
+
+function Progress:update(epoch, step, loss, images_per_s, eta)
+  if self.quiet then return end
+  local line = ("epoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %s"):format(epoch,
+    self.cfg.epochs, step, self.steps, loss, images_per_s, format_eta(eta))
+  if self.tty then
+    local now = clock()
+    if now - self.last_draw >= 0.1 or step == self.steps then
+      local width = math.floor(24 * step / self.steps)
+      io.stdout:write("\r\27[K[", ("="):rep(width), (" "):rep(24 - width), "] ", line)
+      io.stdout:flush()
+      self.last_draw = now
+    end
+  elseif step % self.cfg.log_interval == 0 or step == self.steps then
+    io.stdout:write(line, "\n")
+    io.stdout:flush()
+  end
+end
+
+function Progress:finish()
+  if self.tty then io.stdout:write("\r\27[K") end
+end
+
+-- The training curve ---------------------------------------------------------------------------
+
+-- Draws loss and accuracy per epoch with gnuplot; returns the PNG path, or nil and why not.
+local function draw_curve(dir, history)
+  if #history == 0 then return nil, "no finished epoch" end
+  if os.execute("command -v gnuplot >/dev/null 2>&1") ~= 0 then return nil, "gnuplot is not installed" end
+  local data = {}
+  for _, h in ipairs(history) do
+    data[#data + 1] = ("%d %.6f %.6f %.6f %.6f"):format(h.epoch, h.train_loss, h.validation_loss or 0 / 0,
+      h.train_accuracy, h.test_accuracy)
+  end
+  local ok = core.write_atomic(dir .. "/curve.dat", table.concat(data, "\n") .. "\n")
+  if not ok then return nil, "cannot write " .. dir .. "/curve.dat" end
+  local script = ([[
+set terminal png size 900,400
+set output '%s/curve.png'
+set multiplot layout 1,2
+set xlabel 'epoch'
+set title 'loss'
+plot '%s/curve.dat' using 1:2 with linespoints title 'train', '' using 1:3 with linespoints title 'validation'
+set title 'accuracy'
+plot '%s/curve.dat' using 1:4 with linespoints title 'train', '' using 1:5 with linespoints title 'test'
+unset multiplot
+]]):format(dir, dir, dir)
+  core.write_atomic(dir .. "/curve.gp", script)
+  if os.execute(("gnuplot '%s/curve.gp' 2>/dev/null"):format(dir)) ~= 0 then
+    return nil, "gnuplot failed (see " .. dir .. "/curve.gp)"
+  end
+  return dir .. "/curve.png"
+end
+
+-- Training ---------------------------------------------------------------------------------------
+
+local function check_finite(loss, epoch, step, lr, checkpoint_path)
+  if loss ~= loss or loss == math.huge or loss == -math.huge then
+    fail("loss is %s at epoch %d, step %d (learning rate %g): training stopped; %s", tostring(loss),
+      epoch, step, lr, checkpoint_path and ("the last good checkpoint is " .. checkpoint_path)
+        or "no checkpoint was written yet")
+  end
+end
+
+-- Trains per cfg. opts: resume (bool), run_id, quiet (no output), stop_after (epoch, step): stop
+-- as if interrupted there (tests). Returns a summary table (run dir, metrics, weight paths).
+function M.run(cfg, opts)
+  opts = opts or {}
+  local dataset = require "mnist.dataset"
+  local model = require "mnist.model"
+  local checkpoint = require "mnist.checkpoint"
+  local artifacts = require "mnist.artifacts"
+
+  local dir, run_id, resume_from = run_directory(cfg, opts)
+  local threads = M.set_threads(cfg)
+  random.manual_seed(cfg.seed)
+  local net = model.classifier(cfg)
+  local params, grads = net:getParameters()
+  local criterion = nn.ClassNLLCriterion()
+
+  local train_loader = dataset.load_dataset("train", cfg)
+  local validation_loader = cfg.n_validation > 0 and dataset.load_dataset("validation", cfg) or nil
+  local test_loader = dataset.load_dataset("test", cfg)
+  local steps = train_loader:steps()
+  if steps == 0 then
+    fail("the training split has %d images, fewer than one batch of %d", train_loader:size(), cfg.batch_size)
+  end
+
+  local optim_state = {}
+  local scheduler = optim.StepLR(M.optim_config(cfg), cfg.lr_step, cfg.lr_gamma)
+  local update = optim[cfg.optimizer]
+  local history, first_epoch, first_step, progress_sums = {}, 1, 1, nil
+  local checkpoint_path = dir .. "/checkpoint.safetensors"
+  local run = { net = net, optim_state = optim_state, scheduler = scheduler, rng = random.default,
+    history = history, config = cfg }
+
+  if resume_from then
+    local meta = checkpoint.load(resume_from, run)
+    history = meta.history or {}
+    run.history = history
+    first_epoch, first_step = meta.epoch, meta.step + 1
+    progress_sums = meta.progress
+    if first_step > steps then first_epoch, first_step, progress_sums = first_epoch + 1, 1, nil end
+    log(opts, "resuming run %s at epoch %d, step %d", run_id, first_epoch, first_step)
+  else
+    local ok, err = core.write_atomic(dir .. "/config.json", cjson.encode(cfg))
+    if not ok then fail("cannot write the run's config: %s", err) end
+  end
+  log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads, artifacts in %s", run_id,
+    cfg.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads, cfg.artifact_dir)
+
+  local images, labels
+  local function feval()
+    grads:fill(0)
+    local output = net:forward(images)
+    local loss = criterion:forward(output, labels)
+    net:backward(images, criterion:backward(output, labels))
+    return loss, grads
+  end
+
+  local function save_checkpoint(epoch, step, sums)
+    run.epoch, run.step, run.progress = epoch, step, sums
+    run.loader_state = { epoch = epoch, step = step }
+    local ok, err = pcall(checkpoint.save, checkpoint_path, run)
+    if not ok then fail("cannot write the checkpoint: %s", tostring(err)) end
+  end
+
+  core.trap_interrupt(true)
+  local progress = new_progress(opts, cfg, steps)
+  local ok, err = pcall(function()
+    for epoch = first_epoch, cfg.epochs do
+      net:training()
+      local sums = progress_sums or { loss = 0, correct = 0, seen = 0, seconds = 0 }
+      progress_sums = nil
+      local start = clock() - sums.seconds
+      for batch_images, batch_labels, step in train_loader:epoch(epoch, first_step) do
+        images, labels = batch_images, batch_labels
+        local _, fx = update(feval, params, scheduler.config, optim_state)
+        local loss = fx[1]
+        check_finite(loss, epoch, step, scheduler.config.learningRate, exists(checkpoint_path) and checkpoint_path)
+        local b = images:size(1)
+        sums.loss, sums.seen = sums.loss + loss * b, sums.seen + b
+        local predicted = net.output:argmax()
+        for i = 1, b do
+          if predicted[i] - 1 == labels[i] then sums.correct = sums.correct + 1 end
+        end
+        local elapsed = clock() - start
+        sums.seconds = elapsed
+        progress:update(epoch, step, sums.loss / sums.seen, sums.seen / math.max(elapsed, 1e-9),
+          elapsed / step * (steps - step))
+        local stop = opts.stop_after and opts.stop_after[1] == epoch and opts.stop_after[2] == step
+        if core.interrupted() or stop then
+          progress:finish()
+          save_checkpoint(epoch, step, sums)
+          error({ interrupted = true, epoch = epoch, step = step }, 0)
+        end
+      end
+      first_step = 1
+      progress:finish()
+      local record = {
+        epoch = epoch, train_loss = sums.loss / sums.seen, train_accuracy = sums.correct / sums.seen,
+        learning_rate = scheduler.config.learningRate, seconds = sums.seconds,
+        images_per_s = sums.seen / math.max(sums.seconds, 1e-9),
+      }
+      if validation_loader then
+        local v = M.evaluate(net, validation_loader)
+        record.validation_loss, record.validation_accuracy = v.loss, v.accuracy
+      end
+      local t = M.evaluate(net, test_loader)
+      record.test_loss, record.test_accuracy = t.loss, t.accuracy
+      history[#history + 1] = record
+      scheduler:step()
+      save_checkpoint(epoch + 1, 0, nil)
+      append_line(dir .. "/metrics.jsonl", cjson.encode(record))
+      log(opts, "epoch %d/%d: train loss %.4f acc %.2f%% | validation %s | test loss %.4f acc %.2f%% | %.0f img/s, %.1f s",
+        epoch, cfg.epochs, record.train_loss, 100 * record.train_accuracy,
+        record.validation_accuracy and ("%.2f%%"):format(100 * record.validation_accuracy) or "-",
+        record.test_loss, 100 * record.test_accuracy, record.images_per_s, record.seconds)
+    end
+  end)
+  core.trap_interrupt(false)
+  progress:finish()
+  if not ok then
+    if type(err) == "table" and err.interrupted then
+      log(opts, "interrupted at epoch %d, step %d: checkpoint written to %s\nresume with: mnist.lua train --resume --run-id %s",
+        err.epoch, err.step, checkpoint_path, run_id)
+      return { interrupted = true, dir = dir, run_id = run_id, checkpoint = checkpoint_path, exit_code = 130 }
+    end
+    error(err, 0)
+  end
+
+  local summary = { dir = dir, run_id = run_id, history = history, checkpoint = checkpoint_path }
+  if #history > 0 then
+    local final = M.evaluate(net, test_loader)
+    summary.test_accuracy, summary.confusion = final.accuracy, final.confusion
+    log(opts, "%s", tostring(final.confusion))
+    summary.weights = artifacts.publish(net, cfg, {
+      test_accuracy = final.accuracy, test_loss = final.loss, epochs = #history, run_id = run_id,
+      data = train_loader.manifest_hashes,
+    })
+    log(opts, "weights: %s", summary.weights.classifier)
+    log(opts, "         %s", summary.weights.features)
+    local png, why = draw_curve(dir, history)
+    log(opts, png and ("training curve: %s"):format(png) or ("training curve skipped: %s"):format(why))
+  end
+  return summary
+end
+
+-- `mnist.lua train`: runs and maps an interruption to exit code 130.
+function M.run_cli(cfg, opts)
+  local summary = M.run(cfg, opts)
+  return summary.exit_code
+end
+
+-- `mnist.lua evaluate`: accuracy, loss and confusion matrix of the classifier on the test split.
+function M.run_evaluate(cfg, opts)
+  local model = require "mnist.model"
+  local dataset = require "mnist.dataset"
+  M.set_threads(cfg)
+  local net = model.classifier(cfg, { pretrained = opts.weights == nil, weights = opts.weights })
+  local result = M.evaluate(net, dataset.load_dataset("test", cfg))
+  print(("test: %d images, loss %.4f, accuracy %.2f%%"):format(result.n, result.loss, 100 * result.accuracy))
+  print(tostring(result.confusion))
+  return nil, result
+end
+
+return M
