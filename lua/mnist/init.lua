@@ -9,5 +9,6 @@ M.tensor = require "mnist.tensor"
 M.random = require "mnist.random"
 M.manual_seed = M.random.manual_seed
 M.config = require "mnist.config"
+M.nn = require "mnist.nn"
 
 return M
