@@ -14,17 +14,14 @@ BatchNormalization.layout = "(N, C)"
 
 function BatchNormalization:__init(n, eps, momentum, affine)
   parent.__init(self)
-  local name = self:describeName()
-  if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
-    error(("%s: the number of features must be a whole number >= 1, got %s"):format(name, tostring(n)), 3)
-  end
+  self:wholeArgument(n, "the number of features", 1)
   self.eps = eps or 1e-5
   self.momentum = momentum or 0.1
   if type(self.eps) ~= "number" or self.eps <= 0 then
-    error(("%s: eps must be a number > 0, got %s"):format(name, tostring(self.eps)), 3)
+    self:argumentError("eps must be a number > 0, got %s", tostring(self.eps))
   end
   if type(self.momentum) ~= "number" or self.momentum < 0 or self.momentum > 1 then
-    error(("%s: momentum must be a number in [0, 1], got %s"):format(name, tostring(self.momentum)), 3)
+    self:argumentError("momentum must be a number in [0, 1], got %s", tostring(self.momentum))
   end
   self.affine = affine ~= false
   if self.affine then
@@ -46,12 +43,8 @@ function BatchNormalization:reset()
   return self
 end
 
-function BatchNormalization:describeName()
-  return (self.__typename:gsub("^nn%.", ""))
-end
-
 function BatchNormalization:describe()
-  return ("%s(%d%s)"):format(self:describeName(), self.running_mean:numel(),
+  return ("%s(%d%s)"):format((self.__typename:gsub("^nn%.", "")), self.running_mean:numel(),
     self.affine and "" or ", not affine")
 end
 

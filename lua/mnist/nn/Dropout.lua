@@ -11,7 +11,7 @@ function Dropout:__init(p)
   parent.__init(self)
   self.p = p == nil and 0.5 or p
   if type(self.p) ~= "number" or self.p < 0 or self.p > 1 then
-    error(("Dropout: p must be a probability in [0, 1], got %s"):format(tostring(p)), 2)
+    self:argumentError("p must be a probability in [0, 1], got %s", tostring(p))
   end
 end
 

@@ -9,11 +9,8 @@ local Linear, parent = Module:extend("Linear")
 
 function Linear:__init(nIn, nOut, bias)
   parent.__init(self)
-  for what, v in pairs { inputSize = nIn, outputSize = nOut } do
-    if type(v) ~= "number" or v < 1 or v ~= math.floor(v) then
-      error(("Linear: %s must be a whole number >= 1, got %s"):format(what, tostring(v)), 2)
-    end
-  end
+  self:wholeArgument(nIn, "inputSize", 1)
+  self:wholeArgument(nOut, "outputSize", 1)
   self.weight, self.gradWeight = T.zeros(nOut, nIn), T.zeros(nOut, nIn)
   if bias ~= false then self.bias, self.gradBias = T.zeros(nOut), T.zeros(nOut) end
   self:reset()

@@ -251,6 +251,20 @@ function Module:fail(fmt, ...)
   error(self:describe() .. ": " .. fmt:format(...), 0)
 end
 
+-- For constructors (before describe() can work): raises "<class name>: message".
+function Module:argumentError(fmt, ...)
+  error(self.__typename:gsub("^nn%.", "") .. ": " .. fmt:format(...), 0)
+end
+
+-- A constructor argument that must be a whole number >= min; `default` replaces nil.
+function Module:wholeArgument(value, what, min, default)
+  if value == nil then value = default end
+  if type(value) ~= "number" or value < min or value ~= math.floor(value) then
+    self:argumentError("%s must be a whole number >= %d, got %s", what, min, tostring(value))
+  end
+  return value
+end
+
 local function shape_str(t)
   return T.shape_str(t)
 end

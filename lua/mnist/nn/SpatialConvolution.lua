@@ -10,32 +10,16 @@ local Module = require "mnist.nn.Module"
 
 local SpatialConvolution, parent = Module:extend("SpatialConvolution")
 
-local function positive_int(v, what, default)
-  v = v == nil and default or v
-  if type(v) ~= "number" or v < 1 or v ~= math.floor(v) then
-    error(("SpatialConvolution: %s must be a whole number >= 1, got %s"):format(what, tostring(v)), 3)
-  end
-  return v
-end
-
-local function padding(v, what)
-  v = v or 0
-  if type(v) ~= "number" or v < 0 or v ~= math.floor(v) then
-    error(("SpatialConvolution: %s must be a whole number >= 0, got %s"):format(what, tostring(v)), 3)
-  end
-  return v
-end
-
 function SpatialConvolution:__init(nIn, nOut, kW, kH, dW, dH, padW, padH)
   parent.__init(self)
-  self.nInputPlane = positive_int(nIn, "nInputPlane")
-  self.nOutputPlane = positive_int(nOut, "nOutputPlane")
-  self.kW = positive_int(kW, "kW")
-  self.kH = positive_int(kH, "kH", self.kW)
-  self.dW = positive_int(dW, "dW", 1)
-  self.dH = positive_int(dH, "dH", 1)
-  self.padW = padding(padW, "padW")
-  self.padH = padding(padH, "padH")
+  self.nInputPlane = self:wholeArgument(nIn, "nInputPlane", 1)
+  self.nOutputPlane = self:wholeArgument(nOut, "nOutputPlane", 1)
+  self.kW = self:wholeArgument(kW, "kW", 1)
+  self.kH = self:wholeArgument(kH, "kH", 1, self.kW)
+  self.dW = self:wholeArgument(dW, "dW", 1, 1)
+  self.dH = self:wholeArgument(dH, "dH", 1, 1)
+  self.padW = self:wholeArgument(padW, "padW", 0, 0)
+  self.padH = self:wholeArgument(padH, "padH", 0, 0)
   self.weight = T.zeros(nOut, nIn, self.kH, self.kW)
   self.bias = T.zeros(nOut)
   self.gradWeight = T.zeros(nOut, nIn, self.kH, self.kW)
@@ -73,7 +57,8 @@ function SpatialConvolution:outputShape(input)
   end
   local ph, pw = h + 2 * self.padH, w + 2 * self.padW
   if ph < self.kH or pw < self.kW then
-    self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d kernel", h, w, ph, pw, self.kH, self.kW)
+    self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d kernel (height x width)", h, w, ph, pw,
+      self.kH, self.kW)
   end
   return { n, self.nOutputPlane, math.floor((ph - self.kH) / self.dH) + 1, math.floor((pw - self.kW) / self.dW) + 1 }
 end

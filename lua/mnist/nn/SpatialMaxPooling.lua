@@ -7,24 +7,17 @@ local Module = require "mnist.nn.Module"
 
 local SpatialMaxPooling, parent = Module:extend("SpatialMaxPooling")
 
-local function whole(v, what, min)
-  if type(v) ~= "number" or v < min or v ~= math.floor(v) then
-    error(("SpatialMaxPooling: %s must be a whole number >= %d, got %s"):format(what, min, tostring(v)), 3)
-  end
-  return v
-end
-
 function SpatialMaxPooling:__init(kW, kH, dW, dH, padW, padH)
   parent.__init(self)
-  self.kW = whole(kW, "kW", 1)
-  self.kH = whole(kH == nil and kW or kH, "kH", 1)
-  self.dW = whole(dW == nil and self.kW or dW, "dW", 1)
-  self.dH = whole(dH == nil and self.kH or dH, "dH", 1)
-  self.padW = whole(padW or 0, "padW", 0)
-  self.padH = whole(padH or 0, "padH", 0)
+  self.kW = self:wholeArgument(kW, "kW", 1)
+  self.kH = self:wholeArgument(kH, "kH", 1, self.kW)
+  self.dW = self:wholeArgument(dW, "dW", 1, self.kW)
+  self.dH = self:wholeArgument(dH, "dH", 1, self.kH)
+  self.padW = self:wholeArgument(padW, "padW", 0, 0)
+  self.padH = self:wholeArgument(padH, "padH", 0, 0)
   if 2 * self.padW > self.kW or 2 * self.padH > self.kH then
-    error(("SpatialMaxPooling: padding %d,%d must be at most half the %dx%d kernel"):format(
-      self.padW, self.padH, self.kW, self.kH), 2)
+    self:argumentError("padding %d,%d must be at most half the %dx%d kernel", self.padW, self.padH,
+      self.kW, self.kH)
   end
 end
 
@@ -38,7 +31,7 @@ function SpatialMaxPooling:outputShape(input)
   self:checkInput(input, 4, "(N, C, H, W)")
   local h, w = input:size(3) + 2 * self.padH, input:size(4) + 2 * self.padW
   if h < self.kH or w < self.kW then
-    self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d window", input:size(3),
+    self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d window (height x width)", input:size(3),
       input:size(4), h, w, self.kH, self.kW)
   end
   return { input:size(1), input:size(2), math.floor((h - self.kH) / self.dH) + 1,

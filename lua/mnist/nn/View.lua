@@ -14,11 +14,11 @@ function View:__init(...)
     if d == -1 then
       inferred = inferred + 1
     elseif type(d) ~= "number" or d < 1 or d ~= math.floor(d) then
-      error(("%s: size %d must be a whole number >= 1 or -1, got %s"):format(self.__typename:sub(4), i, tostring(d)), 3)
+      self:argumentError("size %d must be a whole number >= 1 or -1, got %s", i, tostring(d))
     end
   end
   if #sizes == 0 or #sizes > 3 or inferred > 1 then
-    error(("%s: expected 1 to 3 sizes, at most one of them -1"):format(self.__typename:sub(4)), 3)
+    self:argumentError("expected 1 to 3 sizes, at most one of them -1")
   end
   self.sizes = sizes
 end
@@ -37,12 +37,12 @@ function View:outputShape(input)
     shape[i + 1] = d
     if d ~= -1 then known = known * d end
   end
+  local numel = 1
   for i = 2, #shape do
     if shape[i] == -1 then shape[i] = per_sample / known end
+    numel = numel * shape[i]
   end
-  local numel = 1
-  for i = 2, #shape do numel = numel * shape[i] end
-  if numel ~= per_sample or numel ~= math.floor(numel) then
+  if numel ~= per_sample or per_sample % known ~= 0 then
     self:fail("cannot view samples of %d elements (input %s) as (%s)", per_sample,
       T.shape_str(input), table.concat(self.sizes, ", "))
   end
