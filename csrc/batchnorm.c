@@ -20,9 +20,9 @@ int batchnorm_forward(Tensor *out, Tensor *save_mean, Tensor *save_invstd, Tenso
     int st = channels(&nc, &s, inp);
     if (st) return st;
     const int64_t n = inp->shape[0], m = n * s;
-    if (!nn_same_shape(out, inp) || !nn_is_vector(save_mean, nc) || !nn_is_vector(save_invstd, nc) ||
-        !nn_is_vector(running_mean, nc) || !nn_is_vector(running_var, nc) ||
-        !nn_opt_vector(weight, nc) || !nn_opt_vector(bias, nc))
+    if (!nn_same_shape(out, inp) || !nn_is_vector(save_mean, nc) ||
+        !nn_is_vector(save_invstd, nc) || !nn_is_vector(running_mean, nc) ||
+        !nn_is_vector(running_var, nc) || !nn_opt_vector(weight, nc) || !nn_opt_vector(bias, nc))
         return MN_ERR_SHAPE;
     if (training && m < 2) return MN_ERR_SHAPE;
     if (!(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f)) return MN_ERR_ARG;
@@ -47,7 +47,8 @@ int batchnorm_forward(Tensor *out, Tensor *save_mean, Tensor *save_invstd, Tenso
             mean[c] = (float)mu;
             invstd[c] = (float)(1.0 / sqrt(var + (double)eps));
             rmean[c] = (float)((1.0 - momentum) * rmean[c] + momentum * mu);
-            rvar[c] = (float)((1.0 - momentum) * rvar[c] + momentum * var * (double)m / (double)(m - 1));
+            double unbiased = var * (double)m / (double)(m - 1);
+            rvar[c] = (float)((1.0 - momentum) * rvar[c] + momentum * unbiased);
         } else {
             mean[c] = rmean[c];
             invstd[c] = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));

@@ -9,7 +9,8 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
                  int pw) {
     if (!nn_is_f32(inp) || !nn_is_f32(weight)) return MN_ERR_DTYPE;
     if (sh < 1 || sw < 1 || ph < 0 || pw < 0) return MN_ERR_ARG;
-    if (inp->ndim != 4 || weight->ndim != 4 || inp->shape[1] != weight->shape[1]) return MN_ERR_SHAPE;
+    if (inp->ndim != 4 || weight->ndim != 4 || inp->shape[1] != weight->shape[1])
+        return MN_ERR_SHAPE;
     memset(g, 0, sizeof *g);
     g->n = inp->shape[0], g->c = inp->shape[1], g->h = inp->shape[2], g->w = inp->shape[3];
     g->o = weight->shape[0], g->kh = weight->shape[2], g->kw = weight->shape[3];
@@ -30,8 +31,8 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
 int64_t conv2d_workspace_floats(const Conv2dShape *g) { return (g->k + g->o) * g->chunk * g->p; }
 
 /* Output columns [lo, hi) whose input column ow*s - pad + kj lies inside [0, width). */
-static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, int64_t s, int64_t pad,
-                        int64_t kj) {
+static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, int64_t s,
+                        int64_t pad, int64_t kj) {
     int64_t first = pad - kj; /* smallest ow*s that lands inside */
     *lo = first > 0 ? (first + s - 1) / s : 0;
     int64_t limit = width + pad - kj; /* ow*s must stay below this */
@@ -86,7 +87,10 @@ static void col2im(float *dinp, const float *dcols, const Conv2dShape *g, int64_
                         if (ih < 0 || ih >= g->h) continue;
                         const float *src = row + b * g->p + oh * g->ow; /* (OW) */
                         float *dst = dst_plane + ih * g->w - g->pw + kj;  /* dst[ow*sw] */
-                        for (int64_t ow = lo; ow < hi; ow++) dst[ow * g->sw] += src[ow];
+                        if (g->sw == 1) /* contiguous: vectorizes */
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow] += src[ow];
+                        else
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow * g->sw] += src[ow];
                     }
                 }
             }
@@ -144,11 +148,12 @@ int conv2d_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, Tensor *worksp
     if (!nn_has_shape(dout, 4, out_shape)) return MN_ERR_SHAPE;
     if ((dinp && !nn_same_shape(dinp, inp)) || (dweight && !nn_same_shape(dweight, weight)))
         return MN_ERR_SHAPE;
-    if (dinp && (tensor_overlaps(dinp, dout) || tensor_overlaps(dinp, weight) ||
-                 tensor_overlaps(dinp, workspace)))
+    if (dinp && (tensor_overlaps(dinp, dout) || tensor_overlaps(dinp, inp) ||
+                 tensor_overlaps(dinp, weight) || tensor_overlaps(dinp, workspace)))
         return MN_ERR_ARG;
     if (tensor_overlaps(workspace, dout) || tensor_overlaps(workspace, inp) ||
-        tensor_overlaps(workspace, weight) || (dweight && tensor_overlaps(workspace, dweight)))
+        tensor_overlaps(workspace, weight) || (dweight && tensor_overlaps(workspace, dweight)) ||
+        (dbias && tensor_overlaps(workspace, dbias)))
         return MN_ERR_ARG;
 
     const float *x = tensor_f32(inp);       /* (N, C, H, W) */

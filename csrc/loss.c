@@ -64,7 +64,8 @@ int cross_entropy_forward(float *loss, Tensor *logp, const Tensor *logits, const
     return st;
 }
 
-int cross_entropy_backward(Tensor *dlogits, const Tensor *logp, const Tensor *targets, float scale) {
+int cross_entropy_backward(Tensor *dlogits, const Tensor *logp, const Tensor *targets,
+                           float scale) {
     int st = check_batch(logp, targets);
     if (st) return st;
     if (!nn_same_shape(dlogits, logp)) return MN_ERR_SHAPE;

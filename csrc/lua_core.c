@@ -876,7 +876,8 @@ static Tensor *opt_float(lua_State *L, int idx, const char *fn) {
 /* A whole number in [lo, hi] at idx. */
 static int check_int_arg(lua_State *L, int idx, const char *fn, const char *what, int lo, int hi) {
     double d = check_float_arg(L, idx, fn, what), f = floor(d);
-    if (f != d || d < lo || d > hi) raise(L, fn, "%s must be a whole number from %d to %d, got %g", what, lo, hi, d);
+    if (f != d || d < lo || d > hi)
+        raise(L, fn, "%s must be a whole number from %d to %d, got %g", what, lo, hi, d);
     return (int)d;
 }
 
@@ -902,7 +903,8 @@ static void check_nn(lua_State *L, int st, const char *fn, int count, ...) {
 /* Reads strides and paddings (sh, sw, ph, pw) from idx .. idx+3. */
 static void check_geometry(lua_State *L, int idx, const char *fn, int geo[4]) {
     static const char *const names[] = {"stride height", "stride width", "pad height", "pad width"};
-    for (int i = 0; i < 4; i++) geo[i] = check_int_arg(L, idx + i, fn, names[i], i < 2 ? 1 : 0, 1 << 20);
+    for (int i = 0; i < 4; i++)
+        geo[i] = check_int_arg(L, idx + i, fn, names[i], i < 2 ? 1 : 0, 1 << 20);
 }
 
 /* core.conv2d_workspace_size(inp, weight, sh, sw, ph, pw) -> floats the conv kernels need. */
@@ -931,24 +933,28 @@ static int l_conv2d_forward(lua_State *L) {
     return 1;
 }
 
-/* core.conv2d_backward(dinp|nil, dweight|nil, dbias|nil, workspace, dout, inp, weight, sh, sw, ph, pw) */
+/* core.conv2d_backward(dinp|nil, dweight|nil, dbias|nil, workspace, dout, inp, weight,
+ *                      sh, sw, ph, pw) */
 static int l_conv2d_backward(lua_State *L) {
     const char *fn = "conv2d_backward";
-    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn), *dbias = opt_float(L, 3, fn);
+    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn),
+           *dbias = opt_float(L, 3, fn);
     Tensor *ws = check_float(L, 4, fn), *dout = check_float(L, 5, fn), *inp = check_float(L, 6, fn);
     Tensor *weight = check_float(L, 7, fn);
     int geo[4];
     check_geometry(L, 8, fn, geo);
-    check_nn(L, conv2d_backward(dinp, dweight, dbias, ws, dout, inp, weight, geo[0], geo[1], geo[2], geo[3]),
-             fn, 7, "dinp", dinp, "dweight", dweight, "dbias", dbias, "workspace", ws, "dout", dout,
-             "input", inp, "weight", weight);
+    int st = conv2d_backward(dinp, dweight, dbias, ws, dout, inp, weight, geo[0], geo[1], geo[2],
+                             geo[3]);
+    check_nn(L, st, fn, 7, "dinp", dinp, "dweight", dweight, "dbias", dbias, "workspace", ws,
+             "dout", dout, "input", inp, "weight", weight);
     return 0;
 }
 
 /* core.maxpool2d_forward(out, indices, inp, kh, kw, sh, sw, ph, pw) -> out */
 static int l_maxpool2d_forward(lua_State *L) {
     const char *fn = "maxpool2d_forward";
-    Tensor *out = check_float(L, 1, fn), *indices = check_float(L, 2, fn), *inp = check_float(L, 3, fn);
+    Tensor *out = check_float(L, 1, fn), *indices = check_float(L, 2, fn),
+           *inp = check_float(L, 3, fn);
     int kh = check_int_arg(L, 4, fn, "kernel height", 1, 1 << 20);
     int kw = check_int_arg(L, 5, fn, "kernel width", 1, 1 << 20);
     int geo[4];
@@ -962,7 +968,8 @@ static int l_maxpool2d_forward(lua_State *L) {
 /* core.maxpool2d_backward(dinp, dout, indices) -> dinp */
 static int l_maxpool2d_backward(lua_State *L) {
     const char *fn = "maxpool2d_backward";
-    Tensor *dinp = check_float(L, 1, fn), *dout = check_float(L, 2, fn), *indices = check_float(L, 3, fn);
+    Tensor *dinp = check_float(L, 1, fn), *dout = check_float(L, 2, fn),
+           *indices = check_float(L, 3, fn);
     check_nn(L, maxpool2d_backward(dinp, dout, indices), fn, 3, "dinp", dinp, "dout", dout,
              "indices", indices);
     lua_settop(L, 1);
@@ -972,7 +979,8 @@ static int l_maxpool2d_backward(lua_State *L) {
 /* core.linear_forward(out, inp, weight, bias|nil) -> out */
 static int l_linear_forward(lua_State *L) {
     const char *fn = "linear_forward";
-    Tensor *out = check_float(L, 1, fn), *inp = check_float(L, 2, fn), *weight = check_float(L, 3, fn);
+    Tensor *out = check_float(L, 1, fn), *inp = check_float(L, 2, fn),
+           *weight = check_float(L, 3, fn);
     Tensor *bias = opt_float(L, 4, fn);
     check_nn(L, linear_forward(out, inp, weight, bias), fn, 4, "out", out, "input", inp, "weight",
              weight, "bias", bias);
@@ -983,8 +991,10 @@ static int l_linear_forward(lua_State *L) {
 /* core.linear_backward(dinp|nil, dweight|nil, dbias|nil, dout, inp, weight) */
 static int l_linear_backward(lua_State *L) {
     const char *fn = "linear_backward";
-    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn), *dbias = opt_float(L, 3, fn);
-    Tensor *dout = check_float(L, 4, fn), *inp = check_float(L, 5, fn), *weight = check_float(L, 6, fn);
+    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn),
+           *dbias = opt_float(L, 3, fn);
+    Tensor *dout = check_float(L, 4, fn), *inp = check_float(L, 5, fn),
+           *weight = check_float(L, 6, fn);
     check_nn(L, linear_backward(dinp, dweight, dbias, dout, inp, weight), fn, 6, "dinp", dinp,
              "dweight", dweight, "dbias", dbias, "dout", dout, "input", inp, "weight", weight);
     return 0;
@@ -994,14 +1004,18 @@ static int l_linear_backward(lua_State *L) {
  *                        weight|nil, bias|nil, training, momentum, eps) -> out */
 static int l_batchnorm_forward(lua_State *L) {
     const char *fn = "batchnorm_forward";
-    Tensor *out = check_float(L, 1, fn), *mean = check_float(L, 2, fn), *invstd = check_float(L, 3, fn);
-    Tensor *rmean = check_float(L, 4, fn), *rvar = check_float(L, 5, fn), *inp = check_float(L, 6, fn);
+    Tensor *out = check_float(L, 1, fn), *mean = check_float(L, 2, fn),
+           *invstd = check_float(L, 3, fn);
+    Tensor *rmean = check_float(L, 4, fn), *rvar = check_float(L, 5, fn),
+           *inp = check_float(L, 6, fn);
     Tensor *weight = opt_float(L, 7, fn), *bias = opt_float(L, 8, fn);
     int training = lua_toboolean(L, 9);
-    float momentum = check_float_arg(L, 10, fn, "momentum"), eps = check_float_arg(L, 11, fn, "eps");
-    check_nn(L, batchnorm_forward(out, mean, invstd, rmean, rvar, inp, weight, bias, training, momentum, eps),
-             fn, 8, "out", out, "save_mean", mean, "save_invstd", invstd, "running_mean", rmean,
-             "running_var", rvar, "input", inp, "weight", weight, "bias", bias);
+    float momentum = check_float_arg(L, 10, fn, "momentum"),
+          eps = check_float_arg(L, 11, fn, "eps");
+    int st = batchnorm_forward(out, mean, invstd, rmean, rvar, inp, weight, bias, training,
+                               momentum, eps);
+    check_nn(L, st, fn, 8, "out", out, "save_mean", mean, "save_invstd", invstd, "running_mean",
+             rmean, "running_var", rvar, "input", inp, "weight", weight, "bias", bias);
     lua_settop(L, 1);
     return 1;
 }
@@ -1010,8 +1024,10 @@ static int l_batchnorm_forward(lua_State *L) {
  *                         save_invstd, training) */
 static int l_batchnorm_backward(lua_State *L) {
     const char *fn = "batchnorm_backward";
-    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn), *dbias = opt_float(L, 3, fn);
-    Tensor *dout = check_float(L, 4, fn), *inp = check_float(L, 5, fn), *weight = opt_float(L, 6, fn);
+    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn),
+           *dbias = opt_float(L, 3, fn);
+    Tensor *dout = check_float(L, 4, fn), *inp = check_float(L, 5, fn),
+           *weight = opt_float(L, 6, fn);
     Tensor *mean = check_float(L, 7, fn), *invstd = check_float(L, 8, fn);
     int training = lua_toboolean(L, 9);
     check_nn(L, batchnorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, invstd, training),
@@ -1024,7 +1040,8 @@ static int l_batchnorm_backward(lua_State *L) {
 typedef int (*ternary_kernel)(Tensor *, const Tensor *, const Tensor *);
 typedef int (*binary_kernel)(Tensor *, const Tensor *);
 
-static int binary_call(lua_State *L, const char *fn, binary_kernel k, const char *n1, const char *n2) {
+static int binary_call(lua_State *L, const char *fn, binary_kernel k, const char *n1,
+                       const char *n2) {
     Tensor *a = check_float(L, 1, fn), *b = check_float(L, 2, fn);
     check_nn(L, k(a, b), fn, 2, n1, a, n2, b);
     lua_settop(L, 1);
@@ -1040,7 +1057,9 @@ static int ternary_call(lua_State *L, const char *fn, ternary_kernel k, const ch
 }
 
 /* core.relu_forward(out, inp) -> out;  core.relu_backward(dinp, dout, out) -> dinp */
-static int l_relu_forward(lua_State *L) { return binary_call(L, "relu_forward", relu_forward, "out", "input"); }
+static int l_relu_forward(lua_State *L) {
+    return binary_call(L, "relu_forward", relu_forward, "out", "input");
+}
 static int l_relu_backward(lua_State *L) {
     return ternary_call(L, "relu_backward", relu_backward, "dinp", "dout", "out");
 }
@@ -1056,11 +1075,13 @@ static int l_logsoftmax_backward(lua_State *L) {
 /* core.dropout_forward(out, mask, inp, p, rng) -> out */
 static int l_dropout_forward(lua_State *L) {
     const char *fn = "dropout_forward";
-    Tensor *out = check_float(L, 1, fn), *mask = check_float(L, 2, fn), *inp = check_float(L, 3, fn);
+    Tensor *out = check_float(L, 1, fn), *mask = check_float(L, 2, fn),
+           *inp = check_float(L, 3, fn);
     float p = check_float_arg(L, 4, fn, "p");
     if (!(p >= 0.0f && p <= 1.0f)) raise(L, fn, "p must be in [0, 1], got %g", (double)p);
     Rng *rng = check_rng(L, 5, fn);
-    check_nn(L, dropout_forward(out, mask, inp, p, rng), fn, 3, "out", out, "mask", mask, "input", inp);
+    check_nn(L, dropout_forward(out, mask, inp, p, rng), fn, 3, "out", out, "mask", mask, "input",
+             inp);
     lua_settop(L, 1);
     return 1;
 }
@@ -1071,7 +1092,9 @@ static int l_dropout_backward(lua_State *L) {
 }
 
 /* The labels tensor at idx: float32 or uint8. */
-static Tensor *check_labels(lua_State *L, int idx, const char *fn) { return check_tensor(L, idx, fn); }
+static Tensor *check_labels(lua_State *L, int idx, const char *fn) {
+    return check_tensor(L, idx, fn);
+}
 
 /* core.labels_check(targets, n, classes) -> nil when all n labels are whole numbers in
  * [0, classes), else the 1-based position and the value of the first bad one. */
@@ -1132,7 +1155,8 @@ static int l_cross_entropy_backward(lua_State *L) {
 }
 
 /* core.storage_offset(t) -> t's first element, counted in elements from the start of its storage
- * (0-based). With t:shares(arena) it tells whether a parameter still sits where getParameters put it. */
+ * (0-based). With t:shares(arena) it tells whether a parameter still sits where getParameters
+ * put it. */
 static int l_storage_offset(lua_State *L) {
     lua_pushnumber(L, (lua_Number)check_tensor(L, 1, "storage_offset")->offset);
     return 1;
@@ -1162,7 +1186,6 @@ static const luaL_Reg nn_functions[] = {
     {"storage_offset", l_storage_offset},
     {NULL, NULL},
 };
-
 /* ======================================================================== module */
 
 static const luaL_Reg tensor_methods[] = {

@@ -30,7 +30,8 @@ static inline float select_float(int take, float a, float b) {
 }
 
 /* [*lo, *hi): the windows j whose column j*sw - pw + c lies inside [0, w). */
-static void window_columns(int64_t *lo, int64_t *hi, int64_t c, int64_t w, int64_t ow, int sw, int pw) {
+static void window_columns(int64_t *lo, int64_t *hi, int64_t c, int64_t w, int64_t ow, int sw,
+                           int pw) {
     int64_t first = pw - c, limit = w + pw - c;
     *lo = first > 0 ? (first + sw - 1) / sw : 0;
     *hi = limit > 0 ? (limit + sw - 1) / sw : 0;
@@ -41,9 +42,9 @@ static void window_columns(int64_t *lo, int64_t *hi, int64_t c, int64_t w, int64
 /* One step for a row of windows: window j (lo <= j < hi) looks at src[base + j*sw] and keeps the
  * first maximum in scan order (a later NaN wins, as in PyTorch) in best[j], its position in
  * where[j]. Branch-free, and inlined with sw a constant for the common strides. */
-static inline __attribute__((always_inline)) void window_step(float *restrict best, float *restrict where,
-                                                              const float *restrict src, int32_t base,
-                                                              int64_t lo, int64_t hi, int sw) {
+static inline __attribute__((always_inline)) void
+window_step(float *restrict best, float *restrict where, const float *restrict src, int32_t base,
+            int64_t lo, int64_t hi, int sw) {
     for (int64_t j = lo; j < hi; j++) {
         int32_t pos = base + (int32_t)j * sw;
         float v = src[pos], b = best[j], at = where[j];
@@ -62,7 +63,8 @@ int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, i
     int st = maxpool2d_out_size(&oh, &ow, h, w, kh, kw, sh, sw, ph, pw);
     if (st) return st;
     const int64_t out_shape[4] = {inp->shape[0], inp->shape[1], oh, ow};
-    if (!nn_has_shape(out, 4, out_shape) || !nn_has_shape(indices, 4, out_shape)) return MN_ERR_SHAPE;
+    if (!nn_has_shape(out, 4, out_shape) || !nn_has_shape(indices, 4, out_shape))
+        return MN_ERR_SHAPE;
     if (tensor_overlaps(out, inp) || tensor_overlaps(indices, inp) || tensor_overlaps(out, indices))
         return MN_ERR_ARG;
     const int64_t planes = inp->shape[0] * inp->shape[1];

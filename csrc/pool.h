@@ -34,7 +34,8 @@ int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, i
                       int sw, int ph, int pw);
 
 /* dinp = the output gradient routed back to each window's max (OVERWRITES dinp; overlapping
- * windows add up).
+ * windows add up). MN_ERR_RANGE (dinp then undefined) for an index maxpool2d_forward could not
+ * have written.
  *   dinp     (N, C, H, W) written
  *   dout     (N, C, OH, OW) gradient w.r.t. the output
  *   indices  (N, C, OH, OW) from maxpool2d_forward */

@@ -56,7 +56,8 @@ function BatchNormalization:checkBatch(input)
       T.shape_str(input))
   end
   if self.train and input:numel() / n < 2 then
-    self:fail("expected more than 1 value per channel when training, got input %s", T.shape_str(input))
+    self:fail("expected more than 1 value per channel when training, got input %s",
+      T.shape_str(input))
   end
 end
 

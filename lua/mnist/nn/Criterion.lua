@@ -29,7 +29,9 @@ function Criterion:checkBatch(input, target)
   self:checkInput(input, 2, "(N, classes)")
   local n, classes = input:size(1), input:size(2)
   if type(target) == "table" then
-    if #target ~= n then self:fail("expected %d labels for input %s, got %d", n, T.shape_str(input), #target) end
+    if #target ~= n then
+      self:fail("expected %d labels for input %s, got %d", n, T.shape_str(input), #target)
+    end
     local labels = self:buffer("_labels", { n })
     for i = 1, n do
       local v = target[i]
@@ -44,11 +46,13 @@ function Criterion:checkBatch(input, target)
     self:fail("expected labels as a table or a tensor of shape (%d), got %s", n, type(target))
   end
   if target:dim() ~= 1 or target:size(1) ~= n then
-    self:fail("expected labels of shape (%d) for input %s, got %s", n, T.shape_str(input), T.shape_str(target))
+    self:fail("expected labels of shape (%d) for input %s, got %s", n, T.shape_str(input),
+      T.shape_str(target))
   end
   local position, value = core.labels_check(target, n, classes)
   if position then
-    self:fail("label %s at position %d is out of range 0..%d", tostring(value), position, classes - 1)
+    self:fail("label %s at position %d is out of range 0..%d", tostring(value), position,
+      classes - 1)
   end
   return target
 end

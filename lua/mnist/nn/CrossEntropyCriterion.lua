@@ -8,7 +8,8 @@ local CrossEntropyCriterion = Criterion:extend("CrossEntropyCriterion")
 
 function CrossEntropyCriterion:updateOutput(input, target)
   local labels = self:checkBatch(input, target)
-  self.output = core.cross_entropy_forward(self:buffer("logProbabilities", input:size()), input, labels)
+  local logp = self:buffer("logProbabilities", input:size())
+  self.output = core.cross_entropy_forward(logp, input, labels)
   return self.output
 end
 
@@ -16,7 +17,8 @@ end
 function CrossEntropyCriterion:updateGradInput(input, target)
   local labels = self:checkBatch(input, target)
   if not self.logProbabilities then self:fail("backward called before forward") end
-  return core.cross_entropy_backward(self:buffer("gradInput", input:size()), self.logProbabilities, labels, 1)
+  return core.cross_entropy_backward(self:buffer("gradInput", input:size()), self.logProbabilities,
+    labels, 1)
 end
 
 return CrossEntropyCriterion

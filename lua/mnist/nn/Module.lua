@@ -7,7 +7,10 @@
 --   flat, gflat = m:getParameters() -- every parameter / gradient moved into one flat tensor
 --   m:training() / m:evaluate()     -- dropout and batch norm behave differently in each
 --   m:clone()                       -- a deep copy
---   m:namedTensors(prefix)          -- {name, tensor} pairs in PyTorch's state_dict order
+--   m:state()                       -- {name, tensor} pairs in PyTorch's state_dict order
+--   m:namedTensors(prefix)          -- the same with a name prefix ("features.0.weight", ...)
+--   m:children(), m:listModules()   -- the child modules; every module, depth first
+--   m:numParameters(), m:clearState()
 --
 -- Inputs are batches: (N, C, H, W) images or (N, D) rows. `m.output` and `m.gradInput` are
 -- buffers that the module reuses from call to call (nothing is allocated once shapes are stable),
@@ -16,7 +19,7 @@
 -- Writing your own module: extend a class, call the parent's __init, implement updateOutput and
 -- updateGradInput (and, with parameters, accGradParameters, which adds into the gradients):
 --
---   local nn = require "mnist.nn"
+--   local nn, T = require "mnist.nn", require "mnist.tensor"
 --   local Scale, parent = nn.Module:extend("Scale")   -- the class nn.Scale
 --
 --   function Scale:__init(n)                          -- Scale(n): y = x * weight, per feature
@@ -70,7 +73,7 @@ function Module:__init()
   self.train = true
 end
 
--- 1 when x is an nn module (an instance of Module or of any subclass).
+-- true when x is an nn module (an instance of Module or of any subclass).
 function Module.isModule(x)
   if type(x) ~= "table" then return false end
   local mt = getmetatable(x)
@@ -274,20 +277,32 @@ Module.shapeString = shape_str
 -- e.g. "(N, C, H, W)".
 function Module:checkInput(x, ndim, layout)
   if not T.is_tensor(x) then self:fail("expected a tensor input, got %s", type(x)) end
-  if x:type() ~= "float32" then self:fail("expected a float32 input, got %s %s", x:type(), shape_str(x)) end
+  if x:type() ~= "float32" then
+    self:fail("expected a float32 input, got %s %s", x:type(), shape_str(x))
+  end
   if ndim and x:dim() ~= ndim then
     self:fail("expected a %d-D batch %s, got %s", ndim, layout, shape_str(x))
   end
 end
 
+-- true when tensors a and b have the same shape (compared without building strings or tables).
+local function same_dims(a, b)
+  if a:dim() ~= b:dim() then return false end
+  for i = 1, a:dim() do
+    if a:size(i) ~= b:size(i) then return false end
+  end
+  return true
+end
+
 -- Checks that gradOutput has the shape of the last output.
 function Module:checkGradOutput(gradOutput)
-  if not T.is_tensor(gradOutput) then self:fail("expected a gradOutput tensor, got %s", type(gradOutput)) end
-  local want = self.output and shape_str(self.output)
-  if not want then self:fail("backward called before forward") end
-  if shape_str(gradOutput) ~= want or gradOutput:type() ~= "float32" then
-    self:fail("expected a float32 gradOutput of shape %s, got %s %s", want, gradOutput:type(),
-      shape_str(gradOutput))
+  if not T.is_tensor(gradOutput) then
+    self:fail("expected a gradOutput tensor, got %s", type(gradOutput))
+  end
+  if not T.is_tensor(self.output) then self:fail("backward called before forward") end
+  if not same_dims(gradOutput, self.output) or gradOutput:type() ~= "float32" then
+    self:fail("expected a float32 gradOutput of shape %s, got %s %s", shape_str(self.output),
+      gradOutput:type(), shape_str(gradOutput))
   end
 end
 

@@ -14,7 +14,8 @@ end
 -- Appends a module; returns self so calls chain.
 function Sequential:add(module)
   if not Module.isModule(module) or module.isCriterion then
-    self:fail("add expects an nn module, got %s", type(module) == "table" and module.isCriterion and "a criterion" or type(module))
+    local got = type(module) == "table" and module.isCriterion and "a criterion" or type(module)
+    self:fail("add expects an nn module, got %s", got)
   end
   self.modules[#self.modules + 1] = module
   return self
@@ -42,7 +43,9 @@ end
 
 function Sequential:updateGradInput(input, gradOutput)
   local g = gradOutput
-  for i = #self.modules, 1, -1 do g = self.modules[i]:updateGradInput(self:childInput(i, input), g) end
+  for i = #self.modules, 1, -1 do
+    g = self.modules[i]:updateGradInput(self:childInput(i, input), g)
+  end
   self.gradInput = g
   return g
 end
@@ -125,7 +128,9 @@ function Sequential:__tostring__()
   for i, m in ipairs(self.modules) do
     local text = tostring(m):gsub("\n", "\n  ")
     local count = m:numParameters()
-    if count > 0 and not m.modules then text = text .. ("  -- %s parameters"):format(thousands(count)) end
+    if count > 0 and not m.modules then
+      text = text .. ("  -- %s parameters"):format(thousands(count))
+    end
     lines[#lines + 1] = ("  (%d): %s"):format(i, text)
   end
   lines[#lines + 1] = "}"

@@ -39,7 +39,8 @@ function SpatialConvolution:noBias()
 end
 
 function SpatialConvolution:describe()
-  local s = ("SpatialConvolution(%d->%d, %dx%d"):format(self.nInputPlane, self.nOutputPlane, self.kW, self.kH)
+  local s = ("SpatialConvolution(%d->%d, %dx%d"):format(self.nInputPlane, self.nOutputPlane,
+    self.kW, self.kH)
   if self.dW ~= 1 or self.dH ~= 1 or self.padW ~= 0 or self.padH ~= 0 then
     s = s .. (", %d,%d"):format(self.dW, self.dH)
   end
@@ -57,15 +58,16 @@ function SpatialConvolution:outputShape(input)
   end
   local ph, pw = h + 2 * self.padH, w + 2 * self.padW
   if ph < self.kH or pw < self.kW then
-    self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d kernel (height x width)", h, w, ph, pw,
-      self.kH, self.kW)
+    self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d kernel (height x width)", h, w,
+      ph, pw, self.kH, self.kW)
   end
-  return { n, self.nOutputPlane, math.floor((ph - self.kH) / self.dH) + 1, math.floor((pw - self.kW) / self.dW) + 1 }
+  return { n, self.nOutputPlane, math.floor((ph - self.kH) / self.dH) + 1,
+    math.floor((pw - self.kW) / self.dW) + 1 }
 end
 
 function SpatialConvolution:ensureWorkspace(input)
-  local need = core.conv2d_workspace_size(input, self.weight, self.dH, self.dW, self.padH, self.padW)
-  return self:workspaceBuffer("workspace", need)
+  return self:workspaceBuffer("workspace", core.conv2d_workspace_size(input, self.weight, self.dH,
+    self.dW, self.padH, self.padW))
 end
 
 function SpatialConvolution:updateOutput(input)

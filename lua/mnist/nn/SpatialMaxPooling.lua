@@ -31,8 +31,8 @@ function SpatialMaxPooling:outputShape(input)
   self:checkInput(input, 4, "(N, C, H, W)")
   local h, w = input:size(3) + 2 * self.padH, input:size(4) + 2 * self.padW
   if h < self.kH or w < self.kW then
-    self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d window (height x width)", input:size(3),
-      input:size(4), h, w, self.kH, self.kW)
+    self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d window (height x width)",
+      input:size(3), input:size(4), h, w, self.kH, self.kW)
   end
   return { input:size(1), input:size(2), math.floor((h - self.kH) / self.dH) + 1,
     math.floor((w - self.kW) / self.dW) + 1 }

@@ -49,15 +49,28 @@ function View:outputShape(input)
   return shape
 end
 
+-- The views are remembered: the same input tensor (the previous module's reused buffer) gets the
+-- same view back, so a training step allocates nothing here either.
 function View:updateOutput(input)
-  self.output = input:view(self:outputShape(input))
+  if input ~= self._viewed then
+    self.output = input:view(self:outputShape(input))
+    self._viewed = input
+  end
   return self.output
 end
 
 function View:updateGradInput(input, gradOutput)
-  self:checkGradOutput(gradOutput)
-  self.gradInput = gradOutput:view(input:size())
+  if gradOutput ~= self._gradViewed or input ~= self._viewed then
+    self:checkGradOutput(gradOutput)
+    self.gradInput = gradOutput:view(input:size())
+    self._gradViewed = gradOutput
+  end
   return self.gradInput
+end
+
+function View:clearState()
+  self._viewed, self._gradViewed = nil, nil
+  return Module.clearState(self)
 end
 
 return View
