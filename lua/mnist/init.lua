@@ -10,5 +10,6 @@ M.random = require "mnist.random"
 M.manual_seed = M.random.manual_seed
 M.config = require "mnist.config"
 M.optim = require "mnist.optim"
+M.nn = require "mnist.nn"
 
 return M

@@ -1,0 +1,197 @@
+#include "conv.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "nn_common.h"
+
+int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
+                 int pw) {
+    if (!nn_is_f32(inp) || !nn_is_f32(weight)) return MN_ERR_DTYPE;
+    if (sh < 1 || sw < 1 || ph < 0 || pw < 0) return MN_ERR_ARG;
+    if (inp->ndim != 4 || weight->ndim != 4 || inp->shape[1] != weight->shape[1])
+        return MN_ERR_SHAPE;
+    memset(g, 0, sizeof *g);
+    g->n = inp->shape[0], g->c = inp->shape[1], g->h = inp->shape[2], g->w = inp->shape[3];
+    g->o = weight->shape[0], g->kh = weight->shape[2], g->kw = weight->shape[3];
+    g->sh = sh, g->sw = sw, g->ph = ph, g->pw = pw;
+    if (g->h + 2 * g->ph < g->kh || g->w + 2 * g->pw < g->kw) return MN_ERR_SHAPE;
+    g->oh = (g->h + 2 * g->ph - g->kh) / g->sh + 1;
+    g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
+    g->k = g->c * g->kh * g->kw;
+    g->p = g->oh * g->ow;
+    int64_t per_image = (g->k + g->o) * g->p; /* cols + Y for one image */
+    if (per_image > TENSOR_MAX_NUMEL) return MN_ERR_SHAPE;
+    g->chunk = CONV2D_CHUNK_FLOATS / per_image;
+    if (g->chunk < 1) g->chunk = 1;
+    if (g->chunk > g->n) g->chunk = g->n;
+    return MN_OK;
+}
+
+int64_t conv2d_workspace_floats(const Conv2dShape *g) { return (g->k + g->o) * g->chunk * g->p; }
+
+/* Output columns [lo, hi) whose input column ow*s - pad + kj lies inside [0, width). */
+static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, int64_t s,
+                        int64_t pad, int64_t kj) {
+    int64_t first = pad - kj; /* smallest ow*s that lands inside */
+    *lo = first > 0 ? (first + s - 1) / s : 0;
+    int64_t limit = width + pad - kj; /* ow*s must stay below this */
+    *hi = limit > 0 ? (limit + s - 1) / s : 0;
+    if (*hi > out) *hi = out;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* cols (K, nb*P) from the nb images at inp (nb, C, H, W); zero where the kernel hits padding. */
+static void im2col(float *cols, const float *inp, const Conv2dShape *g, int64_t nb) {
+    const int64_t ld = nb * g->p, plane = g->h * g->w;
+    for (int64_t c = 0; c < g->c; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (nb*P) */
+                int64_t lo, hi;
+                valid_range(&lo, &hi, g->ow, g->w, g->sw, g->pw, kj);
+                for (int64_t b = 0; b < nb; b++) {
+                    const float *src_plane = inp + (b * g->c + c) * plane; /* (H, W) */
+                    for (int64_t oh = 0; oh < g->oh; oh++) {
+                        float *dst = row + b * g->p + oh * g->ow; /* (OW) */
+                        int64_t ih = oh * g->sh - g->ph + ki;
+                        if (ih < 0 || ih >= g->h) {
+                            memset(dst, 0, (size_t)g->ow * sizeof *dst);
+                            continue;
+                        }
+                        const float *src = src_plane + ih * g->w - g->pw + kj; /* src[ow*sw] */
+                        for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+                        if (g->sw == 1)
+                            memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof *dst);
+                        else
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[ow * g->sw];
+                        for (int64_t ow = hi; ow < g->ow; ow++) dst[ow] = 0.0f;
+                    }
+                }
+            }
+}
+
+/* dinp (nb, C, H, W) += the columns of dcols (K, nb*P) scattered back (im2col's adjoint). */
+static void col2im(float *dinp, const float *dcols, const Conv2dShape *g, int64_t nb) {
+    const int64_t ld = nb * g->p, plane = g->h * g->w;
+    for (int64_t c = 0; c < g->c; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (nb*P) */
+                int64_t lo, hi;
+                valid_range(&lo, &hi, g->ow, g->w, g->sw, g->pw, kj);
+                for (int64_t b = 0; b < nb; b++) {
+                    float *dst_plane = dinp + (b * g->c + c) * plane; /* (H, W) */
+                    for (int64_t oh = 0; oh < g->oh; oh++) {
+                        int64_t ih = oh * g->sh - g->ph + ki;
+                        if (ih < 0 || ih >= g->h) continue;
+                        const float *src = row + b * g->p + oh * g->ow; /* (OW) */
+                        float *dst = dst_plane + ih * g->w - g->pw + kj;  /* dst[ow*sw] */
+                        if (g->sw == 1) /* contiguous: vectorizes */
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow] += src[ow];
+                        else
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow * g->sw] += src[ow];
+                    }
+                }
+            }
+}
+
+static int check_tensors(const Conv2dShape *g, const Tensor *workspace, const Tensor *bias) {
+    if (!nn_is_f32(workspace) || workspace->numel < conv2d_workspace_floats(g)) return MN_ERR_SHAPE;
+    if (!nn_opt_vector(bias, g->o)) return MN_ERR_SHAPE;
+    return MN_OK;
+}
+
+int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tensor *weight,
+                   const Tensor *bias, int sh, int sw, int ph, int pw) {
+    Conv2dShape g;
+    int st = conv2d_shape(&g, inp, weight, sh, sw, ph, pw);
+    if (st) return st;
+    if ((st = check_tensors(&g, workspace, bias))) return st;
+    const int64_t out_shape[4] = {g.n, g.o, g.oh, g.ow};
+    if (!nn_has_shape(out, 4, out_shape)) return MN_ERR_SHAPE;
+    if (tensor_overlaps(out, inp) || tensor_overlaps(workspace, inp) ||
+        tensor_overlaps(workspace, out) || tensor_overlaps(workspace, weight))
+        return MN_ERR_ARG;
+
+    const float *x = tensor_f32(inp);       /* (N, C, H, W) */
+    const float *wt = tensor_f32(weight);   /* (O, K) */
+    const float *b = bias ? tensor_f32(bias) : NULL; /* (O) */
+    float *y = tensor_f32(out);             /* (N, O, OH, OW) */
+    float *cols = tensor_f32(workspace);    /* (K, chunk*P) */
+    float *prod = cols + g.k * g.chunk * g.p; /* (O, chunk*P) */
+    for (int64_t n0 = 0; n0 < g.n; n0 += g.chunk) {
+        int64_t nb = g.n - n0 < g.chunk ? g.n - n0 : g.chunk;
+        int64_t ld = nb * g.p;
+        im2col(cols, x + n0 * g.c * g.h * g.w, &g, nb);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.o, (int)ld, (int)g.k, 1.0f,
+                    wt, (int)g.k, cols, (int)ld, 0.0f, prod, (int)ld);
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t o = 0; o < g.o; o++) {
+                const float *src = prod + o * ld + i * g.p;     /* (P) */
+                float *dst = y + ((n0 + i) * g.o + o) * g.p;    /* (P) */
+                float bo = b ? b[o] : 0.0f;
+                for (int64_t p = 0; p < g.p; p++) dst[p] = src[p] + bo;
+            }
+    }
+    return MN_OK;
+}
+
+int conv2d_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, Tensor *workspace,
+                    const Tensor *dout, const Tensor *inp, const Tensor *weight, int sh, int sw,
+                    int ph, int pw) {
+    Conv2dShape g;
+    int st = conv2d_shape(&g, inp, weight, sh, sw, ph, pw);
+    if (st) return st;
+    if ((st = check_tensors(&g, workspace, dbias))) return st;
+    const int64_t out_shape[4] = {g.n, g.o, g.oh, g.ow};
+    if (!nn_has_shape(dout, 4, out_shape)) return MN_ERR_SHAPE;
+    if ((dinp && !nn_same_shape(dinp, inp)) || (dweight && !nn_same_shape(dweight, weight)))
+        return MN_ERR_SHAPE;
+    if (dinp && (tensor_overlaps(dinp, dout) || tensor_overlaps(dinp, inp) ||
+                 tensor_overlaps(dinp, weight) || tensor_overlaps(dinp, workspace)))
+        return MN_ERR_ARG;
+    if (tensor_overlaps(workspace, dout) || tensor_overlaps(workspace, inp) ||
+        tensor_overlaps(workspace, weight) || (dweight && tensor_overlaps(workspace, dweight)) ||
+        (dbias && tensor_overlaps(workspace, dbias)))
+        return MN_ERR_ARG;
+
+    const float *x = tensor_f32(inp);       /* (N, C, H, W) */
+    const float *wt = tensor_f32(weight);   /* (O, K) */
+    const float *dy = tensor_f32(dout);     /* (N, O, OH, OW) */
+    float *dx = dinp ? tensor_f32(dinp) : NULL;       /* (N, C, H, W) */
+    float *dw = dweight ? tensor_f32(dweight) : NULL; /* (O, K) */
+    float *db = dbias ? tensor_f32(dbias) : NULL;     /* (O) */
+    float *cols = tensor_f32(workspace);    /* (K, chunk*P), later dcols */
+    float *dprod = cols + g.k * g.chunk * g.p; /* (O, chunk*P) */
+    const int64_t image = g.c * g.h * g.w;
+    if (!dx && !dw && !db) return MN_OK;
+    for (int64_t n0 = 0; n0 < g.n; n0 += g.chunk) {
+        int64_t nb = g.n - n0 < g.chunk ? g.n - n0 : g.chunk;
+        int64_t ld = nb * g.p;
+        /* dY (O, nb*P) gathered from dout (nb, O, P); the same pass sums the bias gradient */
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t o = 0; o < g.o; o++) {
+                const float *src = dy + ((n0 + i) * g.o + o) * g.p; /* (P) */
+                float *dst = dprod + o * ld + i * g.p;              /* (P) */
+                float sum = 0.0f;
+                for (int64_t p = 0; p < g.p; p++) {
+                    dst[p] = src[p];
+                    sum += src[p];
+                }
+                if (db) db[o] += sum;
+            }
+        if (dw) {
+            im2col(cols, x + n0 * image, &g, nb);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.o, (int)g.k, (int)ld, 1.0f,
+                        dprod, (int)ld, cols, (int)ld, 1.0f, dw, (int)g.k);
+        }
+        if (dx) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.k, (int)ld, (int)g.o, 1.0f,
+                        wt, (int)g.k, dprod, (int)ld, 0.0f, cols, (int)ld);
+            memset(dx + n0 * image, 0, (size_t)(nb * image) * sizeof *dx);
+            col2im(dx + n0 * image, cols, &g, nb);
+        }
+    }
+    return MN_OK;
+}

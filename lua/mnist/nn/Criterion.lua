@@ -1,0 +1,60 @@
+-- nn.Criterion: the base class of the losses, with Torch7's contract:
+--   loss = crit:forward(input, target)      -- a number (also crit.output)
+--   gradInput = crit:backward(input, target) -- d(loss)/d(input), a buffer reused across calls
+-- Targets are class labels, 0-based (the digit itself for MNIST): a Lua table of N numbers, or
+-- a float32 (or uint8) tensor of shape (N).
+local core = require "mnist.core"
+local T = require "mnist.tensor"
+local Module = require "mnist.nn.Module"
+
+local Criterion, parent = Module:extend("Criterion")
+Criterion.isCriterion = true
+
+function Criterion:__init()
+  parent.__init(self)
+  self.output = 0
+end
+
+function Criterion:forward(input, target)
+  return self:updateOutput(input, target)
+end
+
+function Criterion:backward(input, target)
+  return self:updateGradInput(input, target)
+end
+
+-- Checks scores (N, classes) and returns the labels as a tensor of shape (N): the target itself,
+-- or (for a table) a buffer filled from it.
+function Criterion:checkBatch(input, target)
+  self:checkInput(input, 2, "(N, classes)")
+  local n, classes = input:size(1), input:size(2)
+  if type(target) == "table" then
+    if #target ~= n then
+      self:fail("expected %d labels for input %s, got %d", n, T.shape_str(input), #target)
+    end
+    local labels = self:buffer("_labels", { n })
+    for i = 1, n do
+      local v = target[i]
+      if type(v) ~= "number" or v < 0 or v >= classes or v ~= math.floor(v) then
+        self:fail("label %s at position %d is out of range 0..%d", tostring(v), i, classes - 1)
+      end
+      labels[i] = v
+    end
+    return labels
+  end
+  if not T.is_tensor(target) then
+    self:fail("expected labels as a table or a tensor of shape (%d), got %s", n, type(target))
+  end
+  if target:dim() ~= 1 or target:size(1) ~= n then
+    self:fail("expected labels of shape (%d) for input %s, got %s", n, T.shape_str(input),
+      T.shape_str(target))
+  end
+  local position, value = core.labels_check(target, n, classes)
+  if position then
+    self:fail("label %s at position %d is out of range 0..%d", tostring(value), position,
+      classes - 1)
+  end
+  return target
+end
+
+return Criterion
