@@ -1,5 +1,8 @@
 -- mnist: a Torch-style MNIST pipeline for LuaJIT with a C core.
 --   local mnist = require "mnist"
+--   local net = mnist.classifier{pretrained = true}     -- images in, log-probabilities out
+--   print(net:predict("digit.png"))                     -- 7  mnist.tensor (10) ...
+--   local features = mnist.features{pretrained = true}  -- the feature extractor, any image size
 --   print(mnist.tensor{{1, 2}, {3, 4}})
 local M = {}
 
@@ -11,5 +14,10 @@ M.manual_seed = M.random.manual_seed
 M.config = require "mnist.config"
 M.optim = require "mnist.optim"
 M.nn = require "mnist.nn"
+
+-- Models (lua/mnist/model.lua): feature extractor and classifier, fresh or pretrained.
+M.model = require "mnist.model"
+M.features = M.model.features
+M.classifier = M.model.classifier
 
 return M

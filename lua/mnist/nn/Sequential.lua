@@ -12,12 +12,19 @@ function Sequential:__init()
 end
 
 -- Appends a module; returns self so calls chain.
-function Sequential:add(module)
+-- seq:add(module [, name]): appends a child. The name (default: its 0-based position, as in
+-- PyTorch's nn.Sequential) prefixes the child's tensor names: "features.0.weight".
+function Sequential:add(module, name)
   if not Module.isModule(module) or module.isCriterion then
     local got = type(module) == "table" and module.isCriterion and "a criterion" or type(module)
     self:fail("add expects an nn module, got %s", got)
   end
+  if name ~= nil and (type(name) ~= "string" or not name:match("^[%a_][%w_]*$")) then
+    self:fail("add: a child's name must be an identifier, got %s", tostring(name))
+  end
   self.modules[#self.modules + 1] = module
+  self.names = self.names or {}
+  self.names[#self.modules] = name
   return self
 end
 
@@ -99,7 +106,8 @@ function Sequential:namedTensors(prefix)
   prefix = prefix or ""
   local list = {}
   for i, m in ipairs(self.modules) do
-    for _, pair in ipairs(m:namedTensors(prefix .. (i - 1) .. ".")) do list[#list + 1] = pair end
+    local name = self.names and self.names[i] or tostring(i - 1)
+    for _, pair in ipairs(m:namedTensors(prefix .. name .. ".")) do list[#list + 1] = pair end
   end
   return list
 end
@@ -131,7 +139,8 @@ function Sequential:__tostring__()
     if count > 0 and not m.modules then
       text = text .. ("  -- %s parameters"):format(thousands(count))
     end
-    lines[#lines + 1] = ("  (%d): %s"):format(i, text)
+    local name = self.names and self.names[i]
+    lines[#lines + 1] = ("  (%d)%s: %s"):format(i, name and (" " .. name) or "", text)
   end
   lines[#lines + 1] = "}"
   return table.concat(lines, "\n")
