@@ -51,6 +51,8 @@ build = {
     ["mnist.cli"] = "lua/mnist/cli.lua",
     ["mnist.metrics"] = "lua/mnist/metrics.lua",
     ["mnist.optim"] = "lua/mnist/optim.lua",
+    ["mnist.http"] = "lua/mnist/http.lua",
+    ["mnist.deploy"] = "lua/mnist/deploy.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
