@@ -349,7 +349,7 @@ describe("deploy.fetch over plain http", function()
     dir, files = write_weights(art, 7)
     served = tmpdir()
     os.execute(("mkdir -p %s/%s && cp %s/* %s/%s/"):format(served, V, dir, served, V))
-    pid = capture(("python3 -u -m http.server 0 --bind 127.0.0.1 --directory %s > %s/server.log 2>&1 & echo $!"):format(
+    pid = capture((http.child_env_prefix() .. "python3 -u -m http.server 0 --bind 127.0.0.1 --directory %s > %s/server.log 2>&1 & echo $!"):format(
       http.shell_quote(served), http.shell_quote(art))):match("%d+")
     for _ = 1, 100 do
       local port = (read(art .. "/server.log") or ""):match("port (%d+)")

@@ -66,6 +66,16 @@ local function sleep(seconds)
   os.execute(("sleep %.3f"):format(seconds))
 end
 
+-- A sanitizer runtime preloaded for our C core (`make asan`) is inherited by child processes and
+-- hangs an uninstrumented curl: children run without it. Any other LD_PRELOAD is kept.
+function M.child_env_prefix()
+  local preload = os.getenv("LD_PRELOAD") or ""
+  if preload:find("libasan", 1, true) or preload:find("libubsan", 1, true) then
+    return "env -u LD_PRELOAD "
+  end
+  return ""
+end
+
 -- The curl argument list for one attempt (no secrets: those are in the files named here).
 local function curl_args(opts, output, netrc_path, header_path)
   local args = { "curl", "--silent", "--globoff", "--proto", "=http,https",
@@ -98,7 +108,7 @@ local function attempt(opts)
   end
   local quoted = {}
   for i, a in ipairs(curl_args(opts, output, netrc_path, header_path)) do quoted[i] = M.shell_quote(a) end
-  local p = io.popen(table.concat(quoted, " ") .. " 2>&1")
+  local p = io.popen(M.child_env_prefix() .. table.concat(quoted, " ") .. " 2>&1")
   local text = p and p:read("*a") or ""
   if p then p:close() end
   if netrc_path then os.remove(netrc_path) end
