@@ -177,7 +177,10 @@ use = egg:swift#dlo
 CONF
 } > "$dir/etc/proxy-server.conf"
 
-memcached -l 127.0.0.1 -p "$memcached_port" -U 0 -u "$user" -m 16 > "$dir/log/memcached.log" 2>&1 &
+# memcached refuses to run as root unless told which user to be.
+as_user=""
+[ "$(id -u)" = 0 ] && as_user="-u root"
+memcached -l 127.0.0.1 -p "$memcached_port" -U 0 $as_user -m 16 > "$dir/log/memcached.log" 2>&1 &
 echo $! >> "$dir/pids"
 for kind in account container object proxy; do
   "swift-$kind-server" "$dir/etc/$kind-server.conf" -v > "$dir/log/$kind.log" 2>&1 &
