@@ -19,6 +19,8 @@ HEADERS   := $(wildcard csrc/*.h)
 # Debian packages the project needs at build, test and run time (make deps installs the missing).
 DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-dev lua-cjson lua-busted \
         luarocks lua-yaml lua-argparse lua-term curl gnuplot-nox perl
+# The deploy specs' S3-compatible server (spec/support/s3_server.sh): Swift with its s3api.
+DEBS += swift-proxy swift-account swift-container swift-object memcached
 ASAN_DEBS := gcc
 
 # Tests reach the local MNIST mirror beside the checkout (if any) through the project's own setting.

@@ -79,6 +79,8 @@ build = {
     ["mnist.nn.Criterion"] = "lua/mnist/nn/Criterion.lua",
     ["mnist.nn.ClassNLLCriterion"] = "lua/mnist/nn/ClassNLLCriterion.lua",
     ["mnist.nn.CrossEntropyCriterion"] = "lua/mnist/nn/CrossEntropyCriterion.lua",
+    ["mnist.http"] = "lua/mnist/http.lua",
+    ["mnist.deploy"] = "lua/mnist/deploy.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
