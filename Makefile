@@ -16,6 +16,7 @@ HEADERS   := $(wildcard csrc/*.h)
 # Debian packages the project needs at build, test and run time (make deps installs the missing).
 DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-dev lua-cjson lua-busted \
         luarocks lua-yaml lua-argparse lua-term curl gnuplot-nox perl
+DEBS += dataset-fashion-mnist python3 # data: the Fashion-MNIST source; the specs' loopback HTTP mirror
 ASAN_DEBS := gcc
 
 # Tests reach the local MNIST mirror beside the checkout (if any) through the project's own setting.

@@ -31,6 +31,7 @@ build = {
     ["mnist.core"] = {
       sources = {
         "csrc/fileio.c", "csrc/lua_core.c", "csrc/rng.c", "csrc/status.c", "csrc/tensor.c",
+        "csrc/idx.c", "csrc/image.c", "csrc/loader.c", "csrc/record.c",
       },
       libraries = { "openblas", "crypto", "z", "stb", "m", "pthread" },
       incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },
@@ -41,6 +42,9 @@ build = {
     ["mnist.tensor"] = "lua/mnist/tensor.lua",
     ["mnist.random"] = "lua/mnist/random.lua",
     ["mnist.config"] = "lua/mnist/config.lua",
+    ["mnist.download"] = "lua/mnist/download.lua",
+    ["mnist.dataset"] = "lua/mnist/dataset.lua",
+    ["mnist.preprocessing"] = "lua/mnist/preprocessing.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
