@@ -89,25 +89,34 @@ static float border_median(const float *g, int64_t H, int64_t W) {
     return 1.0f;
 }
 
-/* dst[i * dstride], i < dn: src[j * sstride], j < sn, resampled with a tent filter whose width
- * grows with the reduction (antialiasing); sn == dn copies exactly. */
+/* dst[i * dstride], i < dn: src[j * sstride], j < sn, resampled. Shrinking averages each output
+ * pixel's footprint (area sampling, antialiased: a k-times enlarged picture shrinks back
+ * exactly); growing interpolates linearly; sn == dn copies exactly. */
 static void resample_axis(float *dst, int64_t dn, int64_t dstride, const float *src, int64_t sn,
                           int64_t sstride) {
     const double ratio = (double)sn / (double)dn;
-    const double radius = ratio > 1 ? ratio : 1;
     for (int64_t i = 0; i < dn; i++) {
-        const double center = ((double)i + 0.5) * ratio - 0.5;
-        int64_t lo = (int64_t)ceil(center - radius), hi = (int64_t)floor(center + radius);
-        if (lo < 0) lo = 0;
-        if (hi > sn - 1) hi = sn - 1;
-        double acc = 0, wsum = 0;
-        for (int64_t j = lo; j <= hi; j++) {
-            const double w = 1.0 - fabs((double)j - center) / radius;
-            if (w <= 0) continue;
-            acc += w * src[j * sstride];
-            wsum += w;
+        double acc = 0;
+        if (ratio > 1) {
+            const double lo = (double)i * ratio, hi = (double)(i + 1) * ratio;
+            int64_t last = (int64_t)ceil(hi) - 1;
+            if (last > sn - 1) last = sn - 1;
+            for (int64_t j = (int64_t)floor(lo); j <= last; j++) {
+                const double a = lo > (double)j ? lo : (double)j;
+                const double b = hi < (double)(j + 1) ? hi : (double)(j + 1);
+                if (b > a) acc += (b - a) * src[j * sstride];
+            }
+            dst[i * dstride] = (float)(acc / ratio);
+            continue;
         }
-        dst[i * dstride] = wsum > 0 ? (float)(acc / wsum) : 0.0f;
+        double x = ((double)i + 0.5) * ratio - 0.5;
+        if (x < 0) x = 0;
+        if (x > (double)(sn - 1)) x = (double)(sn - 1);
+        const int64_t j = (int64_t)floor(x);
+        const double t = x - (double)j;
+        acc = (1 - t) * src[j * sstride];
+        if (t > 0 && j + 1 < sn) acc += t * src[(j + 1) * sstride];
+        dst[i * dstride] = (float)acc;
     }
 }
 

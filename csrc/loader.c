@@ -100,8 +100,11 @@ static void *producer(void *arg) {
     pthread_mutex_lock(&ld->mu);
     for (;;) {
         while (!ld->quit &&
-               !(ld->active && ld->filled < ld->steps && ld->filled < ld->held + ld->slots))
-            pthread_cond_wait(&ld->cv, &ld->mu);
+               !(ld->active && ld->filled < ld->steps && ld->filled < ld->held + ld->slots)) {
+            ld->producer_waiting = 1;
+            pthread_cond_wait(&ld->work, &ld->mu);
+            ld->producer_waiting = 0;
+        }
         if (ld->quit) break;
         const int64_t step = ld->filled, epoch = ld->epoch;
         const uint64_t generation = ld->generation;
@@ -111,10 +114,22 @@ static void *producer(void *arg) {
         pthread_mutex_lock(&ld->mu);
         ld->busy = 0;
         if (generation == ld->generation) ld->filled = step + 1;
-        pthread_cond_broadcast(&ld->cv);
+        if (ld->consumer_waiting) pthread_cond_signal(&ld->ready);
     }
     pthread_mutex_unlock(&ld->mu);
     return NULL;
+}
+
+/* Wakes the producer if it sleeps (called with mu held). */
+static void wake_producer(Loader *ld) {
+    if (ld->producer_waiting) pthread_cond_signal(&ld->work);
+}
+
+/* Sleeps on `ready` (called with mu held). */
+static void wait_ready(Loader *ld) {
+    ld->consumer_waiting = 1;
+    pthread_cond_wait(&ld->ready, &ld->mu);
+    ld->consumer_waiting = 0;
 }
 
 int loader_init(Loader *ld, const Tensor *images, const Tensor *labels, const int32_t *rows,
@@ -157,7 +172,11 @@ int loader_init(Loader *ld, const Tensor *images, const Tensor *labels, const in
     if (st == MN_OK) {
         if (pthread_mutex_init(&ld->mu, NULL) != 0) {
             st = MN_ERR_NOMEM;
-        } else if (pthread_cond_init(&ld->cv, NULL) != 0) {
+        } else if (pthread_cond_init(&ld->work, NULL) != 0) {
+            pthread_mutex_destroy(&ld->mu);
+            st = MN_ERR_NOMEM;
+        } else if (pthread_cond_init(&ld->ready, NULL) != 0) {
+            pthread_cond_destroy(&ld->work);
             pthread_mutex_destroy(&ld->mu);
             st = MN_ERR_NOMEM;
         } else {
@@ -176,12 +195,13 @@ void loader_destroy(Loader *ld) {
     if (ld->has_thread) {
         pthread_mutex_lock(&ld->mu);
         ld->quit = 1;
-        pthread_cond_broadcast(&ld->cv);
+        pthread_cond_signal(&ld->work);
         pthread_mutex_unlock(&ld->mu);
         pthread_join(ld->thread, NULL);
     }
     if (ld->sync_ready) {
-        pthread_cond_destroy(&ld->cv);
+        pthread_cond_destroy(&ld->ready);
+        pthread_cond_destroy(&ld->work);
         pthread_mutex_destroy(&ld->mu);
     }
     for (int s = 0; s <= LOADER_MAX_PREFETCH; s++) {
@@ -200,12 +220,12 @@ int loader_start_epoch(Loader *ld, int64_t epoch, int64_t first_step) {
     if (epoch < 0 || first_step < 0 || first_step > ld->steps) return MN_ERR_RANGE;
     pthread_mutex_lock(&ld->mu);
     ld->generation++;
-    while (ld->busy) pthread_cond_wait(&ld->cv, &ld->mu); /* a fill may still read the order */
+    while (ld->busy) wait_ready(ld); /* a fill may still read the order */
     loader_order(ld, epoch, ld->order);
     ld->epoch = epoch;
     ld->filled = ld->held = ld->cursor = first_step;
     ld->active = 1;
-    pthread_cond_broadcast(&ld->cv);
+    wake_producer(ld);
     pthread_mutex_unlock(&ld->mu);
     return MN_OK;
 }
@@ -222,13 +242,13 @@ int loader_next(Loader *ld, int *slot, int64_t *count, int64_t *step) {
     }
     const int64_t k = ld->cursor;
     ld->held = k; /* frees the previous batch's slot */
-    pthread_cond_broadcast(&ld->cv);
+    wake_producer(ld);
     if (k >= ld->steps) {
         pthread_mutex_unlock(&ld->mu);
         return MN_OK;
     }
     if (ld->has_thread) {
-        while (ld->filled <= k) pthread_cond_wait(&ld->cv, &ld->mu);
+        while (ld->filled <= k) wait_ready(ld);
     } else {
         fill_batch(ld, (int)(k % ld->slots), ld->epoch, k);
     }

@@ -46,11 +46,13 @@ typedef struct Loader {
     Tensor slot_labels[LOADER_MAX_PREFETCH + 1]; /* each (B) float32 */
     /* shared with the producer thread, under mu */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t work;    /* the producer waits here for a free slot (or quit) */
+    pthread_cond_t ready;   /* the consumer waits here for a batch (or for a fill to end) */
     pthread_t thread;
-    int sync_ready;         /* mu and cv are initialised */
+    int sync_ready;         /* mu and the conditions are initialised */
     int has_thread;
     int quit, busy, active;
+    int producer_waiting, consumer_waiting; /* signal only a thread that sleeps */
     uint64_t generation;    /* bumped by every loader_start_epoch: stale fills are dropped */
     int64_t epoch;
     int64_t filled;         /* batches before this one are ready (the producer fills it next) */

@@ -996,7 +996,6 @@ static Loader *check_loader(lua_State *L, int idx, const char *fn) {
 static int l_loader_new(lua_State *L) {
     const char *fn = "loader";
     Tensor *images = check_tensor(L, 1, fn), *labels = check_tensor(L, 2, fn);
-    char why[256];
     if (images->dtype != DTYPE_UINT8 || labels->dtype != DTYPE_UINT8 || images->ndim != 3 ||
         labels->ndim != 1 || images->shape[0] != labels->shape[0]) {
         char bi[64], bl[64];
@@ -1022,6 +1021,7 @@ static int l_loader_new(lua_State *L) {
     opt.std = lua_isnil(L, std_idx) ? 1.0f : check_float_arg(L, std_idx, fn, "std");
     if (!(opt.std > 0) || !isfinite(opt.mean) || !isfinite(opt.std))
         raise(L, fn, "need a finite mean and a std > 0, got mean %g, std %g", opt.mean, opt.std);
+    lua_settop(L, 4); /* drop the option values read above */
     int64_t n = N;
     int32_t *rows;
     if (lua_isnoneornil(L, 3)) {
@@ -1050,9 +1050,7 @@ static int l_loader_new(lua_State *L) {
     memset(ld, 0, sizeof *ld);
     luaL_getmetatable(L, LOADER_MT);
     lua_setmetatable(L, -2);
-    int st = loader_init(ld, images, labels, rows, n, &opt);
-    (void)why;
-    check_status(L, st, fn, NULL);
+    check_status(L, loader_init(ld, images, labels, rows, n, &opt), fn, NULL);
     return 1;
 }
 

@@ -102,11 +102,21 @@ function M.json(v, indent)
   error("dataset.json: cannot encode a " .. t, 2)
 end
 
+-- Mapped record files, shared by every loader of this process (keyed by path and payload hash).
+local open_cache = setmetatable({}, { __mode = "v" })
+
+-- Forgets this process's mapped record files, so the next open_records reads (and verifies) the
+-- files again. Loaders keep the mappings they already use.
+function M.close_records()
+  for k in pairs(open_cache) do open_cache[k] = nil end
+end
+
 -- Parses the four IDX files of cfg.dataset (downloading them when needed, see mnist.download)
 -- and writes train.rec, test.rec and manifest.json to config.data_dir(cfg), each atomically.
 -- opts go to download.fetch (log, backoff). Returns the manifest table.
 function M.save_records(cfg, opts)
   cfg = config.resolve(cfg)
+  M.close_records()
   local paths, details = download.fetch(cfg, opts)
   local where = M.record_paths(cfg)
   local version = require "mnist.version"
@@ -141,9 +151,6 @@ function M.save_records(cfg, opts)
   if not ok then fail("cannot write %s", err) end
   return manifest
 end
-
--- Mapped record files, shared by every loader of this process (keyed by path and payload hash).
-local open_cache = setmetatable({}, { __mode = "v" })
 
 -- Opens the record files of cfg.dataset: returns records {train = {images, labels}, test = ...}
 -- (uint8 tensors over the mapped files) and the manifest, or nil and why they are unusable.
@@ -264,7 +271,7 @@ function Loader:epoch(epoch, first)
     if not slot then return nil end
     current.step = step
     local b = buffers[slot]
-    if count < B then return b[1]:narrow(1, 1, count), b[2]:narrow(1, 1, count), step end
+    if count < B then return b[1]:narrow(1, count), b[2]:narrow(1, count), step end
     return b[1], b[2], step
   end
 end

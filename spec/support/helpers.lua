@@ -97,7 +97,8 @@ function H.luajit(code, env)
   local pwd = io.popen("pwd"):read("*l")
   local prefix = ("LUA_PATH=%s LUA_CPATH=%s"):format(
     H.quote(pwd .. "/lua/?.lua;" .. pwd .. "/lua/?/init.lua;;"), H.quote(pwd .. "/" .. cpath .. "/?.so;;"))
-  return H.run(("%s %s luajit -e %s"):format(prefix, env or "", H.quote(code)))
+  local luajit = io.popen("command -v luajit"):read("*l")
+  return H.run(("%s timeout 120 %s %s -e %s"):format(prefix, env or "", luajit, H.quote(code)))
 end
 
 -- A loopback HTTP server (spec/support/http_mirror.py) serving root. Returns its base URL and a
@@ -109,7 +110,7 @@ function H.http_mirror(root)
   local pid = H.read(state .. "/pid"):match("%d+")
   local port
   for _ = 1, 200 do
-    port = H.read(state .. "/port"):match("(%d+)")
+    port = H.exists(state .. "/port") and H.read(state .. "/port"):match("(%d+)")
     if port then break end
     core.sleep(0.025)
   end
