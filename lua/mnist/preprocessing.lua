@@ -165,6 +165,16 @@ function M.preprocess_images(x, opts)
   if type(mean) ~= "number" or type(std) ~= "number" or not (std > 0) then
     fail(fn, "need a number mean and a std > 0, got %s and %s", tostring(mean), tostring(std))
   end
+  if T.is_tensor(x) and not opts.recipe then
+    -- MNIST-format digits in one tensor: normalise in one pass
+    local size = x:size()
+    if size[#size] == SIDE and size[#size - 1] == SIDE and (#size == 2 or #size == 3 or (#size == 4 and size[2] == 1)) then
+      local n = x:numel() / PIXELS
+      if x:type() == "uint8" then return x:float(1 / (255 * std), -mean / std):view(n, 1, SIDE, SIDE) end
+      check_unit_range(x, fn, "input")
+      return x:clone():add(-mean):scale(1 / std):view(n, 1, SIDE, SIDE)
+    end
+  end
   local list = {}
   collect(x, list, opts, fn, "input")
   local out = T.zeros(#list, 1, SIDE, SIDE)
