@@ -21,6 +21,7 @@ DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-de
         luarocks lua-yaml lua-argparse lua-term curl gnuplot-nox perl
 # The deploy specs' S3-compatible server (spec/support/s3_server.sh): Swift with its s3api.
 DEBS += swift-proxy swift-account swift-container swift-object memcached
+DEBS += dataset-fashion-mnist python3 # data: the Fashion-MNIST source; the specs' loopback HTTP mirror
 ASAN_DEBS := gcc
 
 # Tests reach the local MNIST mirror beside the checkout (if any) through the project's own setting.
@@ -50,7 +51,7 @@ test: deps all
 # The C module under AddressSanitizer + UndefinedBehaviorSanitizer, then the whole suite with it.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all
-	@MNIST_BUILD_DIR=build-asan LUA_CPATH="$(CURDIR)/build-asan/?.so;;" \
+	@MNIST_BUILD_DIR=build-asan LUA_CPATH="$(CURDIR)/build-asan/?.so;;" PATH="$(CURDIR)/tools/asan-bin:$$PATH" \
 	 LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh spec/run.sh
