@@ -196,6 +196,7 @@ set terminal png size 900,400
 set output '%s/curve.png'
 set multiplot layout 1,2
 set xlabel 'epoch'
+set xtics 1
 set title 'loss'
 plot '%s/curve.dat' using 1:2 with linespoints title 'train', '' using 1:3 with linespoints title 'validation'
 set title 'accuracy'
