@@ -56,8 +56,9 @@ asan: deps
 	 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh spec/run.sh
 
+# The main job: train the default model on real MNIST with the config of the published weights.
 train: deps all
-	$(LUAJIT) examples/demo.lua
+	$(LUAJIT) bin/mnist.lua train config/pipeline.yml
 
 install: deps
 	luarocks --lua-version=5.1 make $(ROCKSPEC) --deps-mode=none LUA_INCDIR=$(LUA_INC) CFLAGS="$(OPT) $(MATH_FLAGS) -fPIC"
@@ -73,6 +74,6 @@ help:
 	@echo "make         build $(CORE) in-tree"
 	@echo "make test    run the specs (ends with 'N passed, N failed')"
 	@echo "make asan    run the specs against an ASan+UBSan build of the C core"
-	@echo "make train   the main job"
+	@echo "make train   train the default model on MNIST (config/pipeline.yml); weights in ~/.mnist/weights"
 	@echo "make install luarocks make $(ROCKSPEC)"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"
