@@ -51,7 +51,7 @@ test: deps all
 # The C module under AddressSanitizer + UndefinedBehaviorSanitizer, then the whole suite with it.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all
-	@MNIST_BUILD_DIR=build-asan LUA_CPATH="$(CURDIR)/build-asan/?.so;;" PATH="$(CURDIR)/tools/asan-bin:$$PATH" \
+	@MNIST_BUILD_DIR=build-asan LUA_CPATH="$(CURDIR)/build-asan/?.so;;" \
 	 LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh spec/run.sh
