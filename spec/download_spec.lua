@@ -119,7 +119,7 @@ describe("download", function()
     assert.truthy(paths, details)
     assert.equal(url .. "good/t10k-labels-idx1-ubyte.gz", details.test_labels.source)
     assert.matches("cut/good/t10k%-labels%-idx1%-ubyte%.gz: .* %(attempt 1 of 2%), retrying", log)
-    assert.matches("cut/good/ failed: .* %(2 attempts%)", log)
+    assert.matches("cut/good/ failed: .* %(after 2 attempts%)", log)
   end)
 
   it("expands {dataset} in mirror addresses", function()
