@@ -2,18 +2,12 @@
 -- sets it): accuracy, bitwise reproducibility, resume, NaN handling, artifacts, inference.
 local mnist = require "mnist"
 local helpers = require "spec.support.helpers"
+local read = helpers.read
 local train = require "mnist.train"
 local weights = require "mnist.weights"
 local preprocessing = require "mnist.preprocessing"
 
 local T = mnist.tensor
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 -- A hash of every tensor in a run's checkpoint (model and optimizer state; the metadata holds
 -- timings, which differ between runs).
