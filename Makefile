@@ -34,7 +34,7 @@ test asan: export MNIST_MIRROR ?= $(TEST_MIRROR)
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test test-data asan train install env clean help
+.PHONY: all deps test test-data asan train shipped install env clean help
 
 all: $(CORE)
 
@@ -68,6 +68,17 @@ asan: deps test-data
 train: deps all
 	$(LUAJIT) bin/mnist.lua train config/pipeline.yml
 
+# The weights shipped with the rock: `make train` in a fresh artifact dir, copied into
+# lua/mnist/shipped/. Run twice (same threads) to see the rebuild is bitwise identical.
+SHIPPED := lua/mnist/shipped
+shipped: deps all
+	rm -rf build/pipeline
+	MNIST_HOME=$(CURDIR)/build/pipeline $(LUAJIT) bin/mnist.lua train config/pipeline.yml
+	mkdir -p $(SHIPPED)
+	cp build/pipeline/weights/mnist-*-$(VERSION).safetensors build/pipeline/weights/mnist-*-$(VERSION).safetensors.sha256 \
+	   build/pipeline/weights/manifest.json $(SHIPPED)/
+	cd $(SHIPPED) && sha256sum -c *.sha256
+
 install: deps
 	luarocks --lua-version=5.1 make $(ROCKSPEC) --deps-mode=none LUA_INCDIR=$(LUA_INC) CFLAGS="$(OPT) $(MATH_FLAGS) -fPIC"
 
@@ -83,5 +94,6 @@ help:
 	@echo "make test    run the specs (ends with 'N passed, N failed')"
 	@echo "make asan    run the specs against an ASan+UBSan build of the C core"
 	@echo "make train   train the default model on MNIST (config/pipeline.yml); weights in ~/.mnist/weights"
+	@echo "make shipped rebuild the weights shipped in $(SHIPPED) (make train in a fresh artifact dir)"
 	@echo "make install luarocks make $(ROCKSPEC)"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"

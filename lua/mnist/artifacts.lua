@@ -4,7 +4,8 @@
 --   mnist-classifier-V.safetensors   the whole network (features.* and head.*)
 --   mnist-features-V.safetensors     the feature extractor alone (features.*), for transfer learning
 --   each with a .sha256 beside it, and manifest.json:
---   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n}}, "test_accuracy": ...,
+--   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n, "tensors_sha256": hex}},
+--    "test_accuracy": ...,
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
 -- The manifest is written last, so a crash mid-publish never leaves one naming missing files.
 local cjson = require "cjson"
@@ -41,6 +42,14 @@ function M.part_tensors(net, part)
   return out
 end
 
+-- SHA-256 over the tensors' names and bytes in file order: equal for a bitwise rebuild, whatever
+-- the metadata (the git commit, the time) says.
+function M.tensors_sha256(named)
+  local parts = {}
+  for i, pair in ipairs(named) do parts[i] = pair[1] .. "\0" .. pair[2]:tobytes() end
+  return core.sha256(table.concat(parts))
+end
+
 -- Writes both weight files of the trained classifier `net` and the manifest. info: test_accuracy,
 -- test_loss, epochs, run_id, data (hashes of the data files). Returns the paths.
 function M.publish(net, cfg, info)
@@ -59,12 +68,13 @@ function M.publish(net, cfg, info)
   for _, part in ipairs(M.PARTS) do
     local name = M.file_name(part)
     local path = dir .. "/" .. name
-    local hex = weights.save(path, M.part_tensors(net, part), {
+    local named = M.part_tensors(net, part)
+    local hex = weights.save(path, named, {
       format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
     })
-    manifest.files[name] = { sha256 = hex, bytes = fs.size(path) }
+    manifest.files[name] = { sha256 = hex, bytes = fs.size(path), tensors_sha256 = M.tensors_sha256(named) }
     paths[part] = path
   end
   ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, cjson.encode(manifest))
