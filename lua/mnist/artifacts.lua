@@ -8,7 +8,6 @@
 --    "test_accuracy": ...,
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
 -- The manifest is written last, so a crash mid-publish never leaves one naming missing files.
-local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
 local fs = require "mnist.fs"
@@ -77,7 +76,7 @@ function M.publish(net, cfg, info)
     manifest.files[name] = { sha256 = hex, bytes = fs.size(path), tensors_sha256 = M.tensors_sha256(named) }
     paths[part] = path
   end
-  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, cjson.encode(manifest))
+  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, fs.json(manifest) .. "\n")
   if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end
   paths.manifest = dir .. "/" .. M.MANIFEST
   return paths

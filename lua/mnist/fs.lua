@@ -4,6 +4,7 @@
 --   fs.capture(cmd)    a shell command's output (stdout and stderr) and exit code
 --   fs.exists(path), fs.is_dir(path), fs.read(path), fs.size(path), fs.read_json(path)
 --   fs.mkdir_p(path)   like mkdir -p; true, or nil and "path: reason"
+--   fs.json(v)         JSON with sorted keys and indents (manifests that read well and diff cleanly)
 local cjson = require "cjson"
 local core = require "mnist.core"
 
@@ -64,6 +65,36 @@ function M.read_json(path)
 end
 
 M.mkdir_p = core.mkdir_p
+
+-- JSON with sorted keys and two-space indents, so a manifest reads well and diffs cleanly.
+function M.json(v, indent)
+  indent = indent or ""
+  local t = type(v)
+  if t == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
+      return named[c] or ("\\u%04x"):format(c:byte())
+    end) .. '"'
+  elseif t == "number" then
+    if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(v) end
+    return ("%.17g"):format(v)
+  elseif t == "boolean" then
+    return tostring(v)
+  elseif t == "table" then
+    local inner, parts = indent .. "  ", {}
+    if #v > 0 then
+      for _, x in ipairs(v) do parts[#parts + 1] = M.json(x, inner) end
+      return "[" .. table.concat(parts, ", ") .. "]"
+    end
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    if #keys == 0 then return "{}" end
+    table.sort(keys)
+    for _, k in ipairs(keys) do parts[#parts + 1] = inner .. M.json(k) .. ": " .. M.json(v[k], inner) end
+    return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
+  end
+  error("fs.json: cannot encode a " .. t, 2)
+end
 
 function M.sorted_keys(t)
   local keys = {}

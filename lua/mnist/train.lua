@@ -249,7 +249,7 @@ function M.run(cfg, opts)
     if first_step > steps then first_epoch, first_step, progress_sums = first_epoch + 1, 1, nil end
     log(opts, "resuming run %s at epoch %d, step %d", run_id, first_epoch, first_step)
   else
-    local ok, err = core.write_atomic(dir .. "/config.json", cjson.encode(cfg))
+    local ok, err = core.write_atomic(dir .. "/config.json", fs.json(cfg) .. "\n")
     if not ok then fail("cannot write the run's config: %s", err) end
   end
   log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads, artifacts in %s", run_id,
