@@ -34,7 +34,7 @@ endif
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test asan train install env clean help
+.PHONY: all deps test asan fuzz fuzz-build train install env clean help
 
 all: $(CORE)
 
@@ -56,6 +56,38 @@ asan: deps
 	 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh spec/run.sh
 
+# libFuzzer targets (fuzz/) for every parser of outside data, under ASan+UBSan: `make fuzz
+# FUZZ_SECONDS=N` runs each for N seconds (one core) and fails on any crash, leak or hang.
+FUZZ_TARGETS := idx idx_gzip record image safetensors config
+FUZZ_SECONDS ?= 30
+FUZZ_DEBS    := clang libclang-rt-14-dev
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(MATH_FLAGS) -pthread -Wall -Wextra \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -I$(LUA_INC) -I$(BLAS_INC) -DMNIST_SOURCE_DIR='"$(CURDIR)"'
+FUZZ_OBJS    := $(patsubst csrc/%.c,build-fuzz/obj/%.o,$(SOURCES)) build-fuzz/obj/stb_impl.o build-fuzz/obj/lua_harness.o
+
+build-fuzz/obj/%.o: csrc/%.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/obj/%.o: fuzz/%.c $(wildcard fuzz/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJS) $(wildcard fuzz/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lluajit-5.1 -lopenblas -lcrypto -lz -lm
+
+# the objects are shared by every target: keep them between builds
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-build:
+	@sh tools/deps.sh $(DEBS) $(FUZZ_DEBS)
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 train: deps all
 	$(LUAJIT) examples/demo.lua
 
@@ -66,13 +98,14 @@ env:
 	@echo "export LUA_PATH='$(LUA_PATH)' LUA_CPATH='$(LUA_CPATH)'"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 help:
 	@echo "make deps    install missing Debian packages (apt-get as root; prints the line otherwise)"
 	@echo "make         build $(CORE) in-tree"
 	@echo "make test    run the specs (ends with 'N passed, N failed')"
 	@echo "make asan    run the specs against an ASan+UBSan build of the C core"
+	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 30) under ASan+UBSan"
 	@echo "make train   the main job"
 	@echo "make install luarocks make $(ROCKSPEC)"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"

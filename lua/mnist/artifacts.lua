@@ -6,7 +6,8 @@
 --   each with a .sha256 beside it, and manifest.json:
 --   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n}}, "test_accuracy": ...,
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
--- The manifest is written last, so a crash mid-publish never leaves one naming missing files.
+-- The manifest is removed first and written last, so a crash mid-publish never leaves one naming
+-- missing or other files.
 local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
@@ -62,6 +63,9 @@ function M.publish(net, cfg, info)
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"), git_commit = commit, config = identity,
     data = info.data,
   }
+  -- the old manifest goes first: a crash mid-publish leaves no manifest (the weights are then
+  -- "not published"), never one that names the hashes of files since replaced
+  os.remove(dir .. "/" .. M.MANIFEST)
   local paths = {}
   for _, part in ipairs(M.PARTS) do
     local name = M.file_name(part)

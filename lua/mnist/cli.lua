@@ -219,6 +219,8 @@ end
 -- Runs the CLI on argv (a list of strings); returns the exit code. Output goes to io.stdout and
 -- errors to io.stderr, one line each unless --debug.
 function M.main(argv)
+  -- a file-size limit makes a write fail with a clear error, not kill the process mid-run
+  require("mnist.core").ignore_file_size_signal()
   local parser = M.parser()
   local ok, args = parser:pparse(argv)
   if not ok then

@@ -1,0 +1,176 @@
+-- Crash consistency of `mnist.lua train`, on real processes: SIGKILL at random moments (50 kills,
+-- chained with --resume), and writes that fail for lack of space (RLIMIT_FSIZE, a full tmpfs).
+-- Afterwards no file under its final name may be truncated or corrupt, the previous version of a
+-- file that could not be written must be intact, and --resume must continue from the last complete
+-- checkpoint to the very weights an uninterrupted run produces.
+--
+-- Every write of the processes pauses 10 ms after each chunk and after its rename
+-- (MNIST_SLOW_WRITES, a test hook in csrc/fileio.c), so that about half the kills land inside a
+-- write rather than in the arithmetic. MNIST_CRASH_KILLS=n sets the number of kills (default 50),
+-- MNIST_CRASH_SEED the random delays.
+local cjson = require "cjson"
+local core = require "mnist.core"
+local H = require "spec.support.helpers"
+local weights = require "mnist.weights"
+
+-- A tiny run: LeNet on 500 training images, 10 epochs of 10 steps, a checkpoint after each; about
+-- 3 s with the slowed writes.
+local EPOCHS = 10
+local TRAIN = "train --arch lenet --limit-train 600 --n-validation 100 --limit-test 500 --epochs " .. EPOCHS .. " "
+  .. "--batch-size 50 --test-batch-size 500 --threads 1 --log-interval 1000"
+
+-- `mnist.lua args` in a shell with MNIST_HOME=home; returns output (stdout and stderr), exit code.
+local SLOW = "MNIST_SLOW_WRITES=10"
+
+local function cli(home, args, prefix)
+  return H.run(("%s %s MNIST_HOME=%s luajit bin/mnist.lua %s"):format(SLOW, prefix or "", H.quote(home), args))
+end
+
+local function list(dir)
+  local names = {}
+  local p = io.popen("ls -1A " .. H.quote(dir) .. " 2>/dev/null")
+  for name in p:lines() do names[#names + 1] = name end
+  p:close()
+  return names
+end
+
+-- A hash of every tensor of a checkpoint or weight file (its metadata holds timings).
+local function tensors_hash(path)
+  local tensors, _, names = weights.load(path)
+  table.sort(names)
+  local parts = {}
+  for i, name in ipairs(names) do parts[i] = name .. tensors[name]:tobytes() end
+  return core.sha256(table.concat(parts))
+end
+
+local function is_temp(name)
+  return name:match("%.tmp%.%w+$") or name:match("%.tmp$")
+end
+
+-- Every file under its final name in dir is whole: weight files load (their data hash verifies),
+-- JSON parses, metrics lines parse, sidecars and the manifest name their files' hashes. Returns
+-- the errors found and the names of the temp files (writes the kill interrupted).
+local function check_dir(dir)
+  local temps, errors = {}, {}
+  for _, name in ipairs(list(dir)) do
+    local path = dir .. "/" .. name
+    local function bad(why) errors[#errors + 1] = path .. ": " .. why end
+    if is_temp(name) then
+      temps[#temps + 1] = name
+    elseif name:match("%.safetensors$") then
+      local ok, err = pcall(weights.load, path)
+      if not ok then bad(err) end
+    elseif name:match("%.json$") then
+      local ok, value = pcall(cjson.decode, H.read(path))
+      if not ok or type(value) ~= "table" then
+        bad("not a JSON object")
+      elseif name == "manifest.json" then -- the published weights: it names each file's hash
+        for file, info in pairs(value.files) do
+          if core.sha256_file(dir .. "/" .. file) ~= info.sha256 then bad("names another " .. file) end
+        end
+      end
+    elseif name == "metrics.jsonl" then
+      for line in H.read(path):gmatch("[^\n]*\n?") do
+        if line ~= "" and (line:sub(-1) ~= "\n" or not pcall(cjson.decode, line)) then bad("torn line") end
+      end
+    elseif name:match("%.sha256$") then
+      local hex = weights.read_checksum(path:sub(1, -8))
+      if not hex or #hex ~= 64 then
+        bad("not a checksum line")
+      elseif hex ~= core.sha256_file(path:sub(1, -8)) then
+        bad("does not match its file")
+      end
+    end
+  end
+  return errors, temps
+end
+
+describe("kill -9 of mnist.lua train", function()
+  local home, reference
+  setup(function()
+    home = H.tmpdir()
+    local out, code = cli(home .. "/ref", "save-datasets", "MNIST_MIRROR=" .. H.quote(H.mirror()))
+    assert(code == 0, out)
+    -- the killed runs get their own artifact dir (weights are published there), sharing the data
+    assert(H.sh(("mkdir -p %s/killed && ln -s %s/ref/data %s/killed/data"):format(home, home, home)))
+    local t0 = core.wall_time()
+    out, code = cli(home .. "/ref", TRAIN .. " --run-id ref")
+    assert(code == 0, out)
+    reference = { seconds = core.wall_time() - t0,
+      checkpoint = tensors_hash(home .. "/ref/runs/ref/checkpoint.safetensors"),
+      classifier = tensors_hash(home .. "/ref/weights/mnist-classifier-" .. require "mnist.version" .. ".safetensors") }
+  end)
+  teardown(function() H.rm(home) end)
+
+  -- Starts `mnist.lua train` (resuming once the run exists), kills it with SIGKILL after `delay`
+  -- seconds, then checks both directories. Returns the exit code (137 when killed, 0 when it
+  -- finished first) and the temp files the kill left (the writes it interrupted).
+  local function kill_once(artifacts, run_id, delay, label)
+    local run_dir, weights_dir = artifacts .. "/runs/" .. run_id, artifacts .. "/weights"
+    local resume = H.exists(run_dir .. "/config.json") and "--resume" or "" -- as a user would
+    local out = H.run(("%s MNIST_HOME=%s luajit bin/mnist.lua %s --run-id %s %s >/dev/null 2>&1 & "
+      .. "pid=$!; sleep %.3f; kill -9 $pid 2>/dev/null; wait $pid; echo \"exit=$?\""):format(
+      SLOW, H.quote(artifacts), TRAIN, run_id, resume, delay))
+    local code = tonumber(out:match("exit=(%d+)"))
+    assert.is_true(code == 0 or code == 137, ("%s: exit %s"):format(label, tostring(code)))
+    local errors, temps = {}, {}
+    for _, dir in ipairs { run_dir, weights_dir } do
+      local e, t = check_dir(dir)
+      for _, x in ipairs(e) do errors[#errors + 1] = x end
+      for _, name in ipairs(t) do
+        temps[#temps + 1] = name
+        os.remove(dir .. "/" .. name) -- so that each kill counts its own
+      end
+    end
+    assert.same({}, errors, label)
+    local what = table.concat(temps, " ")
+    if os.getenv("MNIST_CRASH_DEBUG") then
+      print(("# %s: exit %d, interrupted writes: %s"):format(label, code, what))
+    end
+    return code, what
+  end
+
+  it("leaves only whole files at every kill, and --resume ends with the uninterrupted run's weights", function()
+    local kills = tonumber(os.getenv("MNIST_CRASH_KILLS") or "50")
+    local seed = tonumber(os.getenv("MNIST_CRASH_SEED") or "20240601")
+    math.randomseed(seed)
+    local artifacts = home .. "/killed"
+    local run_dir, weights_dir = artifacts .. "/runs/chain", artifacts .. "/weights"
+    local in_checkpoint, in_weights = 0, 0
+
+    -- 1. while training: kills after up to 2 epochs' time; the run advances by a fraction of an
+    -- epoch per kill, so they fall on the checkpoints of many epochs
+    local training_kills = math.ceil(kills * 0.6)
+    for i = 1, training_kills do
+      local delay = math.random() * 2 * reference.seconds / EPOCHS
+      local _, what = kill_once(artifacts, "chain", delay, ("kill %d (seed %d, after %.3f s)"):format(i, seed, delay))
+      if what:find("checkpoint.safetensors.tmp", 1, true) then in_checkpoint = in_checkpoint + 1 end
+    end
+    -- the run completes from whatever checkpoint the kills left: the very same weights
+    local out, code = cli(artifacts, TRAIN .. " --run-id chain --resume")
+    assert.equal(0, code, out)
+    assert.equal(reference.checkpoint, tensors_hash(run_dir .. "/checkpoint.safetensors"))
+
+    -- 2. while publishing: --resume of the finished run evaluates and writes the weight files again
+    local t0 = core.wall_time()
+    out, code = cli(artifacts, TRAIN .. " --run-id chain --resume")
+    assert.equal(0, code, out)
+    local publish_seconds = core.wall_time() - t0
+    for i = training_kills + 1, kills do
+      local delay = math.random() * publish_seconds
+      local _, what = kill_once(artifacts, "chain", delay, ("kill %d (seed %d, after %.3f s)"):format(i, seed, delay))
+      if what:find("mnist%-%w+%-[^ ]*%.safetensors%.tmp") then in_weights = in_weights + 1 end
+    end
+    out, code = cli(artifacts, TRAIN .. " --run-id chain --resume")
+    assert.equal(0, code, out)
+    assert.equal(reference.classifier, tensors_hash(weights_dir .. "/mnist-classifier-" .. require "mnist.version" .. ".safetensors"))
+    assert.same({}, (check_dir(run_dir)))
+    assert.same({}, (check_dir(weights_dir)))
+
+    -- the kills must have hit writes for this to prove anything
+    print(("# %d kills: %d inside a checkpoint write, %d inside a weight-file write; a whole run takes "
+      .. "%.2f s, publishing %.2f s"):format(kills, in_checkpoint, in_weights, reference.seconds, publish_seconds))
+    local enough = math.min(3, math.floor(kills / 10))
+    assert.is_true(in_checkpoint >= enough and in_weights >= enough, "too few kills landed inside writes")
+  end)
+end)
