@@ -19,11 +19,12 @@ local EPOCHS = 10
 local TRAIN = "train --arch lenet --limit-train 600 --n-validation 100 --limit-test 500 --epochs " .. EPOCHS .. " "
   .. "--batch-size 50 --test-batch-size 500 --threads 1 --log-interval 1000"
 
--- `mnist.lua args` in a shell with MNIST_HOME=home; returns output (stdout and stderr), exit code.
+-- Returns output (stdout and stderr) and exit code.
 local SLOW = "MNIST_SLOW_WRITES=10"
 
+-- `mnist.lua args` with MNIST_HOME=home; prefix: more variables or a wrapper (prlimit ...).
 local function cli(home, args, prefix)
-  return H.run(("%s %s MNIST_HOME=%s luajit bin/mnist.lua %s"):format(SLOW, prefix or "", H.quote(home), args))
+  return H.run(("%s MNIST_HOME=%s %s luajit bin/mnist.lua %s"):format(SLOW, H.quote(home), prefix or "", args))
 end
 
 local function list(dir)
@@ -43,8 +44,13 @@ local function tensors_hash(path)
   return core.sha256(table.concat(parts))
 end
 
+-- As a user would: --resume once the run exists.
+local function resume_flag(run_dir)
+  return H.exists(run_dir .. "/config.json") and "--resume" or ""
+end
+
 local function is_temp(name)
-  return name:match("%.tmp%.%w+$") or name:match("%.tmp$")
+  return name:match("%.tmp%.%w+$") or name:match("%.tmp$") or name:match("%.staged$")
 end
 
 -- Every file under its final name in dir is whole: weight files load (their data hash verifies),
@@ -107,7 +113,7 @@ describe("kill -9 of mnist.lua train", function()
   -- finished first) and the temp files the kill left (the writes it interrupted).
   local function kill_once(artifacts, run_id, delay, label)
     local run_dir, weights_dir = artifacts .. "/runs/" .. run_id, artifacts .. "/weights"
-    local resume = H.exists(run_dir .. "/config.json") and "--resume" or "" -- as a user would
+    local resume = resume_flag(run_dir)
     local out = H.run(("%s MNIST_HOME=%s luajit bin/mnist.lua %s --run-id %s %s >/dev/null 2>&1 & "
       .. "pid=$!; sleep %.3f; kill -9 $pid 2>/dev/null; wait $pid; echo \"exit=$?\""):format(
       SLOW, H.quote(artifacts), TRAIN, run_id, resume, delay))
@@ -144,10 +150,10 @@ describe("kill -9 of mnist.lua train", function()
     for i = 1, training_kills do
       local delay = math.random() * 2 * reference.seconds / EPOCHS
       local _, what = kill_once(artifacts, "chain", delay, ("kill %d (seed %d, after %.3f s)"):format(i, seed, delay))
-      if what:find("checkpoint.safetensors.tmp", 1, true) then in_checkpoint = in_checkpoint + 1 end
+      if what:find("checkpoint.safetensors.", 1, true) then in_checkpoint = in_checkpoint + 1 end
     end
     -- the run completes from whatever checkpoint the kills left: the very same weights
-    local out, code = cli(artifacts, TRAIN .. " --run-id chain --resume")
+    local out, code = cli(artifacts, TRAIN .. " --run-id chain " .. resume_flag(run_dir))
     assert.equal(0, code, out)
     assert.equal(reference.checkpoint, tensors_hash(run_dir .. "/checkpoint.safetensors"))
 
@@ -159,7 +165,7 @@ describe("kill -9 of mnist.lua train", function()
     for i = training_kills + 1, kills do
       local delay = math.random() * publish_seconds
       local _, what = kill_once(artifacts, "chain", delay, ("kill %d (seed %d, after %.3f s)"):format(i, seed, delay))
-      if what:find("mnist%-%w+%-[^ ]*%.safetensors%.tmp") then in_weights = in_weights + 1 end
+      if what:find("mnist%-%w+%-[^ ]*%.safetensors%.[st]") then in_weights = in_weights + 1 end
     end
     out, code = cli(artifacts, TRAIN .. " --run-id chain --resume")
     assert.equal(0, code, out)
@@ -172,5 +178,101 @@ describe("kill -9 of mnist.lua train", function()
       .. "%.2f s, publishing %.2f s"):format(kills, in_checkpoint, in_weights, reference.seconds, publish_seconds))
     local enough = math.min(3, math.floor(kills / 10))
     assert.is_true(in_checkpoint >= enough and in_weights >= enough, "too few kills landed inside writes")
+  end)
+end)
+
+describe("a write that runs out of space", function()
+  local home, data
+  local SMALL = "train --arch lenet --limit-train 600 --n-validation 100 --limit-test 500 --batch-size 50 "
+    .. "--test-batch-size 500 --threads 1 --log-interval 1000 --run-id r"
+  setup(function()
+    home = H.tmpdir()
+    data = home .. "/shared-data"
+    local out, code = cli(home .. "/prep", "save-datasets", "MNIST_MIRROR=" .. H.quote(H.mirror()))
+    assert(code == 0, out)
+    assert(H.sh(("mv %s/prep/data %s"):format(home, data)))
+  end)
+  teardown(function() H.rm(home) end)
+
+  -- A new artifact dir (at `dir`, created unless it exists) sharing the prepared data.
+  local function artifacts(dir)
+    assert(H.sh(("mkdir -p %s && ln -s %s %s/data"):format(H.quote(dir), H.quote(data), H.quote(dir))))
+    return dir
+  end
+
+  -- Names in dir that are not final names (interrupted or failed writes).
+  local function leftovers(dir)
+    local found = {}
+    for _, name in ipairs(list(dir)) do
+      if is_temp(name) then found[#found + 1] = name end
+    end
+    return found
+  end
+
+  local function snapshot(dir)
+    local files = {}
+    for _, name in ipairs(list(dir)) do files[name] = H.read(dir .. "/" .. name) end
+    return files
+  end
+
+  it("a file-size limit (ulimit -f) while writing a checkpoint: a clear error, the last checkpoint intact", function()
+    local a = artifacts(home .. "/fsize")
+    local out, code = cli(a, SMALL .. " --epochs 1")
+    assert.equal(0, code, out)
+    local checkpoint = a .. "/runs/r/checkpoint.safetensors"
+    local before = H.read(checkpoint)
+    -- epoch 2 trains, then its checkpoint (as large as the first) does not fit under the limit
+    out, code = cli(a, SMALL .. " --epochs 2 --resume", ("prlimit --fsize=%d"):format(#before - 4096))
+    assert.equal(2, code, out)
+    assert.truthy(out:find(("mnist.lua train: train: cannot write the checkpoint: weights: %s: cannot write: %s.staged: File too large\n")
+      :format(checkpoint, checkpoint), 1, true), out)
+    assert.equal(before, H.read(checkpoint))
+    assert.same({}, leftovers(a .. "/runs/r"))
+    -- and the run goes on once there is room
+    out, code = cli(a, SMALL .. " --epochs 2 --resume")
+    assert.equal(0, code, out)
+    assert.truthy(out:find("resuming run r at epoch 2, step 1", 1, true), out)
+  end)
+
+  it("a file-size limit while publishing weights: a clear error, the published weights untouched", function()
+    local a = artifacts(home .. "/publish")
+    local out, code = cli(a, SMALL .. " --epochs 1")
+    assert.equal(0, code, out)
+    local dir = a .. "/weights"
+    local before = snapshot(dir)
+    local classifier = dir .. "/mnist-classifier-" .. require "mnist.version" .. ".safetensors"
+    -- the resumed, finished run publishes again: the classifier file does not fit
+    out, code = cli(a, SMALL .. " --epochs 1 --resume", ("prlimit --fsize=%d"):format(#before["manifest.json"] + 4096))
+    assert.equal(2, code, out)
+    assert.truthy(out:find(("mnist.lua train: artifacts: cannot publish the weights (the published ones are untouched): "
+      .. "weights: %s: cannot write: %s.staged: File too large\n")
+      :format(classifier, classifier), 1, true), out)
+    assert.same(before, snapshot(dir))
+    -- still the verified pretrained weights
+    out, code = cli(a, "evaluate --arch lenet --limit-test 100 --threads 1")
+    assert.equal(0, code, out)
+  end)
+
+  it("a full disk while writing a checkpoint: a clear error, the last checkpoint intact", function()
+    local mnt = home .. "/full"
+    assert(H.sh("mkdir -p " .. H.quote(mnt)))
+    -- room for one checkpoint of this run (about 530 KB) and not for the next one beside it
+    if not H.sh(("mount -t tmpfs -o size=800k tmpfs %s 2>/dev/null"):format(H.quote(mnt))) then
+      pending("cannot mount a small tmpfs here (needs root): the file-size limit specs above cover the same code")
+      return
+    end
+    finally(function() H.sh("umount " .. H.quote(mnt)) end)
+    local a = artifacts(mnt)
+    local out, code = cli(a, SMALL .. " --epochs 1")
+    assert.equal(0, code, out)
+    H.rm(a .. "/weights") -- only the run directory stays on the small disk
+    local checkpoint = a .. "/runs/r/checkpoint.safetensors"
+    local before = H.read(checkpoint)
+    out, code = cli(a, SMALL .. " --epochs 2 --resume")
+    assert.equal(2, code, out)
+    assert.truthy(out:find(("mnist.lua train: train: cannot write the checkpoint: weights: %s: cannot write: %s.staged: No space left on device\n")
+      :format(checkpoint, checkpoint), 1, true), out)
+    assert.equal(before, H.read(checkpoint))
+    assert.same({}, leftovers(a .. "/runs/r"))
   end)
 end)

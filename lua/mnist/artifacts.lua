@@ -6,8 +6,8 @@
 --   each with a .sha256 beside it, and manifest.json:
 --   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n}}, "test_accuracy": ...,
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
--- The manifest is removed first and written last, so a crash mid-publish never leaves one naming
--- missing or other files.
+-- The files are staged first, then the manifest is removed, the files committed, and the manifest
+-- written last: a full disk changes nothing, and a crash never leaves a manifest naming other files.
 local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
@@ -63,20 +63,29 @@ function M.publish(net, cfg, info)
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"), git_commit = commit, config = identity,
     data = info.data,
   }
-  -- the old manifest goes first: a crash mid-publish leaves no manifest (the weights are then
-  -- "not published"), never one that names the hashes of files since replaced
-  os.remove(dir .. "/" .. M.MANIFEST)
-  local paths = {}
+  -- every file is staged first (a full disk fails here and changes nothing); then the manifest
+  -- goes, the files move into place, and a new manifest comes last: a crash in between leaves no
+  -- manifest (the weights are then "not published"), never one naming other files
+  local staged, paths = {}, {}
   for _, part in ipairs(M.PARTS) do
     local name = M.file_name(part)
     local path = dir .. "/" .. name
-    local hex = weights.save(path, M.part_tensors(net, part), {
+    local ok_stage, staged_or_err, hex = pcall(weights.stage, path, M.part_tensors(net, part), {
       format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
     })
-    manifest.files[name] = { sha256 = hex, bytes = file_size(path) }
-    paths[part] = path
+    if not ok_stage then
+      for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path)) end
+      error("artifacts: cannot publish the weights (the published ones are untouched): " .. tostring(staged_or_err), 0)
+    end
+    staged[#staged + 1] = { path = path, name = name, hex = hex, part = part }
+  end
+  os.remove(dir .. "/" .. M.MANIFEST)
+  for _, s in ipairs(staged) do
+    weights.commit(s.path, s.hex)
+    manifest.files[s.name] = { sha256 = s.hex, bytes = file_size(s.path) }
+    paths[s.part] = s.path
   end
   ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, cjson.encode(manifest))
   if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end

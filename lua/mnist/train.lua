@@ -129,12 +129,12 @@ local function run_directory(cfg, opts)
   return dir, id, nil
 end
 
--- Removes what interrupted atomic writes left in a run directory (core.write_atomic's
--- "<name>.tmp.XXXXXX" files): a crashed run is resumed by one process at a time.
+-- Removes what interrupted writes left in a run directory (core.write_atomic's
+-- "<name>.tmp.XXXXXX" and mnist.weights' "<name>.staged"): a run is resumed by one process at a time.
 local function remove_stale_temps(dir)
   local p = io.popen(("ls -1A '%s' 2>/dev/null"):format(dir))
   for name in p:lines() do
-    if name:match("%.tmp%.%w%w%w%w%w%w$") then os.remove(dir .. "/" .. name) end
+    if name:match("%.tmp%.%w%w%w%w%w%w$") or name:match("%.staged$") then os.remove(dir .. "/" .. name) end
   end
   p:close()
 end

@@ -63,11 +63,21 @@ end
 -- The metadata key holding the data section's SHA-256.
 M.DATA_SHA256 = "data_sha256"
 
--- Writes the tensors in `named` (an ordered list of {name, float32 tensor}) with string metadata,
--- atomically, and its .sha256 beside it (unless opts.sidecar == false: a checkpoint, rewritten
--- every epoch, would have its sidecar go stale whenever the process dies between the two
--- renames). Returns the file's SHA-256.
-function M.save(path, named, metadata, opts)
+-- Writing is two steps, so that several files can be replaced together (mnist.artifacts):
+--   stage:  the complete file, fsync'ed, under <path>.staged (a name no reader uses); a failure
+--           (full disk, file-size limit) changes nothing under the final names
+--   commit: removes the old .sha256 sidecar, renames the staged file over path, writes the new
+--           sidecar; a crash in between leaves a file without a sidecar, never one whose sidecar
+--           names other content
+-- save = stage + commit.
+
+function M.staged_path(path)
+  return path .. ".staged"
+end
+
+-- Writes the tensors in `named` (an ordered list of {name, float32 tensor}) with string metadata
+-- to staged_path(path). Returns the staged path and the file's SHA-256.
+function M.stage(path, named, metadata)
   local header, chunks, offset, seen = {}, {}, 0, {}
   for i, entry in ipairs(named) do
     local name, t = entry[1], entry[2]
@@ -95,13 +105,33 @@ function M.save(path, named, metadata, opts)
   json = json .. (" "):rep((8 - #json % 8) % 8) -- pad so the data starts 8-byte aligned
   table.insert(chunks, 1, json)
   table.insert(chunks, 1, u64le(#json))
-  -- the old sidecar goes first: a crash between the two renames then leaves a file without a
-  -- sidecar, never one whose sidecar names other content
-  os.remove(M.checksum_path(path))
-  local ok, err = core.write_atomic(path, chunks)
+  local staged = M.staged_path(path)
+  local ok, err = core.write_atomic(staged, chunks)
   if not ok then fail(path, "cannot write: " .. err) end
-  local hex = assert(core.sha256_file(path))
+  local hex, herr = core.sha256_file(staged)
+  if not hex then
+    os.remove(staged)
+    fail(path, "cannot read back: " .. herr)
+  end
+  return staged, hex
+end
+
+-- Moves the staged file of path into place; its sidecar too unless opts.sidecar == false.
+function M.commit(path, hex, opts)
+  os.remove(M.checksum_path(path))
+  local ok, err = os.rename(M.staged_path(path), path)
+  if not ok then
+    os.remove(M.staged_path(path))
+    fail(path, "cannot move into place: " .. tostring(err))
+  end
   if not (opts and opts.sidecar == false) then M.write_checksum(path, hex) end
+end
+
+-- Writes the tensors in `named` to path: stage, then commit. opts.sidecar == false: no .sha256
+-- (a checkpoint, rewritten every epoch and verified by its data hash). Returns the file's SHA-256.
+function M.save(path, named, metadata, opts)
+  local _, hex = M.stage(path, named, metadata)
+  M.commit(path, hex, opts)
   return hex
 end
 
