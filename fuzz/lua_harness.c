@@ -39,7 +39,7 @@ static int traceback(lua_State *L) {
     return 1;
 }
 
-static int per_input_ref = LUA_NOREF;
+static int target_ref = LUA_NOREF; /* the target's table {suffix, check} */
 
 /* Lua's memory through malloc (LuaJIT's own allocator maps memory LeakSanitizer does not scan:
  * C objects reachable only from a Lua userdata would look leaked). */
@@ -53,7 +53,7 @@ static void *lua_alloc(void *ud, void *ptr, size_t old_size, size_t new_size) {
     return realloc(ptr, new_size);
 }
 
-lua_State *lua_harness_open(const char *name, const char *chunk) {
+lua_State *lua_harness_open(const char *target) {
     lua_State *L = lua_newstate(lua_alloc, NULL);
     if (!L) abort();
     luaL_openlibs(L);
@@ -70,12 +70,13 @@ lua_State *lua_harness_open(const char *name, const char *chunk) {
     lua_setfield(L, -2, "mnist.core");
     lua_pop(L, 2);
     lua_pushcfunction(L, traceback);
-    if (luaL_loadbuffer(L, chunk, strlen(chunk), name) != 0 || lua_pcall(L, 0, 1, -2) != 0) {
-        fprintf(stderr, "lua_harness: %s\n", lua_tostring(L, -1));
+    lua_pushfstring(L, "%s/%s", dir, target);
+    if (luaL_loadfile(L, lua_tostring(L, -1)) != 0 || lua_pcall(L, 0, 1, -3) != 0 || !lua_istable(L, -1)) {
+        fprintf(stderr, "lua_harness: %s: %s\n", target, lua_tostring(L, -1));
         abort();
     }
-    per_input_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pop(L, 1);
+    target_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 2);
     lua_sethook(L, line_hook, LUA_MASKLINE, 0);
     return L;
 }
@@ -113,12 +114,20 @@ static const char *input_file(const char *suffix, const uint8_t *data, size_t si
     return path;
 }
 
-void lua_harness_run(lua_State *L, const char *suffix, const uint8_t *data, size_t size) {
-    const char *path = input_file(suffix, data, size);
+void lua_harness_run(lua_State *L, const uint8_t *data, size_t size) {
     previous_line = 0;
     int top = lua_gettop(L);
     lua_pushcfunction(L, traceback);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, per_input_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, target_ref);
+    lua_getfield(L, -1, "suffix");
+    lua_pushlstring(L, (const char *)data, size);
+    if (lua_pcall(L, 1, 1, top + 1) != 0 || !lua_isstring(L, -1)) {
+        fprintf(stderr, "lua_harness: suffix: %s\n", lua_tostring(L, -1));
+        abort();
+    }
+    const char *path = input_file(lua_tostring(L, -1), data, size);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "check");
     lua_pushstring(L, path);
     lua_pushlstring(L, (const char *)data, size);
     if (lua_pcall(L, 2, 0, top + 1) != 0) {

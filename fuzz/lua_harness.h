@@ -6,9 +6,11 @@
  * every line runs in the interpreter) bumps a counter per (previous line, line) edge in libFuzzer's
  * extra-counters section, and the mutator is guided through the Lua parsers' branches as through C.
  *
- * The target's Lua chunk returns a function f(path, data) that raises only on a finding; the
- * harness turns that into abort() (a crash libFuzzer reports with the input). A Lua error that the
- * function catches as a clean rejection ("weights: <path>: ...") is the normal outcome. */
+ * A target is a Lua file (fuzz/fuzz_<name>.lua, relative to the checkout) returning
+ *   { suffix = function(data) -> the input file's name ending, check = function(path, data) }
+ * where check raises only on a finding; the harness turns that into abort() (a crash libFuzzer
+ * reports with the input). A clean rejection, caught inside check, is the normal outcome.
+ * spec/hostile_files_spec.lua replays the inputs the fuzzers found through the same files. */
 #ifndef MNIST_FUZZ_LUA_HARNESS_H
 #define MNIST_FUZZ_LUA_HARNESS_H
 
@@ -17,12 +19,11 @@
 
 #include <lua.h>
 
-/* Creates the state (once), runs `chunk` (Lua source that returns the per-input function) and
- * keeps its result. `name` names the chunk in tracebacks. */
-lua_State *lua_harness_open(const char *name, const char *chunk);
+/* Creates the state and loads the target file (a path relative to the checkout). */
+lua_State *lua_harness_open(const char *target);
 
-/* Calls the per-input function with (path, data): path is a file holding data whose name ends in
- * `suffix` (e.g. ".json"; "" for none). Aborts with the Lua traceback when it raises. */
-void lua_harness_run(lua_State *L, const char *suffix, const uint8_t *data, size_t size);
+/* Runs the target's check on data, written to a file named with the target's suffix. Aborts with
+ * the Lua traceback when it raises. */
+void lua_harness_run(lua_State *L, const uint8_t *data, size_t size);
 
 #endif
