@@ -83,7 +83,7 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJS) $(wildcard fuzz/*.h)
 
 fuzz-build:
 	@sh tools/deps.sh $(DEBS) $(FUZZ_DEBS)
-	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+	@$(MAKE) -s --no-print-directory $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 
 fuzz: fuzz-build
 	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -31,7 +31,7 @@ for target in "$@"; do
     echo "fuzz $target: ok, ${execs:-?} executions in ${seconds} s, ${cov:-cov: ?}, ${ft:-ft: ?}, ${corp:-corp: ?}"
   else
     failed=$((failed + 1))
-    echo "fuzz $target: FAILED (exit $rc) after ${execs:-?} executions; see $log and $out/findings/"
+    echo "fuzz $target: FAILED (exit $rc) after ${execs:-?} executions ($(grep -m1 -o "Seed: [0-9]*" "$log")); see $log and $out/findings/"
     grep -E '^(==[0-9]+==ERROR|SUMMARY|lua_harness: finding|.*runtime error)' "$log" | head -n 5
   fi
 done

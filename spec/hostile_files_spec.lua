@@ -209,3 +209,32 @@ describe("damaged checkpoints", function()
     assert.equal(("checkpoint: %s: damaged metadata: optim.exp_avg holds 5 values, the model has 8 parameters"):format(path), err)
   end)
 end)
+
+describe("hostile config files", function()
+  local config = require "mnist.config"
+
+  it("a YAML alias bomb (9 levels of 9 aliases, 500 bytes) is refused at once, not walked 9^9 times", function()
+    local path = os.tmpname() .. ".yml"
+    H.write(path, H.read("fuzz/regressions/config/yaml-alias-bomb"):sub(2))
+    local t0 = core.wall_time()
+    local ok, err = pcall(config.load, path)
+    os.remove(path)
+    assert.is_false(ok)
+    assert.equal(("config: %s: unknown key 'a0' (did you mean 'arch'?)"):format(path), err)
+    assert.is_true(core.wall_time() - t0 < 1, "took " .. core.wall_time() - t0 .. " s")
+  end)
+
+  it("a huge key or value is shortened in the message and costs no time", function()
+    local path = os.tmpname() .. ".json"
+    H.write(path, '{"' .. ("x"):rep(1000000) .. '": 1}')
+    local t0 = core.wall_time()
+    local ok, err = pcall(config.load, path)
+    assert.is_false(ok)
+    assert.equal(("config: %s: unknown key '%s…' (did you mean 's3_prefix'?)"):format(path, ("x"):rep(40)), err)
+    assert.is_true(core.wall_time() - t0 < 1, "took " .. core.wall_time() - t0 .. " s")
+    H.write(path, '{"arch": "' .. ("y"):rep(1000000) .. '"}')
+    ok, err = pcall(config.load, path)
+    os.remove(path)
+    assert.equal(("config: %s: 'arch' must be one of default, lenet, got '%s…'"):format(path, ("y"):rep(40)), err)
+  end)
+end)

@@ -77,7 +77,7 @@ function M.config_from_args(args)
     if not key then M.usage_error(("--set expects key=value, got '%s'"):format(item)) end
     key = key:gsub("-", "_")
     if config.defaults[key] == nil then
-      M.usage_error(("--set: unknown key '%s' (did you mean '%s'?)"):format(key, config.nearest_key(key)))
+      M.usage_error(("--set: unknown key '%s' (did you mean '%s'?)"):format(config.shorten(key), config.nearest_key(key)))
     end
     overrides[key] = convert(key, text)
   end
