@@ -114,8 +114,8 @@ describe("kill -9 of mnist.lua train", function()
   local function kill_once(artifacts, run_id, delay, label)
     local run_dir, weights_dir = artifacts .. "/runs/" .. run_id, artifacts .. "/weights"
     local resume = resume_flag(run_dir)
-    local out = H.run(("%s MNIST_HOME=%s luajit bin/mnist.lua %s --run-id %s %s >/dev/null 2>&1 & "
-      .. "pid=$!; sleep %.3f; kill -9 $pid 2>/dev/null; wait $pid; echo \"exit=$?\""):format(
+    local out = H.run(("{ %s MNIST_HOME=%s luajit bin/mnist.lua %s --run-id %s %s >/dev/null 2>&1 & "
+      .. "pid=$!; sleep %.3f; kill -9 $pid; wait $pid; echo \"exit=$?\"; } 2>/dev/null"):format(
       SLOW, H.quote(artifacts), TRAIN, run_id, resume, delay))
     local code = tonumber(out:match("exit=(%d+)"))
     assert.is_true(code == 0 or code == 137, ("%s: exit %s"):format(label, tostring(code)))
@@ -176,7 +176,7 @@ describe("kill -9 of mnist.lua train", function()
     -- the kills must have hit writes for this to prove anything
     print(("# %d kills: %d inside a checkpoint write, %d inside a weight-file write; a whole run takes "
       .. "%.2f s, publishing %.2f s"):format(kills, in_checkpoint, in_weights, reference.seconds, publish_seconds))
-    local enough = math.min(3, math.floor(kills / 10))
+    local enough = math.min(2, math.floor(kills / 10))
     assert.is_true(in_checkpoint >= enough and in_weights >= enough, "too few kills landed inside writes")
   end)
 end)
