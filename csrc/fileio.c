@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -120,6 +121,16 @@ static void sync_parent(const char *path) {
     }
 }
 
+/* Test hook of the crash specs (spec/crash_spec.lua): MNIST_SLOW_WRITES=ms pauses that long after
+ * each chunk and after the rename, so that kills sent at random moments land inside writes. */
+static void slow_write_pause(void) {
+    const char *ms = getenv("MNIST_SLOW_WRITES");
+    long v = ms ? strtol(ms, NULL, 10) : 0;
+    if (v <= 0 || v > 10000) return;
+    struct timespec ts = {v / 1000, (v % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
 int file_write_atomic(const char *path, const void *const *chunks, const size_t *lens, int n) {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
@@ -132,7 +143,10 @@ int file_write_atomic(const char *path, const void *const *chunks, const size_t 
         return MN_ERR_IO;
     }
     int failed = fchmod(fd, 0644) != 0;
-    for (int i = 0; i < n && !failed; i++) failed = write_all(fd, chunks[i], lens[i]) != 0;
+    for (int i = 0; i < n && !failed; i++) {
+        failed = write_all(fd, chunks[i], lens[i]) != 0;
+        slow_write_pause();
+    }
     if (!failed) failed = fsync(fd) != 0;
     if (close(fd) != 0) failed = 1;
     if (!failed) failed = rename(tmp, path) != 0;
@@ -145,6 +159,7 @@ int file_write_atomic(const char *path, const void *const *chunks, const size_t 
     }
     free(tmp);
     sync_parent(path);
+    slow_write_pause();
     return MN_OK;
 }
 

@@ -13,6 +13,127 @@
 /* After stretching, pixels at least this bright count as ink for the bounding box. */
 #define INK_THRESHOLD 0.1f
 
+/* ---- stb_image 2.27 hardening ------------------------------------------------------------
+ * Debian 12's libstb is stb_image 2.27, whose decoders have known memory-safety bugs on hostile
+ * files, fixed upstream in 2.28 (stb issues #1289, #1291-#1293, oss-fuzz 22620) or never (PSD,
+ * PIC and HDR: crashes and endless loops). Our fuzzer (fuzz/fuzz_image.c) found the first one on
+ * its own. Until the library is fixed, each known trigger is refused here, before stb reads a
+ * byte; the checks follow stb's own parsing so that no file stb decodes correctly is refused. */
+
+/* Byte i of p[0..len), or 0 past the end (what stb's reader returns there). */
+static unsigned byte_at(const uint8_t *p, size_t len, size_t i) { return i < len ? p[i] : 0; }
+
+/* JPEG: a DHT segment declaring more than 256 codes makes stb write past its Huffman arrays
+ * (heap overflow); a scan using a table no DHT defined makes it decode with uninitialised tables.
+ * Walks the markers as stb does: after SOI and between segments, anything up to a 0xFF is
+ * skipped; stuffed 0xFF00 and RSTn inside scan data are not segments. */
+static int jpeg_check(const uint8_t *p, size_t len, char *why, size_t why_size) {
+    int defined[2][4] = {{0}}; /* [DC, AC][table id] */
+    int progressive = 0;
+    size_t i = 2;
+    for (;;) {
+        while (i < len && p[i] != 0xFF) i++;
+        while (i < len && p[i] == 0xFF) i++;
+        if (i >= len) return MN_OK;
+        const unsigned m = p[i++];
+        if (m == 0xD9) return MN_OK; /* EOI */
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
+        const size_t seg = byte_at(p, len, i) << 8 | byte_at(p, len, i + 1);
+        if (m == 0xC2) progressive = 1;
+        if (m == 0xC4) { /* DHT: tables of (class/id, 16 counts, the symbols) until the length is used */
+            long left = (long)seg - 2;
+            size_t q = i + 2;
+            while (left > 0) {
+                const unsigned tc = byte_at(p, len, q) >> 4, th = byte_at(p, len, q) & 15;
+                unsigned n = 0;
+                for (size_t k = 1; k <= 16; k++) n += byte_at(p, len, q + k);
+                if (n > 256) {
+                    snprintf(why, why_size, "corrupt JPEG: a Huffman table declares %u codes (at most 256)", n);
+                    return MN_ERR_FORMAT;
+                }
+                if (tc <= 1 && th <= 3) defined[tc][th] = 1;
+                q += 17 + n;
+                left -= 17 + (long)n;
+            }
+        } else if (m == 0xDA) { /* SOS: components (id, DC table << 4 | AC table), then Ss Se Ah/Al */
+            const unsigned ns = byte_at(p, len, i + 2);
+            const unsigned ss = byte_at(p, len, i + 3 + 2 * ns), ah = byte_at(p, len, i + 5 + 2 * ns) >> 4;
+            const int uses_dc = !progressive || (ss == 0 && ah == 0), uses_ac = !progressive || ss != 0;
+            for (unsigned c = 0; c < ns && c < 4; c++) {
+                const unsigned tables = byte_at(p, len, i + 4 + 2 * c);
+                if ((uses_dc && (tables >> 4) <= 3 && !defined[0][tables >> 4]) ||
+                    (uses_ac && (tables & 15) <= 3 && !defined[1][tables & 15])) {
+                    snprintf(why, why_size, "corrupt JPEG: a scan uses a Huffman table that was never defined");
+                    return MN_ERR_FORMAT;
+                }
+            }
+        }
+        i += seg; /* the scan data after an SOS header is skipped by the marker search above */
+    }
+}
+
+/* PGM/PPM: stb overflows an int on a size of more than 9 digits (oss-fuzz 22620) and reads past
+ * its buffer converting 16-bit samples (maxval > 255, stb #1225). Reads the header as stb does. */
+static int pnm_check(const uint8_t *p, size_t len, char *why, size_t why_size) {
+    size_t i = 2;
+    for (int field = 0; field < 3; field++) { /* width, height, maxval */
+        for (;;) { /* whitespace and # comments */
+            while (i < len && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r'))) i++;
+            if (i >= len || p[i] != '#') break;
+            while (i < len && p[i] != '\n' && p[i] != '\r') i++;
+        }
+        uint64_t value = 0;
+        int digits = 0;
+        for (; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++)
+            if (digits < 10) value = value * 10 + (uint64_t)(p[i] - '0');
+        if (digits > 9) {
+            snprintf(why, why_size, "corrupt PGM/PPM header: a number of %d digits", digits);
+            return MN_ERR_FORMAT;
+        }
+        if (field == 2 && value > 255) {
+            snprintf(why, why_size, "16-bit PGM/PPM (maxval %llu) is not supported; save it with 8 bits",
+                     (unsigned long long)value);
+            return MN_ERR_FORMAT;
+        }
+    }
+    return MN_OK;
+}
+
+/* PNG: every chunk must fit in the file (stb grows its buffer by a chunk's declared length before
+ * reading it: a 2^30-byte claim in a tiny file costs a gigabyte). */
+static int png_check(const uint8_t *p, size_t len, char *why, size_t why_size) {
+    for (size_t i = 8; i + 8 <= len;) {
+        const uint64_t chunk = (uint64_t)p[i] << 24 | (uint64_t)p[i + 1] << 16 | (uint64_t)p[i + 2] << 8 | p[i + 3];
+        if (chunk > len - i - 8) {
+            snprintf(why, why_size, "truncated or corrupt PNG: a chunk of %llu bytes at offset %zu runs past "
+                     "the end of the file (%zu bytes)", (unsigned long long)chunk, i, len);
+            return MN_ERR_FORMAT;
+        }
+        if (memcmp(p + i + 4, "IEND", 4) == 0) break;
+        i += 12 + (size_t)chunk;
+    }
+    return MN_OK;
+}
+
+/* MN_OK when stb_image may read data; otherwise MN_ERR_FORMAT with the reason. */
+static int stb_guard(const uint8_t *p, size_t len, char *why, size_t why_size) {
+    static const struct { const char *magic; size_t n; const char *name; } refused[] = {
+        {"8BPS", 4, "Photoshop (PSD)"}, {"\x53\x80\xF6\x34", 4, "Softimage PIC"},
+        {"#?RADIANCE\n", 11, "Radiance HDR"}, {"#?RGBE\n", 7, "Radiance HDR"},
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        if (len >= refused[k].n && memcmp(p, refused[k].magic, refused[k].n) == 0) {
+            snprintf(why, why_size, "%s images are not supported (PNG, JPEG, BMP, PGM, GIF or TGA)",
+                     refused[k].name);
+            return MN_ERR_FORMAT;
+        }
+    }
+    if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8) return jpeg_check(p, len, why, why_size);
+    if (len >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) return pnm_check(p, len, why, why_size);
+    if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return png_check(p, len, why, why_size);
+    return MN_OK;
+}
+
 int image_decode_gray(Tensor *out, const void *data, size_t len, char *why, size_t why_size) {
     tensor_release(out);
     why[0] = '\0';
@@ -24,6 +145,8 @@ int image_decode_gray(Tensor *out, const void *data, size_t len, char *why, size
         snprintf(why, why_size, "%zu bytes is more than an image file can be", len);
         return MN_ERR_FORMAT;
     }
+    int st = stb_guard(data, len, why, why_size);
+    if (st != MN_OK) return st;
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp)) {
         snprintf(why, why_size, "not a readable image (%s; PNG, JPEG, BMP, PGM, GIF or TGA)",
@@ -54,7 +177,7 @@ int image_decode_gray(Tensor *out, const void *data, size_t len, char *why, size
     /* dark ink on a transparent canvas goes on white, light ink on black */
     const int backdrop = transparent && opaque && opaque_sum / (double)opaque >= 128 ? 0 : 255;
     int64_t shape[2] = {h, w};
-    int st = tensor_init(out, DTYPE_UINT8, 2, shape);
+    st = tensor_init(out, DTYPE_UINT8, 2, shape);
     if (st == MN_OK) {
         uint8_t *g = tensor_u8(out); // (H, W)
         for (int64_t i = 0; i < n; i++) {

@@ -920,6 +920,13 @@ static int l_interrupted(lua_State *L) {
     return 1;
 }
 
+/* core.ignore_file_size_signal(): writes past `ulimit -f` fail with an error (EFBIG) instead of
+ * killing the process (the command line sets this once at start). */
+static int l_ignore_file_size_signal(lua_State *L) {
+    check_status(L, process_ignore_file_size_signal(), "ignore_file_size_signal", NULL);
+    return 0;
+}
+
 /* core.wall_time() -> seconds on a monotonic clock. */
 static int l_wall_time(lua_State *L) {
     lua_pushnumber(L, process_wall_time());
@@ -1784,6 +1791,7 @@ static const luaL_Reg core_functions[] = {
     {"blas_set_threads", l_blas_set_threads},
     {"trap_interrupt", l_trap_interrupt},
     {"interrupted", l_interrupted},
+    {"ignore_file_size_signal", l_ignore_file_size_signal},
     {"cpu_count", l_cpu_count},
     {"wall_time", l_wall_time},
     {"mkdir_p", l_mkdir_p},

@@ -31,6 +31,10 @@ int process_trap_interrupt(int on) {
 
 int process_interrupted(void) { return interrupt_count > 0; }
 
+int process_ignore_file_size_signal(void) {
+    return signal(SIGXFSZ, SIG_IGN) == SIG_ERR ? MN_ERR_IO : MN_OK;
+}
+
 int process_cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;

@@ -7,7 +7,8 @@
 --   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n, "tensors_sha256": hex}},
 --    "test_accuracy": ...,
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
--- The manifest is written last, so a crash mid-publish never leaves one naming missing files.
+-- The files are staged first, then the manifest is removed, the files committed, and the manifest
+-- written last: a full disk changes nothing, and a crash never leaves a manifest naming other files.
 local core = require "mnist.core"
 local config = require "mnist.config"
 local fs = require "mnist.fs"
@@ -63,18 +64,31 @@ function M.publish(net, cfg, info)
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"), git_commit = commit, config = identity,
     data = info.data,
   }
-  local paths = {}
+  -- every file is staged first (a full disk fails here and changes nothing); then the manifest
+  -- goes, the files move into place, and a new manifest comes last: a crash in between leaves no
+  -- manifest (the weights are then "not published"), never one naming other files
+  local staged, paths = {}, {}
   for _, part in ipairs(M.PARTS) do
     local name = M.file_name(part)
     local path = dir .. "/" .. name
     local named = M.part_tensors(net, part)
-    local hex = weights.save(path, named, {
+    local ok_stage, staged_or_err, hex = pcall(weights.stage, path, named, {
       format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
     })
-    manifest.files[name] = { sha256 = hex, bytes = fs.size(path), tensors_sha256 = M.tensors_sha256(named) }
-    paths[part] = path
+    if not ok_stage then
+      for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path)) end
+      error("artifacts: cannot publish the weights (the published ones are untouched): " .. tostring(staged_or_err), 0)
+    end
+    staged[#staged + 1] = { path = path, name = name, hex = hex, part = part,
+      tensors_sha256 = M.tensors_sha256(named) }
+  end
+  os.remove(dir .. "/" .. M.MANIFEST)
+  for _, s in ipairs(staged) do
+    weights.commit(s.path, s.hex)
+    manifest.files[s.name] = { sha256 = s.hex, bytes = fs.size(s.path), tensors_sha256 = s.tensors_sha256 }
+    paths[s.part] = s.path
   end
   ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, fs.json(manifest) .. "\n")
   if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end

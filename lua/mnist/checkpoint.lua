@@ -46,11 +46,58 @@ function M.save(path, run)
     history = run.history,
     config = run.config,
   }
-  return weights.save(path, named, { checkpoint = cjson.encode(meta) })
+  -- no .sha256 sidecar: the data hash in the header verifies the file on its own
+  return weights.save(path, named, { checkpoint = cjson.encode(meta) }, { sidecar = false })
+end
+
+local function whole(v, min)
+  return type(v) == "number" and v == math.floor(v) and v >= min and v < 2 ^ 53
+end
+
+-- Why the metadata `meta` cannot resume a run, or nil when every field it needs is well formed.
+-- (A checkpoint is our own file, but a damaged or hand-edited one must fail here, before
+-- anything is restored, not deep inside the training loop.)
+local function malformed(meta, tensors, run)
+  if not whole(meta.epoch, 1) then return "epoch is not a whole number >= 1" end
+  if not whole(meta.step, 0) then return "step is not a whole number >= 0" end
+  if type(meta.rng) ~= "string" or not meta.rng:match("^%x+$") or #meta.rng ~= 64
+    or not meta.rng:find("[1-9a-fA-F]") then
+    return "rng is not the 64 hex digits of a generator state"
+  end
+  if type(meta.optim) ~= "table" then return "optim is not a table" end
+  for k, v in pairs(meta.optim) do
+    if type(k) ~= "string" or (type(v) ~= "number" and type(v) ~= "boolean") then
+      return ("optim.%s is not a number or boolean"):format(tostring(k))
+    end
+  end
+  local sched = meta.scheduler
+  if type(sched) ~= "table" or type(sched.last_epoch) ~= "number" or type(sched.learningRate) ~= "number" then
+    return "scheduler is not a saved learning-rate schedule"
+  end
+  if meta.progress ~= nil then
+    if type(meta.progress) ~= "table" then return "progress is not a table" end
+    for _, k in ipairs { "loss", "correct", "seen", "seconds" } do
+      if type(meta.progress[k]) ~= "number" then return ("progress.%s is not a number"):format(k) end
+    end
+  end
+  if meta.history ~= nil then
+    if type(meta.history) ~= "table" then return "history is not a list" end
+    for i, h in pairs(meta.history) do
+      if type(i) ~= "number" or type(h) ~= "table" then return "history is not a list of epochs" end
+    end
+  end
+  local n = run.net:numParameters()
+  for name, t in pairs(tensors) do
+    if name:match("^optim%.") and t:numel() ~= n then
+      return ("%s holds %d values, the model has %d parameters"):format(name, t:numel(), n)
+    end
+  end
+  return nil
 end
 
 -- Reads a checkpoint into `run` (same fields as save): the model's tensors and the optimizer's
--- buffers are restored in place; returns the metadata table.
+-- buffers are restored in place; returns the metadata table. Everything is checked before
+-- anything is restored: on an error, `run` is untouched.
 function M.load(path, run)
   local tensors, metadata = weights.load(path)
   local ok, meta = pcall(cjson.decode, metadata.checkpoint or "")
@@ -58,6 +105,8 @@ function M.load(path, run)
     error(("checkpoint: %s: not a checkpoint of this version (format %s)"):format(path,
       type(meta) == "table" and tostring(meta.format) or "missing"), 0)
   end
+  local why = malformed(meta, tensors, run)
+  if why then error(("checkpoint: %s: damaged metadata: %s"):format(path, why), 0) end
   local model = {}
   for _, pair in ipairs(run.net:namedTensors()) do model[#model + 1] = { "model." .. pair[1], pair[2] } end
   weights.assign(model, tensors, path, { partial = true })

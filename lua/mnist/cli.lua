@@ -77,7 +77,7 @@ function M.config_from_args(args)
     if not key then M.usage_error(("--set expects key=value, got '%s'"):format(item)) end
     key = key:gsub("-", "_")
     if config.defaults[key] == nil then
-      M.usage_error(("--set: unknown key '%s' (did you mean '%s'?)"):format(key, config.nearest_key(key)))
+      M.usage_error(("--set: unknown key '%s' (did you mean '%s'?)"):format(config.shorten(key), config.nearest_key(key)))
     end
     overrides[key] = convert(key, text)
   end
@@ -219,6 +219,8 @@ end
 -- Runs the CLI on argv (a list of strings); returns the exit code. Output goes to io.stdout and
 -- errors to io.stderr, one line each unless --debug.
 function M.main(argv)
+  -- a file-size limit makes a write fail with a clear error, not kill the process mid-run
+  require("mnist.core").ignore_file_size_signal()
   local parser = M.parser()
   local ok, args = parser:pparse(argv)
   if not ok then

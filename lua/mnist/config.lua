@@ -85,8 +85,16 @@ local function distance(a, b)
   return prev[#b]
 end
 
--- The setting (or one of `extra`, a list of other valid names) nearest to `name`.
+-- A key or value as an error message shows it: at most 40 characters (a hostile file may hold huge ones).
+function M.shorten(name)
+  name = tostring(name)
+  return #name > 40 and name:sub(1, 40) .. "…" or name
+end
+
+-- The setting (or one of `extra`, a list of other valid names) nearest to `name`. Only the first
+-- 40 characters count: the edit distance costs their product with each key's length.
 function M.nearest_key(name, extra)
+  name = name:sub(1, 40)
   local best, best_d = nil, math.huge
   local function consider(key)
     local d = distance(name, key)
@@ -110,7 +118,7 @@ end
 local function check_value(key, value, source)
   local default = M.defaults[key]
   if default == nil then
-    fail(source, ("unknown key '%s' (did you mean '%s'?)"):format(key, M.nearest_key(key)))
+    fail(source, ("unknown key '%s' (did you mean '%s'?)"):format(M.shorten(key), M.nearest_key(key)))
   end
   local want = type(default)
   if want == "table" then
@@ -126,7 +134,7 @@ local function check_value(key, value, source)
     return value
   end
   if type(value) ~= want then
-    fail(source, ("'%s' must be a %s, got %s (%s)"):format(key, want, describe_type(value), tostring(value)))
+    fail(source, ("'%s' must be a %s, got %s (%s)"):format(key, want, describe_type(value), M.shorten(value)))
   end
   if want == "number" then
     if value ~= value or value == math.huge or value == -math.huge then
@@ -145,7 +153,7 @@ local function check_value(key, value, source)
     for _, c in ipairs(choices) do
       if value == c then return value end
     end
-    fail(source, ("'%s' must be one of %s, got '%s'"):format(key, table.concat(choices, ", "), value))
+    fail(source, ("'%s' must be one of %s, got '%s'"):format(key, table.concat(choices, ", "), M.shorten(value)))
   end
   return value
 end
@@ -206,10 +214,15 @@ local function read_file(path)
   return text
 end
 
--- Replaces YAML/JSON nulls (lyaml.null, cjson.null) with nil, so they read as "not set".
-local function strip_nulls(t, null)
+-- Replaces YAML/JSON nulls (lyaml.null, cjson.null) with nil, so they read as "not set". Each
+-- table is visited once: YAML aliases share tables, and nine levels of nine aliases would
+-- otherwise be 9^9 visits (a 500-byte file that hangs the program).
+local function strip_nulls(t, null, seen)
+  seen = seen or {}
+  if seen[t] then return t end
+  seen[t] = true
   for k, v in pairs(t) do
-    if v == null then t[k] = nil elseif type(v) == "table" then strip_nulls(v, null) end
+    if v == null then t[k] = nil elseif type(v) == "table" then strip_nulls(v, null, seen) end
   end
   return t
 end

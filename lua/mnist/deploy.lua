@@ -386,6 +386,7 @@ local function fetch_file(src, dir, name, info)
     fail("%s from %s: SHA-256 mismatch: manifest says %s (%d bytes), got %s (%d bytes): tampered or truncated, not kept",
       name, src.where(name), info.sha256, info.bytes, tostring(actual), size)
   end
+  os.remove(weights.checksum_path(dest)) -- rewritten after: never names other content
   local ok, err = os.rename(tmp, dest)
   if not ok then
     os.remove(tmp)
@@ -409,6 +410,7 @@ function M.fetch(cfg, dest_dir, opts)
   os.remove(tmp)
   if not text then fail_response(src.where(M.MANIFEST), res, src.creds) end
   local manifest = decode_manifest(text, version, src.where(M.MANIFEST))
+  os.remove(dest_dir .. "/" .. M.MANIFEST) -- written again last: never stale after a crash
   for _, name in ipairs(sorted_keys(manifest.files)) do
     local info, dest = manifest.files[name], dest_dir .. "/" .. name
     if file_exists(dest) and core.sha256_file(dest) == info.sha256 then

@@ -89,9 +89,11 @@ local function run_directory(cfg, opts)
     for _, id in ipairs(candidates) do
       local dir = runs .. "/" .. id
       local saved = read_json(dir .. "/config.json")
-      if saved and exists(dir .. "/checkpoint.safetensors") then
+      local has_checkpoint = exists(dir .. "/checkpoint.safetensors")
+      if saved and (has_checkpoint or opts.run_id) then
         local diffs = config_differences(saved, cfg)
-        if #diffs == 0 then return dir, id, dir .. "/checkpoint.safetensors" end
+        -- a named run that died before its first checkpoint starts over in its own directory
+        if #diffs == 0 then return dir, id, has_checkpoint and dir .. "/checkpoint.safetensors" or nil end
         if opts.run_id then
           fail("--resume: run %s was made with other settings: %s", id, table.concat(diffs, ", "))
         end
@@ -115,11 +117,34 @@ local function run_directory(cfg, opts)
   return dir, id, nil
 end
 
-local function append_line(path, line)
-  local f, err = io.open(path, "a")
-  if not f then fail("cannot write %s: %s", path, err) end
-  f:write(line, "\n")
-  f:close()
+-- Removes what interrupted writes left in a run directory (core.write_atomic's
+-- "<name>.tmp.XXXXXX" and mnist.weights' "<name>.staged"): a run is resumed by one process at a time.
+local function remove_stale_temps(dir)
+  local p = io.popen(("ls -1A '%s' 2>/dev/null"):format(dir))
+  for name in p:lines() do
+    if name:match("%.tmp%.%w%w%w%w%w%w$") or name:match("%.staged$") then os.remove(dir .. "/" .. name) end
+  end
+  p:close()
+end
+
+-- Fails unless files can be created in dir (creating dir when missing): checked before any work,
+-- so a read-only disk is reported at once, not after an hour of training.
+local function check_writable(dir, what)
+  local made, why = core.mkdir_p(dir)
+  if not made then fail("cannot create the %s: %s", what, why) end
+  local probe = dir .. "/.mnist-write-test"
+  local ok, err = core.write_atomic(probe, "")
+  if not ok then fail("the %s %s is not writable: %s", what, dir, (tostring(err):gsub("^.-: ", ""))) end
+  os.remove(probe)
+end
+
+-- metrics.jsonl: one line per finished epoch, rewritten whole (atomically) from the history, so it
+-- never holds a torn line and always agrees with the checkpoint after a crash and --resume.
+local function write_metrics(dir, history)
+  local lines = {}
+  for i, record in ipairs(history) do lines[i] = cjson.encode(record) .. "\n" end
+  local ok, err = core.write_atomic(dir .. "/metrics.jsonl", table.concat(lines))
+  if not ok then fail("cannot write %s", tostring(err)) end
 end
 
 -- Progress ---------------------------------------------------------------------------------------
@@ -181,7 +206,7 @@ local function draw_curve(dir, history)
   if not ok then return nil, "cannot write " .. dir .. "/curve.dat" end
   local script = ([[
 set terminal png size 900,400
-set output '%s/curve.png'
+set output '%s/curve.png.tmp'
 set multiplot layout 1,2
 set xlabel 'epoch'
 set xtics 1
@@ -192,7 +217,9 @@ plot '%s/curve.dat' using 1:4 with linespoints title 'train', '' using 1:5 with 
 unset multiplot
 ]]):format(dir, dir, dir)
   core.write_atomic(dir .. "/curve.gp", script)
-  if not fs.run(("gnuplot %s 2>/dev/null"):format(fs.quote(dir .. "/curve.gp"))) then
+  if not fs.run(("gnuplot %s 2>/dev/null"):format(fs.quote(dir .. "/curve.gp")))
+    or not os.rename(dir .. "/curve.png.tmp", dir .. "/curve.png") then
+    os.remove(dir .. "/curve.png.tmp")
     return nil, "gnuplot failed (see " .. dir .. "/curve.gp)"
   end
   return dir .. "/curve.png"
@@ -217,7 +244,10 @@ function M.run(cfg, opts)
   local checkpoint = require "mnist.checkpoint"
   local artifacts = require "mnist.artifacts"
 
+  check_writable(config.weights_dir(cfg), "weights directory")
   local dir, run_id, resume_from = run_directory(cfg, opts)
+  check_writable(dir, "run directory")
+  if opts.resume then remove_stale_temps(dir) end
   local threads = M.set_threads(cfg)
   random.manual_seed(cfg.seed)
   local net = model.classifier(cfg)
@@ -317,7 +347,7 @@ function M.run(cfg, opts)
       history[#history + 1] = record
       scheduler:step()
       save_checkpoint(epoch + 1, 0, nil)
-      append_line(dir .. "/metrics.jsonl", cjson.encode(record))
+      write_metrics(dir, history)
       log(opts, "epoch %d/%d: train loss %.4f acc %.2f%% | validation %s | test loss %.4f acc %.2f%% | %.0f img/s, %.1f s",
         epoch, cfg.epochs, record.train_loss, 100 * record.train_accuracy,
         record.validation_accuracy and ("%.2f%%"):format(100 * record.validation_accuracy) or "-",

@@ -7,6 +7,10 @@
 --
 --   weights.save(path, {{"0.weight", w}, {"0.bias", b}}, {version = "0.1.0"})  -- atomic, + .sha256
 --   local tensors, metadata, names = weights.load(path)   -- every check before anything is returned
+--
+-- Integrity: save records the SHA-256 of the data section in the header (__metadata__.data_sha256)
+-- and load refuses a file whose data does not match it, so a flipped byte in the data is caught
+-- even without the .sha256 sidecar or a manifest (which cover the whole file).
 --   weights.load_into(named, path)                        -- copies into existing tensors, all or none
 local cjson = require "cjson"
 local core = require "mnist.core"
@@ -56,9 +60,24 @@ function M.read_checksum(path)
   return line:match("^(%x+)%s") or line:match("^(%x+)$")
 end
 
--- Writes the tensors in `named` (an ordered list of {name, float32 tensor}) with string metadata,
--- atomically, and its .sha256 beside it. Returns the file's SHA-256.
-function M.save(path, named, metadata)
+-- The metadata key holding the data section's SHA-256.
+M.DATA_SHA256 = "data_sha256"
+
+-- Writing is two steps, so that several files can be replaced together (mnist.artifacts):
+--   stage:  the complete file, fsync'ed, under <path>.staged (a name no reader uses); a failure
+--           (full disk, file-size limit) changes nothing under the final names
+--   commit: removes the old .sha256 sidecar, renames the staged file over path, writes the new
+--           sidecar; a crash in between leaves a file without a sidecar, never one whose sidecar
+--           names other content
+-- save = stage + commit.
+
+function M.staged_path(path)
+  return path .. ".staged"
+end
+
+-- Writes the tensors in `named` (an ordered list of {name, float32 tensor}) with string metadata
+-- to staged_path(path). Returns the staged path and the file's SHA-256.
+function M.stage(path, named, metadata)
   local header, chunks, offset, seen = {}, {}, 0, {}
   for i, entry in ipairs(named) do
     local name, t = entry[1], entry[2]
@@ -75,19 +94,44 @@ function M.save(path, named, metadata)
     chunks[#chunks + 1] = t
     offset = offset + nbytes
   end
-  local meta = {}
+  local meta, data = {}, {}
   for k, v in pairs(metadata or {}) do
     meta[tostring(k)] = type(v) == "table" and cjson.encode(v) or tostring(v)
   end
-  if next(meta) then header.__metadata__ = meta end
+  for i, t in ipairs(chunks) do data[i] = t:tobytes() end
+  meta[M.DATA_SHA256] = core.sha256(table.concat(data))
+  header.__metadata__ = meta
   local json = cjson.encode(header)
   json = json .. (" "):rep((8 - #json % 8) % 8) -- pad so the data starts 8-byte aligned
   table.insert(chunks, 1, json)
   table.insert(chunks, 1, u64le(#json))
-  local ok, err = core.write_atomic(path, chunks)
+  local staged = M.staged_path(path)
+  local ok, err = core.write_atomic(staged, chunks)
   if not ok then fail(path, "cannot write: " .. err) end
-  local hex = assert(core.sha256_file(path))
-  M.write_checksum(path, hex)
+  local hex, herr = core.sha256_file(staged)
+  if not hex then
+    os.remove(staged)
+    fail(path, "cannot read back: " .. herr)
+  end
+  return staged, hex
+end
+
+-- Moves the staged file of path into place; its sidecar too unless opts.sidecar == false.
+function M.commit(path, hex, opts)
+  os.remove(M.checksum_path(path))
+  local ok, err = os.rename(M.staged_path(path), path)
+  if not ok then
+    os.remove(M.staged_path(path))
+    fail(path, "cannot move into place: " .. tostring(err))
+  end
+  if not (opts and opts.sidecar == false) then M.write_checksum(path, hex) end
+end
+
+-- Writes the tensors in `named` to path: stage, then commit. opts.sidecar == false: no .sha256
+-- (a checkpoint, rewritten every epoch and verified by its data hash). Returns the file's SHA-256.
+function M.save(path, named, metadata, opts)
+  local _, hex = M.stage(path, named, metadata)
+  M.commit(path, hex, opts)
   return hex
 end
 
@@ -163,6 +207,14 @@ function M.load(path)
   end
   if covered ~= data_len then
     fail(path, ("file has %d data bytes, the header describes %d"):format(data_len, covered))
+  end
+  local recorded = metadata[M.DATA_SHA256]
+  if recorded then
+    local actual = core.sha256(bytes:sub(data_start + 1))
+    if actual ~= recorded:lower() then
+      fail(path, ("the data's SHA-256 is %s, the header records %s: the file is corrupt or was tampered with")
+        :format(actual, recorded))
+    end
   end
   local tensors = {}
   for i, s in ipairs(spans) do
