@@ -33,7 +33,7 @@ endif
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test asan train install env clean help
+.PHONY: all deps test asan train install env clean help bench bench-smoke
 
 all: $(CORE)
 
@@ -58,6 +58,22 @@ asan: deps
 train: deps all
 	$(LUAJIT) examples/demo.lua
 
+# The benchmark against PyTorch (bench/run.lua; not part of `make test`): MNIST_BENCH_DATA names the
+# IDX files' directory, by default the local mirror beside the checkout when there is one.
+BENCH_DEBS := python3-torch python3-numpy python3-pil time
+BENCH_DATA := $(wildcard $(CURDIR)/../shared/data/mnist)
+ifneq ($(BENCH_DATA),)
+bench bench-smoke: export MNIST_BENCH_DATA ?= $(BENCH_DATA)
+endif
+
+bench: all
+	@sh tools/deps.sh $(BENCH_DEBS)
+	$(LUAJIT) bench/run.lua
+
+bench-smoke: all
+	@sh tools/deps.sh $(BENCH_DEBS)
+	BENCH_QUICK=1 $(LUAJIT) bench/run.lua
+
 install: deps
 	luarocks --lua-version=5.1 make $(ROCKSPEC) --deps-mode=none LUA_INCDIR=$(LUA_INC) CFLAGS="$(OPT) $(MATH_FLAGS) -fPIC"
 
@@ -73,5 +89,6 @@ help:
 	@echo "make test    run the specs (ends with 'N passed, N failed')"
 	@echo "make asan    run the specs against an ASan+UBSan build of the C core"
 	@echo "make train   the main job"
+	@echo "make bench   benchmark against PyTorch, writes bench/RESULTS.md (BENCH_QUICK=1: smoke run)"
 	@echo "make install luarocks make $(ROCKSPEC)"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"
