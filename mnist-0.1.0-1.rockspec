@@ -43,6 +43,8 @@ build = {
         "csrc/linear.c",
         "csrc/loss.c",
         "csrc/pool.c",
+        "csrc/gemm.c",
+        "csrc/parallel.c",
       },
       libraries = { "openblas", "crypto", "z", "stb", "m", "pthread" },
       incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },

@@ -1,9 +1,10 @@
 #include "conv.h"
 
-#include <cblas.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "nn_common.h"
+#include "parallel.h"
 
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
                  int pw) {
@@ -22,13 +23,22 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     g->p = g->oh * g->ow;
     int64_t per_image = (g->k + g->o) * g->p; /* cols + Y for one image */
     if (per_image > TENSOR_MAX_NUMEL) return MN_ERR_SHAPE;
+    g->parts = parallel_parts(g->n, 1);
+    int64_t per_part = (g->n + g->parts - 1) / g->parts;
     g->chunk = CONV2D_CHUNK_FLOATS / per_image;
     if (g->chunk < 1) g->chunk = 1;
-    if (g->chunk > g->n) g->chunk = g->n;
+    if (g->chunk > per_part) g->chunk = per_part;
     return MN_OK;
 }
 
-int64_t conv2d_workspace_floats(const Conv2dShape *g) { return (g->k + g->o) * g->chunk * g->p; }
+/* Per part: its chunk's cols and Y; parts after the first also sum their dweight and dbias apart
+ * (added in part order at the end, so the result depends on the thread count only). */
+static int64_t part_floats(const Conv2dShape *g) { return (g->k + g->o) * g->chunk * g->p; }
+static int64_t partial_floats(const Conv2dShape *g) { return g->o * g->k + g->o; }
+
+int64_t conv2d_workspace_floats(const Conv2dShape *g) {
+    return g->parts * part_floats(g) + (g->parts - 1) * partial_floats(g);
+}
 
 /* Output columns [lo, hi) whose input column ow*s - pad + kj lies inside [0, width). */
 static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, int64_t s,
@@ -109,6 +119,92 @@ static int check_tensors(const Conv2dShape *g, const Tensor *workspace, const Te
     return MN_OK;
 }
 
+typedef struct {
+    const Conv2dShape *g;
+    const float *x;  /* (N, C, H, W) */
+    const float *wt; /* (O, K) */
+    const float *b;  /* (O) or NULL */
+    const float *dy; /* (N, O, OH, OW) */
+    float *y;        /* (N, O, OH, OW) */
+    float *dx;       /* (N, C, H, W) or NULL */
+    float *dw;       /* (O, K) or NULL */
+    float *db;       /* (O) or NULL */
+    float *ws;       /* parts x (cols, Y), then (parts - 1) x (dweight, dbias) partials */
+} ConvJob;
+
+/* The product for a chunk: one thread's sgemm when the batch is split over threads, all threads
+ * on this one product when it is not (a single image). */
+static void chunk_gemm(const Conv2dShape *g, int trans_a, int trans_b, int64_t m, int64_t n,
+                       int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                       float beta, float *c, int64_t ldc) {
+    if (g->parts > 1)
+        gemm_serial(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    else
+        gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* Images [lo, hi) of the forward pass, chunk by chunk. */
+static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
+    const ConvJob *j = ctx;
+    const Conv2dShape *g = j->g;
+    float *cols = j->ws + part * part_floats(g);   /* (K, chunk*P) */
+    float *prod = cols + g->k * g->chunk * g->p;   /* (O, chunk*P) */
+    for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
+        int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk;
+        int64_t ld = nb * g->p;
+        im2col(cols, j->x + n0 * g->c * g->h * g->w, g, nb);
+        chunk_gemm(g, 0, 0, g->o, ld, g->k, j->wt, g->k, cols, ld, 0.0f, prod, ld);
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t o = 0; o < g->o; o++) {
+                const float *src = prod + o * ld + i * g->p;    /* (P) */
+                float *dst = j->y + ((n0 + i) * g->o + o) * g->p; /* (P) */
+                float bo = j->b ? j->b[o] : 0.0f;
+                for (int64_t p = 0; p < g->p; p++) dst[p] = src[p] + bo;
+            }
+    }
+}
+
+/* Images [lo, hi) of the backward pass. Part 0 accumulates into dweight/dbias; the others into
+ * their own partials, zeroed first. */
+static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
+    const ConvJob *j = ctx;
+    const Conv2dShape *g = j->g;
+    const int64_t image = g->c * g->h * g->w;
+    float *cols = j->ws + part * part_floats(g);   /* (K, chunk*P), later dcols */
+    float *dprod = cols + g->k * g->chunk * g->p;  /* (O, chunk*P) */
+    float *dw = j->dw, *db = j->db;
+    if (part > 0) {
+        float *partial = j->ws + g->parts * part_floats(g) + (part - 1) * partial_floats(g);
+        if (dw) dw = partial, memset(dw, 0, (size_t)(g->o * g->k) * sizeof *dw);
+        if (db) db = partial + g->o * g->k, memset(db, 0, (size_t)g->o * sizeof *db);
+    }
+    for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
+        int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk;
+        int64_t ld = nb * g->p;
+        /* dY (O, nb*P) gathered from dout (nb, O, P); the same pass sums the bias gradient */
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t o = 0; o < g->o; o++) {
+                const float *src = j->dy + ((n0 + i) * g->o + o) * g->p; /* (P) */
+                float *dst = dprod + o * ld + i * g->p;                  /* (P) */
+                float sum = 0.0f;
+                for (int64_t p = 0; p < g->p; p++) {
+                    dst[p] = src[p];
+                    sum += src[p];
+                }
+                if (db) db[o] += sum;
+            }
+        if (dw) {
+            im2col(cols, j->x + n0 * image, g, nb);
+            chunk_gemm(g, 0, 1, g->o, g->k, ld, dprod, ld, cols, ld, 1.0f, dw, g->k);
+        }
+        if (j->dx) {
+            chunk_gemm(g, 1, 0, g->k, ld, g->o, j->wt, g->k, dprod, ld, 0.0f, cols, ld);
+            memset(j->dx + n0 * image, 0, (size_t)(nb * image) * sizeof *j->dx);
+            col2im(j->dx + n0 * image, cols, g, nb);
+        }
+    }
+}
+
 int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tensor *weight,
                    const Tensor *bias, int sh, int sw, int ph, int pw) {
     Conv2dShape g;
@@ -121,26 +217,9 @@ int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tens
         tensor_overlaps(workspace, out) || tensor_overlaps(workspace, weight))
         return MN_ERR_ARG;
 
-    const float *x = tensor_f32(inp);       /* (N, C, H, W) */
-    const float *wt = tensor_f32(weight);   /* (O, K) */
-    const float *b = bias ? tensor_f32(bias) : NULL; /* (O) */
-    float *y = tensor_f32(out);             /* (N, O, OH, OW) */
-    float *cols = tensor_f32(workspace);    /* (K, chunk*P) */
-    float *prod = cols + g.k * g.chunk * g.p; /* (O, chunk*P) */
-    for (int64_t n0 = 0; n0 < g.n; n0 += g.chunk) {
-        int64_t nb = g.n - n0 < g.chunk ? g.n - n0 : g.chunk;
-        int64_t ld = nb * g.p;
-        im2col(cols, x + n0 * g.c * g.h * g.w, &g, nb);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.o, (int)ld, (int)g.k, 1.0f,
-                    wt, (int)g.k, cols, (int)ld, 0.0f, prod, (int)ld);
-        for (int64_t i = 0; i < nb; i++)
-            for (int64_t o = 0; o < g.o; o++) {
-                const float *src = prod + o * ld + i * g.p;     /* (P) */
-                float *dst = y + ((n0 + i) * g.o + o) * g.p;    /* (P) */
-                float bo = b ? b[o] : 0.0f;
-                for (int64_t p = 0; p < g.p; p++) dst[p] = src[p] + bo;
-            }
-    }
+    ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), bias ? tensor_f32(bias) : NULL,
+                   NULL, tensor_f32(out), NULL, NULL, NULL, tensor_f32(workspace)};
+    parallel_for(g.n, g.n / g.parts, forward_part, &job);
     return MN_OK;
 }
 
@@ -163,42 +242,17 @@ int conv2d_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, Tensor *worksp
         (dbias && tensor_overlaps(workspace, dbias)))
         return MN_ERR_ARG;
 
-    const float *x = tensor_f32(inp);       /* (N, C, H, W) */
-    const float *wt = tensor_f32(weight);   /* (O, K) */
-    const float *dy = tensor_f32(dout);     /* (N, O, OH, OW) */
-    float *dx = dinp ? tensor_f32(dinp) : NULL;       /* (N, C, H, W) */
-    float *dw = dweight ? tensor_f32(dweight) : NULL; /* (O, K) */
-    float *db = dbias ? tensor_f32(dbias) : NULL;     /* (O) */
-    float *cols = tensor_f32(workspace);    /* (K, chunk*P), later dcols */
-    float *dprod = cols + g.k * g.chunk * g.p; /* (O, chunk*P) */
-    const int64_t image = g.c * g.h * g.w;
-    if (!dx && !dw && !db) return MN_OK;
-    for (int64_t n0 = 0; n0 < g.n; n0 += g.chunk) {
-        int64_t nb = g.n - n0 < g.chunk ? g.n - n0 : g.chunk;
-        int64_t ld = nb * g.p;
-        /* dY (O, nb*P) gathered from dout (nb, O, P); the same pass sums the bias gradient */
-        for (int64_t i = 0; i < nb; i++)
-            for (int64_t o = 0; o < g.o; o++) {
-                const float *src = dy + ((n0 + i) * g.o + o) * g.p; /* (P) */
-                float *dst = dprod + o * ld + i * g.p;              /* (P) */
-                float sum = 0.0f;
-                for (int64_t p = 0; p < g.p; p++) {
-                    dst[p] = src[p];
-                    sum += src[p];
-                }
-                if (db) db[o] += sum;
-            }
-        if (dw) {
-            im2col(cols, x + n0 * image, &g, nb);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.o, (int)g.k, (int)ld, 1.0f,
-                        dprod, (int)ld, cols, (int)ld, 1.0f, dw, (int)g.k);
-        }
-        if (dx) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.k, (int)ld, (int)g.o, 1.0f,
-                        wt, (int)g.k, dprod, (int)ld, 0.0f, cols, (int)ld);
-            memset(dx + n0 * image, 0, (size_t)(nb * image) * sizeof *dx);
-            col2im(dx + n0 * image, cols, &g, nb);
-        }
+    if (!dinp && !dweight && !dbias) return MN_OK;
+    ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), NULL, tensor_f32(dout), NULL,
+                   dinp ? tensor_f32(dinp) : NULL, dweight ? tensor_f32(dweight) : NULL,
+                   dbias ? tensor_f32(dbias) : NULL, tensor_f32(workspace)};
+    parallel_for(g.n, g.n / g.parts, backward_part, &job);
+    for (int part = 1; part < g.parts; part++) { /* the partials, in part order */
+        const float *partial = job.ws + g.parts * part_floats(&g) + (part - 1) * partial_floats(&g);
+        if (job.dw)
+            for (int64_t i = 0; i < g.o * g.k; i++) job.dw[i] += partial[i];
+        if (job.db)
+            for (int64_t o = 0; o < g.o; o++) job.db[o] += partial[g.o * g.k + o];
     }
     return MN_OK;
 }

@@ -10,11 +10,15 @@
  * Backward per chunk: dY (O, B*P) gathered from dout (that pass also sums dbias),
  * dweight (O, K) += dY @ cols^T, dcols (K, B*P) = weight^T @ dY written over cols, col2im → dinp.
  *
+ * Threads (parallel.h): the batch is split into one contiguous range of images per thread, each
+ * with its own chunk workspace and single-threaded sgemm calls; the weight and bias gradients of
+ * the other ranges are summed apart and added in range order, so results are bitwise
+ * reproducible for a given thread count. A single image uses all threads inside its sgemm.
+ *
  * The caller owns the workspace (a float32 tensor of any shape with at least
  * conv2d_workspace_floats() elements; the Lua module caches it), so a training step allocates
- * nothing. Chunks keep it bounded (about CONV2D_CHUNK_FLOATS floats) and cache-sized, and a
- * single image only needs a single image's workspace. Single-threaded except inside OpenBLAS;
- * results are bitwise reproducible for a given OpenBLAS thread count.
+ * nothing. Chunks keep it bounded (about CONV2D_CHUNK_FLOATS floats per thread) and cache-sized,
+ * and a single image only needs a single image's workspace.
  *
  * Shapes: inp (N, C, H, W), weight (O, C, KH, KW) (PyTorch's layout), bias (O),
  * out (N, O, OH, OW) with OH = (H + 2*PH - KH) / SH + 1, OW = (W + 2*PW - KW) / SW + 1. */
@@ -37,6 +41,7 @@ typedef struct Conv2dShape {
     int64_t sh, sw, ph, pw; /* stride and zero padding, per direction */
     int64_t oh, ow;         /* output height and width */
     int64_t k, p;           /* K = C*KH*KW (im2col rows), P = OH*OW (positions per image) */
+    int64_t parts;          /* ranges of images run on their own threads (parallel.h) */
     int64_t chunk;          /* images per im2col chunk */
 } Conv2dShape;
 
@@ -50,7 +55,8 @@ typedef struct Conv2dShape {
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
                  int pw);
 
-/* The workspace size (in floats) that conv2d_forward and conv2d_backward need for geometry g. */
+/* The workspace size (in floats) that conv2d_forward and conv2d_backward need for geometry g
+ * (it grows with the thread count: ask again after parallel_set_threads). */
 int64_t conv2d_workspace_floats(const Conv2dShape *g);
 
 /* out = conv(inp, weight) + bias.

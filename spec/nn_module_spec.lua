@@ -194,6 +194,8 @@ describe("nn modules", function()
     end)
 
     it("sizes its workspace to the batch: one image needs one image's worth", function()
+      local threads = mnist.core.blas_info().threads
+      mnist.core.blas_set_threads(1)
       local conv = nn.SpatialConvolution(32, 64, 3, 3)
       conv:forward(uniform(1, 32, 26, 26))
       assert.equal((32 * 9 + 64) * 24 * 24, conv.workspace:numel())
@@ -201,6 +203,12 @@ describe("nn modules", function()
       big:forward(uniform(23, 32, 26, 26))
       assert.equal(5 * conv.workspace:numel(), big.workspace:numel()) -- a chunk of 5 images
       assert.is_true(big.workspace:numel() <= 2 ^ 20) -- CONV2D_CHUNK_FLOATS
+      -- two threads: a chunk each, and the second thread's weight and bias gradient partials
+      mnist.core.blas_set_threads(2)
+      local two = nn.SpatialConvolution(32, 64, 3, 3)
+      two:forward(uniform(23, 32, 26, 26))
+      assert.equal(2 * big.workspace:numel() + 64 * 32 * 9 + 64, two.workspace:numel())
+      mnist.core.blas_set_threads(threads)
     end)
 
     it("stores weights as PyTorch: (out, in, kH, kW)", function()

@@ -1,0 +1,257 @@
+#include "gemm.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parallel.h"
+
+/* Blocking (BLIS's scheme, reduced to what the kernels' shapes need): K in blocks of at most
+ * GEMM_KC (a block up to 1.5x that is kept whole, so K = 288 is one block), M in blocks of at most
+ * GEMM_MC rows packed into MR-row panels (the A block stays in L2), and for each NR-column strip
+ * of B, packed once per A block, the micro-kernel runs over every MR-row panel of the block (the
+ * strip stays in L1). Packing pads the panels with zeros, so the micro-kernel always computes a
+ * whole MR x NR tile; edge tiles go through a small buffer. */
+#define GEMM_KC 256
+#define GEMM_MC 384
+#define GEMM_MAX_MR 8
+#define GEMM_MAX_NR 32
+#define GEMM_KC_MAX (GEMM_KC + GEMM_KC / 2)
+
+/* acc (MR x NR, row-major) = sum over k of a[k*MR + i] * b[k*NR + j]; a and b 64-byte aligned. */
+typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b, float *acc);
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define GEMM_X86 1
+
+/* 8 x 32 on AVX-512: 16 accumulators, the A value broadcast from the packed panel. */
+__attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const float *a,
+                                                             const float *b, float *acc) {
+    __m512 c[8][2];
+    for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++, a += 8, b += 32) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        for (int i = 0; i < 8; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            c[i][0] = _mm512_fmadd_ps(ai, b0, c[i][0]);
+            c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        _mm512_store_ps(acc + i * 32, c[i][0]);
+        _mm512_store_ps(acc + i * 32 + 16, c[i][1]);
+    }
+}
+
+/* 6 x 16 on AVX2 + FMA: 12 accumulators. */
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *a,
+                                                            const float *b, float *acc) {
+    __m256 c[6][2];
+    for (int i = 0; i < 6; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++, a += 6, b += 16) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        for (int i = 0; i < 6; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
+        }
+    }
+    for (int i = 0; i < 6; i++) {
+        _mm256_store_ps(acc + i * 16, c[i][0]);
+        _mm256_store_ps(acc + i * 16 + 8, c[i][1]);
+    }
+}
+#endif
+
+/* 4 x 8 in plain C (any CPU; the compiler vectorizes the j loop). */
+static void kernel_generic(int64_t kc, const float *a, const float *b, float *acc) {
+    float c[4][8] = {{0}};
+    for (int64_t k = 0; k < kc; k++, a += 4, b += 8)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 8; j++) c[i][j] += a[i] * b[j];
+    memcpy(acc, c, sizeof c);
+}
+
+typedef struct {
+    const char *name;
+    MicroKernel fn;
+    int mr, nr;
+} Kernel;
+
+static const Kernel *kernel(void) {
+    static const Kernel generic = {"generic", kernel_generic, 4, 8};
+#ifdef GEMM_X86
+    static const Kernel avx512 = {"avx512", kernel_avx512, 8, 32};
+    static const Kernel avx2 = {"avx2", kernel_avx2, 6, 16};
+    static const Kernel *chosen = NULL;
+    if (!chosen) { /* a benign race: every thread picks the same */
+        __builtin_cpu_init();
+        int has512 = __builtin_cpu_supports("avx512f");
+        int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        const char *want = getenv("MNIST_GEMM_KERNEL"); /* tests: a narrower kernel than the best */
+        if (want && strcmp(want, "generic") == 0) has512 = has2 = 0;
+        else if (want && strcmp(want, "avx2") == 0) has512 = 0;
+        chosen = has512 ? &avx512 : has2 ? &avx2 : &generic;
+    }
+    return chosen;
+#else
+    return &generic;
+#endif
+}
+
+const char *gemm_kernel_name(void) { return kernel()->name; }
+
+/* Per-thread packing buffers, made on first use and kept (the pool's threads live on). */
+static _Thread_local float *pack_a, *pack_b;
+
+static int buffers(void) {
+    if (!pack_a) pack_a = aligned_alloc(64, sizeof(float) * GEMM_MC * GEMM_KC_MAX);
+    if (!pack_b) pack_b = aligned_alloc(64, sizeof(float) * GEMM_MAX_NR * GEMM_KC_MAX);
+    return pack_a && pack_b;
+}
+
+/* dst (panels of mr rows: dst[(p*kc + k)*mr + i]) from rows [0, m) and columns [0, kc) of op(A),
+ * where op(A)[i][k] = a[i*lda + k] (or a[k*lda + i] when trans); rows past m are zero. */
+static void pack_a_block(float *dst, const float *a, int64_t lda, int trans, int64_t m,
+                         int64_t kc, int mr) {
+    for (int64_t i0 = 0; i0 < m; i0 += mr, dst += kc * mr) {
+        int64_t rows = m - i0 < mr ? m - i0 : mr;
+        if (trans) {
+            for (int64_t k = 0; k < kc; k++) {
+                const float *src = a + k * lda + i0; /* (rows) contiguous */
+                float *d = dst + k * mr;
+                int64_t i = 0;
+                for (; i < rows; i++) d[i] = src[i];
+                for (; i < mr; i++) d[i] = 0.0f;
+            }
+        } else {
+            for (int64_t i = 0; i < mr; i++) {
+                if (i >= rows) {
+                    for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = 0.0f;
+                    continue;
+                }
+                const float *src = a + (i0 + i) * lda; /* (kc) contiguous */
+                for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = src[k];
+            }
+        }
+    }
+}
+
+/* dst[k*nr + j] from columns [0, cols) and rows [0, kc) of op(B), where op(B)[k][j] =
+ * b[k*ldb + j] (or b[j*ldb + k] when trans); columns past cols are zero. */
+static void pack_b_strip(float *dst, const float *b, int64_t ldb, int trans, int64_t cols,
+                         int64_t kc, int nr) {
+    if (trans) {
+        for (int64_t j = 0; j < nr; j++) {
+            if (j >= cols) {
+                for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = 0.0f;
+                continue;
+            }
+            const float *src = b + j * ldb; /* (kc) contiguous */
+            for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = src[k];
+        }
+    } else if (cols == nr) {
+        for (int64_t k = 0; k < kc; k++) memcpy(dst + k * nr, b + k * ldb, sizeof(float) * nr);
+    } else {
+        for (int64_t k = 0; k < kc; k++) {
+            int64_t j = 0;
+            for (; j < cols; j++) dst[k * nr + j] = b[k * ldb + j];
+            for (; j < nr; j++) dst[k * nr + j] = 0.0f;
+        }
+    }
+}
+
+/* C tile (rows x cols of it) = alpha * acc + beta * C; beta == 0 never reads C. */
+static void store_tile(float *c, int64_t ldc, const float *acc, int nr, int64_t rows,
+                       int64_t cols, float alpha, float beta) {
+    for (int64_t i = 0; i < rows; i++) {
+        float *ci = c + i * ldc;
+        const float *ai = acc + i * nr;
+        if (beta == 0.0f)
+            for (int64_t j = 0; j < cols; j++) ci[j] = alpha * ai[j];
+        else if (beta == 1.0f && alpha == 1.0f)
+            for (int64_t j = 0; j < cols; j++) ci[j] += ai[j];
+        else
+            for (int64_t j = 0; j < cols; j++) ci[j] = alpha * ai[j] + beta * ci[j];
+    }
+}
+
+void gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                 int64_t ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0.0f || !buffers()) { /* nothing to multiply, or no memory: BLAS */
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
+                    (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        return;
+    }
+    const Kernel *kern = kernel();
+    const int mr = kern->mr, nr = kern->nr;
+    float acc[GEMM_MAX_MR * GEMM_MAX_NR] __attribute__((aligned(64)));
+    for (int64_t p0 = 0; p0 < k; ) {
+        int64_t kc = k - p0 <= GEMM_KC_MAX ? k - p0 : GEMM_KC;
+        float block_beta = p0 == 0 ? beta : 1.0f; /* later K blocks add to the first's result */
+        for (int64_t i0 = 0; i0 < m; i0 += GEMM_MC) {
+            int64_t mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC;
+            pack_a_block(pack_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, trans_a,
+                         mc, kc, mr);
+            for (int64_t j0 = 0; j0 < n; j0 += nr) {
+                int64_t cols = n - j0 < nr ? n - j0 : nr;
+                pack_b_strip(pack_b, trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, trans_b,
+                             cols, kc, nr);
+                for (int64_t r0 = 0; r0 < mc; r0 += mr) {
+                    int64_t rows = mc - r0 < mr ? mc - r0 : mr;
+                    kern->fn(kc, pack_a + r0 * kc, pack_b, acc);
+                    store_tile(c + (i0 + r0) * ldc + j0, ldc, acc, nr, rows, cols, alpha,
+                               block_beta);
+                }
+            }
+        }
+        p0 += kc;
+    }
+}
+
+typedef struct {
+    int trans_a, trans_b, split_columns;
+    int64_t m, n, k, lda, ldb, ldc, align;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} GemmJob;
+
+/* Blocks of `align` columns (or rows) [lo, hi) of C. */
+static void gemm_part(void *ctx, int64_t lo, int64_t hi, int part) {
+    const GemmJob *j = ctx;
+    (void)part;
+    lo *= j->align, hi *= j->align;
+    if (j->split_columns) {
+        if (hi > j->n) hi = j->n;
+        const float *b = j->trans_b ? j->b + lo * j->ldb : j->b + lo;
+        gemm_serial(j->trans_a, j->trans_b, j->m, hi - lo, j->k, j->alpha, j->a, j->lda, b, j->ldb,
+                    j->beta, j->c + lo, j->ldc);
+    } else {
+        if (hi > j->m) hi = j->m;
+        const float *a = j->trans_a ? j->a + lo : j->a + lo * j->lda;
+        gemm_serial(j->trans_a, j->trans_b, hi - lo, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb,
+                    j->beta, j->c + lo * j->ldc, j->ldc);
+    }
+}
+
+/* Below this many multiply-adds per part, a second thread costs more than it saves. */
+#define GEMM_MIN_PART_FLOPS ((int64_t)1 << 17)
+
+void gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+          int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    if (m <= 0 || n <= 0) return;
+    const Kernel *kern = kernel();
+    int split_columns = n >= m;
+    GemmJob j = {trans_a, trans_b, split_columns, m, n, k, lda, ldb, ldc,
+                 split_columns ? kern->nr : kern->mr, alpha, beta, a, b, c};
+    int64_t along = split_columns ? n : m, across = split_columns ? m : n;
+    int64_t blocks = (along + j.align - 1) / j.align;
+    int64_t per_block = j.align * across * (k > 0 ? k : 1);
+    int64_t grain = (GEMM_MIN_PART_FLOPS + per_block - 1) / per_block;
+    parallel_for(blocks, grain, gemm_part, &j);
+}
