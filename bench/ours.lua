@@ -71,6 +71,7 @@ local tasks = {}
 function tasks.train(args)
   local net = classifier(args)
   net:training()
+  net:setInputGradient(false) -- the images need no gradient (PyTorch does not compute it either)
   local params, grads = net:getParameters()
   local crit = nn.ClassNLLCriterion()
   local config, state = { learningRate = 0.01, momentum = 0.9 }, {}

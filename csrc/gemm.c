@@ -62,6 +62,28 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
         _mm256_store_ps(acc + i * 16 + 8, c[i][1]);
     }
 }
+
+/* dst[c*ldd + r] = src[r*lds + c] for an 8 x 8 block: the packing's transposes, in registers. */
+__attribute__((target("avx2"))) static void transpose8x8(float *dst, int64_t ldd, const float *src,
+                                                        int64_t lds) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+        t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+    }
+    for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + i * ldd, t[i]);
+}
 #endif
 
 /* 4 x 8 in plain C (any CPU; the compiler vectorizes the j loop). */
@@ -77,13 +99,14 @@ typedef struct {
     const char *name;
     MicroKernel fn;
     int mr, nr;
+    int transpose8; /* transpose8x8 may run (AVX2) */
 } Kernel;
 
 static const Kernel *kernel(void) {
-    static const Kernel generic = {"generic", kernel_generic, 4, 8};
+    static const Kernel generic = {"generic", kernel_generic, 4, 8, 0};
 #ifdef GEMM_X86
-    static const Kernel avx512 = {"avx512", kernel_avx512, 8, 32};
-    static const Kernel avx2 = {"avx2", kernel_avx2, 6, 16};
+    static const Kernel avx512 = {"avx512", kernel_avx512, 8, 32, 1};
+    static const Kernel avx2 = {"avx2", kernel_avx2, 6, 16, 1};
     static const Kernel *chosen = NULL;
     if (!chosen) { /* a benign race: every thread picks the same */
         __builtin_cpu_init();
@@ -114,9 +137,19 @@ static int buffers(void) {
 /* dst (panels of mr rows: dst[(p*kc + k)*mr + i]) from rows [0, m) and columns [0, kc) of op(A),
  * where op(A)[i][k] = a[i*lda + k] (or a[k*lda + i] when trans); rows past m are zero. */
 static void pack_a_block(float *dst, const float *a, int64_t lda, int trans, int64_t m,
-                         int64_t kc, int mr) {
+                         int64_t kc, const Kernel *kern) {
+    const int mr = kern->mr;
     for (int64_t i0 = 0; i0 < m; i0 += mr, dst += kc * mr) {
         int64_t rows = m - i0 < mr ? m - i0 : mr;
+#ifdef GEMM_X86
+        if (!trans && rows == 8 && mr == 8 && kern->transpose8) { /* 8 rows x 8 columns at a time */
+            int64_t k = 0;
+            for (; k + 8 <= kc; k += 8) transpose8x8(dst + k * 8, 8, a + i0 * lda + k, lda);
+            for (; k < kc; k++)
+                for (int64_t i = 0; i < 8; i++) dst[k * 8 + i] = a[(i0 + i) * lda + k];
+            continue;
+        }
+#endif
         if (trans) {
             for (int64_t k = 0; k < kc; k++) {
                 const float *src = a + k * lda + i0; /* (rows) contiguous */
@@ -141,7 +174,18 @@ static void pack_a_block(float *dst, const float *a, int64_t lda, int trans, int
 /* dst[k*nr + j] from columns [0, cols) and rows [0, kc) of op(B), where op(B)[k][j] =
  * b[k*ldb + j] (or b[j*ldb + k] when trans); columns past cols are zero. */
 static void pack_b_strip(float *dst, const float *b, int64_t ldb, int trans, int64_t cols,
-                         int64_t kc, int nr) {
+                         int64_t kc, const Kernel *kern) {
+    const int nr = kern->nr;
+#ifdef GEMM_X86
+    if (trans && cols == nr && nr % 8 == 0 && kern->transpose8) { /* 8 x 8 blocks */
+        int64_t k = 0;
+        for (; k + 8 <= kc; k += 8)
+            for (int64_t j = 0; j < nr; j += 8) transpose8x8(dst + k * nr + j, nr, b + j * ldb + k, ldb);
+        for (; k < kc; k++)
+            for (int64_t j = 0; j < nr; j++) dst[k * nr + j] = b[j * ldb + k];
+        return;
+    }
+#endif
     if (trans) {
         for (int64_t j = 0; j < nr; j++) {
             if (j >= cols) {
@@ -162,9 +206,18 @@ static void pack_b_strip(float *dst, const float *b, int64_t ldb, int trans, int
     }
 }
 
-/* C tile (rows x cols of it) = alpha * acc + beta * C; beta == 0 never reads C. */
-static void store_tile(float *c, int64_t ldc, const float *acc, int nr, int64_t rows,
+/* C tile (rows x cols of it) = alpha * acc + beta * C; beta == 0 never reads C. With c_trans
+ * the tile is stored transposed: element (i, j) goes to c[j*ldc + i]. */
+static void store_tile(float *c, int64_t ldc, int c_trans, const float *acc, int nr, int64_t rows,
                        int64_t cols, float alpha, float beta) {
+    if (c_trans) {
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) {
+                float *cij = c + j * ldc + i;
+                *cij = alpha * acc[i * nr + j] + (beta == 0.0f ? 0.0f : beta * *cij);
+            }
+        return;
+    }
     for (int64_t i = 0; i < rows; i++) {
         float *ci = c + i * ldc;
         const float *ai = acc + i * nr;
@@ -174,6 +227,36 @@ static void store_tile(float *c, int64_t ldc, const float *acc, int nr, int64_t 
             for (int64_t j = 0; j < cols; j++) ci[j] += ai[j];
         else
             for (int64_t j = 0; j < cols; j++) ci[j] = alpha * ai[j] + beta * ci[j];
+    }
+}
+
+/* The blocked product; with c_trans, C is stored transposed (C^T = op(B)^T op(A)^T computed as
+ * this product with the operands swapped). */
+static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                         const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                         float *c, int64_t ldc, int c_trans, const Kernel *kern) {
+    const int mr = kern->mr, nr = kern->nr;
+    float acc[GEMM_MAX_MR * GEMM_MAX_NR] __attribute__((aligned(64)));
+    for (int64_t p0 = 0; p0 < k; ) {
+        int64_t kc = k - p0 <= GEMM_KC_MAX ? k - p0 : GEMM_KC;
+        float block_beta = p0 == 0 ? beta : 1.0f; /* later K blocks add to the first's result */
+        for (int64_t i0 = 0; i0 < m; i0 += GEMM_MC) {
+            int64_t mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC;
+            pack_a_block(pack_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, trans_a,
+                         mc, kc, kern);
+            for (int64_t j0 = 0; j0 < n; j0 += nr) {
+                int64_t cols = n - j0 < nr ? n - j0 : nr;
+                pack_b_strip(pack_b, trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, trans_b,
+                             cols, kc, kern);
+                for (int64_t r0 = 0; r0 < mc; r0 += mr) {
+                    int64_t rows = mc - r0 < mr ? mc - r0 : mr;
+                    kern->fn(kc, pack_a + r0 * kc, pack_b, acc);
+                    float *tile = c_trans ? c + j0 * ldc + i0 + r0 : c + (i0 + r0) * ldc + j0;
+                    store_tile(tile, ldc, c_trans, acc, nr, rows, cols, alpha, block_beta);
+                }
+            }
+        }
+        p0 += kc;
     }
 }
 
@@ -188,29 +271,10 @@ void gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, floa
         return;
     }
     const Kernel *kern = kernel();
-    const int mr = kern->mr, nr = kern->nr;
-    float acc[GEMM_MAX_MR * GEMM_MAX_NR] __attribute__((aligned(64)));
-    for (int64_t p0 = 0; p0 < k; ) {
-        int64_t kc = k - p0 <= GEMM_KC_MAX ? k - p0 : GEMM_KC;
-        float block_beta = p0 == 0 ? beta : 1.0f; /* later K blocks add to the first's result */
-        for (int64_t i0 = 0; i0 < m; i0 += GEMM_MC) {
-            int64_t mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC;
-            pack_a_block(pack_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, trans_a,
-                         mc, kc, mr);
-            for (int64_t j0 = 0; j0 < n; j0 += nr) {
-                int64_t cols = n - j0 < nr ? n - j0 : nr;
-                pack_b_strip(pack_b, trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, trans_b,
-                             cols, kc, nr);
-                for (int64_t r0 = 0; r0 < mc; r0 += mr) {
-                    int64_t rows = mc - r0 < mr ? mc - r0 : mr;
-                    kern->fn(kc, pack_a + r0 * kc, pack_b, acc);
-                    store_tile(c + (i0 + r0) * ldc + j0, ldc, acc, nr, rows, cols, alpha,
-                               block_beta);
-                }
-            }
-        }
-        p0 += kc;
-    }
+    if (2 * n < kern->nr && n < m) /* a narrow C (conv1's weight gradient): fill tiles with M */
+        gemm_blocked(!trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, kern);
+    else
+        gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, kern);
 }
 
 typedef struct {

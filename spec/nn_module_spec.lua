@@ -170,6 +170,29 @@ describe("nn modules", function()
     assert.equal(gi1:tobytes(), gi2:tobytes())
   end)
 
+  it("skips the input gradient of the first layer on request, with the same parameter gradients", function()
+    local function run(skip)
+      mnist.manual_seed(4)
+      local model = nn.Sequential()
+        :add(nn.SpatialConvolution(1, 4, 3, 3)):add(nn.ReLU()):add(nn.Flatten())
+        :add(nn.Linear(4 * 6 * 6, 3))
+      if skip then model:setInputGradient(false) end
+      local x = uniform(5, 1, 8, 8)
+      local _, grads = model:getParameters()
+      local gi = model:backward(x, model:forward(x):clone():fill(0.1))
+      return grads:clone(), gi, model
+    end
+    local g_full, gi_full = run(false)
+    local g_skip, gi_skip, model = run(true)
+    assert.is_not_nil(gi_full)
+    assert.is_nil(gi_skip)
+    assert.is_nil(model:get(1).gradInput)
+    assert.equal(g_full:tobytes(), g_skip:tobytes())
+    model:setInputGradient(true)
+    local x = uniform(5, 1, 8, 8)
+    assert.same({ 5, 1, 8, 8 }, model:backward(x, model:forward(x):clone():fill(0.1)):size())
+  end)
+
   describe("convolution", function()
     it("gives the same results for a chunked batch as image by image", function()
       -- 32 -> 64 channels on 26x26: 202,752 workspace floats per image, so 23 images take several

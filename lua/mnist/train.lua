@@ -232,6 +232,7 @@ function M.run(cfg, opts)
   local threads = M.set_threads(cfg)
   random.manual_seed(cfg.seed)
   local net = model.classifier(cfg)
+  net:setInputGradient(false) -- the images need no gradient: the first convolution skips it
   local params, grads = net:getParameters()
   local criterion = nn.ClassNLLCriterion()
 

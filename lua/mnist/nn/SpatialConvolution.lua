@@ -97,7 +97,8 @@ function SpatialConvolution:accGradParameters(input, gradOutput)
 end
 
 function SpatialConvolution:backward(input, gradOutput)
-  return self:gradients(input, gradOutput, true, true)
+  if self.skipGradInput then self.gradInput = nil end
+  return self:gradients(input, gradOutput, not self.skipGradInput, true)
 end
 
 return SpatialConvolution
