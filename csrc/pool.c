@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nn_common.h"
+#include "parallel.h"
 
 #define MAXPOOL_MAX_PLANE ((int64_t)1 << 24) /* indices are exact floats below this */
 
@@ -54,6 +55,65 @@ window_step(float *restrict best, float *restrict where, const float *restrict s
     }
 }
 
+typedef struct {
+    const float *x;   /* (N*C, H, W) forward input */
+    float *y;         /* (N*C, OH, OW) forward output, or backward dout (read) */
+    float *idx;       /* (N*C, OH, OW) positions of the maxima in their plane */
+    float *dx;        /* (N*C, H, W) backward output */
+    int64_t h, w, oh, ow;
+    int kh, kw, sh, sw, ph, pw;
+    int status[PARALLEL_MAX_THREADS]; /* backward: per part, MN_ERR_RANGE for a bad index */
+} PoolJob;
+
+/* Planes [lo, hi) of the forward pass. A whole output row at a time: for each window offset
+ * (r, c) in scan order, every window of the row looks at one element. The iterations over q are
+ * independent (no chain through one running max), so they overlap and vectorize; the running
+ * max lives in the output row and its position in the indices row (-1 until the window saw a
+ * real element). */
+static void forward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
+    const PoolJob *j = ctx;
+    const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    const int kh = j->kh, kw = j->kw, sh = j->sh, sw = j->sw, ph = j->ph, pw = j->pw;
+    (void)part;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const float *src = j->x + pl * h * w; /* (H, W) */
+        for (int64_t i = 0; i < oh; i++) {
+            float *best = j->y + (pl * oh + i) * ow;    /* (OW) */
+            float *where = j->idx + (pl * oh + i) * ow; /* (OW) */
+            for (int64_t q = 0; q < ow; q++) best[q] = -INFINITY, where[q] = -1.0f;
+            int64_t r0 = i * sh - ph, r1 = r0 + kh;
+            if (r0 < 0) r0 = 0;
+            if (r1 > h) r1 = h;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = 0; c < kw; c++) {
+                    int64_t a, b; /* windows q whose column q*sw - pw + c is inside [0, w) */
+                    window_columns(&a, &b, c, w, ow, sw, pw);
+                    int32_t base = (int32_t)(r * w - pw + c); /* window q looks at base + q*sw */
+                    if (sw == 2) window_step(best, where, src, base, a, b, 2);
+                    else if (sw == 1) window_step(best, where, src, base, a, b, 1);
+                    else window_step(best, where, src, base, a, b, sw);
+                }
+        }
+    }
+}
+
+/* Planes [lo, hi) of the backward pass: zero, then route each gradient to its maximum. */
+static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
+    PoolJob *j = ctx;
+    const int64_t in_plane = j->h * j->w, out_plane = j->oh * j->ow;
+    const float *dy = j->y;
+    memset(j->dx + lo * in_plane, 0, (size_t)((hi - lo) * in_plane) * sizeof *j->dx);
+    for (int64_t pl = lo; pl < hi; pl++)
+        for (int64_t q = 0; q < out_plane; q++) {
+            float f = j->idx[pl * out_plane + q];
+            if (!(f >= 0.0f && f < (float)in_plane)) { /* not from forward */
+                j->status[part] = MN_ERR_RANGE;
+                return;
+            }
+            j->dx[pl * in_plane + (int64_t)f] += dy[pl * out_plane + q];
+        }
+}
+
 int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, int kw, int sh,
                       int sw, int ph, int pw) {
     if (!nn_is_f32(inp)) return MN_ERR_DTYPE;
@@ -67,34 +127,9 @@ int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, i
         return MN_ERR_SHAPE;
     if (tensor_overlaps(out, inp) || tensor_overlaps(indices, inp) || tensor_overlaps(out, indices))
         return MN_ERR_ARG;
-    const int64_t planes = inp->shape[0] * inp->shape[1];
-    const float *x = tensor_f32(inp); /* (N*C, H, W) */
-    float *y = tensor_f32(out);       /* (N*C, OH, OW) */
-    float *idx = tensor_f32(indices); /* (N*C, OH, OW) */
-    /* A whole output row at a time: for each window offset (r, c) in scan order, every window of
-     * the row looks at one element. The iterations over j are independent (no chain through one
-     * running max), so they overlap and vectorize; the running max lives in the output row and
-     * its position in the indices row (-1 until the window saw a real element). */
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *src = x + pl * h * w; /* (H, W) */
-        for (int64_t i = 0; i < oh; i++) {
-            float *best = y + (pl * oh + i) * ow;    /* (OW) */
-            float *where = idx + (pl * oh + i) * ow; /* (OW) */
-            for (int64_t j = 0; j < ow; j++) best[j] = -INFINITY, where[j] = -1.0f;
-            int64_t r0 = i * sh - ph, r1 = r0 + kh;
-            if (r0 < 0) r0 = 0;
-            if (r1 > h) r1 = h;
-            for (int64_t r = r0; r < r1; r++)
-                for (int64_t c = 0; c < kw; c++) {
-                    int64_t lo, hi; /* windows j whose column j*sw - pw + c is inside [0, w) */
-                    window_columns(&lo, &hi, c, w, ow, sw, pw);
-                    int32_t base = (int32_t)(r * w - pw + c); /* window j looks at base + j*sw */
-                    if (sw == 2) window_step(best, where, src, base, lo, hi, 2);
-                    else if (sw == 1) window_step(best, where, src, base, lo, hi, 1);
-                    else window_step(best, where, src, base, lo, hi, sw);
-                }
-        }
-    }
+    PoolJob job = {tensor_f32(inp), tensor_f32(out), tensor_f32(indices), NULL, h, w, oh, ow,
+                   kh, kw, sh, sw, ph, pw, {0}};
+    parallel_for(inp->shape[0] * inp->shape[1], 8, forward_planes, &job);
     return MN_OK;
 }
 
@@ -104,18 +139,11 @@ int maxpool2d_backward(Tensor *dinp, const Tensor *dout, const Tensor *indices) 
         dinp->shape[1] != dout->shape[1])
         return MN_ERR_SHAPE;
     if (tensor_overlaps(dinp, dout) || tensor_overlaps(dinp, indices)) return MN_ERR_ARG;
-    const int64_t planes = dout->shape[0] * dout->shape[1];
-    const int64_t in_plane = dinp->shape[2] * dinp->shape[3];
-    const int64_t out_plane = dout->shape[2] * dout->shape[3];
-    const float *dy = tensor_f32(dout);   /* (N*C, OH*OW) */
-    const float *idx = tensor_f32(indices); /* (N*C, OH*OW) */
-    float *dx = tensor_f32(dinp);         /* (N*C, H*W) */
-    memset(dx, 0, (size_t)dinp->numel * sizeof *dx);
-    for (int64_t pl = 0; pl < planes; pl++)
-        for (int64_t q = 0; q < out_plane; q++) {
-            float f = idx[pl * out_plane + q];
-            if (!(f >= 0.0f && f < (float)in_plane)) return MN_ERR_RANGE; /* not from forward */
-            dx[pl * in_plane + (int64_t)f] += dy[pl * out_plane + q];
-        }
+    PoolJob job = {NULL, tensor_f32(dout), tensor_f32(indices), tensor_f32(dinp),
+                   dinp->shape[2], dinp->shape[3], dout->shape[2], dout->shape[3],
+                   0, 0, 0, 0, 0, 0, {0}};
+    parallel_for(dout->shape[0] * dout->shape[1], 8, backward_planes, &job);
+    for (int p = 0; p < PARALLEL_MAX_THREADS; p++)
+        if (job.status[p]) return job.status[p];
     return MN_OK;
 }
