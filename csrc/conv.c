@@ -21,19 +21,14 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
     g->k = g->c * g->kh * g->kw;
     g->p = g->oh * g->ow;
-    int64_t per_image = (g->k + g->o) * g->p; /* cols + Y for one image */
-    if (per_image > TENSOR_MAX_NUMEL) return MN_ERR_SHAPE;
+    if (g->k * g->p > TENSOR_MAX_NUMEL) return MN_ERR_SHAPE; /* one image's cols */
     g->parts = parallel_parts(g->n, 1);
-    int64_t per_part = (g->n + g->parts - 1) / g->parts;
-    g->chunk = CONV2D_CHUNK_FLOATS / per_image;
-    if (g->chunk < 1) g->chunk = 1;
-    if (g->chunk > per_part) g->chunk = per_part;
     return MN_OK;
 }
 
-/* Per part: its chunk's cols and Y; parts after the first also sum their dweight and dbias apart
+/* Per part: one image's cols; parts after the first also sum their dweight and dbias apart
  * (added in part order at the end, so the result depends on the thread count only). */
-static int64_t part_floats(const Conv2dShape *g) { return (g->k + g->o) * g->chunk * g->p; }
+static int64_t part_floats(const Conv2dShape *g) { return g->k * g->p; }
 static int64_t partial_floats(const Conv2dShape *g) { return g->o * g->k + g->o; }
 
 int64_t conv2d_workspace_floats(const Conv2dShape *g) {
@@ -51,7 +46,7 @@ static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, in
     if (*lo > *hi) *lo = *hi;
 }
 
-/* cols (K, nb*P) from the nb images at inp (nb, C, H, W); zero where the kernel hits padding.
+/* cols (K, P) from the image at inp (C, H, W); zero where the kernel hits padding.
  * The rows copied are short (24 floats in the default model): GCC must not turn the copy and
  * zero loops into memcpy/memset calls, which cost a third of the time here. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -59,18 +54,18 @@ static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, in
 #else
 #define KEEP_LOOPS
 #endif
-KEEP_LOOPS static void im2col(float *cols, const float *inp, const Conv2dShape *g, int64_t nb) {
-    const int64_t ld = nb * g->p, plane = g->h * g->w;
+KEEP_LOOPS static void im2col(float *cols, const float *inp, const Conv2dShape *g) {
+    const int64_t plane = g->h * g->w;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (nb*P) */
+                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * g->p; /* (P) */
                 int64_t lo, hi;
                 valid_range(&lo, &hi, g->ow, g->w, g->sw, g->pw, kj);
-                for (int64_t b = 0; b < nb; b++) {
-                    const float *src_plane = inp + (b * g->c + c) * plane; /* (H, W) */
+                {
+                    const float *src_plane = inp + c * plane; /* (H, W) */
                     for (int64_t oh = 0; oh < g->oh; oh++) {
-                        float *dst = row + b * g->p + oh * g->ow; /* (OW) */
+                        float *dst = row + oh * g->ow; /* (OW) */
                         int64_t ih = oh * g->sh - g->ph + ki;
                         if (ih < 0 || ih >= g->h) {
                             for (int64_t ow = 0; ow < g->ow; ow++) dst[ow] = 0.0f;
@@ -88,21 +83,21 @@ KEEP_LOOPS static void im2col(float *cols, const float *inp, const Conv2dShape *
             }
 }
 
-/* dinp (nb, C, H, W) += the columns of dcols (K, nb*P) scattered back (im2col's adjoint). */
-static void col2im(float *dinp, const float *dcols, const Conv2dShape *g, int64_t nb) {
-    const int64_t ld = nb * g->p, plane = g->h * g->w;
+/* dinp (C, H, W) += the columns of dcols (K, P) scattered back (im2col's adjoint). */
+static void col2im(float *dinp, const float *dcols, const Conv2dShape *g) {
+    const int64_t plane = g->h * g->w;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (nb*P) */
+                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * g->p; /* (P) */
                 int64_t lo, hi;
                 valid_range(&lo, &hi, g->ow, g->w, g->sw, g->pw, kj);
-                for (int64_t b = 0; b < nb; b++) {
-                    float *dst_plane = dinp + (b * g->c + c) * plane; /* (H, W) */
+                {
+                    float *dst_plane = dinp + c * plane; /* (H, W) */
                     for (int64_t oh = 0; oh < g->oh; oh++) {
                         int64_t ih = oh * g->sh - g->ph + ki;
                         if (ih < 0 || ih >= g->h) continue;
-                        const float *src = row + b * g->p + oh * g->ow; /* (OW) */
+                        const float *src = row + oh * g->ow; /* (OW) */
                         float *dst = dst_plane + ih * g->w - g->pw + kj;  /* dst[ow*sw] */
                         if (g->sw == 1) /* contiguous: vectorizes */
                             for (int64_t ow = lo; ow < hi; ow++) dst[ow] += src[ow];
@@ -132,9 +127,9 @@ typedef struct {
     float *ws;       /* parts x (cols, Y), then (parts - 1) x (dweight, dbias) partials */
 } ConvJob;
 
-/* The product for a chunk: one thread's sgemm when the batch is split over threads, all threads
+/* The product for an image: one thread's sgemm when the batch is split over threads, all threads
  * on this one product when it is not (a single image). */
-static void chunk_gemm(const Conv2dShape *g, int trans_a, int trans_b, int64_t m, int64_t n,
+static void image_gemm(const Conv2dShape *g, int trans_a, int trans_b, int64_t m, int64_t n,
                        int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
                        float beta, float *c, int64_t ldc) {
     if (g->parts > 1)
@@ -143,64 +138,54 @@ static void chunk_gemm(const Conv2dShape *g, int trans_a, int trans_b, int64_t m
         gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 
-/* Images [lo, hi) of the forward pass, chunk by chunk. */
+/* Images [lo, hi) of the forward pass: Y_i (O, P) = weight (O, K) @ cols_i (K, P), written
+ * straight into out[i], then the bias. */
 static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
     const Conv2dShape *g = j->g;
-    float *cols = j->ws + part * part_floats(g);   /* (K, chunk*P) */
-    float *prod = cols + g->k * g->chunk * g->p;   /* (O, chunk*P) */
-    for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
-        int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk;
-        int64_t ld = nb * g->p;
-        im2col(cols, j->x + n0 * g->c * g->h * g->w, g, nb);
-        chunk_gemm(g, 0, 0, g->o, ld, g->k, j->wt, g->k, cols, ld, 0.0f, prod, ld);
-        for (int64_t i = 0; i < nb; i++)
+    float *cols = j->ws + part * part_floats(g); /* (K, P) */
+    for (int64_t i = lo; i < hi; i++) {
+        float *y = j->y + i * g->o * g->p; /* (O, P) */
+        im2col(cols, j->x + i * g->c * g->h * g->w, g);
+        image_gemm(g, 0, 0, g->o, g->p, g->k, j->wt, g->k, cols, g->p, 0.0f, y, g->p);
+        if (j->b)
             for (int64_t o = 0; o < g->o; o++) {
-                const float *src = prod + o * ld + i * g->p;    /* (P) */
-                float *dst = j->y + ((n0 + i) * g->o + o) * g->p; /* (P) */
-                float bo = j->b ? j->b[o] : 0.0f;
-                for (int64_t p = 0; p < g->p; p++) dst[p] = src[p] + bo;
+                const float bo = j->b[o];
+                for (int64_t p = 0; p < g->p; p++) y[o * g->p + p] += bo;
             }
     }
 }
 
-/* Images [lo, hi) of the backward pass. Part 0 accumulates into dweight/dbias; the others into
- * their own partials, zeroed first. */
+/* Images [lo, hi) of the backward pass, reading dY_i (O, P) straight from dout:
+ * dweight += dY_i @ cols_i^T, dbias += row sums of dY_i, dcols = weight^T @ dY_i, col2im.
+ * Part 0 accumulates into dweight/dbias; the others into their own partials, zeroed first. */
 static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
     const Conv2dShape *g = j->g;
     const int64_t image = g->c * g->h * g->w;
-    float *cols = j->ws + part * part_floats(g);   /* (K, chunk*P), later dcols */
-    float *dprod = cols + g->k * g->chunk * g->p;  /* (O, chunk*P) */
+    float *cols = j->ws + part * part_floats(g); /* (K, P), later dcols */
     float *dw = j->dw, *db = j->db;
     if (part > 0) {
         float *partial = j->ws + g->parts * part_floats(g) + (part - 1) * partial_floats(g);
         if (dw) dw = partial, memset(dw, 0, (size_t)(g->o * g->k) * sizeof *dw);
         if (db) db = partial + g->o * g->k, memset(db, 0, (size_t)g->o * sizeof *db);
     }
-    for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
-        int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk;
-        int64_t ld = nb * g->p;
-        /* dY (O, nb*P) gathered from dout (nb, O, P); the same pass sums the bias gradient */
-        for (int64_t i = 0; i < nb; i++)
+    for (int64_t i = lo; i < hi; i++) {
+        const float *dy = j->dy + i * g->o * g->p; /* (O, P) */
+        if (db)
             for (int64_t o = 0; o < g->o; o++) {
-                const float *src = j->dy + ((n0 + i) * g->o + o) * g->p; /* (P) */
-                float *dst = dprod + o * ld + i * g->p;                  /* (P) */
                 float sum = 0.0f;
-                for (int64_t p = 0; p < g->p; p++) {
-                    dst[p] = src[p];
-                    sum += src[p];
-                }
-                if (db) db[o] += sum;
+                for (int64_t p = 0; p < g->p; p++) sum += dy[o * g->p + p];
+                db[o] += sum;
             }
         if (dw) {
-            im2col(cols, j->x + n0 * image, g, nb);
-            chunk_gemm(g, 0, 1, g->o, g->k, ld, dprod, ld, cols, ld, 1.0f, dw, g->k);
+            im2col(cols, j->x + i * image, g);
+            image_gemm(g, 0, 1, g->o, g->k, g->p, dy, g->p, cols, g->p, 1.0f, dw, g->k);
         }
         if (j->dx) {
-            chunk_gemm(g, 1, 0, g->k, ld, g->o, j->wt, g->k, dprod, ld, 0.0f, cols, ld);
-            memset(j->dx + n0 * image, 0, (size_t)(nb * image) * sizeof *j->dx);
-            col2im(j->dx + n0 * image, cols, g, nb);
+            image_gemm(g, 1, 0, g->k, g->p, g->o, j->wt, g->k, dy, g->p, 0.0f, cols, g->p);
+            memset(j->dx + i * image, 0, (size_t)image * sizeof *j->dx);
+            col2im(j->dx + i * image, cols, g);
         }
     }
 }

@@ -19,15 +19,18 @@
 #define GEMM_MAX_NR 32
 #define GEMM_KC_MAX (GEMM_KC + GEMM_KC / 2)
 
-/* acc (MR x NR, row-major) = sum over k of a[k*MR + i] * b[k*NR + j]; a and b 64-byte aligned. */
-typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b, float *acc);
+/* c[i*ldc + j] = sum over k of a[k*MR + i] * b[k*NR + j] (+ c[i*ldc + j] when accumulate), for
+ * the MR x NR tile; a and b 64-byte aligned, c any alignment. */
+typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                            int accumulate);
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define GEMM_X86 1
 
 /* 8 x 32 on AVX-512: 16 accumulators, the A value broadcast from the packed panel. */
 __attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const float *a,
-                                                             const float *b, float *acc) {
+                                                             const float *b, float *acc,
+                                                             int64_t ldc, int accumulate) {
     __m512 c[8][2];
     for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++, a += 8, b += 32) {
@@ -39,14 +42,20 @@ __attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const f
         }
     }
     for (int i = 0; i < 8; i++) {
-        _mm512_store_ps(acc + i * 32, c[i][0]);
-        _mm512_store_ps(acc + i * 32 + 16, c[i][1]);
+        float *row = acc + i * ldc;
+        if (accumulate) {
+            c[i][0] = _mm512_add_ps(c[i][0], _mm512_loadu_ps(row));
+            c[i][1] = _mm512_add_ps(c[i][1], _mm512_loadu_ps(row + 16));
+        }
+        _mm512_storeu_ps(row, c[i][0]);
+        _mm512_storeu_ps(row + 16, c[i][1]);
     }
 }
 
 /* 6 x 16 on AVX2 + FMA: 12 accumulators. */
 __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *a,
-                                                            const float *b, float *acc) {
+                                                            const float *b, float *acc,
+                                                            int64_t ldc, int accumulate) {
     __m256 c[6][2];
     for (int i = 0; i < 6; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
     for (int64_t k = 0; k < kc; k++, a += 6, b += 16) {
@@ -58,8 +67,13 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
         }
     }
     for (int i = 0; i < 6; i++) {
-        _mm256_store_ps(acc + i * 16, c[i][0]);
-        _mm256_store_ps(acc + i * 16 + 8, c[i][1]);
+        float *row = acc + i * ldc;
+        if (accumulate) {
+            c[i][0] = _mm256_add_ps(c[i][0], _mm256_loadu_ps(row));
+            c[i][1] = _mm256_add_ps(c[i][1], _mm256_loadu_ps(row + 8));
+        }
+        _mm256_storeu_ps(row, c[i][0]);
+        _mm256_storeu_ps(row + 8, c[i][1]);
     }
 }
 
@@ -87,12 +101,14 @@ __attribute__((target("avx2"))) static void transpose8x8(float *dst, int64_t ldd
 #endif
 
 /* 4 x 8 in plain C (any CPU; the compiler vectorizes the j loop). */
-static void kernel_generic(int64_t kc, const float *a, const float *b, float *acc) {
+static void kernel_generic(int64_t kc, const float *a, const float *b, float *acc, int64_t ldc,
+                           int accumulate) {
     float c[4][8] = {{0}};
     for (int64_t k = 0; k < kc; k++, a += 4, b += 8)
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 8; j++) c[i][j] += a[i] * b[j];
-    memcpy(acc, c, sizeof c);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 8; j++) acc[i * ldc + j] = c[i][j] + (accumulate ? acc[i * ldc + j] : 0.0f);
 }
 
 typedef struct {
@@ -240,6 +256,8 @@ static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
     for (int64_t p0 = 0; p0 < k; ) {
         int64_t kc = k - p0 <= GEMM_KC_MAX ? k - p0 : GEMM_KC;
         float block_beta = p0 == 0 ? beta : 1.0f; /* later K blocks add to the first's result */
+        /* whole tiles go straight to C when that is a plain store or add */
+        int direct = !c_trans && alpha == 1.0f && (block_beta == 0.0f || block_beta == 1.0f);
         for (int64_t i0 = 0; i0 < m; i0 += GEMM_MC) {
             int64_t mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC;
             pack_a_block(pack_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, trans_a,
@@ -250,8 +268,12 @@ static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
                              cols, kc, kern);
                 for (int64_t r0 = 0; r0 < mc; r0 += mr) {
                     int64_t rows = mc - r0 < mr ? mc - r0 : mr;
-                    kern->fn(kc, pack_a + r0 * kc, pack_b, acc);
                     float *tile = c_trans ? c + j0 * ldc + i0 + r0 : c + (i0 + r0) * ldc + j0;
+                    if (direct && rows == mr && cols == nr) { /* the kernel writes C itself */
+                        kern->fn(kc, pack_a + r0 * kc, pack_b, tile, ldc, block_beta != 0.0f);
+                        continue;
+                    }
+                    kern->fn(kc, pack_a + r0 * kc, pack_b, acc, nr, 0);
                     store_tile(tile, ldc, c_trans, acc, nr, rows, cols, alpha, block_beta);
                 }
             }

@@ -65,6 +65,62 @@ typedef struct {
     int status[PARALLEL_MAX_THREADS]; /* backward: per part, MN_ERR_RANGE for a bad index */
 } PoolJob;
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define POOL_AVX512 1
+
+/* The common 2x2 window with stride 2 and no padding (every window inside the plane), 16 windows
+ * at a time on AVX-512 (masked at the end of a row): the same rule as window_step (the first
+ * maximum in scan order, a later NaN wins), the positions carried as floats beside the maxima. */
+__attribute__((target("avx512f"))) static void row_2x2_avx512(float *best, float *where,
+                                                              const float *src, int32_t row0,
+                                                              int32_t w, int64_t ow) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 steps = _mm512_cvtepi32_ps(even); /* 0, 2, 4, ... */
+    for (int64_t q = 0; q < ow; q += 16) {
+        const int n = ow - q < 16 ? (int)(ow - q) : 16;   /* windows in this step */
+        const __mmask16 out = (__mmask16)((1u << n) - 1);
+        const __mmask16 lo = (__mmask16)(n >= 8 ? 0xffffu : (1u << 2 * n) - 1);
+        const __mmask16 hi = (__mmask16)(n > 8 ? (1u << (2 * n - 16)) - 1 : 0);
+        const int32_t p00 = row0 + 2 * (int32_t)q, p10 = p00 + w;
+        __m512 r0a = _mm512_maskz_loadu_ps(lo, src + p00), r0b = _mm512_maskz_loadu_ps(hi, src + p00 + 16);
+        __m512 r1a = _mm512_maskz_loadu_ps(lo, src + p10), r1b = _mm512_maskz_loadu_ps(hi, src + p10 + 16);
+        __m512 cand[4] = {_mm512_permutex2var_ps(r0a, even, r0b), _mm512_permutex2var_ps(r0a, odd, r0b),
+                          _mm512_permutex2var_ps(r1a, even, r1b), _mm512_permutex2var_ps(r1a, odd, r1b)};
+        const int32_t offset[4] = {p00, p00 + 1, p10, p10 + 1};
+        __m512 b = cand[0];
+        __m512 at = _mm512_add_ps(_mm512_set1_ps((float)offset[0]), steps);
+        for (int c = 1; c < 4; c++) {
+            __mmask16 take = _mm512_cmp_ps_mask(cand[c], b, _CMP_GT_OQ) |
+                             _mm512_cmp_ps_mask(cand[c], cand[c], _CMP_UNORD_Q);
+            b = _mm512_mask_blend_ps(take, b, cand[c]);
+            at = _mm512_mask_blend_ps(take, at, _mm512_add_ps(_mm512_set1_ps((float)offset[c]), steps));
+        }
+        _mm512_mask_storeu_ps(best + q, out, b);
+        _mm512_mask_storeu_ps(where + q, out, at);
+    }
+}
+#endif
+
+/* 2x2 windows, stride 2, no padding: whole rows on AVX-512 where the CPU has it. */
+static int forward_planes_2x2(const PoolJob *j, int64_t lo, int64_t hi) {
+#ifdef POOL_AVX512
+    static int has_avx512 = -1;
+    if (has_avx512 < 0) has_avx512 = __builtin_cpu_supports("avx512f");
+    if (!has_avx512) return 0;
+    const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    for (int64_t pl = lo; pl < hi; pl++)
+        for (int64_t i = 0; i < oh; i++)
+            row_2x2_avx512(j->y + (pl * oh + i) * ow, j->idx + (pl * oh + i) * ow,
+                           j->x + pl * h * w, (int32_t)(2 * i * w), (int32_t)w, ow);
+    return 1;
+#else
+    (void)j, (void)lo, (void)hi;
+    return 0;
+#endif
+}
+
 /* Planes [lo, hi) of the forward pass. A whole output row at a time: for each window offset
  * (r, c) in scan order, every window of the row looks at one element. The iterations over q are
  * independent (no chain through one running max), so they overlap and vectorize; the running
@@ -75,6 +131,9 @@ static void forward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
     const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
     const int kh = j->kh, kw = j->kw, sh = j->sh, sw = j->sw, ph = j->ph, pw = j->pw;
     (void)part;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 &&
+        forward_planes_2x2(j, lo, hi))
+        return;
     for (int64_t pl = lo; pl < hi; pl++) {
         const float *src = j->x + pl * h * w; /* (H, W) */
         for (int64_t i = 0; i < oh; i++) {

@@ -193,10 +193,39 @@ describe("nn modules", function()
     assert.same({ 5, 1, 8, 8 }, model:backward(x, model:forward(x):clone():fill(0.1)):size())
   end)
 
+  it("pools 2x2 windows as a plain Lua max: first maximum wins ties, a NaN wins, any row width", function()
+    for _, size in ipairs { { 3, 24, 24 }, { 2, 5, 34 }, { 1, 40, 7 }, { 2, 2, 2 } } do
+      local planes, h, w = size[1], size[2], size[3]
+      local x = T.zeros(1, planes, h, w)
+      local flat = x:view(x:numel())
+      for i = 1, x:numel() do flat[i] = math.floor(mnist.random.default:uniform() * 4) end -- ties
+      flat[5], flat[2 * w + 3] = 0 / 0, 0 / 0
+      local pool = nn.SpatialMaxPooling(2, 2)
+      local y = pool:forward(x)
+      local oh, ow = math.floor(h / 2), math.floor(w / 2)
+      for p = 1, planes do
+        for i = 1, oh do
+          for j = 1, ow do
+            local best, at
+            for r = 0, 1 do
+              for c = 0, 1 do
+                local pos = (2 * i - 2 + r) * w + (2 * j - 2 + c)
+                local v = x:get(1, p, 2 * i - 1 + r, 2 * j - 1 + c)
+                if best == nil or v > best or v ~= v then best, at = v, pos end
+              end
+            end
+            local got = y:get(1, p, i, j)
+            assert.is_true(got == best or (got ~= got and best ~= best), ("(%d,%d,%d)"):format(p, i, j))
+            assert.equal(at, pool.indices:get(1, p, i, j))
+          end
+        end
+      end
+    end
+  end)
+
   describe("convolution", function()
     it("gives the same results for a chunked batch as image by image", function()
-      -- 32 -> 64 channels on 26x26: 202,752 workspace floats per image, so 23 images take several
-      -- im2col chunks (CONV2D_CHUNK_FLOATS, 2^20 floats, holds 5), the last one partial
+      -- 32 -> 64 channels on 26x26, 23 images: split over the threads, one image at a time
       local conv = nn.SpatialConvolution(32, 64, 3, 3)
       local x = uniform(23, 32, 26, 26)
       local g = uniform(23, 64, 24, 24)
@@ -216,21 +245,24 @@ describe("nn modules", function()
       assert.is_true(max_abs_diff(single.gradWeight, gw) < 1e-5 * scale)
     end)
 
-    it("sizes its workspace to the batch: one image needs one image's worth", function()
+    it("sizes its workspace to one image's columns per thread, whatever the batch", function()
       local threads = mnist.core.blas_info().threads
       mnist.core.blas_set_threads(1)
       local conv = nn.SpatialConvolution(32, 64, 3, 3)
       conv:forward(uniform(1, 32, 26, 26))
-      assert.equal((32 * 9 + 64) * 24 * 24, conv.workspace:numel())
+      assert.equal(32 * 9 * 24 * 24, conv.workspace:numel())
       local big = nn.SpatialConvolution(32, 64, 3, 3)
       big:forward(uniform(23, 32, 26, 26))
-      assert.equal(5 * conv.workspace:numel(), big.workspace:numel()) -- a chunk of 5 images
-      assert.is_true(big.workspace:numel() <= 2 ^ 20) -- CONV2D_CHUNK_FLOATS
-      -- two threads: a chunk each, and the second thread's weight and bias gradient partials
+      assert.equal(conv.workspace:numel(), big.workspace:numel())
+      -- two threads: columns each, and the second thread's weight and bias gradient partials
       mnist.core.blas_set_threads(2)
       local two = nn.SpatialConvolution(32, 64, 3, 3)
       two:forward(uniform(23, 32, 26, 26))
       assert.equal(2 * big.workspace:numel() + 64 * 32 * 9 + 64, two.workspace:numel())
+      -- a single image needs no second thread's columns: its product uses both threads
+      local one = nn.SpatialConvolution(32, 64, 3, 3)
+      one:forward(uniform(1, 32, 26, 26))
+      assert.equal(conv.workspace:numel(), one.workspace:numel())
       mnist.core.blas_set_threads(threads)
     end)
 
