@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 int sha256_buffer(uint8_t out[32], const void *data, size_t len) {
     unsigned int n = 0;
@@ -34,6 +35,52 @@ int sha256_file(uint8_t out[32], const char *path) {
     EVP_MD_CTX_free(ctx);
     fclose(f);
     errno = saved;
+    return st;
+}
+
+int sha256_chunks(uint8_t out[32], const void *const *chunks, const size_t *lens, int n) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    for (int i = 0; ok && i < n; i++) ok = EVP_DigestUpdate(ctx, chunks[i], lens[i]) == 1;
+    unsigned int len = 0;
+    ok = ok && EVP_DigestFinal_ex(ctx, out, &len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok ? MN_OK : MN_ERR_NOMEM;
+}
+
+int sha256_file_gunzip(uint8_t out[32], uint64_t *content_len, const char *path) {
+    gzFile gz = gzopen(path, "rb"); /* zlib reads a non-gzip file through unchanged */
+    if (!gz) return errno ? MN_ERR_IO : MN_ERR_NOMEM;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        gzclose(gz);
+        return MN_ERR_NOMEM;
+    }
+    gzbuffer(gz, 1 << 17);
+    static const size_t chunk = 1 << 16;
+    unsigned char *buf = malloc(chunk);
+    int st = buf ? MN_OK : MN_ERR_NOMEM;
+    uint64_t total = 0;
+    int got;
+    while (st == MN_OK && (got = gzread(gz, buf, (unsigned)chunk)) > 0) {
+        EVP_DigestUpdate(ctx, buf, (size_t)got);
+        total += (uint64_t)got;
+    }
+    if (st == MN_OK) {
+        int zerr;
+        gzerror(gz, &zerr);
+        if (zerr == Z_ERRNO) st = MN_ERR_IO;
+        else if (zerr != Z_OK) st = MN_ERR_FORMAT; /* corrupt data or unexpected end of file */
+    }
+    unsigned int n = 0;
+    if (st == MN_OK && EVP_DigestFinal_ex(ctx, out, &n) != 1) st = MN_ERR_NOMEM;
+    int saved = errno;
+    free(buf);
+    EVP_MD_CTX_free(ctx);
+    gzclose(gz);
+    errno = saved;
+    *content_len = total;
     return st;
 }
 

@@ -13,6 +13,12 @@
 int sha256_buffer(uint8_t out[32], const void *data, size_t len);
 /* out: the SHA-256 of the file at path, streamed. MN_ERR_IO (errno set) when unreadable. */
 int sha256_file(uint8_t out[32], const char *path);
+/* out: the SHA-256 of the n chunks (chunks[i], lens[i]) taken as one byte string. */
+int sha256_chunks(uint8_t out[32], const void *const *chunks, const size_t *lens, int n);
+/* out: the SHA-256 of the file's content after gunzip (a file that is not gzip is hashed as is);
+ * *content_len: the content's length. MN_ERR_IO (errno set) when unreadable, MN_ERR_FORMAT when
+ * the gzip stream is corrupt or truncated. */
+int sha256_file_gunzip(uint8_t out[32], uint64_t *content_len, const char *path);
 /* hex: 64 lowercase hex digits and a NUL, from a 32-byte digest. */
 void sha256_hex(char hex[65], const uint8_t digest[32]);
 

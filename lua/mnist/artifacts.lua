@@ -4,12 +4,13 @@
 --   mnist-classifier-V.safetensors   the whole network (features.* and head.*)
 --   mnist-features-V.safetensors     the feature extractor alone (features.*), for transfer learning
 --   each with a .sha256 beside it, and manifest.json:
---   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n}}, "test_accuracy": ...,
+--   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n, "tensors_sha256": hex}},
+--    "test_accuracy": ...,
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
 -- The manifest is written last, so a crash mid-publish never leaves one naming missing files.
-local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
+local fs = require "mnist.fs"
 local version = require "mnist.version"
 local weights = require "mnist.weights"
 
@@ -26,10 +27,9 @@ end
 function M.git_commit()
   local source = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
   if not source then return nil end
-  local p = io.popen(("git -C '%s' rev-parse HEAD 2>/dev/null"):format(source))
-  local commit = p and p:read("*l")
-  if p then p:close() end
-  return commit and commit:match("^%x+$") and commit or nil
+  local out, rc = fs.capture(("git -C %s rev-parse HEAD"):format(fs.quote(source)))
+  local commit = out:match("^(%x+)%s*$")
+  return rc == 0 and commit or nil
 end
 
 -- The tensors of `net` that belong in the file of `part`.
@@ -41,18 +41,19 @@ function M.part_tensors(net, part)
   return out
 end
 
-local function file_size(path)
-  local f = assert(io.open(path, "rb"))
-  local n = f:seek("end")
-  f:close()
-  return n
+-- SHA-256 over the tensors' names and bytes in file order: equal for a bitwise rebuild, whatever
+-- the metadata (the git commit, the time) says.
+function M.tensors_sha256(named)
+  local parts = {}
+  for i, pair in ipairs(named) do parts[i] = pair[1] .. "\0" .. pair[2]:tobytes() end
+  return core.sha256(table.concat(parts))
 end
 
 -- Writes both weight files of the trained classifier `net` and the manifest. info: test_accuracy,
 -- test_loss, epochs, run_id, data (hashes of the data files). Returns the paths.
 function M.publish(net, cfg, info)
   local dir = config.weights_dir(cfg)
-  local ok, err = core.mkdir_p(dir)
+  local ok, err = fs.mkdir_p(dir)
   if not ok then error("artifacts: cannot create " .. tostring(err), 0) end
   local commit = M.git_commit()
   local identity = config.identity(cfg)
@@ -66,15 +67,16 @@ function M.publish(net, cfg, info)
   for _, part in ipairs(M.PARTS) do
     local name = M.file_name(part)
     local path = dir .. "/" .. name
-    local hex = weights.save(path, M.part_tensors(net, part), {
+    local named = M.part_tensors(net, part)
+    local hex = weights.save(path, named, {
       format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
     })
-    manifest.files[name] = { sha256 = hex, bytes = file_size(path) }
+    manifest.files[name] = { sha256 = hex, bytes = fs.size(path), tensors_sha256 = M.tensors_sha256(named) }
     paths[part] = path
   end
-  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, cjson.encode(manifest))
+  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, fs.json(manifest) .. "\n")
   if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end
   paths.manifest = dir .. "/" .. M.MANIFEST
   return paths
@@ -83,12 +85,9 @@ end
 -- The manifest at dir/manifest.json, or nil and why not.
 function M.read_manifest(dir)
   local path = dir .. "/" .. M.MANIFEST
-  local f = io.open(path, "rb")
-  if not f then return nil, path .. ": missing" end
-  local text = f:read("*a")
-  f:close()
-  local ok, manifest = pcall(cjson.decode, text)
-  if not ok or type(manifest) ~= "table" or type(manifest.files) ~= "table" then
+  if not fs.exists(path) then return nil, path .. ": missing" end
+  local manifest = fs.read_json(path)
+  if type(manifest) ~= "table" or type(manifest.files) ~= "table" then
     return nil, path .. ": not a valid manifest"
   end
   return manifest

@@ -11,7 +11,8 @@ local M = {}
 M.EXIT_OK, M.EXIT_USAGE, M.EXIT_RUNTIME = 0, 1, 2
 
 -- Error prefixes that mean "the user's input is wrong" (exit 1) rather than "the work failed".
-local INPUT_ERRORS = { "usage", "config", "preprocess", "image", "weights", "labels", "predict" }
+local INPUT_ERRORS = { "usage", "config", "model", "preprocess_images", "preprocess_labels",
+  "classifier", "weights", "checkpoint" }
 
 -- A failure the caller caused; anything else that raises is a runtime failure.
 function M.usage_error(msg)
@@ -88,17 +89,29 @@ local COMMANDS = {
   {
     "info", "Version, artifact dir, data and weights found, BLAS core and threads.",
     function(_) end,
-    function(cfg) return require("mnist.info").run(cfg) end,
+    function(cfg) return M.info(cfg) end,
   },
   {
     "download", "Download and verify the data set into <artifact_dir>/data/<dataset>/.",
     function(_) end,
-    function(cfg) return require("mnist.download").run(cfg) end,
+    function(cfg)
+      local download = require "mnist.download"
+      local _, details = download.fetch(cfg)
+      for _, f in ipairs(download.FILES) do
+        local d = details[f.key]
+        print(("%s  %s  (%s)"):format(d.content_sha256, d.path, d.source))
+      end
+    end,
   },
   {
     "save-datasets", "Write the training record files (and their manifest) to the artifact dir.",
     function(_) end,
-    function(cfg) return require("mnist.dataset").run_save(cfg) end,
+    function(cfg)
+      local dataset = require "mnist.dataset"
+      dataset.save_records(cfg)
+      local paths = dataset.record_paths(cfg)
+      print(("records: %s, %s\nmanifest: %s"):format(paths.train, paths.test, paths.manifest))
+    end,
   },
   {
     "train", "Train the model; writes metrics, checkpoints and versioned weights.",
@@ -130,6 +143,40 @@ local COMMANDS = {
     function(cfg, args) return require("mnist.deploy").run(cfg, { force = args.force }) end,
   },
 }
+
+-- `mnist.lua info`: what is installed and found, without changing anything.
+function M.info(cfg)
+  local core = require "mnist.core"
+  local download = require "mnist.download"
+  local dataset = require "mnist.dataset"
+  local blas = core.blas_info()
+  print(("mnist %s (LuaJIT, %s)"):format(require "mnist.version", jit and jit.version or _VERSION))
+  print(("artifact dir: %s"):format(cfg.artifact_dir))
+  local dir = config.data_dir(cfg)
+  local found = {}
+  for _, f in ipairs(download.FILES) do
+    local state = "missing"
+    for _, candidate in ipairs { dir .. "/" .. f.name .. ".gz", dir .. "/" .. f.name } do
+      local handle = io.open(candidate, "rb")
+      if handle then
+        handle:close()
+        local ok = download.verify(candidate, cfg.dataset, f.name)
+        state = ok and "verified" or "FAILS VERIFICATION"
+        break
+      end
+    end
+    found[#found + 1] = ("%s %s"):format(f.name, state)
+  end
+  print(("data (%s): %s\n  %s"):format(cfg.dataset, dir, table.concat(found, "\n  ")))
+  local records, why = dataset.open_records(cfg, { verify = false })
+  print(("records: %s"):format(records and "present, headers checked" or ("not usable: " .. tostring(why))))
+  print(("BLAS: OpenBLAS, core %s, %d threads; %d CPUs"):format(blas.core, blas.threads, core.cpu_count()))
+  local pretrained = require "mnist.pretrained"
+  for _, part in ipairs { "classifier", "features" } do
+    local ok, path = pcall(pretrained.resolve, cfg, part)
+    print(("weights (%s): %s"):format(part, ok and (path .. " (verified)") or tostring(path)))
+  end
+end
 
 function M.parser()
   local version = require "mnist.version"

@@ -85,12 +85,15 @@ local function distance(a, b)
   return prev[#b]
 end
 
-function M.nearest_key(name)
+-- The setting (or one of `extra`, a list of other valid names) nearest to `name`.
+function M.nearest_key(name, extra)
   local best, best_d = nil, math.huge
-  for _, f in ipairs(M.fields) do
-    local d = distance(name, f[1])
-    if d < best_d then best, best_d = f[1], d end
+  local function consider(key)
+    local d = distance(name, key)
+    if d < best_d then best, best_d = key, d end
   end
+  for _, f in ipairs(M.fields) do consider(f[1]) end
+  for _, key in ipairs(extra or {}) do consider(key) end
   return best
 end
 

@@ -20,4 +20,12 @@ M.model = require "mnist.model"
 M.features = M.model.features
 M.classifier = M.model.classifier
 
+-- Data: download, record files, the batch loader, preprocessing (labels are 0-based, 0..9).
+M.download = require "mnist.download"
+M.dataset = require "mnist.dataset"
+M.preprocessing = require "mnist.preprocessing"
+M.load_dataset = M.dataset.load_dataset
+M.preprocess_images = M.preprocessing.preprocess_images
+M.preprocess_labels = M.preprocessing.preprocess_labels
+
 return M

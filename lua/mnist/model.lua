@@ -78,7 +78,14 @@ local function arguments(cfg, opts)
   if cfg == nil or cfg.artifact_dir == nil then -- overrides, possibly mixed with options
     local overrides = {}
     for k, v in pairs(cfg or {}) do
-      if OPTION_KEYS[k] then options[k] = v else overrides[k] = v end
+      if OPTION_KEYS[k] then
+        options[k] = v
+      elseif config.defaults[k] == nil then
+        error(("model: unknown setting '%s' (did you mean '%s'?)"):format(tostring(k),
+          config.nearest_key(tostring(k), { "pretrained", "weights" })), 0)
+      else
+        overrides[k] = v
+      end
     end
     cfg = config.resolve(overrides, "model settings")
   end
