@@ -114,21 +114,45 @@ function tasks.latency(args)
   return { us_per_image = timed_forward(args, 1) / args.steps * 1e6 }
 end
 
--- The machine's sgemm ceiling as our kernels see it: OpenBLAS's cblas_sgemm on `threads` threads.
+-- The machine's sgemm ceiling: OpenBLAS's cblas_sgemm on `threads` threads (through the FFI: the
+-- core keeps OpenBLAS at one thread and uses its own sgemm), and our sgemm (csrc/gemm.c, what
+-- the kernels run) on the same threads, both on an N x N x N product.
+local ffi = require "ffi"
+ffi.cdef [[
+  void cblas_sgemm(int order, int transa, int transb, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+  void openblas_set_num_threads(int n);
+]]
+
+local function median_seconds(args, fn)
+  local times = {}
+  for r = 1, args.warmup + args.steps do
+    local start = core.wall_time()
+    fn()
+    if r > args.warmup then times[#times + 1] = core.wall_time() - start end
+  end
+  table.sort(times)
+  return times[math.ceil(#times / 2)]
+end
+
 function tasks.sgemm(args)
   local n = args.size
   local a, b, c = T.zeros(n, n), T.zeros(n, n), T.zeros(n, n)
   mnist.random.default:fill_uniform(a, -1, 1)
   mnist.random.default:fill_uniform(b, -1, 1)
-  local best = {}
-  for r = 1, args.warmup + args.steps do
-    local start = core.wall_time()
-    T.matmul(a, b, false, false, c)
-    if r > args.warmup then best[#best + 1] = core.wall_time() - start end
-  end
-  table.sort(best)
-  local median = best[math.ceil(#best / 2)]
-  return { gflops = 2 * n * n * n / median / 1e9, core = core.blas_info().core }
+  local ok, blas = pcall(ffi.load, "openblas")
+  if not ok then blas = ffi.load("libopenblas.so.0") end
+  local pa, pb, pc = ffi.new("float[?]", n * n), ffi.new("float[?]", n * n), ffi.new("float[?]", n * n)
+  for i = 0, n * n - 1 do pa[i], pb[i] = (i % 7) / 7 - 0.5, (i % 5) / 5 - 0.5 end
+  blas.openblas_set_num_threads(args.threads)
+  local cblas = median_seconds(args, function()
+    blas.cblas_sgemm(101, 111, 111, n, n, n, 1, pa, n, pb, n, 0, pc, n) -- row-major, no transposes
+  end)
+  core.blas_set_threads(args.threads) -- back to our threads (OpenBLAS at one)
+  local ours = median_seconds(args, function() T.matmul(a, b, false, false, c) end)
+  local flops = 2 * n * n * n
+  return { gflops = flops / cblas / 1e9, ours_gflops = flops / ours / 1e9,
+    core = core.blas_info().core, gemm = core.blas_info().gemm }
 end
 
 -- Publishes freshly initialised default-model weights into the artifact dir (MNIST_HOME), for the

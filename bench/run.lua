@@ -129,37 +129,47 @@ local function add(row, impl, v)
   if v then table.insert(samples[row][impl], v) end
 end
 
-local function measure(impl, rep)
-  local base = impl == "ours" and OURS or THEIRS
-  for _, name in ipairs { "train_default", "train_lenet" } do
-    local r, _, rss = run(base .. " " .. WORK[name] .. COMMON)
-    add(name, impl, r and r.images_per_s)
-    if name == "train_default" then add("rss_train", impl, r and rss) end
+-- One measurement of each kind: every workload runs on both sides back to back (`order` says
+-- which side goes first), so a slow minute of the shared machine hits both.
+local ROW_KIND = {
+  { "train_default", "images_per_s" }, { "train_lenet", "images_per_s" },
+  { "infer_default", "images_per_s" }, { "infer_lenet", "images_per_s" },
+  { "latency_default", "us_per_image" }, { "latency_lenet", "us_per_image" },
+}
+
+local function measure(order)
+  for _, row in ipairs(ROW_KIND) do
+    local name, field = row[1], row[2]
+    for _, impl in ipairs(order) do
+      local r, _, rss = run((impl == "ours" and OURS or THEIRS) .. " " .. WORK[name] .. COMMON)
+      add(name, impl, r and r[field])
+      if name == "train_default" then add("rss_train", impl, r and rss) end
+    end
   end
-  for _, name in ipairs { "infer_default", "infer_lenet" } do
-    local r = run(base .. " " .. WORK[name] .. COMMON)
-    add(name, impl, r and r.images_per_s)
+  for _, impl in ipairs(order) do
+    local ok, _, wall, rss = execute(impl == "ours" and COLD_OURS or COLD_THEIRS, "/dev/null")
+    add("coldstart", impl, ok and wall * 1e3)
+    add("rss_coldstart", impl, ok and rss)
   end
-  for _, name in ipairs { "latency_default", "latency_lenet" } do
-    local r = run(base .. " " .. WORK[name] .. COMMON)
-    add(name, impl, r and r.us_per_image)
-  end
-  local ok, _, wall, rss = execute(impl == "ours" and COLD_OURS or COLD_THEIRS, "/dev/null")
-  add("coldstart", impl, ok and wall * 1e3)
-  add("rss_coldstart", impl, ok and rss)
-  if impl == "ours" then -- the sgemm ceiling, on the same threads, between the two sides' runs
-    local s = run(("%s --task sgemm --size 2048 --warmup 2 --steps %d --threads %d"):format(OURS,
-      work(7, 3), THREADS))
-    add("sgemm", "ours", s and s.gflops)
-    if s then samples.blas_core = s.core end
-  end
-  io.stderr:write(("bench: repetition %d/%d, %s done\n"):format(rep, REPS, impl))
+  -- the sgemm ceilings, on the same threads, in the same run
+  local s = run(("%s --task sgemm --size 2048 --warmup 2 --steps %d --threads %d"):format(OURS,
+    work(7, 3), THREADS))
+  add("sgemm", "ours", s and s.gflops)
+  add("sgemm_ours", "ours", s and s.ours_gflops)
+  if s then samples.blas_core, samples.gemm_kernel = s.core, s.gemm end
 end
 
+local function loadavg()
+  local f = io.open("/proc/loadavg")
+  local l = f and f:read("*l")
+  if f then f:close() end
+  return tonumber(l and l:match("^(%S+)")) or 0
+end
+local load_before = loadavg()
 local started = os.time()
 for rep = 1, REPS do
-  local order = rep % 2 == 1 and { "ours", "pytorch" } or { "pytorch", "ours" }
-  for _, impl in ipairs(order) do measure(impl, rep) end
+  measure(rep % 2 == 1 and { "ours", "pytorch" } or { "pytorch", "ours" })
+  io.stderr:write(("bench: repetition %d/%d done\n"):format(rep, REPS))
 end
 
 local function stats(list)
@@ -183,6 +193,7 @@ local function default_step_flops()
 end
 local FLOPS = default_step_flops()
 local sgemm = stats(samples.sgemm and samples.sgemm.ours)
+local sgemm_ours = stats(samples.sgemm_ours and samples.sgemm_ours.ours)
 for _, impl in ipairs { "ours", "pytorch" } do
   local list = {}
   for i, v in ipairs(samples.train_default[impl]) do list[i] = v * FLOPS / 1e9 end
@@ -222,15 +233,21 @@ for _, row in ipairs(ROWS) do
   emit(("| %s | %s | %s | %s |"):format(label, cell(o, fmt), cell(t, fmt),
     ratio and ("%.2fx%s"):format(ratio, higher and "" or " (lower is better)") or "-"))
 end
+local function percent(x) return x and ("%.0f%%"):format(100 * x) or "-" end
 if sgemm then
-  emit(("| sgemm 2048^3, %d threads (GFLOP/s) | %s | | |"):format(THREADS, cell(sgemm, "%.0f")))
+  emit(("| OpenBLAS cblas_sgemm 2048^3, %d threads (GFLOP/s) | %s | | |"):format(THREADS, cell(sgemm, "%.0f")))
   for _, impl in ipairs { "ours", "pytorch" } do
     local g = results.gflops_train[impl]
     results.gflops_train[impl .. "_fraction"] = g and g.median / sgemm.median
   end
-  emit(("| training GFLOP/s / sgemm peak | %s | %s | |"):format(
-    results.gflops_train.ours_fraction and ("%.0f%%"):format(100 * results.gflops_train.ours_fraction) or "-",
-    results.gflops_train.pytorch_fraction and ("%.0f%%"):format(100 * results.gflops_train.pytorch_fraction) or "-"))
+  emit(("| training GFLOP/s / cblas_sgemm peak | %s | %s | |"):format(
+    percent(results.gflops_train.ours_fraction), percent(results.gflops_train.pytorch_fraction)))
+end
+if sgemm_ours then
+  emit(("| our sgemm (csrc/gemm.c, %s) 2048^3, %d threads (GFLOP/s) | %s | | |"):format(
+    samples.gemm_kernel or "?", THREADS, cell(sgemm_ours, "%.0f")))
+  local g = results.gflops_train.ours
+  emit(("| training GFLOP/s / our sgemm peak | %s | | |"):format(percent(g and g.median / sgemm_ours.median)))
 end
 
 -- The targets of issue 7 (on the 2-core development machine).
@@ -245,7 +262,7 @@ local function ours_at_most(key, x)
 end
 local targets = {
   { "default training >= 2.0x PyTorch", ratio_at_least("train_default", 2.0) },
-  { "default training >= 70% of the sgemm peak",
+  { "default training >= 70% of the cblas_sgemm peak",
     results.gflops_train.ours_fraction and results.gflops_train.ours_fraction >= 0.70 },
   { "LeNet training >= 2.5x PyTorch", ratio_at_least("train_lenet", 2.5) },
   { "default inference >= 3x PyTorch", ratio_at_least("infer_default", 3.0) },
@@ -270,6 +287,9 @@ local header = {
     torch_version),
   ("Training FLOPs per image (default model, counted as in bench/run.lua): %.1f M."):format(FLOPS / 1e6),
 }
+local load_after = loadavg()
+header[#header + 1] = ("Load average (1 min) before the run: %.2f, after: %.2f.%s"):format(load_before,
+  load_after, load_before > 0.5 and " WARNING: the machine was busy before the run; figures and ratios are noisy (PyTorch's OpenMP threads suffer most from a busy machine)." or "")
 local text = table.concat(header, "\n") .. "\n\n" .. table.concat(lines, "\n") .. "\n"
 io.write("\n", text)
 
