@@ -26,8 +26,9 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     return MN_OK;
 }
 
-/* Per part: one image's cols; parts after the first also sum their dweight and dbias apart
- * (added in part order at the end, so the result depends on the thread count only). */
+/* Per thread: one image's cols; parts (blocks of images) after the first also sum their dweight
+ * and dbias apart (added in part order at the end, so the result depends on the thread count
+ * only, not on which thread ran which part). */
 static int64_t part_floats(const Conv2dShape *g) { return g->k * g->p; }
 static int64_t partial_floats(const Conv2dShape *g) { return g->o * g->k + g->o; }
 
@@ -143,7 +144,8 @@ static void image_gemm(const Conv2dShape *g, int trans_a, int trans_b, int64_t m
 static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
     const Conv2dShape *g = j->g;
-    float *cols = j->ws + part * part_floats(g); /* (K, P) */
+    float *cols = j->ws + parallel_thread_index() * part_floats(g); /* (K, P) */
+    (void)part;
     for (int64_t i = lo; i < hi; i++) {
         float *y = j->y + i * g->o * g->p; /* (O, P) */
         im2col(cols, j->x + i * g->c * g->h * g->w, g);
@@ -163,7 +165,7 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
     const Conv2dShape *g = j->g;
     const int64_t image = g->c * g->h * g->w;
-    float *cols = j->ws + part * part_floats(g); /* (K, P), later dcols */
+    float *cols = j->ws + parallel_thread_index() * part_floats(g); /* (K, P), later dcols */
     float *dw = j->dw, *db = j->db;
     if (part > 0) {
         float *partial = j->ws + g->parts * part_floats(g) + (part - 1) * partial_floats(g);

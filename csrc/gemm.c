@@ -282,10 +282,59 @@ static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
     }
 }
 
+/* One or two rows of C (a single image through a linear layer): matrix-vector products need no
+ * packing, which would cost as much as the product itself here. Vectors of 8 partial sums (the
+ * compiler maps them to whatever the baseline has); the order of the sums is fixed. */
+typedef float vec8 __attribute__((vector_size(32)));
+
+static void gemm_rows(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                      float *c, int64_t ldc) {
+    for (int64_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc; /* (N) */
+        if (trans_b) {           /* c[i][j] = dot(a_i, b_j), b_j a contiguous row of K */
+            for (int64_t j = 0; j < n; j++) {
+                const float *bj = b + j * ldb;
+                vec8 acc = {0};
+                int64_t p = 0;
+                float sum = 0.0f;
+                if (!trans_a) {
+                    const float *ai = a + i * lda;
+                    for (; p + 8 <= k; p += 8) {
+                        vec8 x, y;
+                        memcpy(&x, ai + p, sizeof x);
+                        memcpy(&y, bj + p, sizeof y);
+                        acc += x * y;
+                    }
+                    for (; p < k; p++) sum += ai[p] * bj[p];
+                } else {
+                    for (; p < k; p++) sum += a[p * lda + i] * bj[p];
+                }
+                for (int q = 0; q < 8; q++) sum += acc[q];
+                ci[j] = alpha * sum + (beta == 0.0f ? 0.0f : beta * ci[j]);
+            }
+        } else { /* c_i = sum over p of a[i][p] * (row p of B): rows added in order */
+            if (beta == 0.0f)
+                for (int64_t j = 0; j < n; j++) ci[j] = 0.0f;
+            else if (beta != 1.0f)
+                for (int64_t j = 0; j < n; j++) ci[j] *= beta;
+            for (int64_t p = 0; p < k; p++) {
+                const float f = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
+                const float *bp = b + p * ldb;
+                for (int64_t j = 0; j < n; j++) ci[j] += f * bp[j];
+            }
+        }
+    }
+}
+
 void gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                  int64_t ldc) {
     if (m <= 0 || n <= 0) return;
+    if (m <= 2 && k > 0) {
+        gemm_rows(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     if (k <= 0 || alpha == 0.0f || !buffers()) { /* nothing to multiply, or no memory: BLAS */
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,

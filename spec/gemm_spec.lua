@@ -23,7 +23,7 @@ local function uniform(r, c)
   return t
 end
 local worst = 0
-for _, s in ipairs { { 1, 1, 1 }, { 9, 33, 7 }, { 17, 50, 300 }, { 70, 5, 401 }, { 3, 40, 900 } } do
+for _, s in ipairs { { 1, 1, 1 }, { 9, 33, 7 }, { 17, 50, 300 }, { 70, 5, 401 }, { 3, 40, 900 }, { 1, 40, 300 }, { 2, 17, 33 } } do
   local m, n, k = s[1], s[2], s[3]
   for ta = 0, 1 do
     for tb = 0, 1 do
