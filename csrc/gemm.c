@@ -98,6 +98,14 @@ __attribute__((target("avx2"))) static void transpose8x8(float *dst, int64_t ldd
     }
     for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + i * ldd, t[i]);
 }
+
+/* dst[k*nr + j] = src[k*lds + j] for kc rows of nr (a multiple of 8) floats: without a memcpy
+ * call per 128-byte row. */
+__attribute__((target("avx2"))) static void copy_strip(float *dst, const float *src, int64_t lds,
+                                                      int64_t kc, int nr) {
+    for (int64_t k = 0; k < kc; k++, dst += nr, src += lds)
+        for (int j = 0; j < nr; j += 8) _mm256_store_ps(dst + j, _mm256_loadu_ps(src + j));
+}
 #endif
 
 /* 4 x 8 in plain C (any CPU; the compiler vectorizes the j loop). */
@@ -212,6 +220,12 @@ static void pack_b_strip(float *dst, const float *b, int64_t ldb, int trans, int
             for (int64_t k = 0; k < kc; k++) dst[k * nr + j] = src[k];
         }
     } else if (cols == nr) {
+#ifdef GEMM_X86
+        if (kern->transpose8 && nr % 8 == 0) {
+            copy_strip(dst, b, ldb, kc, nr);
+            return;
+        }
+#endif
         for (int64_t k = 0; k < kc; k++) memcpy(dst + k * nr, b + k * ldb, sizeof(float) * nr);
     } else {
         for (int64_t k = 0; k < kc; k++) {
