@@ -71,7 +71,8 @@ local tasks = {}
 function tasks.train(args)
   local net = classifier(args)
   net:training()
-  net:setInputGradient(false) -- the images need no gradient (PyTorch does not compute it either)
+  -- the images need no gradient (PyTorch does not compute it either); older builds lack the switch
+  if net.setInputGradient then net:setInputGradient(false) end
   local params, grads = net:getParameters()
   local crit = nn.ClassNLLCriterion()
   local config, state = { learningRate = 0.01, momentum = 0.9 }, {}

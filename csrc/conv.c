@@ -23,13 +23,21 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     g->p = g->oh * g->ow;
     if (g->k * g->p > TENSOR_MAX_NUMEL) return MN_ERR_SHAPE; /* one image's cols */
     g->parts = parallel_parts(g->n, 1);
+    /* Small images go several to a product, so its N dimension has CONV2D_MIN_COLUMNS */
+    int64_t per_part = (g->n + g->parts - 1) / g->parts;
+    g->chunk = (CONV2D_MIN_COLUMNS + g->p - 1) / g->p;
+    if (g->chunk > per_part) g->chunk = per_part;
+    if (g->chunk < 1) g->chunk = 1;
+    if ((g->k + g->o) * g->chunk * g->p > TENSOR_MAX_NUMEL) g->chunk = 1;
     return MN_OK;
 }
 
 /* Per thread: one image's cols; parts (blocks of images) after the first also sum their dweight
  * and dbias apart (added in part order at the end, so the result depends on the thread count
  * only, not on which thread ran which part). */
-static int64_t part_floats(const Conv2dShape *g) { return g->k * g->p; }
+static int64_t part_floats(const Conv2dShape *g) {
+    return g->chunk > 1 ? (g->k + g->o) * g->chunk * g->p : g->k * g->p;
+}
 static int64_t partial_floats(const Conv2dShape *g) { return g->o * g->k + g->o; }
 
 int64_t conv2d_workspace_floats(const Conv2dShape *g) {
@@ -47,7 +55,7 @@ static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, in
     if (*lo > *hi) *lo = *hi;
 }
 
-/* cols (K, P) from the image at inp (C, H, W); zero where the kernel hits padding.
+/* cols (K, P), rows ld apart, from the image at inp (C, H, W); zero where the kernel hits padding.
  * The rows copied are short (24 floats in the default model): GCC must not turn the copy and
  * zero loops into memcpy/memset calls, which cost a third of the time here. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -81,13 +89,14 @@ __attribute__((target("avx512f"))) static inline void add_row(float *dst, const 
     for (; i < n; i++) dst[i] += src[i];
 }
 
-__attribute__((target("avx512f"))) static void im2col_avx512(float *cols, const float *inp,
+__attribute__((target("avx512f"))) static void im2col_avx512(float *cols, int64_t ld,
+                                                             const float *inp,
                                                              const Conv2dShape *g) {
     const int64_t plane = g->h * g->w;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * g->p; /* (P) */
+                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (P) */
                 const float *src = inp + c * plane + ki * g->w + kj;          /* (OH, W) */
                 for (int64_t oh = 0; oh < g->oh; oh++)
                     copy_row(row + oh * g->ow, src + oh * g->w, g->ow);
@@ -95,12 +104,12 @@ __attribute__((target("avx512f"))) static void im2col_avx512(float *cols, const 
 }
 
 __attribute__((target("avx512f"))) static void col2im_avx512(float *dinp, const float *dcols,
-                                                             const Conv2dShape *g) {
+                                                             int64_t ld, const Conv2dShape *g) {
     const int64_t plane = g->h * g->w;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * g->p; /* (P) */
+                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (P) */
                 float *dst = dinp + c * plane + ki * g->w + kj;                    /* (OH, W) */
                 for (int64_t oh = 0; oh < g->oh; oh++)
                     add_row(dst + oh * g->w, row + oh * g->ow, g->ow);
@@ -114,10 +123,10 @@ static int has_avx512(void) {
 }
 #endif
 
-KEEP_LOOPS static void im2col(float *cols, const float *inp, const Conv2dShape *g) {
+KEEP_LOOPS static void im2col(float *cols, int64_t ld, const float *inp, const Conv2dShape *g) {
 #ifdef CONV_AVX512
     if (g->sw == 1 && g->sh == 1 && g->pw == 0 && g->ph == 0 && has_avx512()) {
-        im2col_avx512(cols, inp, g);
+        im2col_avx512(cols, ld, inp, g);
         return;
     }
 #endif
@@ -125,7 +134,7 @@ KEEP_LOOPS static void im2col(float *cols, const float *inp, const Conv2dShape *
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * g->p; /* (P) */
+                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (P) */
                 int64_t lo, hi;
                 valid_range(&lo, &hi, g->ow, g->w, g->sw, g->pw, kj);
                 {
@@ -149,11 +158,11 @@ KEEP_LOOPS static void im2col(float *cols, const float *inp, const Conv2dShape *
             }
 }
 
-/* dinp (C, H, W) += the columns of dcols (K, P) scattered back (im2col's adjoint). */
-static void col2im(float *dinp, const float *dcols, const Conv2dShape *g) {
+/* dinp (C, H, W) += the columns of dcols (K, P), rows ld apart, scattered back (im2col's adjoint). */
+static void col2im(float *dinp, const float *dcols, int64_t ld, const Conv2dShape *g) {
 #ifdef CONV_AVX512
     if (g->sw == 1 && g->sh == 1 && g->pw == 0 && g->ph == 0 && has_avx512()) {
-        col2im_avx512(dinp, dcols, g);
+        col2im_avx512(dinp, dcols, ld, g);
         return;
     }
 #endif
@@ -161,7 +170,7 @@ static void col2im(float *dinp, const float *dcols, const Conv2dShape *g) {
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * g->p; /* (P) */
+                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (P) */
                 int64_t lo, hi;
                 valid_range(&lo, &hi, g->ow, g->w, g->sw, g->pw, kj);
                 {
@@ -210,55 +219,71 @@ static void image_gemm(const Conv2dShape *g, int trans_a, int trans_b, int64_t m
         gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 
-/* Images [lo, hi) of the forward pass: Y_i (O, P) = weight (O, K) @ cols_i (K, P), written
- * straight into out[i], then the bias. */
+/* Images [lo, hi) of the forward pass. One image: Y_i (O, P) = weight (O, K) @ cols_i (K, P),
+ * written straight into out[i]. A chunk of nb small images: cols (K, nb*P), Y (O, nb*P) in the
+ * workspace, then copied out. The bias is added in the last pass. */
 static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
     const Conv2dShape *g = j->g;
-    float *cols = j->ws + parallel_thread_index() * part_floats(g); /* (K, P) */
+    const int64_t image = g->c * g->h * g->w;
+    float *cols = j->ws + parallel_thread_index() * part_floats(g); /* (K, chunk*P) */
+    float *prod = cols + g->k * g->chunk * g->p;                    /* (O, chunk*P) */
     (void)part;
-    for (int64_t i = lo; i < hi; i++) {
-        float *y = j->y + i * g->o * g->p; /* (O, P) */
-        im2col(cols, j->x + i * g->c * g->h * g->w, g);
-        image_gemm(g, 0, 0, g->o, g->p, g->k, j->wt, g->k, cols, g->p, 0.0f, y, g->p);
-        if (j->b)
+    for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
+        const int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk, ld = nb * g->p;
+        float *y = nb == 1 ? j->y + n0 * g->o * g->p : prod; /* (O, nb*P) */
+        for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
+        image_gemm(g, 0, 0, g->o, ld, g->k, j->wt, g->k, cols, ld, 0.0f, y, ld);
+        if (nb == 1 && !j->b) continue; /* already in place */
+        for (int64_t i = 0; i < nb; i++)
             for (int64_t o = 0; o < g->o; o++) {
-                const float bo = j->b[o];
-                for (int64_t p = 0; p < g->p; p++) y[o * g->p + p] += bo;
+                const float *src = y + o * ld + i * g->p;         /* (P) */
+                float *dst = j->y + ((n0 + i) * g->o + o) * g->p; /* (P); src itself for nb == 1 */
+                const float bo = j->b ? j->b[o] : 0.0f;
+                for (int64_t p = 0; p < g->p; p++) dst[p] = src[p] + bo;
             }
     }
 }
 
-/* Images [lo, hi) of the backward pass, reading dY_i (O, P) straight from dout:
- * dweight += dY_i @ cols_i^T, dbias += row sums of dY_i, dcols = weight^T @ dY_i, col2im.
+/* Images [lo, hi) of the backward pass: dY (O, nb*P) is dout[i] itself for one image, else
+ * gathered into the workspace (that pass, or one over dout[i], sums dbias);
+ * dweight += dY @ cols^T, dcols = weight^T @ dY written over cols, col2im -> dinp.
  * Part 0 accumulates into dweight/dbias; the others into their own partials, zeroed first. */
 static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
     const Conv2dShape *g = j->g;
     const int64_t image = g->c * g->h * g->w;
-    float *cols = j->ws + parallel_thread_index() * part_floats(g); /* (K, P), later dcols */
+    float *cols = j->ws + parallel_thread_index() * part_floats(g); /* (K, chunk*P), later dcols */
+    float *dprod = cols + g->k * g->chunk * g->p;                   /* (O, chunk*P) */
     float *dw = j->dw, *db = j->db;
     if (part > 0) {
         float *partial = j->ws + g->parts * part_floats(g) + (part - 1) * partial_floats(g);
         if (dw) dw = partial, memset(dw, 0, (size_t)(g->o * g->k) * sizeof *dw);
         if (db) db = partial + g->o * g->k, memset(db, 0, (size_t)g->o * sizeof *db);
     }
-    for (int64_t i = lo; i < hi; i++) {
-        const float *dy = j->dy + i * g->o * g->p; /* (O, P) */
-        if (db)
+    for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
+        const int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk, ld = nb * g->p;
+        const float *dy = nb == 1 ? j->dy + n0 * g->o * g->p : dprod; /* (O, nb*P) */
+        for (int64_t i = 0; i < nb; i++)
             for (int64_t o = 0; o < g->o; o++) {
+                const float *src = j->dy + ((n0 + i) * g->o + o) * g->p; /* (P) */
                 float sum = 0.0f;
-                for (int64_t p = 0; p < g->p; p++) sum += dy[o * g->p + p];
-                db[o] += sum;
+                if (nb > 1) {
+                    float *dst = dprod + o * ld + i * g->p;
+                    for (int64_t p = 0; p < g->p; p++) dst[p] = src[p], sum += src[p];
+                } else if (db) {
+                    for (int64_t p = 0; p < g->p; p++) sum += src[p];
+                }
+                if (db) db[o] += sum;
             }
         if (dw) {
-            im2col(cols, j->x + i * image, g);
-            image_gemm(g, 0, 1, g->o, g->k, g->p, dy, g->p, cols, g->p, 1.0f, dw, g->k);
+            for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
+            image_gemm(g, 0, 1, g->o, g->k, ld, dy, ld, cols, ld, 1.0f, dw, g->k);
         }
         if (j->dx) {
-            image_gemm(g, 1, 0, g->k, g->p, g->o, j->wt, g->k, dy, g->p, 0.0f, cols, g->p);
-            memset(j->dx + i * image, 0, (size_t)image * sizeof *j->dx);
-            col2im(j->dx + i * image, cols, g);
+            image_gemm(g, 1, 0, g->k, ld, g->o, j->wt, g->k, dy, ld, 0.0f, cols, ld);
+            memset(j->dx + n0 * image, 0, (size_t)(nb * image) * sizeof *j->dx);
+            for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
         }
     }
 }

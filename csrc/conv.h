@@ -1,7 +1,8 @@
 /* conv.h: 2-D convolution over a batch of images (cross-correlation, as Torch and PyTorch).
  *
- * How: image by image, im2col then one sgemm (csrc/gemm.h) that writes straight into the output.
- * For an image with P = OH*OW output positions:
+ * How: image by image, im2col then one sgemm (csrc/gemm.h) that writes straight into the output
+ * (small images go a few to an sgemm, see CONV2D_MIN_COLUMNS). For an image with P = OH*OW
+ * output positions:
  *
  *     cols (K, P)   K = C*KH*KW rows, one per (channel, kernel row, kernel col)
  *     out[n] (O, P) = weight (O, K) @ cols, then + bias[o]   no transpose, no copy of the weight
@@ -30,6 +31,12 @@
 
 #include "tensor.h"
 
+/* Images smaller than this many output positions go several to an sgemm (N = images * P), their
+ * columns and outputs in the workspace; larger ones one at a time, straight into the output. */
+#ifndef CONV2D_MIN_COLUMNS
+#define CONV2D_MIN_COLUMNS 512
+#endif
+
 typedef struct Conv2dShape {
     int64_t n, c, h, w;     /* input (N, C, H, W) */
     int64_t o, kh, kw;      /* weight (O, C, KH, KW) */
@@ -37,6 +44,7 @@ typedef struct Conv2dShape {
     int64_t oh, ow;         /* output height and width */
     int64_t k, p;           /* K = C*KH*KW (im2col rows), P = OH*OW (positions per image) */
     int64_t parts;          /* ranges of images run on their own threads (parallel.h) */
+    int64_t chunk;          /* images per sgemm: 1, or several small ones (CONV2D_MIN_COLUMNS) */
 } Conv2dShape;
 
 /* g: the geometry of convolving inp with weight. MN_ERR_SHAPE unless inp is (N, C, H, W) and

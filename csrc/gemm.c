@@ -201,12 +201,21 @@ static void pack_b_strip(float *dst, const float *b, int64_t ldb, int trans, int
                          int64_t kc, const Kernel *kern) {
     const int nr = kern->nr;
 #ifdef GEMM_X86
-    if (trans && cols == nr && nr % 8 == 0 && kern->transpose8) { /* 8 x 8 blocks */
+    if (trans && nr % 8 == 0 && kern->transpose8) { /* 8 x 8 blocks, then the odd columns */
+        const int64_t full = cols / 8 * 8;
         int64_t k = 0;
         for (; k + 8 <= kc; k += 8)
-            for (int64_t j = 0; j < nr; j += 8) transpose8x8(dst + k * nr + j, nr, b + j * ldb + k, ldb);
+            for (int64_t j = 0; j < full; j += 8) transpose8x8(dst + k * nr + j, nr, b + j * ldb + k, ldb);
         for (; k < kc; k++)
-            for (int64_t j = 0; j < nr; j++) dst[k * nr + j] = b[j * ldb + k];
+            for (int64_t j = 0; j < full; j++) dst[k * nr + j] = b[j * ldb + k];
+        for (int64_t j = full; j < nr; j++) {
+            if (j >= cols) {
+                for (k = 0; k < kc; k++) dst[k * nr + j] = 0.0f;
+                continue;
+            }
+            const float *src = b + j * ldb; /* (kc) contiguous */
+            for (k = 0; k < kc; k++) dst[k * nr + j] = src[k];
+        }
         return;
     }
 #endif

@@ -224,18 +224,18 @@ describe("nn modules", function()
   end)
 
   describe("convolution", function()
-    it("gives the same results for a chunked batch as image by image", function()
-      -- 32 -> 64 channels on 26x26, 23 images: split over the threads, one image at a time
-      local conv = nn.SpatialConvolution(32, 64, 3, 3)
-      local x = uniform(23, 32, 26, 26)
-      local g = uniform(23, 64, 24, 24)
+    local function batch_matches_images(nIn, nOut, n, size, pad)
+      local conv = nn.SpatialConvolution(nIn, nOut, 3, 3, 1, 1, pad, pad)
+      local x = uniform(n, nIn, size, size)
+      local out = size + 2 * pad - 2
+      local g = uniform(n, nOut, out, out)
       local y = conv:forward(x):clone()
       conv:zeroGradParameters()
       local gi = conv:backward(x, g):clone()
-      local gw = conv.gradWeight:clone()
+      local gw, gb = conv.gradWeight:clone(), conv.gradBias:clone()
       local single = conv:clone()
       single:zeroGradParameters()
-      for i = 1, 23 do
+      for i = 1, n do
         local xi, gi1 = x:narrow(i, 1), g:narrow(i, 1)
         assert.is_true(max_abs_diff(single:forward(xi), y:narrow(i, 1)) < 1e-5, "output of image " .. i)
         assert.is_true(max_abs_diff(single:backward(xi, gi1), gi:narrow(i, 1)) < 1e-5, "gradInput of image " .. i)
@@ -243,6 +243,19 @@ describe("nn modules", function()
       local scale = 0
       for _, v in ipairs(H.values(gw)) do scale = math.max(scale, math.abs(v)) end
       assert.is_true(max_abs_diff(single.gradWeight, gw) < 1e-5 * scale)
+      assert.is_true(max_abs_diff(single.gradBias, gb) < 1e-4)
+    end
+
+    it("gives the same results for a batch as image by image", function()
+      -- 32 -> 64 channels on 26x26, 23 images: split over the threads, one image per sgemm
+      batch_matches_images(32, 64, 23, 26, 0)
+    end)
+
+    it("gives the same results for small images, several to an sgemm, as image by image", function()
+      -- 8x8 outputs (64 positions): 8 images per sgemm (CONV2D_MIN_COLUMNS 512), 19 images
+      -- leave a partial chunk; padding takes the general im2col
+      batch_matches_images(3, 5, 19, 8, 1)
+      batch_matches_images(3, 5, 19, 10, 0)
     end)
 
     it("sizes its workspace to one image's columns per thread, whatever the batch", function()
