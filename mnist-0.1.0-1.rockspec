@@ -45,6 +45,7 @@ build = {
         "csrc/pool.c",
         "csrc/gemm.c",
         "csrc/parallel.c",
+        "csrc/winograd.c",
         "csrc/idx.c",
         "csrc/image.c",
         "csrc/loader.c",

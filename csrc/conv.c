@@ -2,9 +2,22 @@
 
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "gemm.h"
 #include "nn_common.h"
 #include "parallel.h"
+#include "winograd.h"
+
+/* 1 unless MNIST_CONV_WINOGRAD=0 (to compare with, or fall back to, im2col everywhere). */
+static int winograd_enabled(void) {
+    static int enabled = -1;
+    if (enabled < 0) {
+        const char *v = getenv("MNIST_CONV_WINOGRAD");
+        enabled = !(v && strcmp(v, "0") == 0);
+    }
+    return enabled;
+}
 
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
                  int pw) {
@@ -29,6 +42,14 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     if (g->chunk > per_part) g->chunk = per_part;
     if (g->chunk < 1) g->chunk = 1;
     if ((g->k + g->o) * g->chunk * g->p > TENSOR_MAX_NUMEL) g->chunk = 1;
+    /* 3x3, stride 1: Winograd where the channels make its 16 products worth it (the input
+     * gradient's padding, 2 - pad, must not be negative) */
+    g->winograd = winograd_enabled() && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
+                  g->ph <= 2 && g->pw <= 2 && g->c >= 8 && g->o >= 8;
+    if (g->winograd) {
+        winograd_shape(&g->wf, g->c, g->h, g->w, g->o, g->ph, g->pw);
+        winograd_shape(&g->wb, g->o, g->oh, g->ow, g->c, 2 - g->ph, 2 - g->pw);
+    }
     return MN_OK;
 }
 
@@ -36,12 +57,26 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
  * and dbias apart (added in part order at the end, so the result depends on the thread count
  * only, not on which thread ran which part). */
 static int64_t part_floats(const Conv2dShape *g) {
-    return g->chunk > 1 ? (g->k + g->o) * g->chunk * g->p : g->k * g->p;
+    int64_t n = g->chunk > 1 ? (g->k + g->o) * g->chunk * g->p : g->k * g->p;
+    if (g->winograd) { /* the same scratch serves Winograd after im2col is done with it */
+        int64_t f = winograd_scratch_floats(&g->wf), b = winograd_scratch_floats(&g->wb);
+        if (f > n) n = f;
+        if (b > n) n = b;
+    }
+    return n;
+}
+/* The transformed filters, shared by the threads, come first. */
+static int64_t shared_floats(const Conv2dShape *g) {
+    return g->winograd ? winograd_weight_floats(&g->wf) : 0;
 }
 static int64_t partial_floats(const Conv2dShape *g) { return g->o * g->k + g->o; }
 
+static float *partials(const Conv2dShape *g, float *ws) {
+    return ws + shared_floats(g) + g->parts * part_floats(g);
+}
+
 int64_t conv2d_workspace_floats(const Conv2dShape *g) {
-    return g->parts * part_floats(g) + (g->parts - 1) * partial_floats(g);
+    return shared_floats(g) + g->parts * part_floats(g) + (g->parts - 1) * partial_floats(g);
 }
 
 /* Output columns [lo, hi) whose input column ow*s - pad + kj lies inside [0, width). */
@@ -116,11 +151,7 @@ __attribute__((target("avx512f"))) static void col2im_avx512(float *dinp, const 
             }
 }
 
-static int has_avx512(void) {
-    static int known = -1;
-    if (known < 0) known = __builtin_cpu_supports("avx512f");
-    return known;
-}
+static int has_avx512(void) { return gemm_avx512(); }
 #endif
 
 KEEP_LOOPS static void im2col(float *cols, int64_t ld, const float *inp, const Conv2dShape *g) {
@@ -226,9 +257,15 @@ static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
     const Conv2dShape *g = j->g;
     const int64_t image = g->c * g->h * g->w;
-    float *cols = j->ws + parallel_thread_index() * part_floats(g); /* (K, chunk*P) */
+    float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P) */
     float *prod = cols + g->k * g->chunk * g->p;                    /* (O, chunk*P) */
     (void)part;
+    if (g->winograd) {
+        for (int64_t i = lo; i < hi; i++)
+            winograd_image(j->y + i * g->o * g->p, j->x + i * image, j->ws, j->b, &g->wf, cols,
+                           g->parts == 1);
+        return;
+    }
     for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
         const int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk, ld = nb * g->p;
         float *y = nb == 1 ? j->y + n0 * g->o * g->p : prod; /* (O, nb*P) */
@@ -253,11 +290,11 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
     const Conv2dShape *g = j->g;
     const int64_t image = g->c * g->h * g->w;
-    float *cols = j->ws + parallel_thread_index() * part_floats(g); /* (K, chunk*P), later dcols */
+    float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P), later dcols */
     float *dprod = cols + g->k * g->chunk * g->p;                   /* (O, chunk*P) */
     float *dw = j->dw, *db = j->db;
     if (part > 0) {
-        float *partial = j->ws + g->parts * part_floats(g) + (part - 1) * partial_floats(g);
+        float *partial = partials(g, j->ws) + (part - 1) * partial_floats(g);
         if (dw) dw = partial, memset(dw, 0, (size_t)(g->o * g->k) * sizeof *dw);
         if (db) db = partial + g->o * g->k, memset(db, 0, (size_t)g->o * sizeof *db);
     }
@@ -280,7 +317,11 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
             for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
             image_gemm(g, 0, 1, g->o, g->k, ld, dy, ld, cols, ld, 1.0f, dw, g->k);
         }
-        if (j->dx) {
+        if (j->dx && g->winograd) { /* written, not accumulated: no memset */
+            for (int64_t i = 0; i < nb; i++)
+                winograd_image(j->dx + (n0 + i) * image, j->dy + (n0 + i) * g->o * g->p, j->ws,
+                               NULL, &g->wb, cols, g->parts == 1);
+        } else if (j->dx) {
             image_gemm(g, 1, 0, g->k, ld, g->o, j->wt, g->k, dy, ld, 0.0f, cols, ld);
             memset(j->dx + n0 * image, 0, (size_t)(nb * image) * sizeof *j->dx);
             for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
@@ -302,6 +343,7 @@ int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tens
 
     ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), bias ? tensor_f32(bias) : NULL,
                    NULL, tensor_f32(out), NULL, NULL, NULL, tensor_f32(workspace)};
+    if (g.winograd) winograd_weights(job.ws, job.wt, g.o, g.c, 0);
     parallel_for(g.n, g.n / g.parts, forward_part, &job);
     return MN_OK;
 }
@@ -329,9 +371,10 @@ int conv2d_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, Tensor *worksp
     ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), NULL, tensor_f32(dout), NULL,
                    dinp ? tensor_f32(dinp) : NULL, dweight ? tensor_f32(dweight) : NULL,
                    dbias ? tensor_f32(dbias) : NULL, tensor_f32(workspace)};
+    if (g.winograd && job.dx) winograd_weights(job.ws, job.wt, g.o, g.c, 1);
     parallel_for(g.n, g.n / g.parts, backward_part, &job);
     for (int part = 1; part < g.parts; part++) { /* the partials, in part order */
-        const float *partial = job.ws + g.parts * part_floats(&g) + (part - 1) * partial_floats(&g);
+        const float *partial = partials(&g, job.ws) + (part - 1) * partial_floats(&g);
         if (job.dw)
             for (int64_t i = 0; i < g.o * g.k; i++) job.dw[i] += partial[i];
         if (job.db)

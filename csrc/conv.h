@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "tensor.h"
+#include "winograd.h"
 
 /* Images smaller than this many output positions go several to an sgemm (N = images * P), their
  * columns and outputs in the workspace; larger ones one at a time, straight into the output. */
@@ -45,6 +46,9 @@ typedef struct Conv2dShape {
     int64_t k, p;           /* K = C*KH*KW (im2col rows), P = OH*OW (positions per image) */
     int64_t parts;          /* ranges of images run on their own threads (parallel.h) */
     int64_t chunk;          /* images per sgemm: 1, or several small ones (CONV2D_MIN_COLUMNS) */
+    int winograd;           /* 3x3 stride 1 with enough channels: forward and input gradient by
+                               Winograd F(2x2, 3x3) (winograd.h); MNIST_CONV_WINOGRAD=0 turns it off */
+    WinogradShape wf, wb;   /* the forward's, and the input gradient's (dout into dinp) */
 } Conv2dShape;
 
 /* g: the geometry of convolving inp with weight. MN_ERR_SHAPE unless inp is (N, C, H, W) and

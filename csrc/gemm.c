@@ -149,6 +149,8 @@ static const Kernel *kernel(void) {
 
 const char *gemm_kernel_name(void) { return kernel()->name; }
 
+int gemm_avx512(void) { return kernel()->mr == 8 && kernel()->nr == 32; }
+
 /* Per-thread packing buffers, made on first use and kept (the pool's threads live on). */
 static _Thread_local float *pack_a, *pack_b;
 

@@ -23,8 +23,13 @@ void gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, floa
                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                  int64_t ldc);
 
-/* The micro-kernel in use: "avx512", "avx2" or "generic". */
+/* The micro-kernel in use: "avx512", "avx2" or "generic" (the best the CPU has, or a narrower
+ * one named by MNIST_GEMM_KERNEL, for tests). */
 const char *gemm_kernel_name(void);
+
+/* 1 when the kernels may use AVX-512 (the CPU has it and MNIST_GEMM_KERNEL does not forbid it):
+ * the one switch for every AVX-512 path (conv, pool, winograd), so the specs can run the others. */
+int gemm_avx512(void);
 
 void gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "nn_common.h"
 #include "parallel.h"
 
@@ -106,9 +107,7 @@ __attribute__((target("avx512f"))) static void row_2x2_avx512(float *best, float
 /* 2x2 windows, stride 2, no padding: whole rows on AVX-512 where the CPU has it. */
 static int forward_planes_2x2(const PoolJob *j, int64_t lo, int64_t hi) {
 #ifdef POOL_AVX512
-    static int has_avx512 = -1;
-    if (has_avx512 < 0) has_avx512 = __builtin_cpu_supports("avx512f");
-    if (!has_avx512) return 0;
+    if (!gemm_avx512()) return 0;
     const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
     for (int64_t pl = lo; pl < hi; pl++)
         for (int64_t i = 0; i < oh; i++)

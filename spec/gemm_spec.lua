@@ -122,3 +122,127 @@ describe("threads in the convolution", function()
     assert.is_true(worst < 1e-4, tostring(worst))
   end)
 end)
+
+describe("Winograd F(2x2, 3x3) convolution", function()
+  -- Plain Lua loops: out[n][o][y][x] = bias[o] + sum over c, a, b of w[o][c][a][b] * in[n][c][y+a-p][x+b-p]
+  -- and the input gradient, its adjoint.
+  local function reference(x, w, b, gout, pad)
+    local n, c, h, wd = x:size(1), x:size(2), x:size(3), x:size(4)
+    local o = w:size(1)
+    local oh, ow = h + 2 * pad - 2, wd + 2 * pad - 2
+    local y, gx = T.zeros(n, o, oh, ow), T.zeros(n, c, h, wd)
+    for i = 1, n do
+      for oo = 1, o do
+        for yy = 1, oh do
+          for xx = 1, ow do
+            local sum = b:get(oo)
+            local g = gout:get(i, oo, yy, xx)
+            for cc = 1, c do
+              for a = 1, 3 do
+                local iy = yy + a - 1 - pad
+                if iy >= 1 and iy <= h then
+                  for bb = 1, 3 do
+                    local ix = xx + bb - 1 - pad
+                    if ix >= 1 and ix <= wd then
+                      local wv = w:get(oo, cc, a, bb)
+                      sum = sum + wv * x:get(i, cc, iy, ix)
+                      gx:set(i, cc, iy, ix, gx:get(i, cc, iy, ix) + wv * g)
+                    end
+                  end
+                end
+              end
+            end
+            y:set(i, oo, yy, xx, sum)
+          end
+        end
+      end
+    end
+    return y, gx
+  end
+
+  local function worst(a, b)
+    local va, vb, m = a:view(a:numel()):totable(), b:view(b:numel()):totable(), 0
+    for i = 1, #va do m = math.max(m, math.abs(va[i] - vb[i])) end
+    return m
+  end
+
+  for _, case in ipairs { { 7, 9, 0 }, { 6, 6, 1 }, { 5, 8, 2 }, { 12, 11, 1 } } do
+    local h, wd, pad = case[1], case[2], case[3]
+    it(("matches plain loops on %dx%d images with padding %d (outputs and input gradients)"):format(h, wd, pad), function()
+      mnist.random.manual_seed(11)
+      local conv = nn.SpatialConvolution(8, 9, 3, 3, 1, 1, pad, pad) -- 8 and 9 channels: Winograd
+      local x = uniform(2, 8, h, wd)
+      local gout = uniform(2, 9, h + 2 * pad - 2, wd + 2 * pad - 2)
+      local y = conv:forward(x)
+      local gx = conv:updateGradInput(x, gout)
+      local y_ref, gx_ref = reference(x, conv.weight, conv.bias, gout, pad)
+      assert.is_true(worst(y, y_ref) < 1e-4, "output " .. worst(y, y_ref))
+      assert.is_true(worst(gx, gx_ref) < 1e-4, "input gradient " .. worst(gx, gx_ref))
+    end)
+  end
+end)
+
+describe("every kernel path gives the same network results", function()
+  -- A child process per micro-kernel choice runs the default model and LeNet (Winograd and
+  -- im2col convolutions, 2x2 pooling, linear layers) forward and backward on the same input and
+  -- writes outputs and gradients to a file; this process compares them with its own.
+  local NET = [[
+local mnist = require "mnist"
+local T = mnist.tensor
+local out = {}
+for _, arch in ipairs { "default", "lenet" } do
+  mnist.random.manual_seed(21)
+  local net = mnist.classifier { arch = arch }
+  local x = T.zeros(3, 1, 28, 28)
+  mnist.random.default:fill_uniform(x, -1, 1)
+  local _, grads = net:getParameters()
+  grads:fill(0)
+  local y = net:forward(x)
+  local gx = net:backward(x, y:clone():fill(0.05))
+  out[#out + 1] = y:tobytes() .. grads:tobytes() .. gx:tobytes()
+end
+local f = assert(io.open(arg[1], "wb"))
+f:write(table.concat(out))
+f:close()
+]]
+
+  local function run_net(kernel)
+    local script, result = os.tmpname(), os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write(NET)
+    f:close()
+    local env = kernel and ("MNIST_GEMM_KERNEL=" .. kernel .. " ") or ""
+    local ok = os.execute(env .. "luajit " .. script .. " " .. result)
+    f = io.open(result, "rb")
+    local bytes = f and f:read("*a")
+    if f then f:close() end
+    os.remove(script)
+    os.remove(result)
+    return (ok == 0 or ok == true) and bytes or nil
+  end
+
+  local function floats(bytes)
+    local ffi = require "ffi"
+    local n = #bytes / 4
+    local p = ffi.cast("const float *", bytes)
+    return p, n
+  end
+
+  it("on the generic and AVX2 paths as on the best one", function()
+    local best = run_net(nil)
+    assert.is_not_nil(best)
+    local pb, n = floats(best)
+    for _, kernel in ipairs { "generic", "avx2" } do
+      local other = run_net(kernel)
+      assert.is_not_nil(other, kernel)
+      assert.equal(#best, #other)
+      local po = floats(other)
+      local worst = 0
+      for i = 0, n - 1 do
+        local a, b = pb[i], po[i]
+        worst = math.max(worst, math.abs(a - b) / (1 + math.abs(a)))
+      end
+      assert.is_true(worst < 1e-4, kernel .. ": " .. worst)
+    end
+  end)
+end)

@@ -258,24 +258,26 @@ describe("nn modules", function()
       batch_matches_images(3, 5, 19, 10, 0)
     end)
 
-    it("sizes its workspace to one image's columns per thread, whatever the batch", function()
+    it("sizes its workspace per thread, not per batch", function()
       local threads = mnist.core.blas_info().threads
       mnist.core.blas_set_threads(1)
       local conv = nn.SpatialConvolution(32, 64, 3, 3)
       conv:forward(uniform(1, 32, 26, 26))
-      assert.equal(32 * 9 * 24 * 24, conv.workspace:numel())
+      local one = conv.workspace:numel()
+      assert.is_true(one >= 32 * 9 * 24 * 24) -- at least one image's columns (for the weight gradient)
       local big = nn.SpatialConvolution(32, 64, 3, 3)
       big:forward(uniform(23, 32, 26, 26))
-      assert.equal(conv.workspace:numel(), big.workspace:numel())
-      -- two threads: columns each, and the second thread's weight and bias gradient partials
+      assert.equal(one, big.workspace:numel())
+      -- two threads: a second scratch, and the second thread's weight and bias gradient partials
       mnist.core.blas_set_threads(2)
       local two = nn.SpatialConvolution(32, 64, 3, 3)
       two:forward(uniform(23, 32, 26, 26))
-      assert.equal(2 * big.workspace:numel() + 64 * 32 * 9 + 64, two.workspace:numel())
-      -- a single image needs no second thread's columns: its product uses both threads
-      local one = nn.SpatialConvolution(32, 64, 3, 3)
-      one:forward(uniform(1, 32, 26, 26))
-      assert.equal(conv.workspace:numel(), one.workspace:numel())
+      assert.is_true(two.workspace:numel() > one + 64 * 32 * 9)
+      assert.is_true(two.workspace:numel() < 2 * one + 64 * 32 * 9 + 64 + 1)
+      -- a single image needs no second thread's scratch: its products use both threads
+      local single = nn.SpatialConvolution(32, 64, 3, 3)
+      single:forward(uniform(1, 32, 26, 26))
+      assert.equal(one, single.workspace:numel())
       mnist.core.blas_set_threads(threads)
     end)
 
