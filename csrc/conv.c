@@ -9,6 +9,9 @@
 #include "parallel.h"
 #include "winograd.h"
 
+/* Below this batch the filters' transform (once per call) costs more than Winograd saves. */
+#define WINOGRAD_MIN_BATCH 4
+
 /* 1 unless MNIST_CONV_WINOGRAD=0 (to compare with, or fall back to, im2col everywhere). */
 static int winograd_enabled(void) {
     static int enabled = -1;
@@ -45,7 +48,7 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     /* 3x3, stride 1: Winograd where the channels make its 16 products worth it (the input
      * gradient's padding, 2 - pad, must not be negative) */
     g->winograd = winograd_enabled() && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
-                  g->ph <= 2 && g->pw <= 2 && g->c >= 8 && g->o >= 8;
+                  g->ph <= 2 && g->pw <= 2 && g->c >= 8 && g->o >= 8 && g->n >= WINOGRAD_MIN_BATCH;
     if (g->winograd) {
         winograd_shape(&g->wf, g->c, g->h, g->w, g->o, g->ph, g->pw);
         winograd_shape(&g->wb, g->o, g->oh, g->ow, g->c, 2 - g->ph, 2 - g->pw);

@@ -56,6 +56,12 @@ window_step(float *restrict best, float *restrict where, const float *restrict s
     }
 }
 
+/* Planes per thread: enough input values (64K) that waking a thread pays. */
+static int64_t plane_grain(int64_t plane) {
+    int64_t grain = ((int64_t)1 << 16) / (plane > 0 ? plane : 1);
+    return grain < 1 ? 1 : grain;
+}
+
 typedef struct {
     const float *x;   /* (N*C, H, W) forward input */
     float *y;         /* (N*C, OH, OW) forward output, or backward dout (read) */
@@ -187,7 +193,7 @@ int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, i
         return MN_ERR_ARG;
     PoolJob job = {tensor_f32(inp), tensor_f32(out), tensor_f32(indices), NULL, h, w, oh, ow,
                    kh, kw, sh, sw, ph, pw, {0}};
-    parallel_for(inp->shape[0] * inp->shape[1], 8, forward_planes, &job);
+    parallel_for(inp->shape[0] * inp->shape[1], plane_grain(h * w), forward_planes, &job);
     return MN_OK;
 }
 
@@ -200,7 +206,8 @@ int maxpool2d_backward(Tensor *dinp, const Tensor *dout, const Tensor *indices) 
     PoolJob job = {NULL, tensor_f32(dout), tensor_f32(indices), tensor_f32(dinp),
                    dinp->shape[2], dinp->shape[3], dout->shape[2], dout->shape[3],
                    0, 0, 0, 0, 0, 0, {0}};
-    parallel_for(dout->shape[0] * dout->shape[1], 8, backward_planes, &job);
+    parallel_for(dout->shape[0] * dout->shape[1], plane_grain(dinp->shape[2] * dinp->shape[3]),
+                 backward_planes, &job);
     for (int p = 0; p < PARALLEL_MAX_THREADS; p++)
         if (job.status[p]) return job.status[p];
     return MN_OK;

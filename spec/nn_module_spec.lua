@@ -263,21 +263,24 @@ describe("nn modules", function()
       mnist.core.blas_set_threads(1)
       local conv = nn.SpatialConvolution(32, 64, 3, 3)
       conv:forward(uniform(1, 32, 26, 26))
-      local one = conv.workspace:numel()
-      assert.is_true(one >= 32 * 9 * 24 * 24) -- at least one image's columns (for the weight gradient)
+      assert.equal(32 * 9 * 24 * 24, conv.workspace:numel()) -- one image's columns
+      local four = nn.SpatialConvolution(32, 64, 3, 3) -- 4 images and more: Winograd's scratch too
+      four:forward(uniform(4, 32, 26, 26))
+      local per_thread = four.workspace:numel()
+      assert.is_true(per_thread >= 32 * 9 * 24 * 24)
       local big = nn.SpatialConvolution(32, 64, 3, 3)
       big:forward(uniform(23, 32, 26, 26))
-      assert.equal(one, big.workspace:numel())
+      assert.equal(per_thread, big.workspace:numel())
       -- two threads: a second scratch, and the second thread's weight and bias gradient partials
       mnist.core.blas_set_threads(2)
       local two = nn.SpatialConvolution(32, 64, 3, 3)
       two:forward(uniform(23, 32, 26, 26))
-      assert.is_true(two.workspace:numel() > one + 64 * 32 * 9)
-      assert.is_true(two.workspace:numel() < 2 * one + 64 * 32 * 9 + 64 + 1)
+      local filters = 16 * 64 * 32 -- Winograd's transformed filters, shared by the threads
+      assert.equal(filters + 2 * (per_thread - filters) + 64 * 32 * 9 + 64, two.workspace:numel())
       -- a single image needs no second thread's scratch: its products use both threads
       local single = nn.SpatialConvolution(32, 64, 3, 3)
       single:forward(uniform(1, 32, 26, 26))
-      assert.equal(one, single.workspace:numel())
+      assert.equal(conv.workspace:numel(), single.workspace:numel())
       mnist.core.blas_set_threads(threads)
     end)
 
