@@ -159,13 +159,30 @@ local function measure(order)
   if s then samples.blas_core, samples.gemm_kernel = s.core, s.gemm end
 end
 
-local function loadavg()
-  local f = io.open("/proc/loadavg")
-  local l = f and f:read("*l")
-  if f then f:close() end
-  return tonumber(l and l:match("^(%S+)")) or 0
+-- How busy the machine is without us: the share of CPU time not idle over `seconds`, from
+-- /proc/stat (nil where there is none). Other work on the shared cores makes every figure noisy,
+-- PyTorch's OpenMP threads most of all.
+local function cpu_busy(seconds)
+  local function sample()
+    local f = io.open("/proc/stat")
+    local line = f and f:read("*l")
+    if f then f:close() end
+    if not line then return nil end
+    local total, idle, i = 0, 0, 0
+    for v in line:gmatch("%d+") do
+      i = i + 1
+      total = total + tonumber(v)
+      if i == 4 or i == 5 then idle = idle + tonumber(v) end -- idle, iowait
+    end
+    return total, idle
+  end
+  local t0, i0 = sample()
+  if not t0 then return nil end
+  os.execute("sleep " .. seconds)
+  local t1, i1 = sample()
+  return t1 > t0 and 1 - (i1 - i0) / (t1 - t0) or nil
 end
-local load_before = loadavg()
+local busy_before = cpu_busy(3)
 local started = os.time()
 for rep = 1, REPS do
   measure(rep % 2 == 1 and { "ours", "pytorch" } or { "pytorch", "ours" })
@@ -287,9 +304,11 @@ local header = {
     torch_version),
   ("Training FLOPs per image (default model, counted as in bench/run.lua): %.1f M."):format(FLOPS / 1e6),
 }
-local load_after = loadavg()
-header[#header + 1] = ("Load average (1 min) before the run: %.2f, after: %.2f.%s"):format(load_before,
-  load_after, load_before > 0.5 and " WARNING: the machine was busy before the run; figures and ratios are noisy (PyTorch's OpenMP threads suffer most from a busy machine)." or "")
+local busy_after = cpu_busy(3)
+local function pct(x) return x and ("%.0f%%"):format(100 * x) or "?" end
+header[#header + 1] = ("Machine busy (CPU time not idle, 3 s) before the run: %s, after: %s.%s"):format(
+  pct(busy_before), pct(busy_after), ((busy_before or 0) > 0.15 or (busy_after or 0) > 0.15) and
+  " WARNING: other work was running; figures are noisy (PyTorch's OpenMP threads suffer most from a busy machine: compare the max columns too)." or "")
 local text = table.concat(header, "\n") .. "\n\n" .. table.concat(lines, "\n") .. "\n"
 io.write("\n", text)
 
