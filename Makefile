@@ -34,7 +34,7 @@ test asan: export MNIST_MIRROR ?= $(TEST_MIRROR)
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help
+.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help bench bench-smoke
 
 all: $(CORE)
 
@@ -117,6 +117,22 @@ shipped: deps all
 	   build/pipeline/weights/manifest.json $(SHIPPED)/
 	cd $(SHIPPED) && sha256sum -c *.sha256
 
+# The benchmark against PyTorch (bench/run.lua; not part of `make test`): MNIST_BENCH_DATA names the
+# IDX files' directory, by default the local mirror beside the checkout when there is one.
+BENCH_DEBS := python3-torch python3-numpy python3-pil time
+BENCH_DATA := $(wildcard $(CURDIR)/../shared/data/mnist)
+ifneq ($(BENCH_DATA),)
+bench bench-smoke: export MNIST_BENCH_DATA ?= $(BENCH_DATA)
+endif
+
+bench: all
+	@sh tools/deps.sh $(BENCH_DEBS)
+	$(LUAJIT) bench/run.lua
+
+bench-smoke: all
+	@sh tools/deps.sh $(BENCH_DEBS)
+	BENCH_QUICK=1 $(LUAJIT) bench/run.lua
+
 install: deps
 	luarocks --lua-version=5.1 make $(ROCKSPEC) --deps-mode=none LUA_INCDIR=$(LUA_INC) CFLAGS="$(OPT) $(MATH_FLAGS) -fPIC"
 
@@ -134,5 +150,6 @@ help:
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 30) under ASan+UBSan"
 	@echo "make train   train the default model on MNIST (config/pipeline.yml); weights in ~/.mnist/weights"
 	@echo "make shipped rebuild the weights shipped in $(SHIPPED) (make train in a fresh artifact dir)"
+	@echo "make bench   benchmark against PyTorch, writes bench/RESULTS.md (BENCH_QUICK=1: smoke run)"
 	@echo "make install luarocks make $(ROCKSPEC)"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"

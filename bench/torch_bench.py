@@ -4,7 +4,8 @@ OpenBLAS pool does not oversubscribe the cores). Prints one JSON object on stdou
 
   /usr/bin/python3 bench/torch_bench.py --task train --model default --data DIR --steps 50
   tasks: train (images/s), infer (images/s, batch 1000, eval), latency (us/image, batch 1),
-         coldstart (load safetensors weights, predict one PNG; the harness times the process)
+         coldstart (load safetensors weights, predict one PNG; the harness times the process),
+         png (write the first test image to --image, the cold start's input)
 """
 import argparse
 import gzip
@@ -148,9 +149,17 @@ def coldstart(args):
     return {"label": label}
 
 
+def write_png(args):
+    from PIL import Image
+    images = read_idx(find(args.data, "t10k-images-idx3-ubyte"))
+    labels = read_idx(find(args.data, "t10k-labels-idx1-ubyte"))
+    Image.fromarray(np.ascontiguousarray(images[0]), mode="L").save(args.image)
+    return {"label": int(labels[0]), "image": args.image}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--task", required=True, choices=["train", "infer", "latency", "coldstart"])
+    p.add_argument("--task", required=True, choices=["train", "infer", "latency", "coldstart", "png"])
     p.add_argument("--model", default="default", choices=sorted(MODELS))
     p.add_argument("--data", help="directory with the IDX files (.gz or raw)")
     p.add_argument("--steps", type=int, default=20)
@@ -163,7 +172,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     task = {"train": bench_train, "infer": bench_infer, "latency": bench_latency,
-            "coldstart": coldstart}[args.task]
+            "coldstart": coldstart, "png": write_png}[args.task]
     result = task(args)
     result.update(task=args.task, model=args.model, impl="pytorch", threads=args.threads)
     print(json.dumps(result))

@@ -3,6 +3,30 @@
 #include <math.h>
 
 #include "nn_common.h"
+#include "parallel.h"
+
+/* Elementwise loops split over the kernels' threads in ranges of at least this many values. */
+#define ELEMENTWISE_GRAIN ((int64_t)1 << 16)
+
+typedef struct {
+    const float *x, *y, *dy;
+    float *out;
+} Elementwise;
+
+static void relu_forward_range(void *ctx, int64_t lo, int64_t hi, int part) {
+    const Elementwise *e = ctx;
+    (void)part;
+    for (int64_t i = lo; i < hi; i++) e->out[i] = e->x[i] > 0.0f ? e->x[i] : 0.0f;
+}
+
+static void relu_backward_range(void *ctx, int64_t lo, int64_t hi, int part) {
+    const Elementwise *e = ctx;
+    (void)part;
+    for (int64_t i = lo; i < hi; i++) {
+        float g = e->dy[i]; /* loaded unconditionally: the loop becomes a vector blend, not a branch */
+        e->out[i] = e->y[i] > 0.0f ? g : 0.0f;
+    }
+}
 
 /* MN_OK when a and b are float32 tensors of the same shape. */
 static int check_like(const Tensor *a, const Tensor *b) {
@@ -21,9 +45,8 @@ int relu_forward(Tensor *out, const Tensor *inp) {
     int st = check_like(out, inp);
     if (!st) st = check_alias(out, inp);
     if (st) return st;
-    const float *x = tensor_f32(inp);
-    float *y = tensor_f32(out);
-    for (int64_t i = 0; i < inp->numel; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    Elementwise e = {tensor_f32(inp), NULL, NULL, tensor_f32(out)};
+    parallel_for(inp->numel, ELEMENTWISE_GRAIN, relu_forward_range, &e);
     return MN_OK;
 }
 
@@ -33,12 +56,8 @@ int relu_backward(Tensor *dinp, const Tensor *dout, const Tensor *out) {
     if (!st) st = check_alias(dinp, dout);
     if (!st && tensor_overlaps(dinp, out) && dinp->offset != out->offset) st = MN_ERR_ARG;
     if (st) return st;
-    const float *dy = tensor_f32(dout), *y = tensor_f32(out);
-    float *dx = tensor_f32(dinp);
-    for (int64_t i = 0; i < out->numel; i++) {
-        float g = dy[i]; /* loaded unconditionally: the loop becomes a vector blend, not a branch */
-        dx[i] = y[i] > 0.0f ? g : 0.0f;
-    }
+    Elementwise e = {NULL, tensor_f32(out), tensor_f32(dout), tensor_f32(dinp)};
+    parallel_for(out->numel, ELEMENTWISE_GRAIN, relu_backward_range, &e);
     return MN_OK;
 }
 

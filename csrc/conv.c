@@ -1,9 +1,26 @@
 #include "conv.h"
 
-#include <cblas.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "gemm.h"
 #include "nn_common.h"
+#include "parallel.h"
+#include "winograd.h"
+
+/* Below this batch the filters' transform (once per call) costs more than Winograd saves. */
+#define WINOGRAD_MIN_BATCH 4
+
+/* 1 unless MNIST_CONV_WINOGRAD=0 (to compare with, or fall back to, im2col everywhere). */
+static int winograd_enabled(void) {
+    static int enabled = -1;
+    if (enabled < 0) {
+        const char *v = getenv("MNIST_CONV_WINOGRAD");
+        enabled = !(v && strcmp(v, "0") == 0);
+    }
+    return enabled;
+}
 
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
                  int pw) {
@@ -20,15 +37,50 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
     g->k = g->c * g->kh * g->kw;
     g->p = g->oh * g->ow;
-    int64_t per_image = (g->k + g->o) * g->p; /* cols + Y for one image */
-    if (per_image > TENSOR_MAX_NUMEL) return MN_ERR_SHAPE;
-    g->chunk = CONV2D_CHUNK_FLOATS / per_image;
+    if (g->k * g->p > TENSOR_MAX_NUMEL) return MN_ERR_SHAPE; /* one image's cols */
+    g->parts = parallel_parts(g->n, 1);
+    /* Small images go several to a product, so its N dimension has CONV2D_MIN_COLUMNS */
+    int64_t per_part = (g->n + g->parts - 1) / g->parts;
+    g->chunk = (CONV2D_MIN_COLUMNS + g->p - 1) / g->p;
+    if (g->chunk > per_part) g->chunk = per_part;
     if (g->chunk < 1) g->chunk = 1;
-    if (g->chunk > g->n) g->chunk = g->n;
+    if ((g->k + g->o) * g->chunk * g->p > TENSOR_MAX_NUMEL) g->chunk = 1;
+    /* 3x3, stride 1: Winograd where the channels make its 16 products worth it (the input
+     * gradient's padding, 2 - pad, must not be negative) */
+    g->winograd = winograd_enabled() && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
+                  g->ph <= 2 && g->pw <= 2 && g->c >= 8 && g->o >= 8 && g->n >= WINOGRAD_MIN_BATCH;
+    if (g->winograd) {
+        winograd_shape(&g->wf, g->c, g->h, g->w, g->o, g->ph, g->pw);
+        winograd_shape(&g->wb, g->o, g->oh, g->ow, g->c, 2 - g->ph, 2 - g->pw);
+    }
     return MN_OK;
 }
 
-int64_t conv2d_workspace_floats(const Conv2dShape *g) { return (g->k + g->o) * g->chunk * g->p; }
+/* Per thread: one image's cols; parts (blocks of images) after the first also sum their dweight
+ * and dbias apart (added in part order at the end, so the result depends on the thread count
+ * only, not on which thread ran which part). */
+static int64_t part_floats(const Conv2dShape *g) {
+    int64_t n = g->chunk > 1 ? (g->k + g->o) * g->chunk * g->p : g->k * g->p;
+    if (g->winograd) { /* the same scratch serves Winograd after im2col is done with it */
+        int64_t f = winograd_scratch_floats(&g->wf), b = winograd_scratch_floats(&g->wb);
+        if (f > n) n = f;
+        if (b > n) n = b;
+    }
+    return n;
+}
+/* The transformed filters, shared by the threads, come first. */
+static int64_t shared_floats(const Conv2dShape *g) {
+    return g->winograd ? winograd_weight_floats(&g->wf) : 0;
+}
+static int64_t partial_floats(const Conv2dShape *g) { return g->o * g->k + g->o; }
+
+static float *partials(const Conv2dShape *g, float *ws) {
+    return ws + shared_floats(g) + g->parts * part_floats(g);
+}
+
+int64_t conv2d_workspace_floats(const Conv2dShape *g) {
+    return shared_floats(g) + g->parts * part_floats(g) + (g->parts - 1) * partial_floats(g);
+}
 
 /* Output columns [lo, hi) whose input column ow*s - pad + kj lies inside [0, width). */
 static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, int64_t s,
@@ -41,7 +93,7 @@ static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, in
     if (*lo > *hi) *lo = *hi;
 }
 
-/* cols (K, nb*P) from the nb images at inp (nb, C, H, W); zero where the kernel hits padding.
+/* cols (K, P), rows ld apart, from the image at inp (C, H, W); zero where the kernel hits padding.
  * The rows copied are short (24 floats in the default model): GCC must not turn the copy and
  * zero loops into memcpy/memset calls, which cost a third of the time here. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -49,18 +101,80 @@ static void valid_range(int64_t *lo, int64_t *hi, int64_t out, int64_t width, in
 #else
 #define KEEP_LOOPS
 #endif
-KEEP_LOOPS static void im2col(float *cols, const float *inp, const Conv2dShape *g, int64_t nb) {
-    const int64_t ld = nb * g->p, plane = g->h * g->w;
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define CONV_AVX512 1
+
+/* im2col and col2im for the unpadded stride-1 case on AVX-512: a row of OW values is one or two
+ * plain vector moves (masked moves are slow on AMD's cores), instead of a loop whose set-up costs
+ * as much as the 24 values it copies. */
+__attribute__((target("avx512f"))) static inline void copy_row(float *dst, const float *src,
+                                                               int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i + 8 <= n) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i)), i += 8;
+    for (; i < n; i++) dst[i] = src[i];
+}
+
+__attribute__((target("avx512f"))) static inline void add_row(float *dst, const float *src,
+                                                              int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i), _mm512_loadu_ps(src + i)));
+    if (i + 8 <= n)
+        _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), _mm256_loadu_ps(src + i))),
+            i += 8;
+    for (; i < n; i++) dst[i] += src[i];
+}
+
+__attribute__((target("avx512f"))) static void im2col_avx512(float *cols, int64_t ld,
+                                                             const float *inp,
+                                                             const Conv2dShape *g) {
+    const int64_t plane = g->h * g->w;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (nb*P) */
+                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (P) */
+                const float *src = inp + c * plane + ki * g->w + kj;          /* (OH, W) */
+                for (int64_t oh = 0; oh < g->oh; oh++)
+                    copy_row(row + oh * g->ow, src + oh * g->w, g->ow);
+            }
+}
+
+__attribute__((target("avx512f"))) static void col2im_avx512(float *dinp, const float *dcols,
+                                                             int64_t ld, const Conv2dShape *g) {
+    const int64_t plane = g->h * g->w;
+    for (int64_t c = 0; c < g->c; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (P) */
+                float *dst = dinp + c * plane + ki * g->w + kj;                    /* (OH, W) */
+                for (int64_t oh = 0; oh < g->oh; oh++)
+                    add_row(dst + oh * g->w, row + oh * g->ow, g->ow);
+            }
+}
+
+static int has_avx512(void) { return gemm_avx512(); }
+#endif
+
+KEEP_LOOPS static void im2col(float *cols, int64_t ld, const float *inp, const Conv2dShape *g) {
+#ifdef CONV_AVX512
+    if (g->sw == 1 && g->sh == 1 && g->pw == 0 && g->ph == 0 && has_avx512()) {
+        im2col_avx512(cols, ld, inp, g);
+        return;
+    }
+#endif
+    const int64_t plane = g->h * g->w;
+    for (int64_t c = 0; c < g->c; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *row = cols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (P) */
                 int64_t lo, hi;
                 valid_range(&lo, &hi, g->ow, g->w, g->sw, g->pw, kj);
-                for (int64_t b = 0; b < nb; b++) {
-                    const float *src_plane = inp + (b * g->c + c) * plane; /* (H, W) */
+                {
+                    const float *src_plane = inp + c * plane; /* (H, W) */
                     for (int64_t oh = 0; oh < g->oh; oh++) {
-                        float *dst = row + b * g->p + oh * g->ow; /* (OW) */
+                        float *dst = row + oh * g->ow; /* (OW) */
                         int64_t ih = oh * g->sh - g->ph + ki;
                         if (ih < 0 || ih >= g->h) {
                             for (int64_t ow = 0; ow < g->ow; ow++) dst[ow] = 0.0f;
@@ -78,21 +192,27 @@ KEEP_LOOPS static void im2col(float *cols, const float *inp, const Conv2dShape *
             }
 }
 
-/* dinp (nb, C, H, W) += the columns of dcols (K, nb*P) scattered back (im2col's adjoint). */
-static void col2im(float *dinp, const float *dcols, const Conv2dShape *g, int64_t nb) {
-    const int64_t ld = nb * g->p, plane = g->h * g->w;
+/* dinp (C, H, W) += the columns of dcols (K, P), rows ld apart, scattered back (im2col's adjoint). */
+static void col2im(float *dinp, const float *dcols, int64_t ld, const Conv2dShape *g) {
+#ifdef CONV_AVX512
+    if (g->sw == 1 && g->sh == 1 && g->pw == 0 && g->ph == 0 && has_avx512()) {
+        col2im_avx512(dinp, dcols, ld, g);
+        return;
+    }
+#endif
+    const int64_t plane = g->h * g->w;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (nb*P) */
+                const float *row = dcols + ((c * g->kh + ki) * g->kw + kj) * ld; /* (P) */
                 int64_t lo, hi;
                 valid_range(&lo, &hi, g->ow, g->w, g->sw, g->pw, kj);
-                for (int64_t b = 0; b < nb; b++) {
-                    float *dst_plane = dinp + (b * g->c + c) * plane; /* (H, W) */
+                {
+                    float *dst_plane = dinp + c * plane; /* (H, W) */
                     for (int64_t oh = 0; oh < g->oh; oh++) {
                         int64_t ih = oh * g->sh - g->ph + ki;
                         if (ih < 0 || ih >= g->h) continue;
-                        const float *src = row + b * g->p + oh * g->ow; /* (OW) */
+                        const float *src = row + oh * g->ow; /* (OW) */
                         float *dst = dst_plane + ih * g->w - g->pw + kj;  /* dst[ow*sw] */
                         if (g->sw == 1) /* contiguous: vectorizes */
                             for (int64_t ow = lo; ow < hi; ow++) dst[ow] += src[ow];
@@ -109,6 +229,109 @@ static int check_tensors(const Conv2dShape *g, const Tensor *workspace, const Te
     return MN_OK;
 }
 
+typedef struct {
+    const Conv2dShape *g;
+    const float *x;  /* (N, C, H, W) */
+    const float *wt; /* (O, K) */
+    const float *b;  /* (O) or NULL */
+    const float *dy; /* (N, O, OH, OW) */
+    float *y;        /* (N, O, OH, OW) */
+    float *dx;       /* (N, C, H, W) or NULL */
+    float *dw;       /* (O, K) or NULL */
+    float *db;       /* (O) or NULL */
+    float *ws;       /* parts x (cols, Y), then (parts - 1) x (dweight, dbias) partials */
+} ConvJob;
+
+/* The product for an image: one thread's sgemm when the batch is split over threads, all threads
+ * on this one product when it is not (a single image). */
+static void image_gemm(const Conv2dShape *g, int trans_a, int trans_b, int64_t m, int64_t n,
+                       int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                       float beta, float *c, int64_t ldc) {
+    if (g->parts > 1)
+        gemm_serial(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    else
+        gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* Images [lo, hi) of the forward pass. One image: Y_i (O, P) = weight (O, K) @ cols_i (K, P),
+ * written straight into out[i]. A chunk of nb small images: cols (K, nb*P), Y (O, nb*P) in the
+ * workspace, then copied out. The bias is added in the last pass. */
+static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
+    const ConvJob *j = ctx;
+    const Conv2dShape *g = j->g;
+    const int64_t image = g->c * g->h * g->w;
+    float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P) */
+    float *prod = cols + g->k * g->chunk * g->p;                    /* (O, chunk*P) */
+    (void)part;
+    if (g->winograd) {
+        for (int64_t i = lo; i < hi; i++)
+            winograd_image(j->y + i * g->o * g->p, j->x + i * image, j->ws, j->b, &g->wf, cols,
+                           g->parts == 1);
+        return;
+    }
+    for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
+        const int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk, ld = nb * g->p;
+        float *y = nb == 1 ? j->y + n0 * g->o * g->p : prod; /* (O, nb*P) */
+        for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
+        image_gemm(g, 0, 0, g->o, ld, g->k, j->wt, g->k, cols, ld, 0.0f, y, ld);
+        if (nb == 1 && !j->b) continue; /* already in place */
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t o = 0; o < g->o; o++) {
+                const float *src = y + o * ld + i * g->p;         /* (P) */
+                float *dst = j->y + ((n0 + i) * g->o + o) * g->p; /* (P); src itself for nb == 1 */
+                const float bo = j->b ? j->b[o] : 0.0f;
+                for (int64_t p = 0; p < g->p; p++) dst[p] = src[p] + bo;
+            }
+    }
+}
+
+/* Images [lo, hi) of the backward pass: dY (O, nb*P) is dout[i] itself for one image, else
+ * gathered into the workspace (that pass, or one over dout[i], sums dbias);
+ * dweight += dY @ cols^T, dcols = weight^T @ dY written over cols, col2im -> dinp.
+ * Part 0 accumulates into dweight/dbias; the others into their own partials, zeroed first. */
+static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
+    const ConvJob *j = ctx;
+    const Conv2dShape *g = j->g;
+    const int64_t image = g->c * g->h * g->w;
+    float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P), later dcols */
+    float *dprod = cols + g->k * g->chunk * g->p;                   /* (O, chunk*P) */
+    float *dw = j->dw, *db = j->db;
+    if (part > 0) {
+        float *partial = partials(g, j->ws) + (part - 1) * partial_floats(g);
+        if (dw) dw = partial, memset(dw, 0, (size_t)(g->o * g->k) * sizeof *dw);
+        if (db) db = partial + g->o * g->k, memset(db, 0, (size_t)g->o * sizeof *db);
+    }
+    for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
+        const int64_t nb = hi - n0 < g->chunk ? hi - n0 : g->chunk, ld = nb * g->p;
+        const float *dy = nb == 1 ? j->dy + n0 * g->o * g->p : dprod; /* (O, nb*P) */
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t o = 0; o < g->o; o++) {
+                const float *src = j->dy + ((n0 + i) * g->o + o) * g->p; /* (P) */
+                float sum = 0.0f;
+                if (nb > 1) {
+                    float *dst = dprod + o * ld + i * g->p;
+                    for (int64_t p = 0; p < g->p; p++) dst[p] = src[p], sum += src[p];
+                } else if (db) {
+                    for (int64_t p = 0; p < g->p; p++) sum += src[p];
+                }
+                if (db) db[o] += sum;
+            }
+        if (dw) {
+            for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
+            image_gemm(g, 0, 1, g->o, g->k, ld, dy, ld, cols, ld, 1.0f, dw, g->k);
+        }
+        if (j->dx && g->winograd) { /* written, not accumulated: no memset */
+            for (int64_t i = 0; i < nb; i++)
+                winograd_image(j->dx + (n0 + i) * image, j->dy + (n0 + i) * g->o * g->p, j->ws,
+                               NULL, &g->wb, cols, g->parts == 1);
+        } else if (j->dx) {
+            image_gemm(g, 1, 0, g->k, ld, g->o, j->wt, g->k, dy, ld, 0.0f, cols, ld);
+            memset(j->dx + n0 * image, 0, (size_t)(nb * image) * sizeof *j->dx);
+            for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
+        }
+    }
+}
+
 int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tensor *weight,
                    const Tensor *bias, int sh, int sw, int ph, int pw) {
     Conv2dShape g;
@@ -121,26 +344,10 @@ int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tens
         tensor_overlaps(workspace, out) || tensor_overlaps(workspace, weight))
         return MN_ERR_ARG;
 
-    const float *x = tensor_f32(inp);       /* (N, C, H, W) */
-    const float *wt = tensor_f32(weight);   /* (O, K) */
-    const float *b = bias ? tensor_f32(bias) : NULL; /* (O) */
-    float *y = tensor_f32(out);             /* (N, O, OH, OW) */
-    float *cols = tensor_f32(workspace);    /* (K, chunk*P) */
-    float *prod = cols + g.k * g.chunk * g.p; /* (O, chunk*P) */
-    for (int64_t n0 = 0; n0 < g.n; n0 += g.chunk) {
-        int64_t nb = g.n - n0 < g.chunk ? g.n - n0 : g.chunk;
-        int64_t ld = nb * g.p;
-        im2col(cols, x + n0 * g.c * g.h * g.w, &g, nb);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.o, (int)ld, (int)g.k, 1.0f,
-                    wt, (int)g.k, cols, (int)ld, 0.0f, prod, (int)ld);
-        for (int64_t i = 0; i < nb; i++)
-            for (int64_t o = 0; o < g.o; o++) {
-                const float *src = prod + o * ld + i * g.p;     /* (P) */
-                float *dst = y + ((n0 + i) * g.o + o) * g.p;    /* (P) */
-                float bo = b ? b[o] : 0.0f;
-                for (int64_t p = 0; p < g.p; p++) dst[p] = src[p] + bo;
-            }
-    }
+    ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), bias ? tensor_f32(bias) : NULL,
+                   NULL, tensor_f32(out), NULL, NULL, NULL, tensor_f32(workspace)};
+    if (g.winograd) winograd_weights(job.ws, job.wt, g.o, g.c, 0);
+    parallel_for(g.n, g.n / g.parts, forward_part, &job);
     return MN_OK;
 }
 
@@ -163,42 +370,18 @@ int conv2d_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, Tensor *worksp
         (dbias && tensor_overlaps(workspace, dbias)))
         return MN_ERR_ARG;
 
-    const float *x = tensor_f32(inp);       /* (N, C, H, W) */
-    const float *wt = tensor_f32(weight);   /* (O, K) */
-    const float *dy = tensor_f32(dout);     /* (N, O, OH, OW) */
-    float *dx = dinp ? tensor_f32(dinp) : NULL;       /* (N, C, H, W) */
-    float *dw = dweight ? tensor_f32(dweight) : NULL; /* (O, K) */
-    float *db = dbias ? tensor_f32(dbias) : NULL;     /* (O) */
-    float *cols = tensor_f32(workspace);    /* (K, chunk*P), later dcols */
-    float *dprod = cols + g.k * g.chunk * g.p; /* (O, chunk*P) */
-    const int64_t image = g.c * g.h * g.w;
-    if (!dx && !dw && !db) return MN_OK;
-    for (int64_t n0 = 0; n0 < g.n; n0 += g.chunk) {
-        int64_t nb = g.n - n0 < g.chunk ? g.n - n0 : g.chunk;
-        int64_t ld = nb * g.p;
-        /* dY (O, nb*P) gathered from dout (nb, O, P); the same pass sums the bias gradient */
-        for (int64_t i = 0; i < nb; i++)
-            for (int64_t o = 0; o < g.o; o++) {
-                const float *src = dy + ((n0 + i) * g.o + o) * g.p; /* (P) */
-                float *dst = dprod + o * ld + i * g.p;              /* (P) */
-                float sum = 0.0f;
-                for (int64_t p = 0; p < g.p; p++) {
-                    dst[p] = src[p];
-                    sum += src[p];
-                }
-                if (db) db[o] += sum;
-            }
-        if (dw) {
-            im2col(cols, x + n0 * image, &g, nb);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.o, (int)g.k, (int)ld, 1.0f,
-                        dprod, (int)ld, cols, (int)ld, 1.0f, dw, (int)g.k);
-        }
-        if (dx) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.k, (int)ld, (int)g.o, 1.0f,
-                        wt, (int)g.k, dprod, (int)ld, 0.0f, cols, (int)ld);
-            memset(dx + n0 * image, 0, (size_t)(nb * image) * sizeof *dx);
-            col2im(dx + n0 * image, cols, &g, nb);
-        }
+    if (!dinp && !dweight && !dbias) return MN_OK;
+    ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), NULL, tensor_f32(dout), NULL,
+                   dinp ? tensor_f32(dinp) : NULL, dweight ? tensor_f32(dweight) : NULL,
+                   dbias ? tensor_f32(dbias) : NULL, tensor_f32(workspace)};
+    if (g.winograd && job.dx) winograd_weights(job.ws, job.wt, g.o, g.c, 1);
+    parallel_for(g.n, g.n / g.parts, backward_part, &job);
+    for (int part = 1; part < g.parts; part++) { /* the partials, in part order */
+        const float *partial = partials(&g, job.ws) + (part - 1) * partial_floats(&g);
+        if (job.dw)
+            for (int64_t i = 0; i < g.o * g.k; i++) job.dw[i] += partial[i];
+        if (job.db)
+            for (int64_t o = 0; o < g.o; o++) job.db[o] += partial[g.o * g.k + o];
     }
     return MN_OK;
 }

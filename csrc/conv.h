@@ -1,20 +1,26 @@
 /* conv.h: 2-D convolution over a batch of images (cross-correlation, as Torch and PyTorch).
  *
- * How: im2col over a chunk of whole images, then ONE sgemm per chunk (not one small sgemm per
- * image). For a chunk of B images with P = OH*OW output positions each:
+ * How: image by image, im2col then one sgemm (csrc/gemm.h) that writes straight into the output
+ * (small images go a few to an sgemm, see CONV2D_MIN_COLUMNS). For an image with P = OH*OW
+ * output positions:
  *
- *     cols (K, B*P)   K = C*KH*KW rows, one per (channel, kernel row, kernel col)
- *     Y    (O, B*P) = weight (O, K) @ cols            no transpose, no copy of the weight
- *     out[n, o, :]  = Y[o, n*P : (n+1)*P] + bias[o]   the bias add is the output pass
+ *     cols (K, P)   K = C*KH*KW rows, one per (channel, kernel row, kernel col)
+ *     out[n] (O, P) = weight (O, K) @ cols, then + bias[o]   no transpose, no copy of the weight
  *
- * Backward per chunk: dY (O, B*P) gathered from dout (that pass also sums dbias),
- * dweight (O, K) += dY @ cols^T, dcols (K, B*P) = weight^T @ dY written over cols, col2im → dinp.
+ * Backward, reading dY = dout[n] (O, P) in place: dweight (O, K) += dY @ cols^T, dbias += row
+ * sums of dY, dcols (K, P) = weight^T @ dY written over cols, col2im -> dinp[n]. One image's cols
+ * (663 KB for the default model's second layer) stay in L2 between im2col and the product; our
+ * sgemm costs little per call, so one call per image loses nothing against one per batch.
+ *
+ * Threads (parallel.h): the batch is split into one contiguous range of images per thread, each
+ * with its own cols and single-threaded sgemm calls; the weight and bias gradients of the other
+ * ranges are summed apart and added in range order, so results are bitwise reproducible for a
+ * given thread count (outputs and input gradients do not depend on it at all). A single image
+ * uses all threads inside its sgemm.
  *
  * The caller owns the workspace (a float32 tensor of any shape with at least
  * conv2d_workspace_floats() elements; the Lua module caches it), so a training step allocates
- * nothing. Chunks keep it bounded (about CONV2D_CHUNK_FLOATS floats) and cache-sized, and a
- * single image only needs a single image's workspace. Single-threaded except inside OpenBLAS;
- * results are bitwise reproducible for a given OpenBLAS thread count.
+ * nothing.
  *
  * Shapes: inp (N, C, H, W), weight (O, C, KH, KW) (PyTorch's layout), bias (O),
  * out (N, O, OH, OW) with OH = (H + 2*PH - KH) / SH + 1, OW = (W + 2*PW - KW) / SW + 1. */
@@ -24,11 +30,12 @@
 #include <stdint.h>
 
 #include "tensor.h"
+#include "winograd.h"
 
-/* Target size of one chunk's workspace, in floats (4 MB, cache-sized). Measured on the default
- * model: 1 to 8 MB per chunk run alike; the whole batch at once (42 MB for conv2) is 15% slower. */
-#ifndef CONV2D_CHUNK_FLOATS
-#define CONV2D_CHUNK_FLOATS ((int64_t)1 << 20)
+/* Images smaller than this many output positions go several to an sgemm (N = images * P), their
+ * columns and outputs in the workspace; larger ones one at a time, straight into the output. */
+#ifndef CONV2D_MIN_COLUMNS
+#define CONV2D_MIN_COLUMNS 512
 #endif
 
 typedef struct Conv2dShape {
@@ -37,7 +44,11 @@ typedef struct Conv2dShape {
     int64_t sh, sw, ph, pw; /* stride and zero padding, per direction */
     int64_t oh, ow;         /* output height and width */
     int64_t k, p;           /* K = C*KH*KW (im2col rows), P = OH*OW (positions per image) */
-    int64_t chunk;          /* images per im2col chunk */
+    int64_t parts;          /* ranges of images run on their own threads (parallel.h) */
+    int64_t chunk;          /* images per sgemm: 1, or several small ones (CONV2D_MIN_COLUMNS) */
+    int winograd;           /* 3x3 stride 1 with enough channels: forward and input gradient by
+                               Winograd F(2x2, 3x3) (winograd.h); MNIST_CONV_WINOGRAD=0 turns it off */
+    WinogradShape wf, wb;   /* the forward's, and the input gradient's (dout into dinp) */
 } Conv2dShape;
 
 /* g: the geometry of convolving inp with weight. MN_ERR_SHAPE unless inp is (N, C, H, W) and
@@ -50,7 +61,8 @@ typedef struct Conv2dShape {
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
                  int pw);
 
-/* The workspace size (in floats) that conv2d_forward and conv2d_backward need for geometry g. */
+/* The workspace size (in floats) that conv2d_forward and conv2d_backward need for geometry g
+ * (it grows with the thread count: ask again after parallel_set_threads). */
 int64_t conv2d_workspace_floats(const Conv2dShape *g);
 
 /* out = conv(inp, weight) + bias.

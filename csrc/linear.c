@@ -1,7 +1,6 @@
 #include "linear.h"
 
-#include <cblas.h>
-
+#include "gemm.h"
 #include "nn_common.h"
 
 int linear_forward(Tensor *out, const Tensor *inp, const Tensor *weight, const Tensor *bias) {
@@ -20,9 +19,8 @@ int linear_forward(Tensor *out, const Tensor *inp, const Tensor *weight, const T
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < o; j++) y[i * o + j] = b[j];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)o, (int)in, 1.0f,
-                tensor_f32(inp), (int)in, tensor_f32(weight), (int)in, bias ? 1.0f : 0.0f, y,
-                (int)o);
+    gemm(0, 1, n, o, in, 1.0f, tensor_f32(inp), in, tensor_f32(weight), in, bias ? 1.0f : 0.0f, y,
+         o);
     return MN_OK;
 }
 
@@ -41,11 +39,9 @@ int linear_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, const Tensor *
         return MN_ERR_ARG;
     const float *dy = tensor_f32(dout); /* (N, O) */
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)in, (int)o, 1.0f, dy,
-                    (int)o, tensor_f32(weight), (int)in, 0.0f, tensor_f32(dinp), (int)in);
+        gemm(0, 0, n, in, o, 1.0f, dy, o, tensor_f32(weight), in, 0.0f, tensor_f32(dinp), in);
     if (dweight)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)o, (int)in, (int)n, 1.0f, dy,
-                    (int)o, tensor_f32(inp), (int)in, 1.0f, tensor_f32(dweight), (int)in);
+        gemm(1, 0, o, in, n, 1.0f, dy, o, tensor_f32(inp), in, 1.0f, tensor_f32(dweight), in);
     if (dbias) {
         float *db = tensor_f32(dbias); /* (O) */
         for (int64_t i = 0; i < n; i++)

@@ -20,12 +20,14 @@
 #include "batchnorm.h"
 #include "conv.h"
 #include "fileio.h"
+#include "gemm.h"
 #include "idx.h"
 #include "image.h"
 #include "linear.h"
 #include "loader.h"
 #include "loss.h"
 #include "optim.h"
+#include "parallel.h"
 #include "pool.h"
 #include "process.h"
 #include "record.h"
@@ -885,23 +887,26 @@ static int l_matmul(lua_State *L) {
 
 /* From OpenBLAS (openblas_config.h declares them; cblas.h may not on every Debian). */
 extern char *openblas_get_corename(void);
-extern int openblas_get_num_threads(void);
-extern void openblas_set_num_threads(int);
 
-/* core.blas_info() -> {core = "Zen", threads = 2} */
+/* core.blas_info() -> {core = "Zen", gemm = "avx512", threads = 2}: OpenBLAS's kernel, the
+ * micro-kernel of our sgemm (csrc/gemm.h) and the kernels' threads (csrc/parallel.h). */
 static int l_blas_info(lua_State *L) {
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, gemm_kernel_name());
+    lua_setfield(L, -2, "gemm");
     lua_pushstring(L, openblas_get_corename());
     lua_setfield(L, -2, "core");
-    lua_pushinteger(L, openblas_get_num_threads());
+    lua_pushinteger(L, parallel_threads());
     lua_setfield(L, -2, "threads");
     return 1;
 }
 
+/* core.blas_set_threads(n): the threads of the kernels (sgemm included), 1..64. */
 static int l_blas_set_threads(lua_State *L) {
     double n = luaL_checknumber(L, 1);
-    if (n < 1 || n > 256 || n != floor(n)) raise(L, "set_num_threads", "threads must be 1..256, got %g", n);
-    openblas_set_num_threads((int)n);
+    if (n < 1 || n > PARALLEL_MAX_THREADS || n != floor(n))
+        raise(L, "set_num_threads", "threads must be 1..%d, got %g", PARALLEL_MAX_THREADS, n);
+    parallel_set_threads((int)n);
     return 0;
 }
 

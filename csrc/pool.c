@@ -3,7 +3,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "nn_common.h"
+#include "parallel.h"
 
 #define MAXPOOL_MAX_PLANE ((int64_t)1 << 24) /* indices are exact floats below this */
 
@@ -54,6 +56,128 @@ window_step(float *restrict best, float *restrict where, const float *restrict s
     }
 }
 
+/* Planes per thread: enough input values (64K) that waking a thread pays. */
+static int64_t plane_grain(int64_t plane) {
+    int64_t grain = ((int64_t)1 << 16) / (plane > 0 ? plane : 1);
+    return grain < 1 ? 1 : grain;
+}
+
+typedef struct {
+    const float *x;   /* (N*C, H, W) forward input */
+    float *y;         /* (N*C, OH, OW) forward output, or backward dout (read) */
+    float *idx;       /* (N*C, OH, OW) positions of the maxima in their plane */
+    float *dx;        /* (N*C, H, W) backward output */
+    int64_t h, w, oh, ow;
+    int kh, kw, sh, sw, ph, pw;
+    int status[PARALLEL_MAX_THREADS]; /* backward: per part, MN_ERR_RANGE for a bad index */
+} PoolJob;
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define POOL_AVX512 1
+
+/* The common 2x2 window with stride 2 and no padding (every window inside the plane), 16 windows
+ * at a time on AVX-512 (masked at the end of a row): the same rule as window_step (the first
+ * maximum in scan order, a later NaN wins), the positions carried as floats beside the maxima. */
+__attribute__((target("avx512f"))) static void row_2x2_avx512(float *best, float *where,
+                                                              const float *src, int32_t row0,
+                                                              int32_t w, int64_t ow) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 steps = _mm512_cvtepi32_ps(even); /* 0, 2, 4, ... */
+    for (int64_t q = 0; q < ow; q += 16) {
+        const int n = ow - q < 16 ? (int)(ow - q) : 16;   /* windows in this step */
+        const __mmask16 out = (__mmask16)((1u << n) - 1);
+        const __mmask16 lo = (__mmask16)(n >= 8 ? 0xffffu : (1u << 2 * n) - 1);
+        const __mmask16 hi = (__mmask16)(n > 8 ? (1u << (2 * n - 16)) - 1 : 0);
+        const int32_t p00 = row0 + 2 * (int32_t)q, p10 = p00 + w;
+        __m512 r0a = _mm512_maskz_loadu_ps(lo, src + p00), r0b = _mm512_maskz_loadu_ps(hi, src + p00 + 16);
+        __m512 r1a = _mm512_maskz_loadu_ps(lo, src + p10), r1b = _mm512_maskz_loadu_ps(hi, src + p10 + 16);
+        __m512 cand[4] = {_mm512_permutex2var_ps(r0a, even, r0b), _mm512_permutex2var_ps(r0a, odd, r0b),
+                          _mm512_permutex2var_ps(r1a, even, r1b), _mm512_permutex2var_ps(r1a, odd, r1b)};
+        const int32_t offset[4] = {p00, p00 + 1, p10, p10 + 1};
+        __m512 b = cand[0];
+        __m512 at = _mm512_add_ps(_mm512_set1_ps((float)offset[0]), steps);
+        for (int c = 1; c < 4; c++) {
+            __mmask16 take = _mm512_cmp_ps_mask(cand[c], b, _CMP_GT_OQ) |
+                             _mm512_cmp_ps_mask(cand[c], cand[c], _CMP_UNORD_Q);
+            b = _mm512_mask_blend_ps(take, b, cand[c]);
+            at = _mm512_mask_blend_ps(take, at, _mm512_add_ps(_mm512_set1_ps((float)offset[c]), steps));
+        }
+        _mm512_mask_storeu_ps(best + q, out, b);
+        _mm512_mask_storeu_ps(where + q, out, at);
+    }
+}
+#endif
+
+/* 2x2 windows, stride 2, no padding: whole rows on AVX-512 where the CPU has it. */
+static int forward_planes_2x2(const PoolJob *j, int64_t lo, int64_t hi) {
+#ifdef POOL_AVX512
+    if (!gemm_avx512()) return 0;
+    const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    for (int64_t pl = lo; pl < hi; pl++)
+        for (int64_t i = 0; i < oh; i++)
+            row_2x2_avx512(j->y + (pl * oh + i) * ow, j->idx + (pl * oh + i) * ow,
+                           j->x + pl * h * w, (int32_t)(2 * i * w), (int32_t)w, ow);
+    return 1;
+#else
+    (void)j, (void)lo, (void)hi;
+    return 0;
+#endif
+}
+
+/* Planes [lo, hi) of the forward pass. A whole output row at a time: for each window offset
+ * (r, c) in scan order, every window of the row looks at one element. The iterations over q are
+ * independent (no chain through one running max), so they overlap and vectorize; the running
+ * max lives in the output row and its position in the indices row (-1 until the window saw a
+ * real element). */
+static void forward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
+    const PoolJob *j = ctx;
+    const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    const int kh = j->kh, kw = j->kw, sh = j->sh, sw = j->sw, ph = j->ph, pw = j->pw;
+    (void)part;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 &&
+        forward_planes_2x2(j, lo, hi))
+        return;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const float *src = j->x + pl * h * w; /* (H, W) */
+        for (int64_t i = 0; i < oh; i++) {
+            float *best = j->y + (pl * oh + i) * ow;    /* (OW) */
+            float *where = j->idx + (pl * oh + i) * ow; /* (OW) */
+            for (int64_t q = 0; q < ow; q++) best[q] = -INFINITY, where[q] = -1.0f;
+            int64_t r0 = i * sh - ph, r1 = r0 + kh;
+            if (r0 < 0) r0 = 0;
+            if (r1 > h) r1 = h;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = 0; c < kw; c++) {
+                    int64_t a, b; /* windows q whose column q*sw - pw + c is inside [0, w) */
+                    window_columns(&a, &b, c, w, ow, sw, pw);
+                    int32_t base = (int32_t)(r * w - pw + c); /* window q looks at base + q*sw */
+                    if (sw == 2) window_step(best, where, src, base, a, b, 2);
+                    else if (sw == 1) window_step(best, where, src, base, a, b, 1);
+                    else window_step(best, where, src, base, a, b, sw);
+                }
+        }
+    }
+}
+
+/* Planes [lo, hi) of the backward pass: zero, then route each gradient to its maximum. */
+static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
+    PoolJob *j = ctx;
+    const int64_t in_plane = j->h * j->w, out_plane = j->oh * j->ow;
+    const float *dy = j->y;
+    memset(j->dx + lo * in_plane, 0, (size_t)((hi - lo) * in_plane) * sizeof *j->dx);
+    for (int64_t pl = lo; pl < hi; pl++)
+        for (int64_t q = 0; q < out_plane; q++) {
+            float f = j->idx[pl * out_plane + q];
+            if (!(f >= 0.0f && f < (float)in_plane)) { /* not from forward */
+                j->status[part] = MN_ERR_RANGE;
+                return;
+            }
+            j->dx[pl * in_plane + (int64_t)f] += dy[pl * out_plane + q];
+        }
+}
+
 int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, int kw, int sh,
                       int sw, int ph, int pw) {
     if (!nn_is_f32(inp)) return MN_ERR_DTYPE;
@@ -67,34 +191,9 @@ int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, i
         return MN_ERR_SHAPE;
     if (tensor_overlaps(out, inp) || tensor_overlaps(indices, inp) || tensor_overlaps(out, indices))
         return MN_ERR_ARG;
-    const int64_t planes = inp->shape[0] * inp->shape[1];
-    const float *x = tensor_f32(inp); /* (N*C, H, W) */
-    float *y = tensor_f32(out);       /* (N*C, OH, OW) */
-    float *idx = tensor_f32(indices); /* (N*C, OH, OW) */
-    /* A whole output row at a time: for each window offset (r, c) in scan order, every window of
-     * the row looks at one element. The iterations over j are independent (no chain through one
-     * running max), so they overlap and vectorize; the running max lives in the output row and
-     * its position in the indices row (-1 until the window saw a real element). */
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *src = x + pl * h * w; /* (H, W) */
-        for (int64_t i = 0; i < oh; i++) {
-            float *best = y + (pl * oh + i) * ow;    /* (OW) */
-            float *where = idx + (pl * oh + i) * ow; /* (OW) */
-            for (int64_t j = 0; j < ow; j++) best[j] = -INFINITY, where[j] = -1.0f;
-            int64_t r0 = i * sh - ph, r1 = r0 + kh;
-            if (r0 < 0) r0 = 0;
-            if (r1 > h) r1 = h;
-            for (int64_t r = r0; r < r1; r++)
-                for (int64_t c = 0; c < kw; c++) {
-                    int64_t lo, hi; /* windows j whose column j*sw - pw + c is inside [0, w) */
-                    window_columns(&lo, &hi, c, w, ow, sw, pw);
-                    int32_t base = (int32_t)(r * w - pw + c); /* window j looks at base + j*sw */
-                    if (sw == 2) window_step(best, where, src, base, lo, hi, 2);
-                    else if (sw == 1) window_step(best, where, src, base, lo, hi, 1);
-                    else window_step(best, where, src, base, lo, hi, sw);
-                }
-        }
-    }
+    PoolJob job = {tensor_f32(inp), tensor_f32(out), tensor_f32(indices), NULL, h, w, oh, ow,
+                   kh, kw, sh, sw, ph, pw, {0}};
+    parallel_for(inp->shape[0] * inp->shape[1], plane_grain(h * w), forward_planes, &job);
     return MN_OK;
 }
 
@@ -104,18 +203,12 @@ int maxpool2d_backward(Tensor *dinp, const Tensor *dout, const Tensor *indices) 
         dinp->shape[1] != dout->shape[1])
         return MN_ERR_SHAPE;
     if (tensor_overlaps(dinp, dout) || tensor_overlaps(dinp, indices)) return MN_ERR_ARG;
-    const int64_t planes = dout->shape[0] * dout->shape[1];
-    const int64_t in_plane = dinp->shape[2] * dinp->shape[3];
-    const int64_t out_plane = dout->shape[2] * dout->shape[3];
-    const float *dy = tensor_f32(dout);   /* (N*C, OH*OW) */
-    const float *idx = tensor_f32(indices); /* (N*C, OH*OW) */
-    float *dx = tensor_f32(dinp);         /* (N*C, H*W) */
-    memset(dx, 0, (size_t)dinp->numel * sizeof *dx);
-    for (int64_t pl = 0; pl < planes; pl++)
-        for (int64_t q = 0; q < out_plane; q++) {
-            float f = idx[pl * out_plane + q];
-            if (!(f >= 0.0f && f < (float)in_plane)) return MN_ERR_RANGE; /* not from forward */
-            dx[pl * in_plane + (int64_t)f] += dy[pl * out_plane + q];
-        }
+    PoolJob job = {NULL, tensor_f32(dout), tensor_f32(indices), tensor_f32(dinp),
+                   dinp->shape[2], dinp->shape[3], dout->shape[2], dout->shape[3],
+                   0, 0, 0, 0, 0, 0, {0}};
+    parallel_for(dout->shape[0] * dout->shape[1], plane_grain(dinp->shape[2] * dinp->shape[3]),
+                 backward_planes, &job);
+    for (int p = 0; p < PARALLEL_MAX_THREADS; p++)
+        if (job.status[p]) return job.status[p];
     return MN_OK;
 }

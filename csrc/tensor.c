@@ -1,11 +1,12 @@
 #include "tensor.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "gemm.h"
 
 int tensor_check_shape(int ndim, const int64_t *shape, int64_t *numel) {
     if (ndim < 1 || ndim > TENSOR_MAX_DIMS) return MN_ERR_SHAPE;
@@ -356,9 +357,8 @@ int tensor_matmul(Tensor *c, const Tensor *a, const Tensor *b, int trans_a, int 
     int64_t n = trans_b ? b->shape[0] : b->shape[1];
     if (k != kb || c->shape[0] != m || c->shape[1] != n) return MN_ERR_SHAPE;
     if (tensor_overlaps(c, a) || tensor_overlaps(c, b)) return MN_ERR_ARG;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, tensor_f32(a),
-                (int)a->shape[1], tensor_f32(b), (int)b->shape[1], beta, tensor_f32(c), (int)n);
+    gemm(trans_a, trans_b, m, n, k, alpha, tensor_f32(a), a->shape[1], tensor_f32(b), b->shape[1],
+         beta, tensor_f32(c), n);
     return MN_OK;
 }
 

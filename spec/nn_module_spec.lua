@@ -170,20 +170,72 @@ describe("nn modules", function()
     assert.equal(gi1:tobytes(), gi2:tobytes())
   end)
 
+  it("skips the input gradient of the first layer on request, with the same parameter gradients", function()
+    local function run(skip)
+      mnist.manual_seed(4)
+      local model = nn.Sequential()
+        :add(nn.SpatialConvolution(1, 4, 3, 3)):add(nn.ReLU()):add(nn.Flatten())
+        :add(nn.Linear(4 * 6 * 6, 3))
+      if skip then model:setInputGradient(false) end
+      local x = uniform(5, 1, 8, 8)
+      local _, grads = model:getParameters()
+      local gi = model:backward(x, model:forward(x):clone():fill(0.1))
+      return grads:clone(), gi, model
+    end
+    local g_full, gi_full = run(false)
+    local g_skip, gi_skip, model = run(true)
+    assert.is_not_nil(gi_full)
+    assert.is_nil(gi_skip)
+    assert.is_nil(model:get(1).gradInput)
+    assert.equal(g_full:tobytes(), g_skip:tobytes())
+    model:setInputGradient(true)
+    local x = uniform(5, 1, 8, 8)
+    assert.same({ 5, 1, 8, 8 }, model:backward(x, model:forward(x):clone():fill(0.1)):size())
+  end)
+
+  it("pools 2x2 windows as a plain Lua max: first maximum wins ties, a NaN wins, any row width", function()
+    for _, size in ipairs { { 3, 24, 24 }, { 2, 5, 34 }, { 1, 40, 7 }, { 2, 2, 2 } } do
+      local planes, h, w = size[1], size[2], size[3]
+      local x = T.zeros(1, planes, h, w)
+      local flat = x:view(x:numel())
+      for i = 1, x:numel() do flat[i] = math.floor(mnist.random.default:uniform() * 4) end -- ties
+      flat[5], flat[2 * w + 3] = 0 / 0, 0 / 0
+      local pool = nn.SpatialMaxPooling(2, 2)
+      local y = pool:forward(x)
+      local oh, ow = math.floor(h / 2), math.floor(w / 2)
+      for p = 1, planes do
+        for i = 1, oh do
+          for j = 1, ow do
+            local best, at
+            for r = 0, 1 do
+              for c = 0, 1 do
+                local pos = (2 * i - 2 + r) * w + (2 * j - 2 + c)
+                local v = x:get(1, p, 2 * i - 1 + r, 2 * j - 1 + c)
+                if best == nil or v > best or v ~= v then best, at = v, pos end
+              end
+            end
+            local got = y:get(1, p, i, j)
+            assert.is_true(got == best or (got ~= got and best ~= best), ("(%d,%d,%d)"):format(p, i, j))
+            assert.equal(at, pool.indices:get(1, p, i, j))
+          end
+        end
+      end
+    end
+  end)
+
   describe("convolution", function()
-    it("gives the same results for a chunked batch as image by image", function()
-      -- 32 -> 64 channels on 26x26: 202,752 workspace floats per image, so 23 images take several
-      -- im2col chunks (CONV2D_CHUNK_FLOATS, 2^20 floats, holds 5), the last one partial
-      local conv = nn.SpatialConvolution(32, 64, 3, 3)
-      local x = uniform(23, 32, 26, 26)
-      local g = uniform(23, 64, 24, 24)
+    local function batch_matches_images(nIn, nOut, n, size, pad)
+      local conv = nn.SpatialConvolution(nIn, nOut, 3, 3, 1, 1, pad, pad)
+      local x = uniform(n, nIn, size, size)
+      local out = size + 2 * pad - 2
+      local g = uniform(n, nOut, out, out)
       local y = conv:forward(x):clone()
       conv:zeroGradParameters()
       local gi = conv:backward(x, g):clone()
-      local gw = conv.gradWeight:clone()
+      local gw, gb = conv.gradWeight:clone(), conv.gradBias:clone()
       local single = conv:clone()
       single:zeroGradParameters()
-      for i = 1, 23 do
+      for i = 1, n do
         local xi, gi1 = x:narrow(i, 1), g:narrow(i, 1)
         assert.is_true(max_abs_diff(single:forward(xi), y:narrow(i, 1)) < 1e-5, "output of image " .. i)
         assert.is_true(max_abs_diff(single:backward(xi, gi1), gi:narrow(i, 1)) < 1e-5, "gradInput of image " .. i)
@@ -191,16 +243,45 @@ describe("nn modules", function()
       local scale = 0
       for _, v in ipairs(H.values(gw)) do scale = math.max(scale, math.abs(v)) end
       assert.is_true(max_abs_diff(single.gradWeight, gw) < 1e-5 * scale)
+      assert.is_true(max_abs_diff(single.gradBias, gb) < 1e-4)
+    end
+
+    it("gives the same results for a batch as image by image", function()
+      -- 32 -> 64 channels on 26x26, 23 images: split over the threads, one image per sgemm
+      batch_matches_images(32, 64, 23, 26, 0)
     end)
 
-    it("sizes its workspace to the batch: one image needs one image's worth", function()
+    it("gives the same results for small images, several to an sgemm, as image by image", function()
+      -- 8x8 outputs (64 positions): 8 images per sgemm (CONV2D_MIN_COLUMNS 512), 19 images
+      -- leave a partial chunk; padding takes the general im2col
+      batch_matches_images(3, 5, 19, 8, 1)
+      batch_matches_images(3, 5, 19, 10, 0)
+    end)
+
+    it("sizes its workspace per thread, not per batch", function()
+      local threads = mnist.core.blas_info().threads
+      mnist.core.blas_set_threads(1)
       local conv = nn.SpatialConvolution(32, 64, 3, 3)
       conv:forward(uniform(1, 32, 26, 26))
-      assert.equal((32 * 9 + 64) * 24 * 24, conv.workspace:numel())
+      assert.equal(32 * 9 * 24 * 24, conv.workspace:numel()) -- one image's columns
+      local four = nn.SpatialConvolution(32, 64, 3, 3) -- 4 images and more: Winograd's scratch too
+      four:forward(uniform(4, 32, 26, 26))
+      local per_thread = four.workspace:numel()
+      assert.is_true(per_thread >= 32 * 9 * 24 * 24)
       local big = nn.SpatialConvolution(32, 64, 3, 3)
       big:forward(uniform(23, 32, 26, 26))
-      assert.equal(5 * conv.workspace:numel(), big.workspace:numel()) -- a chunk of 5 images
-      assert.is_true(big.workspace:numel() <= 2 ^ 20) -- CONV2D_CHUNK_FLOATS
+      assert.equal(per_thread, big.workspace:numel())
+      -- two threads: a second scratch, and the second thread's weight and bias gradient partials
+      mnist.core.blas_set_threads(2)
+      local two = nn.SpatialConvolution(32, 64, 3, 3)
+      two:forward(uniform(23, 32, 26, 26))
+      local filters = 16 * 64 * 32 -- Winograd's transformed filters, shared by the threads
+      assert.equal(filters + 2 * (per_thread - filters) + 64 * 32 * 9 + 64, two.workspace:numel())
+      -- a single image needs no second thread's scratch: its products use both threads
+      local single = nn.SpatialConvolution(32, 64, 3, 3)
+      single:forward(uniform(1, 32, 26, 26))
+      assert.equal(conv.workspace:numel(), single.workspace:numel())
+      mnist.core.blas_set_threads(threads)
     end)
 
     it("stores weights as PyTorch: (out, in, kH, kW)", function()

@@ -40,6 +40,11 @@ function M.optim_config(cfg)
   return c
 end
 
+-- Images per forward pass in evaluate: every module keeps its output buffer, and a whole
+-- 1000-image test batch through the default model keeps 600 MB of them (the process's peak RSS);
+-- 128 at a time keep 80 MB and run as fast.
+M.EVAL_CHUNK = 128
+
 -- Loss (mean NLL), accuracy and confusion matrix of `net` over every batch of `loader`.
 function M.evaluate(net, loader)
   local criterion = nn.ClassNLLCriterion()
@@ -47,11 +52,17 @@ function M.evaluate(net, loader)
   local loss_sum, n = 0, 0
   net:evaluate()
   for images, labels in loader:epoch(0) do
-    local output = net:forward(images)
     local b = images:size(1)
-    loss_sum = loss_sum + criterion:forward(output, labels) * b
+    -- equal chunks (125 of a 1000-image batch): a new shape would reallocate every module's buffers
+    local size = math.ceil(b / math.ceil(b / M.EVAL_CHUNK))
+    for first = 1, b, size do
+      local len = math.min(size, b - first + 1)
+      local x, y = images:narrow(first, len), labels:narrow(first, len)
+      local output = net:forward(x)
+      loss_sum = loss_sum + criterion:forward(output, y) * len
+      cm:add_batch(output, y)
+    end
     n = n + b
-    cm:add_batch(output, labels)
   end
   return { loss = n > 0 and loss_sum / n or 0, accuracy = cm:accuracy(), confusion = cm, n = n }
 end
@@ -251,6 +262,7 @@ function M.run(cfg, opts)
   local threads = M.set_threads(cfg)
   random.manual_seed(cfg.seed)
   local net = model.classifier(cfg)
+  net:setInputGradient(false) -- the images need no gradient: the first convolution skips it
   local params, grads = net:getParameters()
   local criterion = nn.ClassNLLCriterion()
 

@@ -58,7 +58,8 @@ function Linear:accGradParameters(input, gradOutput)
 end
 
 function Linear:backward(input, gradOutput)
-  return self:gradients(input, gradOutput, true, true)
+  if self.skipGradInput then self.gradInput = nil end
+  return self:gradients(input, gradOutput, not self.skipGradInput, true)
 end
 
 return Linear

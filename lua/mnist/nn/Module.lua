@@ -93,9 +93,22 @@ function Module:forward(input)
 end
 
 function Module:backward(input, gradOutput)
-  self:updateGradInput(input, gradOutput)
+  if self.skipGradInput then
+    self.gradInput = nil
+  else
+    self:updateGradInput(input, gradOutput)
+  end
   self:accGradParameters(input, gradOutput)
   return self.gradInput
+end
+
+-- m:setInputGradient(false): backward skips the gradient w.r.t. the input (it returns nil and
+-- m.gradInput is nil; parameter gradients are unchanged), as PyTorch skips it for an input that
+-- needs no grad: a network's first layer only sees data. Containers pass the setting to their
+-- first module. updateGradInput, called by itself, still computes it. true restores the default.
+function Module:setInputGradient(wanted)
+  self.skipGradInput = not wanted or nil
+  return self
 end
 
 function Module:updateOutput(_)

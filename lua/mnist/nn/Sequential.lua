@@ -73,6 +73,12 @@ function Sequential:backward(input, gradOutput)
   return g
 end
 
+function Sequential:setInputGradient(wanted)
+  parent.setInputGradient(self, wanted)
+  if self.modules[1] then self.modules[1]:setInputGradient(wanted) end
+  return self
+end
+
 function Sequential:parameters()
   local params, grads = {}, {}
   for _, m in ipairs(self.modules) do

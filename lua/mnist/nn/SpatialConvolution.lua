@@ -2,8 +2,8 @@
 -- batch (N, nIn, H, W) -> (N, nOut, OH, OW), OH = floor((H + 2*padH - kH) / dH) + 1 (OW alike).
 -- Torch's argument order (width first); kH defaults to kW, strides to 1, padding to 0.
 --   weight (nOut, nIn, kH, kW) and bias (nOut), as PyTorch's Conv2d; m:noBias() drops the bias.
--- The kernel (csrc/conv.c) is im2col over chunks of images feeding one sgemm per chunk; the
--- module caches its workspace in m.workspace, sized for the current batch (or chunk).
+-- The kernel (csrc/conv.c) is im2col feeding one sgemm per image, the batch split over threads;
+-- the module caches its workspace in m.workspace (one image's columns per thread).
 local core = require "mnist.core"
 local T = require "mnist.tensor"
 local Module = require "mnist.nn.Module"
@@ -97,7 +97,8 @@ function SpatialConvolution:accGradParameters(input, gradOutput)
 end
 
 function SpatialConvolution:backward(input, gradOutput)
-  return self:gradients(input, gradOutput, true, true)
+  if self.skipGradInput then self.gradInput = nil end
+  return self:gradients(input, gradOutput, not self.skipGradInput, true)
 end
 
 return SpatialConvolution

@@ -1,0 +1,336 @@
+-- `make bench`: our implementation against PyTorch on the same machine, in the same run, on the
+-- same IDX files, interleaved (ours, theirs, ours, theirs: each pair back to back, the order
+-- alternating between repetitions) so the ratios survive a noisy shared machine. Every figure is
+-- the median of the repetitions, with min and max. Prints a table; the full run also writes it
+-- into bench/RESULTS.md (between the bench:begin / bench:end markers, keeping the notes around it).
+--
+--   MNIST_BENCH_DATA=DIR   directory with the four MNIST (or Fashion-MNIST) IDX files, .gz or raw
+--   BENCH_REPS=N           repetitions (default 5; BENCH_QUICK=1: 1)
+--   BENCH_QUICK=1          a smoke run: one repetition of short workloads, RESULTS.md untouched
+--   BENCH_THREADS=N        threads for both sides (default 2: the development machine's cores)
+--   BENCH_PYTHON=PATH      the Python that has Debian's torch (default /usr/bin/python3)
+-- PyTorch runs with torch.set_num_threads(BENCH_THREADS) and OPENBLAS_NUM_THREADS=1 (Debian's
+-- torch otherwise starts an OpenBLAS pool on top of its own threads: PyTorch at its best).
+local cjson = require "cjson"
+local core = require "mnist.core"
+
+local DATA = os.getenv("MNIST_BENCH_DATA")
+local QUICK = (os.getenv("BENCH_QUICK") or "") ~= "" and os.getenv("BENCH_QUICK") ~= "0"
+local REPS = tonumber(os.getenv("BENCH_REPS") or "") or (QUICK and 1 or 5)
+local THREADS = tonumber(os.getenv("BENCH_THREADS") or "") or 2
+local PYTHON = os.getenv("BENCH_PYTHON") or "/usr/bin/python3"
+local HERE = (arg[0]:match("^(.*)/[^/]*$") or ".")
+local RESULTS = HERE .. "/RESULTS.md"
+
+local function die(fmt, ...)
+  io.stderr:write("bench: ", fmt:format(...), "\n")
+  os.exit(1)
+end
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function shell(cmd) -- first line of a command's output
+  local p = io.popen(cmd)
+  local out = p:read("*l")
+  p:close()
+  return out
+end
+
+if not DATA or DATA == "" then
+  die("set MNIST_BENCH_DATA to a directory with the MNIST IDX files (train-images-idx3-ubyte.gz, ...)")
+end
+for _, stem in ipairs { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+  "t10k-labels-idx1-ubyte" } do
+  if not exists(DATA .. "/" .. stem .. ".gz") and not exists(DATA .. "/" .. stem) then
+    die("%s/%s(.gz) not found (MNIST_BENCH_DATA)", DATA, stem)
+  end
+end
+if not exists(PYTHON) then die("%s not found (BENCH_PYTHON): PyTorch is Debian's python3-torch", PYTHON) end
+local TIME = exists("/usr/bin/time") and "/usr/bin/time" or nil -- Debian's `time`: peak RSS
+
+local TMP = shell("mktemp -d /tmp/mnist-bench.XXXXXX")
+local LOG = TMP .. "/log"
+
+-- Runs one process (stdout to `stdout_to`, or captured); returns whether it exited 0, its output,
+-- its wall time in seconds and its peak RSS in MB (from /usr/bin/time, when present).
+local function execute(cmd, stdout_to)
+  local rss_file, out_file = TMP .. "/rss", stdout_to or (TMP .. "/out")
+  os.remove(rss_file)
+  local prefix = TIME and (TIME .. " -f %M -o " .. q(rss_file) .. " ") or ""
+  local start = core.wall_time()
+  local status = os.execute(prefix .. cmd .. " >" .. q(out_file) .. " 2>>" .. q(LOG))
+  local wall = core.wall_time() - start
+  local ok = status == 0 or status == true -- LuaJIT: the wait status; Lua 5.2+: true
+  local out
+  if not stdout_to then
+    local f = io.open(out_file)
+    out = f and f:read("*a")
+    if f then f:close() end
+  end
+  local rss
+  local f = io.open(rss_file)
+  if f then
+    rss = tonumber(f:read("*a"):match("(%d+)%s*$"))
+    f:close()
+  end
+  if not ok then
+    local l = io.open(LOG, "a")
+    l:write("FAILED: ", cmd, "\n", out or "", "\n")
+    l:close()
+  end
+  return ok, out, wall, rss and rss / 1024
+end
+
+-- Runs a benchmark process that prints one JSON line: the decoded result (nil on failure), the
+-- wall time and the peak RSS.
+local function run(cmd)
+  local ok, out, wall, rss = execute(cmd)
+  local line = out and out:match("([^\n]+)\n?$")
+  local decoded, result = pcall(cjson.decode, line or "")
+  return ok and decoded and result or nil, wall, rss
+end
+
+local OURS = "luajit " .. q(HERE .. "/ours.lua")
+local THEIRS = "env OPENBLAS_NUM_THREADS=1 " .. q(PYTHON) .. " " .. q(HERE .. "/torch_bench.py")
+local COMMON = (" --data %s --threads %d"):format(q(DATA), THREADS)
+
+-- Workloads (steps after `warmup` untimed ones); the quick run shrinks them.
+local function work(full, quick) return QUICK and quick or full end
+local WORK = {
+  train_default = ("--task train --model default --batch 64 --warmup 3 --steps %d"):format(work(40, 5)),
+  train_lenet = ("--task train --model lenet --batch 64 --warmup 5 --steps %d"):format(work(300, 20)),
+  infer_default = ("--task infer --model default --batch 1000 --warmup 1 --steps %d"):format(work(10, 2)),
+  infer_lenet = ("--task infer --model lenet --batch 1000 --warmup 2 --steps %d"):format(work(40, 4)),
+  latency_default = ("--task latency --model default --batch 1 --warmup 20 --steps %d"):format(work(1000, 50)),
+  latency_lenet = ("--task latency --model lenet --batch 1 --warmup 50 --steps %d"):format(work(3000, 200)),
+}
+
+-- Cold start: freshly initialised weights published into a temporary artifact dir, and a PNG.
+local HOME = TMP .. "/home"
+local PNG = TMP .. "/digit.png"
+local published = run(("env MNIST_HOME=%s %s --task publish --model default"):format(q(HOME), OURS))
+local png = run(("%s --task png --image %s --data %s"):format(THEIRS, q(PNG), q(DATA)))
+if not published or not png then die("cannot prepare the cold start (see %s)", LOG) end
+local MNIST_LUA = q(HERE .. "/../bin/mnist.lua")
+local COLD_OURS = ("env MNIST_HOME=%s luajit %s predict %s"):format(q(HOME), MNIST_LUA, q(PNG))
+local COLD_THEIRS = ("%s --task coldstart --weights %s --image %s --threads %d"):format(THEIRS,
+  q(published.weights), q(PNG), THREADS)
+
+-- samples[row][impl] = list of numbers
+local samples = {}
+local function add(row, impl, v)
+  samples[row] = samples[row] or { ours = {}, pytorch = {} }
+  if v then table.insert(samples[row][impl], v) end
+end
+
+-- One measurement of each kind: every workload runs on both sides back to back (`order` says
+-- which side goes first), so a slow minute of the shared machine hits both.
+local ROW_KIND = {
+  { "train_default", "images_per_s" }, { "train_lenet", "images_per_s" },
+  { "infer_default", "images_per_s" }, { "infer_lenet", "images_per_s" },
+  { "latency_default", "us_per_image" }, { "latency_lenet", "us_per_image" },
+}
+
+local function measure(order)
+  for _, row in ipairs(ROW_KIND) do
+    local name, field = row[1], row[2]
+    for _, impl in ipairs(order) do
+      local r, _, rss = run((impl == "ours" and OURS or THEIRS) .. " " .. WORK[name] .. COMMON)
+      add(name, impl, r and r[field])
+      if name == "train_default" then add("rss_train", impl, r and rss) end
+    end
+  end
+  for _, impl in ipairs(order) do
+    local ok, _, wall, rss = execute(impl == "ours" and COLD_OURS or COLD_THEIRS, "/dev/null")
+    add("coldstart", impl, ok and wall * 1e3)
+    add("rss_coldstart", impl, ok and rss)
+  end
+  -- the sgemm ceilings, on the same threads, in the same run
+  local s = run(("%s --task sgemm --size 2048 --warmup 2 --steps %d --threads %d"):format(OURS,
+    work(7, 3), THREADS))
+  add("sgemm", "ours", s and s.gflops)
+  add("sgemm_ours", "ours", s and s.ours_gflops)
+  if s then samples.blas_core, samples.gemm_kernel = s.core, s.gemm end
+end
+
+-- How busy the machine is without us: the share of CPU time not idle over `seconds`, from
+-- /proc/stat (nil where there is none). Other work on the shared cores makes every figure noisy,
+-- PyTorch's OpenMP threads most of all.
+local function cpu_busy(seconds)
+  local function sample()
+    local f = io.open("/proc/stat")
+    local line = f and f:read("*l")
+    if f then f:close() end
+    if not line then return nil end
+    local total, idle, i = 0, 0, 0
+    for v in line:gmatch("%d+") do
+      i = i + 1
+      total = total + tonumber(v)
+      if i == 4 or i == 5 then idle = idle + tonumber(v) end -- idle, iowait
+    end
+    return total, idle
+  end
+  local t0, i0 = sample()
+  if not t0 then return nil end
+  os.execute("sleep " .. seconds)
+  local t1, i1 = sample()
+  return t1 > t0 and 1 - (i1 - i0) / (t1 - t0) or nil
+end
+local busy_before = cpu_busy(3)
+local started = os.time()
+for rep = 1, REPS do
+  measure(rep % 2 == 1 and { "ours", "pytorch" } or { "pytorch", "ours" })
+  io.stderr:write(("bench: repetition %d/%d done\n"):format(rep, REPS))
+end
+
+local function stats(list)
+  if not list or #list == 0 then return nil end
+  local s = {}
+  for i, v in ipairs(list) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  local median = n % 2 == 1 and s[(n + 1) / 2] or (s[n / 2] + s[n / 2 + 1]) / 2
+  return { median = median, min = s[1], max = s[n], n = n }
+end
+
+-- Multiply-adds (x2) of the default model's training step per image: convolutions and linear
+-- layers forward, weight gradients, and input gradients except the first layer's (PyTorch skips
+-- that one too). Elementwise layers are not counted.
+local function default_step_flops()
+  local conv1 = 2 * 32 * (1 * 3 * 3) * 26 * 26
+  local conv2 = 2 * 64 * (32 * 3 * 3) * 24 * 24
+  local fc1, fc2 = 2 * 9216 * 128, 2 * 128 * 10
+  return 2 * conv1 + 3 * (conv2 + fc1 + fc2)
+end
+local FLOPS = default_step_flops()
+local sgemm = stats(samples.sgemm and samples.sgemm.ours)
+local sgemm_ours = stats(samples.sgemm_ours and samples.sgemm_ours.ours)
+for _, impl in ipairs { "ours", "pytorch" } do
+  local list = {}
+  for i, v in ipairs(samples.train_default[impl]) do list[i] = v * FLOPS / 1e9 end
+  add("gflops_train", impl, nil)
+  samples.gflops_train[impl] = list
+end
+
+local ROWS = {
+  { "train_default", "training, default model (images/s)", "%.0f", true },
+  { "train_lenet", "training, LeNet (images/s)", "%.0f", true },
+  { "infer_default", "inference b1000, default (images/s)", "%.0f", true },
+  { "infer_lenet", "inference b1000, LeNet (images/s)", "%.0f", true },
+  { "latency_default", "latency b1, default (us/image)", "%.0f", false },
+  { "latency_lenet", "latency b1, LeNet (us/image)", "%.1f", false },
+  { "coldstart", "cold start: predict one PNG (ms)", "%.0f", false },
+  { "rss_coldstart", "cold start peak RSS (MB)", "%.0f", false },
+  { "rss_train", "training peak RSS, default (MB)", "%.0f", false },
+  { "gflops_train", "training GFLOP/s, default", "%.1f", true },
+}
+
+local function cell(st, fmt)
+  if not st then return "failed" end
+  if st.n == 1 then return fmt:format(st.median) end
+  return (fmt .. " (" .. fmt .. "-" .. fmt .. ")"):format(st.median, st.min, st.max)
+end
+
+local results = {}
+local lines = {}
+local function emit(s) lines[#lines + 1] = s end
+emit("| measure | ours: median (min-max) | PyTorch: median (min-max) | ours / PyTorch | ours / PyTorch's best run |")
+emit("|---|---|---|---|---|")
+for _, row in ipairs(ROWS) do
+  local key, label, fmt, higher = row[1], row[2], row[3], row[4]
+  local o, t = stats(samples[key].ours), stats(samples[key].pytorch)
+  local ratio = o and t and o.median / t.median
+  results[key] = { ours = o, pytorch = t, ratio = ratio }
+  -- against PyTorch's best repetition (max, or min for times and sizes): a conservative ratio
+  -- that a busy minute on PyTorch's side cannot flatter
+  local best = t and (higher and t.max or t.min)
+  emit(("| %s | %s | %s | %s | %s |"):format(label, cell(o, fmt), cell(t, fmt),
+    ratio and ("%.2fx%s"):format(ratio, higher and "" or " (lower is better)") or "-",
+    o and best and ("%.2fx"):format(o.median / best) or "-"))
+end
+local function percent(x) return x and ("%.0f%%"):format(100 * x) or "-" end
+if sgemm then
+  emit(("| OpenBLAS cblas_sgemm 2048^3, %d threads (GFLOP/s) | %s | | | |"):format(THREADS, cell(sgemm, "%.0f")))
+  for _, impl in ipairs { "ours", "pytorch" } do
+    local g = results.gflops_train[impl]
+    results.gflops_train[impl .. "_fraction"] = g and g.median / sgemm.median
+  end
+  emit(("| training GFLOP/s / cblas_sgemm peak | %s | %s | | |"):format(
+    percent(results.gflops_train.ours_fraction), percent(results.gflops_train.pytorch_fraction)))
+end
+if sgemm_ours then
+  emit(("| our sgemm (csrc/gemm.c, %s) 2048^3, %d threads (GFLOP/s) | %s | | | |"):format(
+    samples.gemm_kernel or "?", THREADS, cell(sgemm_ours, "%.0f")))
+  local g = results.gflops_train.ours
+  emit(("| training GFLOP/s / our sgemm peak | %s | | | |"):format(percent(g and g.median / sgemm_ours.median)))
+end
+
+-- The targets of issue 7 (on the 2-core development machine).
+local function check(ok) return ok == nil and "not measured" or (ok and "met" or "NOT met") end
+local function ratio_at_least(key, x)
+  local r = results[key].ratio
+  return r and r >= x
+end
+local function ours_at_most(key, x)
+  local o = results[key].ours
+  if o then return o.median <= x end
+end
+local targets = {
+  { "default training >= 2.0x PyTorch", ratio_at_least("train_default", 2.0) },
+  { "default training >= 70% of the cblas_sgemm peak",
+    results.gflops_train.ours_fraction and results.gflops_train.ours_fraction >= 0.70 },
+  { "LeNet training >= 2.5x PyTorch", ratio_at_least("train_lenet", 2.5) },
+  { "default inference >= 3x PyTorch", ratio_at_least("infer_default", 3.0) },
+  { "cold-start predict <= 50 ms", ours_at_most("coldstart", 50) },
+  { "training peak RSS <= 200 MB", ours_at_most("rss_train", 200) },
+}
+emit("")
+emit("| target | |")
+emit("|---|---|")
+for _, t in ipairs(targets) do emit(("| %s | %s |"):format(t[1], check(t[2]))) end
+
+local function getenv_shown(name) return os.getenv(name) or "(unset)" end
+local cpu = shell("lscpu | sed -n 's/^Model name:[[:space:]]*//p'") or "?"
+local torch_version = shell(q(PYTHON) .. " -c 'import torch; print(torch.__version__)' 2>/dev/null") or "?"
+local header = {
+  ("Date: %s; CPU: %s (%s cores online); threads: %d each side; repetitions: %d%s."):format(
+    os.date("!%Y-%m-%d %H:%M UTC", started), cpu, core.cpu_count(), THREADS, REPS,
+    QUICK and " (BENCH_QUICK: short workloads)" or ""),
+  ("Command: `make bench` (MNIST_BENCH_DATA=%s); wall time %d s."):format(DATA, os.time() - started),
+  ("OpenBLAS core: %s; OPENBLAS_CORETYPE=%s, OPENBLAS_L2_SIZE=%s (as found in the environment); PyTorch %s with OPENBLAS_NUM_THREADS=1."):format(
+    samples.blas_core or "?", getenv_shown("OPENBLAS_CORETYPE"), getenv_shown("OPENBLAS_L2_SIZE"),
+    torch_version),
+  ("Training FLOPs per image (default model, counted as in bench/run.lua): %.1f M."):format(FLOPS / 1e6),
+}
+local busy_after = cpu_busy(3)
+local function pct(x) return x and ("%.0f%%"):format(100 * x) or "?" end
+header[#header + 1] = ("Machine busy (CPU time not idle, 3 s) before the run: %s, after: %s.%s"):format(
+  pct(busy_before), pct(busy_after), ((busy_before or 0) > 0.15 or (busy_after or 0) > 0.15) and
+  " WARNING: other work was running; figures are noisy (PyTorch's OpenMP threads suffer most from a busy machine: compare the max columns too)." or "")
+local text = table.concat(header, "\n") .. "\n\n" .. table.concat(lines, "\n") .. "\n"
+io.write("\n", text)
+
+if not QUICK then
+  local f = io.open(RESULTS)
+  local old = f and f:read("*a") or ""
+  if f then f:close() end
+  local block = "<!-- bench:begin (written by bench/run.lua) -->\n" .. text .. "<!-- bench:end -->"
+  local new, n = old:gsub("<!%-%- bench:begin.-<!%-%- bench:end %-%->", function() return block end)
+  if n == 0 then new = "# Benchmark results\n\n" .. block .. "\n" .. old end
+  f = assert(io.open(RESULTS, "w"))
+  f:write(new)
+  f:close()
+  io.stderr:write("bench: wrote ", RESULTS, "\n")
+end
+local failed = exists(LOG) and shell("grep -c '^FAILED' " .. q(LOG)) or "0"
+if failed ~= "0" then
+  io.stderr:write("bench: ", failed, " runs failed; see ", LOG, "\n")
+else
+  os.execute("rm -rf " .. q(TMP))
+end

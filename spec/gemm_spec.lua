@@ -1,0 +1,248 @@
+-- Our sgemm (csrc/gemm.c) and the kernels' threads (csrc/parallel.c): every micro-kernel against
+-- a plain Lua product, edge tiles and transposes included, and results that depend on the thread
+-- count only (bitwise the same from run to run).
+local mnist = require "mnist"
+local T, core, nn = mnist.tensor, mnist.core, mnist.nn
+
+local function uniform(...)
+  local t = T.zeros(...)
+  mnist.random.default:fill_uniform(t, -1, 1)
+  return t
+end
+
+-- Each kernel runs in its own process (the choice is made once per process). The child prints
+-- the largest error of T.matmul against a Lua triple loop over shapes that leave partial tiles
+-- in both directions and split K into blocks.
+local CHILD = [[
+local mnist = require "mnist"
+local T = mnist.tensor
+mnist.random.manual_seed(3)
+local function uniform(r, c)
+  local t = T.zeros(r, c)
+  mnist.random.default:fill_uniform(t, -1, 1)
+  return t
+end
+local worst = 0
+for _, s in ipairs { { 1, 1, 1 }, { 9, 33, 7 }, { 17, 50, 300 }, { 70, 5, 401 }, { 3, 40, 900 }, { 1, 40, 300 }, { 2, 17, 33 } } do
+  local m, n, k = s[1], s[2], s[3]
+  for ta = 0, 1 do
+    for tb = 0, 1 do
+      local a = ta == 1 and uniform(k, m) or uniform(m, k)
+      local b = tb == 1 and uniform(n, k) or uniform(k, n)
+      local c = uniform(m, n)
+      local c0 = c:clone()
+      mnist.core.matmul(c, a, b, ta == 1, tb == 1, 0.5, 2)
+      for i = 1, m do
+        for j = 1, n do
+          local sum = 0
+          for p = 1, k do
+            local av = ta == 1 and a:get(p, i) or a:get(i, p)
+            local bv = tb == 1 and b:get(j, p) or b:get(p, j)
+            sum = sum + av * bv
+          end
+          local want = 0.5 * sum + 2 * c0:get(i, j)
+          worst = math.max(worst, math.abs(c:get(i, j) - want) / math.sqrt(k))
+        end
+      end
+    end
+  end
+end
+io.write(mnist.core.blas_info().gemm, " ", worst)
+]]
+
+local function run_child(kernel)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(CHILD)
+  f:close()
+  local p = io.popen(("MNIST_GEMM_KERNEL=%s luajit %s 2>&1"):format(kernel, path))
+  local out = p:read("*a")
+  p:close()
+  os.remove(path)
+  return out
+end
+
+describe("gemm", function()
+  local best = core.blas_info().gemm
+  for _, kernel in ipairs { "generic", "avx2", "avx512" } do
+    it(("matches a plain product with the %s micro-kernel (or the best the CPU has)"):format(kernel),
+      function()
+        local out = run_child(kernel)
+        local name, err = out:match("^(%S+) (%S+)$")
+        assert.is_not_nil(name, out)
+        if kernel == "generic" then assert.equal("generic", name) end
+        if kernel == best then assert.equal(best, name) end
+        assert.is_true(tonumber(err) < 1e-5, out)
+      end)
+  end
+
+  it("splits over threads without changing a single bit", function()
+    local threads = core.blas_info().threads
+    local a, b = uniform(37, 300), uniform(300, 333)
+    local outs = {}
+    for n = 1, 3 do
+      core.blas_set_threads(n)
+      outs[n] = T.matmul(a, b):tobytes()
+    end
+    core.blas_set_threads(threads)
+    assert.equal(outs[1], outs[2])
+    assert.equal(outs[1], outs[3])
+  end)
+end)
+
+describe("threads in the convolution", function()
+  local function pass(threads, x, g)
+    local saved = core.blas_info().threads
+    core.blas_set_threads(threads)
+    mnist.random.manual_seed(5)
+    local conv = nn.SpatialConvolution(6, 10, 3, 3)
+    local y = conv:forward(x):tobytes()
+    conv:zeroGradParameters()
+    local gi = conv:backward(x, g):tobytes()
+    local gw = conv.gradWeight:clone()
+    core.blas_set_threads(saved)
+    return y, gi, gw
+  end
+
+  it("gives bitwise the same results for a given thread count, and the same outputs for any", function()
+    mnist.random.manual_seed(9)
+    local x, g = uniform(13, 6, 12, 12), uniform(13, 10, 10, 10)
+    local y1, gi1, gw1 = pass(1, x, g)
+    local y2, gi2, gw2 = pass(2, x, g)
+    local y2b, gi2b, gw2b = pass(2, x, g)
+    assert.equal(y2, y2b)
+    assert.equal(gi2, gi2b)
+    assert.equal(gw2:tobytes(), gw2b:tobytes())
+    -- each output and input gradient element is one image's sum: the split does not touch it
+    assert.equal(y1, y2)
+    assert.equal(gi1, gi2)
+    -- the weight gradient adds the threads' partial sums: equal up to rounding
+    local v1, v2, worst = gw1:view(gw1:numel()):totable(), gw2:view(gw2:numel()):totable(), 0
+    for i = 1, #v1 do worst = math.max(worst, math.abs(v1[i] - v2[i])) end
+    assert.is_true(worst < 1e-4, tostring(worst))
+  end)
+end)
+
+describe("Winograd F(2x2, 3x3) convolution", function()
+  -- Plain Lua loops: out[n][o][y][x] = bias[o] + sum over c, a, b of w[o][c][a][b] * in[n][c][y+a-p][x+b-p]
+  -- and the input gradient, its adjoint.
+  local function reference(x, w, b, gout, pad)
+    local n, c, h, wd = x:size(1), x:size(2), x:size(3), x:size(4)
+    local o = w:size(1)
+    local oh, ow = h + 2 * pad - 2, wd + 2 * pad - 2
+    local y, gx = T.zeros(n, o, oh, ow), T.zeros(n, c, h, wd)
+    for i = 1, n do
+      for oo = 1, o do
+        for yy = 1, oh do
+          for xx = 1, ow do
+            local sum = b:get(oo)
+            local g = gout:get(i, oo, yy, xx)
+            for cc = 1, c do
+              for a = 1, 3 do
+                local iy = yy + a - 1 - pad
+                if iy >= 1 and iy <= h then
+                  for bb = 1, 3 do
+                    local ix = xx + bb - 1 - pad
+                    if ix >= 1 and ix <= wd then
+                      local wv = w:get(oo, cc, a, bb)
+                      sum = sum + wv * x:get(i, cc, iy, ix)
+                      gx:set(i, cc, iy, ix, gx:get(i, cc, iy, ix) + wv * g)
+                    end
+                  end
+                end
+              end
+            end
+            y:set(i, oo, yy, xx, sum)
+          end
+        end
+      end
+    end
+    return y, gx
+  end
+
+  local function worst(a, b)
+    local va, vb, m = a:view(a:numel()):totable(), b:view(b:numel()):totable(), 0
+    for i = 1, #va do m = math.max(m, math.abs(va[i] - vb[i])) end
+    return m
+  end
+
+  for _, case in ipairs { { 7, 9, 0 }, { 6, 6, 1 }, { 5, 8, 2 }, { 12, 11, 1 } } do
+    local h, wd, pad = case[1], case[2], case[3]
+    it(("matches plain loops on %dx%d images with padding %d (outputs and input gradients)"):format(h, wd, pad), function()
+      mnist.random.manual_seed(11)
+      local conv = nn.SpatialConvolution(8, 9, 3, 3, 1, 1, pad, pad) -- 8 and 9 channels: Winograd
+      local x = uniform(2, 8, h, wd)
+      local gout = uniform(2, 9, h + 2 * pad - 2, wd + 2 * pad - 2)
+      local y = conv:forward(x)
+      local gx = conv:updateGradInput(x, gout)
+      local y_ref, gx_ref = reference(x, conv.weight, conv.bias, gout, pad)
+      assert.is_true(worst(y, y_ref) < 1e-4, "output " .. worst(y, y_ref))
+      assert.is_true(worst(gx, gx_ref) < 1e-4, "input gradient " .. worst(gx, gx_ref))
+    end)
+  end
+end)
+
+describe("every kernel path gives the same network results", function()
+  -- A child process per micro-kernel choice runs the default model and LeNet (Winograd and
+  -- im2col convolutions, 2x2 pooling, linear layers) forward and backward on the same input and
+  -- writes outputs and gradients to a file; this process compares them with its own.
+  local NET = [[
+local mnist = require "mnist"
+local T = mnist.tensor
+local out = {}
+for _, arch in ipairs { "default", "lenet" } do
+  mnist.random.manual_seed(21)
+  local net = mnist.classifier { arch = arch }
+  local x = T.zeros(3, 1, 28, 28)
+  mnist.random.default:fill_uniform(x, -1, 1)
+  local _, grads = net:getParameters()
+  grads:fill(0)
+  local y = net:forward(x)
+  local gx = net:backward(x, y:clone():fill(0.05))
+  out[#out + 1] = y:tobytes() .. grads:tobytes() .. gx:tobytes()
+end
+local f = assert(io.open(arg[1], "wb"))
+f:write(table.concat(out))
+f:close()
+]]
+
+  local function run_net(kernel)
+    local script, result = os.tmpname(), os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write(NET)
+    f:close()
+    local env = kernel and ("MNIST_GEMM_KERNEL=" .. kernel .. " ") or ""
+    local ok = os.execute(env .. "luajit " .. script .. " " .. result)
+    f = io.open(result, "rb")
+    local bytes = f and f:read("*a")
+    if f then f:close() end
+    os.remove(script)
+    os.remove(result)
+    return (ok == 0 or ok == true) and bytes or nil
+  end
+
+  local function floats(bytes)
+    local ffi = require "ffi"
+    local n = #bytes / 4
+    local p = ffi.cast("const float *", bytes)
+    return p, n
+  end
+
+  it("on the generic and AVX2 paths as on the best one", function()
+    local best = run_net(nil)
+    assert.is_not_nil(best)
+    local pb, n = floats(best)
+    for _, kernel in ipairs { "generic", "avx2" } do
+      local other = run_net(kernel)
+      assert.is_not_nil(other, kernel)
+      assert.equal(#best, #other)
+      local po = floats(other)
+      local worst = 0
+      for i = 0, n - 1 do
+        local a, b = pb[i], po[i]
+        worst = math.max(worst, math.abs(a - b) / (1 + math.abs(a)))
+      end
+      assert.is_true(worst < 1e-4, kernel .. ": " .. worst)
+    end
+  end)
+end)
