@@ -95,5 +95,14 @@ build = {
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
+    -- The published weights of this version (make shipped), installed beside the modules as
+    -- mnist/shipped/<file>, where mnist.pretrained looks for them.
+    lua = {
+      ["mnist.shipped.classifier"] = "lua/mnist/shipped/mnist-classifier-0.1.0.safetensors",
+      ["mnist.shipped.classifier_sha256"] = "lua/mnist/shipped/mnist-classifier-0.1.0.safetensors.sha256",
+      ["mnist.shipped.features"] = "lua/mnist/shipped/mnist-features-0.1.0.safetensors",
+      ["mnist.shipped.features_sha256"] = "lua/mnist/shipped/mnist-features-0.1.0.safetensors.sha256",
+      ["mnist.shipped.manifest"] = "lua/mnist/shipped/manifest.json",
+    },
   },
 }

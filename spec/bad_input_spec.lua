@@ -172,12 +172,13 @@ describe("What happens when…", function()
 
   CASES["weights were made for another architecture"] = function()
     vars.file = ("%s/weights/mnist-classifier-%s.safetensors"):format(home, mnist.version)
-    return cli("predict --arch default " .. H.quote(home .. "/digit.png"))
+    return cli("predict --arch default --weights " .. H.quote(vars.file) .. " " .. H.quote(home .. "/digit.png"))
   end
 
   CASES["there are no pretrained weights"] = function()
     vars.dir = home .. "/empty"
-    return cli("predict --artifact-dir " .. H.quote(vars.dir) .. " " .. H.quote(home .. "/digit.png"))
+    -- lenet: the rock ships weights for the default arch only
+    return cli("predict --arch lenet --artifact-dir " .. H.quote(vars.dir) .. " " .. H.quote(home .. "/digit.png"))
   end
 
   CASES["--resume is given other settings"] = function()

@@ -93,9 +93,9 @@ describe("unwritable and missing directories", function()
     for r = 6, 22 do img:set(r, 14, 1) end
     require("mnist").preprocessing.save_image(img, png)
     local missing = home .. "/nowhere"
-    local out, code = cli(missing, "predict " .. H.quote(png))
+    local out, code = cli(missing, "predict --arch lenet " .. H.quote(png)) -- no lenet weights ship
     assert.equal(1, code, out)
-    assert.truthy(out:find(("mnist.lua predict: weights: no pretrained classifier weights for version %s; looked in: %s/weights/mnist%%-classifier%%-%s%%.safetensors: missing")
+    assert.truthy(out:find(("mnist.lua predict: weights: no pretrained classifier weights for version %s, arch lenet; looked in: %s/weights/mnist%%-classifier%%-%s%%.safetensors: missing")
       :format(V:gsub("%p", "%%%0"), missing:gsub("%p", "%%%0"), V:gsub("%p", "%%%0"))), out)
     assert.truthy(out:find("remote: weights_url is not set", 1, true), out)
     assert.is_false(H.exists(missing), "predict created the artifact dir")

@@ -38,3 +38,19 @@ describe("the rock", function()
     end
   end)
 end)
+
+describe("the shipped weights", function()
+  it("are this version's, listed for installation, and verify", function()
+    local cjson = require "cjson"
+    local spec = read(("mnist-%s-1.rockspec"):format(mnist.version))
+    local manifest = cjson.decode(read("lua/mnist/shipped/manifest.json"))
+    assert.equal(mnist.version, manifest.version)
+    for _, f in ipairs(list("ls lua/mnist/shipped")) do
+      assert.truthy(spec:find('"lua/mnist/shipped/' .. f .. '"', 1, true), f .. " is not installed by the rockspec")
+    end
+    for name, entry in pairs(manifest.files) do
+      assert.truthy(name:find(mnist.version, 1, true))
+      assert.equal(entry.sha256, mnist.core.sha256_file("lua/mnist/shipped/" .. name))
+    end
+  end)
+end)

@@ -24,9 +24,9 @@ function M.shipped_dir()
   return here .. "/shipped"
 end
 
--- The verified path of `part` in dir (per dir's manifest), or nil and why not. Errors when the
--- file is there but does not match (never falls through to a tampered file silently).
-local function verified_in(dir, part)
+-- The verified path of `part` for `arch` in dir (per dir's manifest), or nil and why not. Errors
+-- when the file is there but does not match (never falls through to a tampered file silently).
+local function verified_in(dir, part, arch)
   local name = artifacts.file_name(part)
   local path = dir .. "/" .. name
   local f = io.open(path, "rb")
@@ -34,6 +34,9 @@ local function verified_in(dir, part)
   f:close()
   local manifest, why = artifacts.read_manifest(dir)
   if not manifest then return nil, why end
+  if manifest.arch and manifest.arch ~= arch then
+    return nil, ("%s: made for arch '%s'"):format(path, tostring(manifest.arch))
+  end
   local entry = manifest.files[name]
   if type(entry) ~= "table" or type(entry.sha256) ~= "string" then
     return nil, dir .. "/manifest.json: does not list " .. name
@@ -46,21 +49,22 @@ end
 function M.resolve(cfg, part)
   local tried = {}
   for _, dir in ipairs { config.weights_dir(cfg), M.shipped_dir() } do
-    local path, why = verified_in(dir, part)
+    local path, why = verified_in(dir, part, cfg.arch)
     if path then return path end
     tried[#tried + 1] = why
   end
   if cfg.weights_url ~= "" then
     local deploy = require "mnist.deploy"
     deploy.fetch(cfg, config.weights_dir(cfg)) -- verifies every file against the remote manifest
-    local path, why = verified_in(config.weights_dir(cfg), part)
+    local path, why = verified_in(config.weights_dir(cfg), part, cfg.arch)
     if path then return path end
     tried[#tried + 1] = cfg.weights_url .. ": " .. tostring(why)
   else
     tried[#tried + 1] = "remote: weights_url is not set"
   end
-  fail("no pretrained %s weights for version %s; looked in: %s. Train them with " ..
-    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, table.concat(tried, "; "))
+  fail("no pretrained %s weights for version %s, arch %s; looked in: %s. Train them with " ..
+    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, cfg.arch,
+    table.concat(tried, "; "))
 end
 
 -- Loads weights into net (a model from mnist.model): opts.weights (a file) or the pretrained ones.

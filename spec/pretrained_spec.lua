@@ -1,0 +1,59 @@
+-- pretrained = true: where the weights come from, that they are checked, and that they work.
+local mnist = require "mnist"
+local helpers = require "spec.support.helpers"
+
+describe("pretrained weights", function()
+  local home
+  before_each(function() home = helpers.tmpdir() end)
+  after_each(function() helpers.rm(home) end)
+
+  local function settings() return mnist.config.resolve { artifact_dir = home } end
+
+  it("come from the rock when the artifact dir has none, and classify real test digits", function()
+    local path = require("mnist.pretrained").resolve(settings(), "classifier")
+    assert.truthy(path:find("/mnist/shipped/mnist%-classifier%-" .. mnist.version:gsub("%.", "%%.") .. "%.safetensors$"), path)
+    local net = mnist.classifier(settings(), { pretrained = true })
+    local records = mnist.dataset.ensure_records(mnist.config.resolve {
+      artifact_dir = home, mirrors = { helpers.mirror() } }, { log = false })
+    local images = records.test.images:narrow(1, 500)
+    local labels, probs = net:predict(images)
+    assert.same({ 500, 10 }, probs:size())
+    local correct = 0
+    for i = 1, 500 do
+      if labels[i] == records.test.labels[i] then correct = correct + 1 end
+    end
+    assert.is_true(correct >= 490, correct .. " of 500")
+  end)
+
+  it("load into the feature extractor under the same names", function()
+    local features = mnist.features(settings(), { pretrained = true })
+    local classifier = mnist.classifier(settings(), { pretrained = true })
+    assert.equal(features:namedTensors()[1][2]:tobytes(), classifier:namedTensors()[1][2]:tobytes())
+    assert.same({ 1, 64, 14, 14 }, features:forward(mnist.tensor(1, 1, 32, 32)):size())
+  end)
+
+  it("prefer the artifact dir, and refuse a tampered file there instead of falling through", function()
+    local dir = home .. "/weights"
+    helpers.sh(("mkdir -p %s && cp lua/mnist/shipped/* %s/"):format(dir, dir))
+    local name = ("mnist-classifier-%s.safetensors"):format(mnist.version)
+    assert.equal(dir .. "/" .. name, require("mnist.pretrained").resolve(settings(), "classifier"))
+    local bytes = helpers.read(dir .. "/" .. name)
+    local at = 200
+    helpers.write(dir .. "/" .. name, bytes:sub(1, at - 1) .. string.char((bytes:byte(at) + 1) % 256) .. bytes:sub(at + 1))
+    local ok, err = pcall(mnist.classifier, settings(), { pretrained = true })
+    assert.is_false(ok)
+    assert.truthy(err:find("SHA-256 mismatch", 1, true), err)
+  end)
+
+  it("skip weights made for another architecture, and refuse such a file given by name", function()
+    local lenet = mnist.config.resolve { artifact_dir = home, arch = "lenet" }
+    local ok, err = pcall(mnist.classifier, lenet, { pretrained = true })
+    assert.is_false(ok)
+    assert.truthy(err:find("no pretrained classifier weights for version " .. mnist.version .. ", arch lenet", 1, true), err)
+    assert.truthy(err:find("shipped/mnist-classifier-" .. mnist.version .. ".safetensors: made for arch 'default'", 1, true), err)
+    local file = ("lua/mnist/shipped/mnist-classifier-%s.safetensors"):format(mnist.version)
+    ok, err = pcall(mnist.classifier, lenet, { weights = file })
+    assert.is_false(ok)
+    assert.truthy(err:find("made for arch 'default', this model is 'lenet'", 1, true), err)
+  end)
+end)
