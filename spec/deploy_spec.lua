@@ -2,6 +2,8 @@
 -- checks SigV4 signatures) started once for this file by spec/support/s3_server.sh, and against
 -- python3's http.server for plain http(s) weights_url.
 local ffi = require "ffi"
+local helpers = require "spec.support.helpers"
+local tmpdir, read, write, exists = helpers.tmpdir, helpers.read, helpers.write, helpers.exists
 local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
@@ -25,28 +27,6 @@ local function capture(cmd)
   local s = p:read("*a")
   p:close()
   return s
-end
-
-local function tmpdir()
-  return (capture("mktemp -d"):gsub("%s+$", ""))
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function exists(path)
-  return read(path) ~= nil
 end
 
 local function err_of(fn, ...)

@@ -1,19 +1,7 @@
 local core = require "mnist.core"
+local helpers = require "spec.support.helpers"
+local tmpdir, read = helpers.tmpdir, helpers.read
 local T = require "mnist.tensor"
-
-local function tmpdir()
-  local p = io.popen("mktemp -d")
-  local d = p:read("*l")
-  p:close()
-  return d
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 describe("sha256", function()
   it("matches the FIPS 180-2 test vectors", function()

@@ -1,12 +1,7 @@
 -- The rock's metadata agrees with the code: one version, every module listed in the rockspec.
 local mnist = require "mnist"
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local helpers = require "spec.support.helpers"
+local read = helpers.read
 
 local function list(cmd)
   local out = {}

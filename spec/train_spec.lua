@@ -2,18 +2,12 @@
 -- sets it): accuracy, bitwise reproducibility, resume, NaN handling, artifacts, inference.
 local mnist = require "mnist"
 local helpers = require "spec.support.helpers"
+local read = helpers.read
 local train = require "mnist.train"
 local weights = require "mnist.weights"
 local preprocessing = require "mnist.preprocessing"
 
 local T = mnist.tensor
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 -- A hash of every tensor in a run's checkpoint (model and optimizer state; the metadata holds
 -- timings, which differ between runs).
@@ -42,7 +36,7 @@ describe("training", function()
   end)
   teardown(function() os.execute("rm -rf " .. home) end)
 
-  local first -- the first run, reused by the specs below
+  local first, first_manifest -- the first run and its weights' manifest, reused below
 
   it("learns: a short run on 2,000 real images clears 90% test accuracy", function()
     first = train.run(settings(), { quiet = true, run_id = "first" })
@@ -61,6 +55,7 @@ describe("training", function()
     local paths = first.weights
     assert.equal(home .. "/weights/mnist-classifier-" .. mnist.version .. ".safetensors", paths.classifier)
     local manifest = require("cjson").decode(read(paths.manifest))
+    first_manifest = manifest
     assert.equal(mnist.version, manifest.version)
     for _, part in ipairs { "classifier", "features" } do
       local name = paths[part]:match("[^/]+$")
@@ -78,6 +73,11 @@ describe("training", function()
   it("is reproducible: the same config, seed and threads give bitwise-identical weights", function()
     local second = train.run(settings(), { quiet = true, run_id = "second" })
     assert.equal(checkpoint_hash(first), checkpoint_hash(second))
+    -- the published files hold the same tensors (their metadata names the run and the commit)
+    local manifest = require("cjson").decode(read(second.weights.manifest))
+    for name, entry in pairs(first_manifest.files) do
+      assert.equal(entry.tensors_sha256, manifest.files[name].tensors_sha256)
+    end
     local third = train.run(settings { seed = 2 }, { quiet = true, run_id = "third" })
     assert.not_equal(checkpoint_hash(first), checkpoint_hash(third))
   end)

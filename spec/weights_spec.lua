@@ -1,28 +1,10 @@
 local core = require "mnist.core"
+local helpers = require "spec.support.helpers"
+local tmpdir, read, write = helpers.tmpdir, helpers.read, helpers.write
 local T = require "mnist.tensor"
 local weights = require "mnist.weights"
 
 local FIXTURE = "spec/fixtures/weights_small.safetensors" -- written by make_weights_fixture.py
-
-local function tmpdir()
-  local p = io.popen("mktemp -d")
-  local d = p:read("*l")
-  p:close()
-  return d
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
 
 local function u64le(n)
   local b = {}

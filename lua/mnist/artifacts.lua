@@ -4,13 +4,14 @@
 --   mnist-classifier-V.safetensors   the whole network (features.* and head.*)
 --   mnist-features-V.safetensors     the feature extractor alone (features.*), for transfer learning
 --   each with a .sha256 beside it, and manifest.json:
---   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n}}, "test_accuracy": ...,
+--   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n, "tensors_sha256": hex}},
+--    "test_accuracy": ...,
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
 -- The files are staged first, then the manifest is removed, the files committed, and the manifest
 -- written last: a full disk changes nothing, and a crash never leaves a manifest naming other files.
-local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
+local fs = require "mnist.fs"
 local version = require "mnist.version"
 local weights = require "mnist.weights"
 
@@ -27,10 +28,9 @@ end
 function M.git_commit()
   local source = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
   if not source then return nil end
-  local p = io.popen(("git -C '%s' rev-parse HEAD 2>/dev/null"):format(source))
-  local commit = p and p:read("*l")
-  if p then p:close() end
-  return commit and commit:match("^%x+$") and commit or nil
+  local out, rc = fs.capture(("git -C %s rev-parse HEAD"):format(fs.quote(source)))
+  local commit = out:match("^(%x+)%s*$")
+  return rc == 0 and commit or nil
 end
 
 -- The tensors of `net` that belong in the file of `part`.
@@ -42,18 +42,19 @@ function M.part_tensors(net, part)
   return out
 end
 
-local function file_size(path)
-  local f = assert(io.open(path, "rb"))
-  local n = f:seek("end")
-  f:close()
-  return n
+-- SHA-256 over the tensors' names and bytes in file order: equal for a bitwise rebuild, whatever
+-- the metadata (the git commit, the time) says.
+function M.tensors_sha256(named)
+  local parts = {}
+  for i, pair in ipairs(named) do parts[i] = pair[1] .. "\0" .. pair[2]:tobytes() end
+  return core.sha256(table.concat(parts))
 end
 
 -- Writes both weight files of the trained classifier `net` and the manifest. info: test_accuracy,
 -- test_loss, epochs, run_id, data (hashes of the data files). Returns the paths.
 function M.publish(net, cfg, info)
   local dir = config.weights_dir(cfg)
-  local ok, err = core.mkdir_p(dir)
+  local ok, err = fs.mkdir_p(dir)
   if not ok then error("artifacts: cannot create " .. tostring(err), 0) end
   local commit = M.git_commit()
   local identity = config.identity(cfg)
@@ -70,7 +71,8 @@ function M.publish(net, cfg, info)
   for _, part in ipairs(M.PARTS) do
     local name = M.file_name(part)
     local path = dir .. "/" .. name
-    local ok_stage, staged_or_err, hex = pcall(weights.stage, path, M.part_tensors(net, part), {
+    local named = M.part_tensors(net, part)
+    local ok_stage, staged_or_err, hex = pcall(weights.stage, path, named, {
       format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
@@ -79,15 +81,16 @@ function M.publish(net, cfg, info)
       for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path)) end
       error("artifacts: cannot publish the weights (the published ones are untouched): " .. tostring(staged_or_err), 0)
     end
-    staged[#staged + 1] = { path = path, name = name, hex = hex, part = part }
+    staged[#staged + 1] = { path = path, name = name, hex = hex, part = part,
+      tensors_sha256 = M.tensors_sha256(named) }
   end
   os.remove(dir .. "/" .. M.MANIFEST)
   for _, s in ipairs(staged) do
     weights.commit(s.path, s.hex)
-    manifest.files[s.name] = { sha256 = s.hex, bytes = file_size(s.path) }
+    manifest.files[s.name] = { sha256 = s.hex, bytes = fs.size(s.path), tensors_sha256 = s.tensors_sha256 }
     paths[s.part] = s.path
   end
-  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, cjson.encode(manifest))
+  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, fs.json(manifest) .. "\n")
   if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end
   paths.manifest = dir .. "/" .. M.MANIFEST
   return paths
@@ -96,12 +99,9 @@ end
 -- The manifest at dir/manifest.json, or nil and why not.
 function M.read_manifest(dir)
   local path = dir .. "/" .. M.MANIFEST
-  local f = io.open(path, "rb")
-  if not f then return nil, path .. ": missing" end
-  local text = f:read("*a")
-  f:close()
-  local ok, manifest = pcall(cjson.decode, text)
-  if not ok or type(manifest) ~= "table" or type(manifest.files) ~= "table" then
+  if not fs.exists(path) then return nil, path .. ": missing" end
+  local manifest = fs.read_json(path)
+  if type(manifest) ~= "table" or type(manifest.files) ~= "table" then
     return nil, path .. ": not a valid manifest"
   end
   return manifest

@@ -16,6 +16,7 @@
 -- (pixel / 255 - normalize_mean) / normalize_std.
 local core = require "mnist.core"
 local config = require "mnist.config"
+local fs = require "mnist.fs"
 local download = require "mnist.download"
 
 local M = {}
@@ -72,36 +73,6 @@ local function read_manifest(path)
   return manifest
 end
 
--- JSON with sorted keys and two-space indents, so a manifest reads well and diffs cleanly.
-function M.json(v, indent)
-  indent = indent or ""
-  local t = type(v)
-  if t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
-      return named[c] or ("\\u%04x"):format(c:byte())
-    end) .. '"'
-  elseif t == "number" then
-    if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(v) end
-    return ("%.17g"):format(v)
-  elseif t == "boolean" then
-    return tostring(v)
-  elseif t == "table" then
-    local inner, parts = indent .. "  ", {}
-    if #v > 0 then
-      for _, x in ipairs(v) do parts[#parts + 1] = M.json(x, inner) end
-      return "[" .. table.concat(parts, ", ") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    if #keys == 0 then return "{}" end
-    table.sort(keys)
-    for _, k in ipairs(keys) do parts[#parts + 1] = inner .. M.json(k) .. ": " .. M.json(v[k], inner) end
-    return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
-  end
-  error("dataset.json: cannot encode a " .. t, 2)
-end
-
 -- Mapped record files, shared by every loader of this process (keyed by path and payload hash).
 local open_cache = setmetatable({}, { __mode = "v" })
 
@@ -147,7 +118,7 @@ function M.save_records(cfg, opts)
       sources = sources,
     }
   end
-  local ok, err = core.write_atomic(where.manifest, M.json(manifest) .. "\n")
+  local ok, err = core.write_atomic(where.manifest, fs.json(manifest) .. "\n")
   if not ok then fail("cannot write %s", err) end
   return manifest
 end

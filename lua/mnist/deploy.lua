@@ -15,6 +15,7 @@
 local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
+local fs = require "mnist.fs"
 local http = require "mnist.http"
 local weights = require "mnist.weights"
 
@@ -45,26 +46,7 @@ local function scrub(text, creds)
   return text
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
+local read_file, file_exists, sorted_keys = fs.read, fs.exists, fs.sorted_keys
 
 -- Credentials ---------------------------------------------------------------------------------
 
@@ -378,8 +360,8 @@ local function remote(cfg, version)
 end
 
 local function mkdir_p(dir)
-  local ok = os.execute("mkdir -p " .. http.shell_quote(dir))
-  if ok ~= 0 and ok ~= true then fail("%s: cannot create the directory", dir) end
+  local ok, err = fs.mkdir_p(dir)
+  if not ok then fail("cannot create the directory %s", err) end
 end
 
 -- Downloads one listed file into dir: to a temp file, checked, then renamed into place.

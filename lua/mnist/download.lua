@@ -16,6 +16,8 @@
 -- for transient failures (timeouts, refused connections, HTTP 5xx/408/429).
 local core = require "mnist.core"
 local config = require "mnist.config"
+local fs = require "mnist.fs"
+local http = require "mnist.http"
 
 local M = {}
 
@@ -92,42 +94,8 @@ M.DATASETS = {
 
 -- Shell and file helpers ---------------------------------------------------------------------
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Runs a shell command; true when it exits 0 (LuaJIT returns a number, Lua 5.2+ a boolean).
-local function run(cmd)
-  local r = os.execute(cmd)
-  return r == 0 or r == true
-end
-
--- Runs a shell command, returns its output (stdout and stderr) and exit code.
-local function capture(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1; echo \"__rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$")) or -1
-  return out:gsub("__rc=%d+%s*$", ""), rc
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function is_dir(path)
-  return run("test -d " .. quote(path))
-end
-
-local function read_all(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local quote, run, capture, exists, is_dir = fs.quote, fs.run, fs.capture, fs.exists, fs.is_dir
+local read_all = fs.read
 
 local function is_gzip(path)
   local f = io.open(path, "rb")
@@ -138,9 +106,8 @@ local function is_gzip(path)
 end
 
 function M.mkdir(path)
-  if not run("mkdir -p " .. quote(path)) then
-    error(("download: cannot create directory %s"):format(path), 0)
-  end
+  local ok, err = fs.mkdir_p(path)
+  if not ok then error(("download: cannot create directory %s"):format(err), 0) end
 end
 
 -- A name for a temp file next to `path` that no concurrent run picks (the address of a fresh
@@ -234,49 +201,20 @@ end
 
 -- Fetching ---------------------------------------------------------------------------------
 
--- curl exit codes worth another attempt: connection refused, partial transfer, timeout, empty
--- reply, send/receive errors, HTTP/2 stream errors.
-local TRANSIENT = { [7] = true, [16] = true, [18] = true, [28] = true, [52] = true, [55] = true,
-  [56] = true, [92] = true }
-
--- One curl run: true, or false, a message, whether another attempt may help, whether the
--- server is unreachable altogether.
-local function curl_once(url, out, timeout)
-  local cmd = table.concat({
-    "curl --silent --show-error --fail --location --proto-redir =http,https",
-    "--connect-timeout", ("%d"):format(math.ceil(timeout)),
-    "--speed-limit 1024 --speed-time", ("%d"):format(math.ceil(timeout)),
-    "--max-filesize 268435456",
-    "--write-out '\\n__http=%{http_code}\\n'",
-    "--output", quote(out), quote(url),
-  }, " ")
-  local text, rc = capture(cmd)
-  if rc == 0 then return true end
-  local http = tonumber(text:match("__http=(%d+)")) or 0
-  local msg = text:gsub("\n?__http=%d+%s*", ""):gsub("^curl: ", ""):gsub("%s+$", "")
-  if msg == "" then msg = ("curl exited with %d"):format(rc) end
-  if rc == 22 then
-    local transient = http >= 500 or http == 408 or http == 429
-    return false, ("HTTP %d"):format(http), transient, false
-  end
-  return false, msg, TRANSIENT[rc] == true, rc ~= 127
-end
-
--- Gets url into `out` with retries. true, or nil, a message and whether the host is unreachable.
+-- Gets url into `out` (curl through mnist.http: timeouts, retries with back-off for transient
+-- failures). true, or nil, a message and whether the host is unreachable altogether.
 local function http_get(url, out, ctx)
-  local retries = ctx.cfg.download_retries
-  for attempt = 1, retries do
-    local ok, msg, transient, down = curl_once(url, out, ctx.cfg.download_timeout)
-    if ok then return true end
-    os.remove(out)
-    if not transient then return nil, msg, down end
-    if attempt == retries then
-      return nil, ("%s (%d attempt%s)"):format(msg, retries, retries > 1 and "s" or ""), down
-    end
-    local delay = ctx.backoff * 2 ^ (attempt - 1)
-    ctx.log(("%s: %s (attempt %d of %d), retrying in %gs"):format(url, msg, attempt, retries, delay))
-    core.sleep(delay)
-  end
+  local res = http.request {
+    url = url, output = out, follow = true, max_bytes = 268435456,
+    timeout = ctx.cfg.download_timeout, retries = ctx.cfg.download_retries, backoff = ctx.backoff,
+    on_retry = function(r, attempt, delay)
+      ctx.log(("%s: %s (attempt %d of %d), retrying in %gs"):format(url, http.describe(r), attempt,
+        ctx.cfg.download_retries, delay))
+    end,
+  }
+  if http.ok(res) then return true end
+  os.remove(out)
+  return nil, http.describe(res), res.status == 0 and res.curl_code ~= 127
 end
 
 -- Runs `npm pack` once per fetch and returns the directory holding the unpacked files.

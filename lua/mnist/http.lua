@@ -12,7 +12,9 @@
 --   the request body), headers (list of "Name: value"), secret_headers (same, kept off the command
 --   line), netrc = {host=, login=, password=}, aws_sigv4 ("aws:amz:<region>:s3"), follow (redirects,
 --   for plain downloads), max_bytes, timeout (seconds per attempt), retries (attempts, >= 1),
---   backoff (seconds before the 2nd attempt, doubled each time; default 0.5).
+--   backoff (seconds before the 2nd attempt, doubled each time; default 0.5), on_retry.
+local fs = require "mnist.fs"
+
 local M = {}
 
 -- curl exit codes worth another attempt: resolve/connect failures, timeouts, cut transfers.
@@ -36,17 +38,8 @@ M.REASONS = {
 }
 
 -- One argument for /bin/sh, single-quoted.
-function M.shell_quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
-
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+M.shell_quote = fs.quote
+local read_all = fs.read
 
 -- A new private file (os.tmpname uses mkstemp: mode 0600) holding `text`; returns its path.
 local function private_file(text)
@@ -139,7 +132,8 @@ function M.is_transient(res)
   return M.TRANSIENT_CURL[res.curl_code] or (res.curl_code == 0 and M.TRANSIENT_STATUS[res.status]) or false
 end
 
--- Runs the request, again after a pause (doubling) while it fails in a transient way.
+-- Runs the request, again after a pause (doubling) while it fails in a transient way;
+-- opts.on_retry(res, attempt, pause) hears about each retry.
 function M.request(opts)
   assert(type(opts) == "table" and type(opts.url) == "string", "http.request: opts.url is required")
   local retries = math.max(1, opts.retries or 1)
@@ -149,6 +143,7 @@ function M.request(opts)
     res = attempt(opts)
     res.attempts = i
     if M.ok(res) or not M.is_transient(res) or i == retries then break end
+    if opts.on_retry then opts.on_retry(res, i, pause) end
     sleep(pause)
     pause = pause * 2
   end

@@ -8,6 +8,7 @@
 local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
+local fs = require "mnist.fs"
 local metrics = require "mnist.metrics"
 local nn = require "mnist.nn"
 local optim = require "mnist.optim"
@@ -57,20 +58,7 @@ end
 
 -- Run directories ---------------------------------------------------------------------------------
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function read_json(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  local ok, value = pcall(cjson.decode, text)
-  return ok and value or nil
-end
+local exists, read_json = fs.exists, fs.read_json
 
 local function config_differences(a, b)
   local diffs = {}
@@ -87,14 +75,14 @@ end
 -- matches. Returns path, run id, and the checkpoint path when resuming.
 local function run_directory(cfg, opts)
   local runs = config.runs_dir(cfg)
-  local made, why = core.mkdir_p(runs)
+  local made, why = fs.mkdir_p(runs)
   if not made then fail("cannot create the runs directory: %s", why) end
   if opts.resume then
     local candidates = {}
     if opts.run_id then
       candidates = { opts.run_id }
     else
-      local p = io.popen(("ls -1r '%s' 2>/dev/null"):format(runs))
+      local p = io.popen(("ls -1r %s 2>/dev/null"):format(fs.quote(runs)))
       for name in p:lines() do candidates[#candidates + 1] = name end
       p:close()
     end
@@ -124,7 +112,7 @@ local function run_directory(cfg, opts)
     id = ("%s-%d"):format(id, k)
     dir = runs .. "/" .. id
   end
-  made, why = core.mkdir_p(dir)
+  made, why = fs.mkdir_p(dir)
   if not made then fail("cannot create the run directory: %s", why) end
   return dir, id, nil
 end
@@ -208,7 +196,7 @@ end
 -- Draws loss and accuracy per epoch with gnuplot; returns the PNG path, or nil and why not.
 local function draw_curve(dir, history)
   if #history == 0 then return nil, "no finished epoch" end
-  if os.execute("command -v gnuplot >/dev/null 2>&1") ~= 0 then return nil, "gnuplot is not installed" end
+  if not fs.run("command -v gnuplot >/dev/null 2>&1") then return nil, "gnuplot is not installed" end
   local data = {}
   for _, h in ipairs(history) do
     data[#data + 1] = ("%d %.6f %.6f %.6f %.6f"):format(h.epoch, h.train_loss, h.validation_loss or 0 / 0,
@@ -229,7 +217,7 @@ plot '%s/curve.dat' using 1:4 with linespoints title 'train', '' using 1:5 with 
 unset multiplot
 ]]):format(dir, dir, dir)
   core.write_atomic(dir .. "/curve.gp", script)
-  if os.execute(("gnuplot '%s/curve.gp' 2>/dev/null"):format(dir)) ~= 0
+  if not fs.run(("gnuplot %s 2>/dev/null"):format(fs.quote(dir .. "/curve.gp")))
     or not os.rename(dir .. "/curve.png.tmp", dir .. "/curve.png") then
     os.remove(dir .. "/curve.png.tmp")
     return nil, "gnuplot failed (see " .. dir .. "/curve.gp)"
@@ -291,7 +279,7 @@ function M.run(cfg, opts)
     if first_step > steps then first_epoch, first_step, progress_sums = first_epoch + 1, 1, nil end
     log(opts, "resuming run %s at epoch %d, step %d", run_id, first_epoch, first_step)
   else
-    local ok, err = core.write_atomic(dir .. "/config.json", cjson.encode(cfg))
+    local ok, err = core.write_atomic(dir .. "/config.json", fs.json(cfg) .. "\n")
     if not ok then fail("cannot write the run's config: %s", err) end
   end
   log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads, artifacts in %s", run_id,
