@@ -2,7 +2,8 @@
 -- same IDX files, interleaved (ours, theirs, ours, theirs: each pair back to back, the order
 -- alternating between repetitions) so the ratios survive a noisy shared machine. Every figure is
 -- the median of the repetitions, with min and max. Prints a table; the full run also writes it
--- into bench/RESULTS.md (between the bench:begin / bench:end markers, keeping the notes around it).
+-- into bench/RESULTS.md (between the bench:begin / bench:end markers, keeping the notes around it)
+-- unless other processes took more than 5% of the machine meanwhile (BENCH_WRITE=1 writes anyway).
 --
 --   MNIST_BENCH_DATA=DIR   directory with the four MNIST (or Fashion-MNIST) IDX files, .gz or raw
 --   BENCH_REPS=N           repetitions (default 5; BENCH_QUICK=1: 1)
@@ -159,30 +160,43 @@ local function measure(order)
   if s then samples.blas_core, samples.gemm_kernel = s.core, s.gemm end
 end
 
--- How busy the machine is without us: the share of CPU time not idle over `seconds`, from
--- /proc/stat (nil where there is none). Other work on the shared cores makes every figure noisy,
--- PyTorch's OpenMP threads most of all.
-local function cpu_busy(seconds)
-  local function sample()
-    local f = io.open("/proc/stat")
-    local line = f and f:read("*l")
-    if f then f:close() end
-    if not line then return nil end
-    local total, idle, i = 0, 0, 0
-    for v in line:gmatch("%d+") do
-      i = i + 1
-      total = total + tonumber(v)
-      if i == 4 or i == 5 then idle = idle + tonumber(v) end -- idle, iowait
-    end
-    return total, idle
+-- How much of the machine other processes took while we ran: all CPU time not idle (/proc/stat)
+-- minus the CPU time of our own child processes (getrusage), over the wall time of all cores.
+-- Other work on the shared cores makes every figure noisy, PyTorch's OpenMP threads most of all.
+local ffi = require "ffi"
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+  typedef struct { bench_timeval ru_utime, ru_stime; long rest[14]; } bench_rusage;
+  int getrusage(int who, bench_rusage *usage);
+  long sysconf(int name);
+]]
+local CLK_TCK = tonumber(ffi.C.sysconf(2)) -- _SC_CLK_TCK
+local function cpu_seconds_busy() -- all processes, since boot
+  local f = io.open("/proc/stat")
+  local line = f and f:read("*l")
+  if f then f:close() end
+  if not line then return nil end
+  local busy, i = 0, 0
+  for v in line:gmatch("%d+") do
+    i = i + 1
+    if i ~= 4 and i ~= 5 then busy = busy + tonumber(v) end -- all but idle and iowait
   end
-  local t0, i0 = sample()
-  if not t0 then return nil end
-  os.execute("sleep " .. seconds)
-  local t1, i1 = sample()
-  return t1 > t0 and 1 - (i1 - i0) / (t1 - t0) or nil
+  return busy / CLK_TCK
 end
-local busy_before = cpu_busy(3)
+local function children_seconds()
+  local u = ffi.new("bench_rusage")
+  ffi.C.getrusage(-1, u) -- RUSAGE_CHILDREN
+  local t = u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+  return tonumber(t)
+end
+local start_busy, start_children, start_wall = cpu_seconds_busy(), children_seconds(), core.wall_time()
+local function others_share() -- of all cores' time since the start
+  local busy = cpu_seconds_busy()
+  if not busy or not start_busy then return nil end
+  local wall = core.wall_time() - start_wall
+  local others = (busy - start_busy) - (children_seconds() - start_children)
+  return math.max(0, others / (wall * core.cpu_count()))
+end
 local started = os.time()
 for rep = 1, REPS do
   measure(rep % 2 == 1 and { "ours", "pytorch" } or { "pytorch", "ours" })
@@ -308,15 +322,20 @@ local header = {
     torch_version),
   ("Training FLOPs per image (default model, counted as in bench/run.lua): %.1f M."):format(FLOPS / 1e6),
 }
-local busy_after = cpu_busy(3)
-local function pct(x) return x and ("%.0f%%"):format(100 * x) or "?" end
-header[#header + 1] = ("Machine busy (CPU time not idle, 3 s) before the run: %s, after: %s.%s"):format(
-  pct(busy_before), pct(busy_after), ((busy_before or 0) > 0.15 or (busy_after or 0) > 0.15) and
-  " WARNING: other work was running; figures are noisy (PyTorch's OpenMP threads suffer most from a busy machine: compare the max columns too)." or "")
+local others = others_share()
+local noisy = others == nil or others > 0.05
+header[#header + 1] = ("Other processes took %s of the machine during the run.%s"):format(
+  others and ("%.0f%%"):format(100 * others) or "an unknown share",
+  noisy and " WARNING: figures are noisy (PyTorch's OpenMP threads suffer most from a busy machine)." or "")
 local text = table.concat(header, "\n") .. "\n\n" .. table.concat(lines, "\n") .. "\n"
 io.write("\n", text)
 
-if not QUICK then
+if QUICK then
+  io.stderr:write("bench: quick run, ", RESULTS, " left alone\n")
+elseif noisy and os.getenv("BENCH_WRITE") ~= "1" then
+  io.stderr:write(("bench: other processes took %s of the machine: %s left alone (rerun on a quiet machine, or BENCH_WRITE=1 to record it anyway)\n"):format(
+    others and ("%.0f%%"):format(100 * others) or "an unknown share", RESULTS))
+else
   local f = io.open(RESULTS)
   local old = f and f:read("*a") or ""
   if f then f:close() end

@@ -131,7 +131,7 @@ end
 -- Removes what interrupted writes left in a run directory (core.write_atomic's
 -- "<name>.tmp.XXXXXX" and mnist.weights' "<name>.staged"): a run is resumed by one process at a time.
 local function remove_stale_temps(dir)
-  local p = io.popen(("ls -1A '%s' 2>/dev/null"):format(dir))
+  local p = io.popen(("ls -1A %s 2>/dev/null"):format(fs.quote(dir)))
   for name in p:lines() do
     if name:match("%.tmp%.%w%w%w%w%w%w$") or name:match("%.staged$") then os.remove(dir .. "/" .. name) end
   end
@@ -141,7 +141,7 @@ end
 -- Fails unless files can be created in dir (creating dir when missing): checked before any work,
 -- so a read-only disk is reported at once, not after an hour of training.
 local function check_writable(dir, what)
-  local made, why = core.mkdir_p(dir)
+  local made, why = fs.mkdir_p(dir)
   if not made then fail("cannot create the %s: %s", what, why) end
   local probe = dir .. "/.mnist-write-test"
   local ok, err = core.write_atomic(probe, "")
