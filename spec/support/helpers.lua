@@ -1,26 +1,12 @@
 -- Shared by the data specs: temp directories, files, the local MNIST mirror, subprocesses and the
 -- loopback HTTP mirror. Loaded with dofile("spec/support/helpers.lua").
 local core = require "mnist.core"
+local fs = require "mnist.fs"
 
 local H = {}
 
-function H.quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-function H.sh(cmd)
-  local r = os.execute(cmd)
-  return r == 0 or r == true
-end
-
--- Output (stdout and stderr) and exit code of a shell command.
-function H.run(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1; echo \"__rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
-  return (out:gsub("__rc=%d+%s*$", "")), rc
-end
+-- The shell helpers are the library's own (mnist.fs): quote, run (true on exit 0), capture.
+H.quote, H.sh, H.run = fs.quote, fs.run, fs.capture
 
 function H.tmpdir()
   local p = io.popen("mktemp -d")
@@ -63,11 +49,7 @@ function H.gunzip_file(path)
   return s
 end
 
-function H.exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+H.exists = fs.exists
 
 -- The local MNIST mirror the test target points MNIST_MIRROR at (never a hard-wired path).
 function H.mirror()
