@@ -23,14 +23,22 @@
 /* Byte i of p[0..len), or 0 past the end (what stb's reader returns there). */
 static unsigned byte_at(const uint8_t *p, size_t len, size_t i) { return i < len ? p[i] : 0; }
 
+/* Where the markers of a JPEG start (after its SOI), or 0 when stb would not read data as one:
+ * stb skips 0xFF fill bytes before the SOI marker too (found by fuzz_image: "FF FF D8 ..."). */
+static size_t jpeg_after_soi(const uint8_t *p, size_t len) {
+    size_t i = 0;
+    if (len < 2 || p[0] != 0xFF) return 0;
+    while (i < len && p[i] == 0xFF) i++;
+    return i < len && p[i] == 0xD8 ? i + 1 : 0;
+}
+
 /* JPEG: a DHT segment declaring more than 256 codes makes stb write past its Huffman arrays
  * (heap overflow); a scan using a table no DHT defined makes it decode with uninitialised tables.
- * Walks the markers as stb does: after SOI and between segments, anything up to a 0xFF is
- * skipped; stuffed 0xFF00 and RSTn inside scan data are not segments. */
-static int jpeg_check(const uint8_t *p, size_t len, char *why, size_t why_size) {
+ * Walks the markers from i (after the SOI) as stb does: anything up to a 0xFF is skipped between
+ * segments; stuffed 0xFF00 and RSTn inside scan data are not segments. */
+static int jpeg_check(const uint8_t *p, size_t len, size_t i, char *why, size_t why_size) {
     int defined[2][4] = {{0}}; /* [DC, AC][table id] */
     int progressive = 0;
-    size_t i = 2;
     for (;;) {
         while (i < len && p[i] != 0xFF) i++;
         while (i < len && p[i] == 0xFF) i++;
@@ -128,7 +136,8 @@ static int stb_guard(const uint8_t *p, size_t len, char *why, size_t why_size) {
             return MN_ERR_FORMAT;
         }
     }
-    if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8) return jpeg_check(p, len, why, why_size);
+    const size_t markers = jpeg_after_soi(p, len);
+    if (markers) return jpeg_check(p, len, markers, why, why_size);
     if (len >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) return pnm_check(p, len, why, why_size);
     if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return png_check(p, len, why, why_size);
     return MN_OK;

@@ -78,6 +78,13 @@ describe("stb_image 2.27 guards (csrc/image.c)", function()
       decode_error(H.read("fuzz/regressions/image/jpeg-dht-overflow.jpg")))
   end)
 
+  it("refuses it too behind 0xFF fill bytes before the SOI marker, which stb skips (found by fuzz_image)", function()
+    assert.equal("corrupt JPEG: a Huffman table declares 314 codes (at most 256)",
+      decode_error(H.read("fuzz/regressions/image/jpeg-fill-bytes-before-soi.jpg")))
+    local valid = H.read("spec/fixtures/digit-restart.jpg")
+    assert.truthy(core.image_decode("\255\255" .. valid), "fill bytes before a valid JPEG")
+  end)
+
   -- A baseline JPEG header: SOI, then a DHT segment with the given 16 counts and no symbols.
   local function dht(counts)
     local n = 0
@@ -89,6 +96,8 @@ describe("stb_image 2.27 guards (csrc/image.c)", function()
   it("refuses any DHT table of more than 256 codes, and walks past valid ones", function()
     local counts = { 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 99, 99, 99, 99, 255 } -- stb issue #1289
     assert.equal("corrupt JPEG: a Huffman table declares 654 codes (at most 256)", decode_error(dht(counts) .. "\255\217"))
+    assert.equal("corrupt JPEG: a Huffman table declares 654 codes (at most 256)",
+      decode_error("\255\255\255" .. dht(counts):sub(2) .. "\255\217"))
     -- 256 codes are fine for the guard (stb then rejects this fragment for its own reasons)
     assert.falsy(decode_error(dht { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255 } .. "\255\217"):find("Huffman", 1, true))
   end)
