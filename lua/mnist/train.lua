@@ -40,9 +40,9 @@ function M.optim_config(cfg)
   return c
 end
 
--- Images per forward pass in evaluate: every module keeps its output buffer, and a whole
--- 1000-image test batch through the default model keeps 600 MB of them (the process's peak RSS);
--- 64 at a time (the training batch) keep 40 MB and run as fast.
+-- Most images per forward pass in evaluate: every module keeps its output buffer, and a whole
+-- 1000-image test batch through the default model keeps 600 MB of them (it was the process's peak
+-- RSS); 50 at a time keep 30 MB and run as fast.
 M.EVAL_CHUNK = 64
 
 -- Drops the network's buffers and collects them now: the collector does not see the C memory
