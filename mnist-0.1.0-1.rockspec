@@ -40,6 +40,7 @@ build = {
         "csrc/activation.c",
         "csrc/batchnorm.c",
         "csrc/conv.c",
+        "csrc/conv_direct.c",
         "csrc/linear.c",
         "csrc/loss.c",
         "csrc/pool.c",

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "conv_direct.h"
 #include "gemm.h"
 #include "nn_common.h"
 #include "parallel.h"
@@ -53,6 +54,7 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
         winograd_shape(&g->wf, g->c, g->h, g->w, g->o, g->ph, g->pw);
         winograd_shape(&g->wb, g->o, g->oh, g->ow, g->c, 2 - g->ph, 2 - g->pw);
     }
+    g->direct = conv_direct_fits(g);
     return MN_OK;
 }
 
@@ -263,6 +265,11 @@ static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P) */
     float *prod = cols + g->k * g->chunk * g->p;                    /* (O, chunk*P) */
     (void)part;
+    if (g->direct) {
+        for (int64_t i = lo; i < hi; i++)
+            conv_direct_forward(j->y + i * g->o * g->p, j->x + i * image, j->wt, j->b, g);
+        return;
+    }
     if (g->winograd) {
         for (int64_t i = lo; i < hi; i++)
             winograd_image(j->y + i * g->o * g->p, j->x + i * image, j->ws, j->b, &g->wf, cols,
@@ -283,6 +290,19 @@ static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
                 for (int64_t p = 0; p < g->p; p++) dst[p] = src[p] + bo;
             }
     }
+}
+
+/* The sum of x[0 .. n) in 16 interleaved running sums, added pairwise at the end: it vectorizes
+ * (one running sum is a chain of dependent adds, 4 cycles each) and its order is fixed. */
+static float plane_sum(const float *x, int64_t n) {
+    float lane[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) lane[k] += x[i + k];
+    for (int k = 0; i < n; i++, k++) lane[k] += x[i];
+    for (int width = 8; width >= 1; width /= 2)
+        for (int k = 0; k < width; k++) lane[k] += lane[k + width];
+    return lane[0];
 }
 
 /* Images [lo, hi) of the backward pass: dY (O, nb*P) is dout[i] itself for one image, else
@@ -307,16 +327,10 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
         for (int64_t i = 0; i < nb; i++)
             for (int64_t o = 0; o < g->o; o++) {
                 const float *src = j->dy + ((n0 + i) * g->o + o) * g->p; /* (P) */
-                float sum = 0.0f;
-                if (nb > 1) {
-                    float *dst = dprod + o * ld + i * g->p;
-                    for (int64_t p = 0; p < g->p; p++) dst[p] = src[p], sum += src[p];
-                } else if (db) {
-                    for (int64_t p = 0; p < g->p; p++) sum += src[p];
-                }
-                if (db) db[o] += sum;
+                if (nb > 1) memcpy(dprod + o * ld + i * g->p, src, (size_t)g->p * sizeof *src);
+                if (db) db[o] += plane_sum(src, g->p);
             }
-        if (dw) {
+        if (dw && !g->direct) {
             for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
             image_gemm(g, 0, 1, g->o, g->k, ld, dy, ld, cols, ld, 1.0f, dw, g->k);
         }
@@ -330,6 +344,7 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
             for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
         }
     }
+    if (dw && g->direct) conv_direct_weight_grad(dw, j->dy + lo * g->o * g->p, j->x + lo * image, hi - lo, g);
 }
 
 int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tensor *weight,

@@ -49,6 +49,8 @@ typedef struct Conv2dShape {
     int winograd;           /* 3x3 stride 1 with enough channels: forward and input gradient by
                                Winograd F(2x2, 3x3) (winograd.h); MNIST_CONV_WINOGRAD=0 turns it off */
     WinogradShape wf, wb;   /* the forward's, and the input gradient's (dout into dinp) */
+    int direct;             /* few input channels: forward and weight gradient by the direct
+                               kernels (conv_direct.h), no im2col */
 } Conv2dShape;
 
 /* g: the geometry of convolving inp with weight. MN_ERR_SHAPE unless inp is (N, C, H, W) and

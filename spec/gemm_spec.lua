@@ -182,6 +182,69 @@ describe("Winograd F(2x2, 3x3) convolution", function()
   end
 end)
 
+describe("direct convolution (few input channels, rows of 16 outputs and more)", function()
+  -- Plain Lua loops, no padding, stride 1: the output, and the weight and bias gradients.
+  local function reference(x, w, b, gout)
+    local n, c, h, wd = x:size(1), x:size(2), x:size(3), x:size(4)
+    local o, k = w:size(1), w:size(3)
+    local oh, ow = h - k + 1, wd - k + 1
+    local y, gw, gb = T.zeros(n, o, oh, ow), T.zeros(o, c, k, k), T.zeros(o)
+    local xv, wv, gv = x:totable(), w:totable(), gout:totable()
+    local yv, gwv, gbv = y:totable(), gw:totable(), gb:totable()
+    for i = 1, n do
+      for oo = 1, o do
+        for yy = 1, oh do
+          for xx = 1, ow do
+            local sum, g = b:get(oo), gv[i][oo][yy][xx]
+            gbv[oo] = gbv[oo] + g
+            for cc = 1, c do
+              for a = 1, k do
+                local row = xv[i][cc][yy + a - 1]
+                for bb = 1, k do
+                  sum = sum + wv[oo][cc][a][bb] * row[xx + bb - 1]
+                  gwv[oo][cc][a][bb] = gwv[oo][cc][a][bb] + g * row[xx + bb - 1]
+                end
+              end
+            end
+            yv[i][oo][yy][xx] = sum
+          end
+        end
+      end
+    end
+    return T(yv), T(gwv), T(gbv)
+  end
+
+  local function worst(a, b)
+    local va, vb, m = a:view(a:numel()):totable(), b:view(b:numel()):totable(), 0
+    for i = 1, #va do m = math.max(m, math.abs(va[i] - vb[i]) / (1 + math.abs(vb[i]))) end
+    return m
+  end
+
+  -- { images, in channels, out channels, kernel, height, width }: output widths 16 (one vector),
+  -- 17 and 26 (a last vector overlapping 15 and 6 lanes), 24 (LeNet), 33 (three vectors, an odd
+  -- count), 40; 1 to 4 input channels; 1, 6, 9 (8 + 1) and 32 output channels.
+  local cases = {
+    { 3, 1, 6, 5, 12, 20 }, { 2, 1, 9, 3, 5, 19 }, { 5, 1, 32, 3, 28, 28 }, { 4, 2, 1, 5, 7, 28 },
+    { 3, 3, 7, 3, 6, 35 }, { 2, 4, 9, 5, 9, 44 }, { 3, 1, 6, 5, 28, 28 },
+  }
+  for _, case in ipairs(cases) do
+    local n, c, o, k, h, wd = unpack(case)
+    it(("matches plain loops: %d images %dx%dx%d, %d filters %dx%d"):format(n, c, h, wd, o, k, k), function()
+      mnist.random.manual_seed(13)
+      local conv = nn.SpatialConvolution(c, o, k, k)
+      local x = uniform(n, c, h, wd)
+      local gout = uniform(n, o, h - k + 1, wd - k + 1)
+      local y = conv:forward(x)
+      conv:zeroGradParameters()
+      conv:backward(x, gout)
+      local y_ref, gw_ref, gb_ref = reference(x, conv.weight, conv.bias, gout)
+      assert.is_true(worst(y, y_ref) < 1e-5, "output " .. worst(y, y_ref))
+      assert.is_true(worst(conv.gradWeight, gw_ref) < 1e-4, "weight gradient " .. worst(conv.gradWeight, gw_ref))
+      assert.is_true(worst(conv.gradBias, gb_ref) < 1e-4, "bias gradient " .. worst(conv.gradBias, gb_ref))
+    end)
+  end
+end)
+
 describe("every kernel path gives the same network results", function()
   -- A child process per micro-kernel choice runs the default model and LeNet (Winograd and
   -- im2col convolutions, 2x2 pooling, linear layers) forward and backward on the same input and
