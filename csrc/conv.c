@@ -54,7 +54,7 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
         winograd_shape(&g->wf, g->c, g->h, g->w, g->o, g->ph, g->pw);
         winograd_shape(&g->wb, g->o, g->oh, g->ow, g->c, 2 - g->ph, 2 - g->pw);
     }
-    g->direct = conv_direct_fits(g);
+    g->direct = conv_direct_kind(g);
     return MN_OK;
 }
 
@@ -68,11 +68,12 @@ static int64_t part_floats(const Conv2dShape *g) {
         if (f > n) n = f;
         if (b > n) n = b;
     }
+    if (conv_direct_scratch_floats(g) > n) n = conv_direct_scratch_floats(g);
     return n;
 }
 /* The transformed filters, shared by the threads, come first. */
 static int64_t shared_floats(const Conv2dShape *g) {
-    return g->winograd ? winograd_weight_floats(&g->wf) : 0;
+    return g->winograd ? winograd_weight_floats(&g->wf) : conv_direct_shared_floats(g);
 }
 static int64_t partial_floats(const Conv2dShape *g) { return g->o * g->k + g->o; }
 
@@ -267,7 +268,7 @@ static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     (void)part;
     if (g->direct) {
         for (int64_t i = lo; i < hi; i++)
-            conv_direct_forward(j->y + i * g->o * g->p, j->x + i * image, j->wt, j->b, g);
+            conv_direct_forward(j->y + i * g->o * g->p, j->x + i * image, j->wt, j->ws, j->b, g);
         return;
     }
     if (g->winograd) {
@@ -344,7 +345,8 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
             for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
         }
     }
-    if (dw && g->direct) conv_direct_weight_grad(dw, j->dy + lo * g->o * g->p, j->x + lo * image, hi - lo, g);
+    if (dw && g->direct) /* cols is free again: the kernel's scratch */
+        conv_direct_weight_grad(dw, j->dy + lo * g->o * g->p, j->x + lo * image, hi - lo, g, cols);
 }
 
 int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tensor *weight,
@@ -362,6 +364,7 @@ int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tens
     ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), bias ? tensor_f32(bias) : NULL,
                    NULL, tensor_f32(out), NULL, NULL, NULL, tensor_f32(workspace)};
     if (g.winograd) winograd_weights(job.ws, job.wt, g.o, g.c, 0);
+    if (g.direct) conv_direct_prepare(job.ws, job.wt, &g);
     parallel_for(g.n, g.n / g.parts, forward_part, &job);
     return MN_OK;
 }

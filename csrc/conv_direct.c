@@ -1,5 +1,8 @@
 #include "conv_direct.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "gemm.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -12,10 +15,44 @@
 #define AVX512 __attribute__((target("avx512f")))
 #define AVX512_INLINE __attribute__((target("avx512f"), always_inline)) static inline
 
-int conv_direct_fits(const Conv2dShape *g) {
-    return gemm_avx512() && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
-           g->c <= CONV_DIRECT_MAX_CHANNELS && g->ow >= VEC && g->kh == g->kw &&
-           (g->kh == 3 || g->kh == 5);
+/* Output positions per block of the CHANNELS kernels (8 accumulators). */
+#define BLOCK 8
+
+/* 1 unless MNIST_CONV_DIRECT=0 (to compare with, or fall back to, im2col). */
+static int direct_enabled(void) {
+    static int enabled = -1;
+    if (enabled < 0) {
+        const char *v = getenv("MNIST_CONV_DIRECT");
+        enabled = !(v && strcmp(v, "0") == 0);
+    }
+    return enabled;
+}
+
+int conv_direct_kind(const Conv2dShape *g) {
+    if (!direct_enabled() || !gemm_avx512() || g->sh != 1 || g->sw != 1 || g->ph != 0 || g->pw != 0 ||
+        g->kh != g->kw || (g->kh != 3 && g->kh != 5))
+        return CONV_DIRECT_NONE;
+    if (g->c <= CONV_DIRECT_MAX_CHANNELS && g->ow >= VEC) return CONV_DIRECT_ROWS;
+    if (g->o <= CONV_DIRECT_LANES && g->ow >= BLOCK && g->k <= CONV_DIRECT_MAX_TAPS && !g->winograd)
+        return CONV_DIRECT_CHANNELS;
+    return CONV_DIRECT_NONE;
+}
+
+int64_t conv_direct_shared_floats(const Conv2dShape *g) {
+    return g->direct == CONV_DIRECT_CHANNELS ? g->k * CONV_DIRECT_LANES : 0;
+}
+
+int64_t conv_direct_scratch_floats(const Conv2dShape *g) {
+    return g->direct == CONV_DIRECT_CHANNELS ? (g->p + g->k) * CONV_DIRECT_LANES : 0;
+}
+
+/* CHANNELS: the filters transposed to (K, 16), one vector of the O filters' weights per tap
+ * (c, ki, kj), lanes from O on zero. */
+void conv_direct_prepare(float *shared, const float *weight, const Conv2dShape *g) {
+    if (conv_direct_kind(g) != CONV_DIRECT_CHANNELS) return;
+    for (int64_t t = 0; t < g->k; t++)
+        for (int64_t o = 0; o < CONV_DIRECT_LANES; o++)
+            shared[t * CONV_DIRECT_LANES + o] = o < g->o ? weight[o * g->k + t] : 0.0f;
 }
 
 /* Where output vector j of a row starts: 16 j, or OW - 16 for a last vector that would run past
@@ -59,8 +96,43 @@ AVX512_INLINE void forward_channels(float *out, const float *inp, const float *w
         }
 }
 
+/* CHANNELS forward of one image: blocks of 8 neighbouring outputs of a row (a last block that
+ * would run past the row starts at OW - 8 and overlaps the previous one), 16 output channels per
+ * vector; the 8 inputs a tap multiplies are neighbours too, broadcast from fixed offsets. */
+AVX512 static void forward_lanes(float *out, const float *inp, const float *filters,
+                                 const float *bias, const Conv2dShape *g) {
+    float start_values[CONV_DIRECT_LANES] = {0}, tile[BLOCK][CONV_DIRECT_LANES];
+    for (int64_t o = 0; bias && o < g->o; o++) start_values[o] = bias[o];
+    const __m512 start = _mm512_loadu_ps(start_values);
+    const int64_t plane = g->h * g->w;
+    for (int64_t oh = 0; oh < g->oh; oh++)
+        for (int64_t b = 0; b < g->ow; b += BLOCK) {
+            const int64_t ow0 = b + BLOCK <= g->ow ? b : g->ow - BLOCK;
+            __m512 acc[BLOCK];
+            for (int i = 0; i < BLOCK; i++) acc[i] = start;
+            const float *w = filters; /* (K, 16) */
+            for (int64_t c = 0; c < g->c; c++)
+                for (int64_t ki = 0; ki < g->kh; ki++) {
+                    const float *x = inp + c * plane + (oh + ki) * g->w + ow0; /* (KW + 7) */
+                    for (int64_t kj = 0; kj < g->kw; kj++, w += CONV_DIRECT_LANES) {
+                        const __m512 wv = _mm512_loadu_ps(w);
+                        for (int i = 0; i < BLOCK; i++)
+                            acc[i] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[kj + i]), acc[i]);
+                    }
+                }
+            for (int i = 0; i < BLOCK; i++) _mm512_storeu_ps(tile[i], acc[i]);
+            float *dst = out + oh * g->ow + ow0; /* (O, ..., 8) */
+            for (int64_t o = 0; o < g->o; o++) /* (8 positions, 16 channels) to (O, 8) */
+                for (int i = 0; i < BLOCK; i++) dst[o * g->p + i] = tile[i][o];
+        }
+}
+
 AVX512 void conv_direct_forward(float *out, const float *inp, const float *weight,
-                                const float *bias, const Conv2dShape *g) {
+                                const float *shared, const float *bias, const Conv2dShape *g) {
+    if (g->direct == CONV_DIRECT_CHANNELS) {
+        forward_lanes(out, inp, shared, bias, g);
+        return;
+    }
     int64_t o0 = 0;
     for (; o0 + FORWARD_CHANNELS <= g->o; o0 += FORWARD_CHANNELS)
         forward_channels(out, inp, weight, bias, g, o0, FORWARD_CHANNELS);
@@ -101,8 +173,54 @@ AVX512_INLINE void weight_grad_taps(float *dw, const float *dout, const float *i
     for (int t = 0; t < K * K; t++) dw[t] += _mm512_reduce_add_ps(acc[t]);
 }
 
+/* CHANNELS: acc (K, 16) += the weight gradient of input channel c of one image, with
+ * dyt (P, 16) its output gradient transposed: one accumulator per tap of the channel. */
+AVX512_INLINE void weight_grad_lanes(float *acc_rows, const float *dyt, const float *x,
+                                     const Conv2dShape *g, const int K) {
+    __m512 acc[25];
+    for (int t = 0; t < K * K; t++) acc[t] = _mm512_loadu_ps(acc_rows + t * CONV_DIRECT_LANES);
+    for (int64_t oh = 0; oh < g->oh; oh++)
+        for (int64_t ow = 0; ow < g->ow; ow++) {
+            const __m512 d = _mm512_loadu_ps(dyt + (oh * g->ow + ow) * CONV_DIRECT_LANES);
+            const float *corner = x + oh * g->w + ow;
+            for (int ki = 0; ki < K; ki++)
+                for (int kj = 0; kj < K; kj++)
+                    acc[ki * K + kj] =
+                        _mm512_fmadd_ps(d, _mm512_set1_ps(corner[ki * g->w + kj]), acc[ki * K + kj]);
+        }
+    for (int t = 0; t < K * K; t++) _mm512_storeu_ps(acc_rows + t * CONV_DIRECT_LANES, acc[t]);
+}
+
+AVX512 static void weight_grad_channels(float *dweight, const float *dout, const float *inp,
+                                        int64_t nb, const Conv2dShape *g, float *scratch) {
+    const int64_t taps = g->kh * g->kw, plane = g->h * g->w;
+    float *dyt = scratch;                         /* (P, 16) */
+    float *acc = dyt + g->p * CONV_DIRECT_LANES;  /* (K, 16) */
+    for (int64_t i = 0; i < g->k * CONV_DIRECT_LANES; i++) acc[i] = 0.0f;
+    for (int64_t n = 0; n < nb; n++) {
+        const float *dy = dout + n * g->o * g->p; /* (O, P) */
+        for (int64_t q = 0; q < g->p; q++)
+            for (int64_t o = 0; o < CONV_DIRECT_LANES; o++)
+                dyt[q * CONV_DIRECT_LANES + o] = o < g->o ? dy[o * g->p + q] : 0.0f;
+        for (int64_t c = 0; c < g->c; c++) {
+            const float *x = inp + (n * g->c + c) * plane;
+            float *rows = acc + c * taps * CONV_DIRECT_LANES;
+            if (g->kh == 3)
+                weight_grad_lanes(rows, dyt, x, g, 3);
+            else
+                weight_grad_lanes(rows, dyt, x, g, 5);
+        }
+    }
+    for (int64_t o = 0; o < g->o; o++)
+        for (int64_t t = 0; t < g->k; t++) dweight[o * g->k + t] += acc[t * CONV_DIRECT_LANES + o];
+}
+
 AVX512 void conv_direct_weight_grad(float *dweight, const float *dout, const float *inp,
-                                    int64_t nb, const Conv2dShape *g) {
+                                    int64_t nb, const Conv2dShape *g, float *scratch) {
+    if (g->direct == CONV_DIRECT_CHANNELS) {
+        weight_grad_channels(dweight, dout, inp, nb, g, scratch);
+        return;
+    }
     for (int64_t o = 0; o < g->o; o++)
         for (int64_t c = 0; c < g->c; c++) {
             float *dw = dweight + (o * g->c + c) * g->kh * g->kw; /* (KH, KW) */
@@ -115,17 +233,28 @@ AVX512 void conv_direct_weight_grad(float *dweight, const float *dout, const flo
 
 #else /* no AVX-512 code on this compiler or architecture: im2col does everything */
 
-int conv_direct_fits(const Conv2dShape *g) {
+int conv_direct_kind(const Conv2dShape *g) {
+    (void)g;
+    return CONV_DIRECT_NONE;
+}
+int64_t conv_direct_shared_floats(const Conv2dShape *g) {
     (void)g;
     return 0;
 }
-void conv_direct_forward(float *out, const float *inp, const float *weight, const float *bias,
-                         const Conv2dShape *g) {
-    (void)out, (void)inp, (void)weight, (void)bias, (void)g;
+int64_t conv_direct_scratch_floats(const Conv2dShape *g) {
+    (void)g;
+    return 0;
+}
+void conv_direct_prepare(float *shared, const float *weight, const Conv2dShape *g) {
+    (void)shared, (void)weight, (void)g;
+}
+void conv_direct_forward(float *out, const float *inp, const float *weight, const float *shared,
+                         const float *bias, const Conv2dShape *g) {
+    (void)out, (void)inp, (void)weight, (void)shared, (void)bias, (void)g;
 }
 void conv_direct_weight_grad(float *dweight, const float *dout, const float *inp, int64_t nb,
-                             const Conv2dShape *g) {
-    (void)dweight, (void)dout, (void)inp, (void)nb, (void)g;
+                             const Conv2dShape *g, float *scratch) {
+    (void)dweight, (void)dout, (void)inp, (void)nb, (void)g, (void)scratch;
 }
 
 #endif

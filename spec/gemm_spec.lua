@@ -182,7 +182,7 @@ describe("Winograd F(2x2, 3x3) convolution", function()
   end
 end)
 
-describe("direct convolution (few input channels, rows of 16 outputs and more)", function()
+describe("direct convolution (few input or output channels)", function()
   -- Plain Lua loops, no padding, stride 1: the output, and the weight and bias gradients.
   local function reference(x, w, b, gout)
     local n, c, h, wd = x:size(1), x:size(2), x:size(3), x:size(4)
@@ -220,12 +220,16 @@ describe("direct convolution (few input channels, rows of 16 outputs and more)",
     return m
   end
 
-  -- { images, in channels, out channels, kernel, height, width }: output widths 16 (one vector),
-  -- 17 and 26 (a last vector overlapping 15 and 6 lanes), 24 (LeNet), 33 (three vectors, an odd
-  -- count), 40; 1 to 4 input channels; 1, 6, 9 (8 + 1) and 32 output channels.
+  -- { images, in channels, out channels, kernel, height, width }. Vectors along rows (1 to 4
+  -- input channels): output widths 16 (one vector), 17 and 26 (a last vector overlapping 15 and
+  -- 6 lanes), 24 (LeNet), 33 (three vectors, an odd count), 40; 1, 6, 9 (8 + 1) and 32 output
+  -- channels. Vectors across output channels (up to 16; more input channels, narrow images):
+  -- LeNet's second layer (8 outputs a row, one block), widths 9 and 18 (overlapping blocks),
+  -- 3 to 16 channels, 500 taps (20 channels, 5x5).
   local cases = {
     { 3, 1, 6, 5, 12, 20 }, { 2, 1, 9, 3, 5, 19 }, { 5, 1, 32, 3, 28, 28 }, { 4, 2, 1, 5, 7, 28 },
     { 3, 3, 7, 3, 6, 35 }, { 2, 4, 9, 5, 9, 44 }, { 3, 1, 6, 5, 28, 28 },
+    { 3, 6, 16, 5, 12, 12 }, { 2, 5, 9, 3, 13, 11 }, { 3, 8, 16, 3, 10, 20 }, { 2, 20, 3, 5, 12, 13 },
   }
   for _, case in ipairs(cases) do
     local n, c, o, k, h, wd = unpack(case)
