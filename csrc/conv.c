@@ -317,6 +317,7 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P), later dcols */
     float *dprod = cols + g->k * g->chunk * g->p;                   /* (O, chunk*P) */
     float *dw = j->dw, *db = j->db;
+    const int direct_dw = dw && g->direct; /* the direct kernel sums dbias too */
     if (part > 0) {
         float *partial = partials(g, j->ws) + (part - 1) * partial_floats(g);
         if (dw) dw = partial, memset(dw, 0, (size_t)(g->o * g->k) * sizeof *dw);
@@ -329,9 +330,9 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
             for (int64_t o = 0; o < g->o; o++) {
                 const float *src = j->dy + ((n0 + i) * g->o + o) * g->p; /* (P) */
                 if (nb > 1) memcpy(dprod + o * ld + i * g->p, src, (size_t)g->p * sizeof *src);
-                if (db) db[o] += plane_sum(src, g->p);
+                if (db && !direct_dw) db[o] += plane_sum(src, g->p);
             }
-        if (dw && !g->direct) {
+        if (dw && !direct_dw) {
             for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
             image_gemm(g, 0, 1, g->o, g->k, ld, dy, ld, cols, ld, 1.0f, dw, g->k);
         }
@@ -345,8 +346,8 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
             for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
         }
     }
-    if (dw && g->direct) /* cols is free again: the kernel's scratch */
-        conv_direct_weight_grad(dw, j->dy + lo * g->o * g->p, j->x + lo * image, hi - lo, g, cols);
+    if (direct_dw) /* cols is free again: the kernel's scratch */
+        conv_direct_weight_grad(dw, db, j->dy + lo * g->o * g->p, j->x + lo * image, hi - lo, g, cols);
 }
 
 int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tensor *weight,

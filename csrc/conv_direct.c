@@ -148,29 +148,41 @@ AVX512 void conv_direct_forward(float *out, const float *inp, const float *weigh
     }
 }
 
+/* One output-gradient vector d at row offset xr of the input: its K x K taps. */
+AVX512_INLINE void add_taps(__m512 *acc, __m512 d, const float *xr, int64_t w, const int K) {
+    for (int ki = 0; ki < K; ki++)
+        for (int kj = 0; kj < K; kj++)
+            acc[ki * K + kj] = _mm512_fmadd_ps(d, _mm512_loadu_ps(xr + ki * w + kj), acc[ki * K + kj]);
+}
+
 /* dweight[o][c] (K, K) += sum over the nb images, output rows and columns of
- * dout[n][o][oh][ow] * inp[n][c][oh + ki][ow + kj]: one accumulator per tap. */
-AVX512_INLINE void weight_grad_taps(float *dw, const float *dout, const float *inp, int64_t nb,
-                                    const Conv2dShape *g, int64_t o, int64_t c, const int K) {
-    const int64_t nvec = (g->ow + VEC - 1) / VEC, plane = g->h * g->w, oplane = g->oh * g->ow;
-    __m512 acc[25];
+ * dout[n][o][oh][ow] * inp[n][c][oh + ki][ow + kj]: one accumulator per tap; with dbias, also
+ * dbias[o] += the sum of dout[.][o]. */
+AVX512_INLINE void weight_grad_taps(float *dw, float *dbias, const float *dout, const float *inp,
+                                    int64_t nb, const Conv2dShape *g, int64_t o, int64_t c,
+                                    const int K) {
+    const int64_t last = (g->ow + VEC - 1) / VEC - 1, plast = vector_start(last, g->ow);
+    const int64_t plane = g->h * g->w, oplane = g->oh * g->ow;
+    const __mmask16 fresh = (__mmask16)(0xffffu << (last * VEC - plast)); /* lanes not counted yet */
+    __m512 acc[25], bias_acc = _mm512_setzero_ps();
     for (int t = 0; t < K * K; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t n = 0; n < nb; n++) {
         const float *dy = dout + (n * g->o + o) * oplane; /* (OH, OW) */
         const float *x = inp + (n * g->c + c) * plane;    /* (H, W) */
-        for (int64_t oh = 0; oh < g->oh; oh++)
-            for (int64_t j = 0; j < nvec; j++) {
-                const int64_t p = vector_start(j, g->ow);
-                const __mmask16 fresh = (__mmask16)(0xffffu << (j * VEC - p)); /* lanes not counted yet */
-                const __m512 d = _mm512_maskz_mov_ps(fresh, _mm512_loadu_ps(dy + oh * g->ow + p));
-                const float *xr = x + oh * g->w + p; /* (K rows of W) */
-                for (int ki = 0; ki < K; ki++)
-                    for (int kj = 0; kj < K; kj++)
-                        acc[ki * K + kj] =
-                            _mm512_fmadd_ps(d, _mm512_loadu_ps(xr + ki * g->w + kj), acc[ki * K + kj]);
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            const float *dyr = dy + oh * g->ow, *xr = x + oh * g->w;
+            for (int64_t p = 0; p < last * VEC; p += VEC) {
+                const __m512 d = _mm512_loadu_ps(dyr + p);
+                if (dbias) bias_acc = _mm512_add_ps(bias_acc, d);
+                add_taps(acc, d, xr + p, g->w, K);
             }
+            const __m512 d = _mm512_maskz_mov_ps(fresh, _mm512_loadu_ps(dyr + plast));
+            if (dbias) bias_acc = _mm512_add_ps(bias_acc, d);
+            add_taps(acc, d, xr + plast, g->w, K);
+        }
     }
     for (int t = 0; t < K * K; t++) dw[t] += _mm512_reduce_add_ps(acc[t]);
+    if (dbias) dbias[o] += _mm512_reduce_add_ps(bias_acc);
 }
 
 /* CHANNELS: acc (K, 16) += the weight gradient of input channel c of one image, with
@@ -191,17 +203,21 @@ AVX512_INLINE void weight_grad_lanes(float *acc_rows, const float *dyt, const fl
     for (int t = 0; t < K * K; t++) _mm512_storeu_ps(acc_rows + t * CONV_DIRECT_LANES, acc[t]);
 }
 
-AVX512 static void weight_grad_channels(float *dweight, const float *dout, const float *inp,
-                                        int64_t nb, const Conv2dShape *g, float *scratch) {
+AVX512 static void weight_grad_channels(float *dweight, float *dbias, const float *dout,
+                                        const float *inp, int64_t nb, const Conv2dShape *g,
+                                        float *scratch) {
     const int64_t taps = g->kh * g->kw, plane = g->h * g->w;
     float *dyt = scratch;                         /* (P, 16) */
     float *acc = dyt + g->p * CONV_DIRECT_LANES;  /* (K, 16) */
+    __m512 bias_acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < g->k * CONV_DIRECT_LANES; i++) acc[i] = 0.0f;
     for (int64_t n = 0; n < nb; n++) {
         const float *dy = dout + n * g->o * g->p; /* (O, P) */
-        for (int64_t q = 0; q < g->p; q++)
+        for (int64_t q = 0; q < g->p; q++) {
             for (int64_t o = 0; o < CONV_DIRECT_LANES; o++)
                 dyt[q * CONV_DIRECT_LANES + o] = o < g->o ? dy[o * g->p + q] : 0.0f;
+            bias_acc = _mm512_add_ps(bias_acc, _mm512_loadu_ps(dyt + q * CONV_DIRECT_LANES));
+        }
         for (int64_t c = 0; c < g->c; c++) {
             const float *x = inp + (n * g->c + c) * plane;
             float *rows = acc + c * taps * CONV_DIRECT_LANES;
@@ -213,21 +229,25 @@ AVX512 static void weight_grad_channels(float *dweight, const float *dout, const
     }
     for (int64_t o = 0; o < g->o; o++)
         for (int64_t t = 0; t < g->k; t++) dweight[o * g->k + t] += acc[t * CONV_DIRECT_LANES + o];
+    float bias_sums[CONV_DIRECT_LANES];
+    _mm512_storeu_ps(bias_sums, bias_acc);
+    for (int64_t o = 0; dbias && o < g->o; o++) dbias[o] += bias_sums[o];
 }
 
-AVX512 void conv_direct_weight_grad(float *dweight, const float *dout, const float *inp,
-                                    int64_t nb, const Conv2dShape *g, float *scratch) {
+AVX512 void conv_direct_weight_grad(float *dweight, float *dbias, const float *dout,
+                                    const float *inp, int64_t nb, const Conv2dShape *g,
+                                    float *scratch) {
     if (g->direct == CONV_DIRECT_CHANNELS) {
-        weight_grad_channels(dweight, dout, inp, nb, g, scratch);
+        weight_grad_channels(dweight, dbias, dout, inp, nb, g, scratch);
         return;
     }
     for (int64_t o = 0; o < g->o; o++)
         for (int64_t c = 0; c < g->c; c++) {
             float *dw = dweight + (o * g->c + c) * g->kh * g->kw; /* (KH, KW) */
             if (g->kh == 3)
-                weight_grad_taps(dw, dout, inp, nb, g, o, c, 3);
+                weight_grad_taps(dw, c == 0 ? dbias : NULL, dout, inp, nb, g, o, c, 3);
             else
-                weight_grad_taps(dw, dout, inp, nb, g, o, c, 5);
+                weight_grad_taps(dw, c == 0 ? dbias : NULL, dout, inp, nb, g, o, c, 5);
         }
 }
 
@@ -252,9 +272,9 @@ void conv_direct_forward(float *out, const float *inp, const float *weight, cons
                          const float *bias, const Conv2dShape *g) {
     (void)out, (void)inp, (void)weight, (void)shared, (void)bias, (void)g;
 }
-void conv_direct_weight_grad(float *dweight, const float *dout, const float *inp, int64_t nb,
-                             const Conv2dShape *g, float *scratch) {
-    (void)dweight, (void)dout, (void)inp, (void)nb, (void)g, (void)scratch;
+void conv_direct_weight_grad(float *dweight, float *dbias, const float *dout, const float *inp,
+                             int64_t nb, const Conv2dShape *g, float *scratch) {
+    (void)dweight, (void)dbias, (void)dout, (void)inp, (void)nb, (void)g, (void)scratch;
 }
 
 #endif

@@ -46,9 +46,10 @@ void conv_direct_prepare(float *shared, const float *weight, const Conv2dShape *
 void conv_direct_forward(float *out, const float *inp, const float *weight, const float *shared,
                          const float *bias, const Conv2dShape *g);
 
-/* dweight (O, C, KH, KW) += the weight gradient of nb images: dout (nb, O, OH, OW) and their
- * inputs inp (nb, C, H, W). scratch: conv_direct_scratch_floats(g) floats. */
-void conv_direct_weight_grad(float *dweight, const float *dout, const float *inp, int64_t nb,
-                             const Conv2dShape *g, float *scratch);
+/* dweight (O, C, KH, KW) += the weight gradient of nb images, and dbias (O) += the bias
+ * gradient unless dbias is NULL: dout (nb, O, OH, OW) and their inputs inp (nb, C, H, W).
+ * scratch: conv_direct_scratch_floats(g) floats. */
+void conv_direct_weight_grad(float *dweight, float *dbias, const float *dout, const float *inp,
+                             int64_t nb, const Conv2dShape *g, float *scratch);
 
 #endif
