@@ -157,8 +157,41 @@ __attribute__((target("avx512f"))) static void col2im_avx512(float *dinp, const 
             }
 }
 
+/* col2im for images at most 16 wide (stride 1, no padding; LeNet's second layer): each input row
+ * is one vector, the sum of its KH x KW contributions, each a masked load of an OW-wide row of
+ * dcols placed kj lanes in; written (not added) with a masked store, so no memset first. */
+__attribute__((target("avx512f"))) static void col2im_narrow_avx512(float *dinp, const float *dcols,
+                                                                    int64_t ld,
+                                                                    const Conv2dShape *g) {
+    const __mmask16 row_mask = (__mmask16)((1u << g->w) - 1);
+    for (int64_t c = 0; c < g->c; c++)
+        for (int64_t ih = 0; ih < g->h; ih++) {
+            __m512 acc = _mm512_setzero_ps();
+            const int64_t ki_lo = ih - g->oh + 1 > 0 ? ih - g->oh + 1 : 0;
+            const int64_t ki_hi = ih < g->kh - 1 ? ih : g->kh - 1;
+            for (int64_t ki = ki_lo; ki <= ki_hi; ki++) {
+                const float *rows = dcols + (c * g->kh + ki) * g->kw * ld + (ih - ki) * g->ow;
+                for (int64_t kj = 0; kj < g->kw; kj++) { /* lanes kj .. kj + OW - 1 */
+                    const __mmask16 m = (__mmask16)(((1u << g->ow) - 1) << kj);
+                    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, rows + kj * ld - kj));
+                }
+            }
+            _mm512_mask_storeu_ps(dinp + (c * g->h + ih) * g->w, row_mask, acc);
+        }
+}
+
 static int has_avx512(void) { return gemm_avx512(); }
 #endif
+
+/* 1 when col2im writes dinp whole (the narrow kernel), so the caller need not zero it first. */
+static int col2im_writes(const Conv2dShape *g) {
+#ifdef CONV_AVX512
+    return g->sw == 1 && g->sh == 1 && g->pw == 0 && g->ph == 0 && g->w <= 16 && has_avx512();
+#else
+    (void)g;
+    return 0;
+#endif
+}
 
 KEEP_LOOPS static void im2col(float *cols, int64_t ld, const float *inp, const Conv2dShape *g) {
 #ifdef CONV_AVX512
@@ -195,9 +228,14 @@ KEEP_LOOPS static void im2col(float *cols, int64_t ld, const float *inp, const C
             }
 }
 
-/* dinp (C, H, W) += the columns of dcols (K, P), rows ld apart, scattered back (im2col's adjoint). */
+/* dinp (C, H, W) += the columns of dcols (K, P), rows ld apart, scattered back (im2col's adjoint);
+ * = for narrow images (col2im_writes). */
 static void col2im(float *dinp, const float *dcols, int64_t ld, const Conv2dShape *g) {
 #ifdef CONV_AVX512
+    if (col2im_writes(g)) {
+        col2im_narrow_avx512(dinp, dcols, ld, g);
+        return;
+    }
     if (g->sw == 1 && g->sh == 1 && g->pw == 0 && g->ph == 0 && has_avx512()) {
         col2im_avx512(dinp, dcols, ld, g);
         return;
@@ -342,7 +380,7 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
                                NULL, &g->wb, cols, g->parts == 1);
         } else if (j->dx) {
             image_gemm(g, 1, 0, g->k, ld, g->o, j->wt, g->k, dy, ld, 0.0f, cols, ld);
-            memset(j->dx + n0 * image, 0, (size_t)(nb * image) * sizeof *j->dx);
+            if (!col2im_writes(g)) memset(j->dx + n0 * image, 0, (size_t)(nb * image) * sizeof *j->dx);
             for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
         }
     }
