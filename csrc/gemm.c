@@ -27,10 +27,10 @@ typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b, float *c
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define GEMM_X86 1
 
-/* 8 x 32 on AVX-512: 16 accumulators, the A value broadcast from the packed panel. */
-__attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const float *a,
-                                                             const float *b, float *acc,
-                                                             int64_t ldc, int accumulate) {
+/* 8 x 32 on AVX-512: 16 accumulators, the A value broadcast from the packed panel; stores the
+ * first `cols` columns of the tile (masked stores past 16 and 32). */
+__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(
+    int64_t kc, const float *a, const float *b, float *acc, int64_t ldc, int accumulate, int cols) {
     __m512 c[8][2];
     for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++, a += 8, b += 32) {
@@ -41,14 +41,51 @@ __attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const f
             c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
         }
     }
+    const __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
+    const __mmask16 m1 = (__mmask16)(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
     for (int i = 0; i < 8; i++) {
         float *row = acc + i * ldc;
-        if (accumulate) {
-            c[i][0] = _mm512_add_ps(c[i][0], _mm512_loadu_ps(row));
-            c[i][1] = _mm512_add_ps(c[i][1], _mm512_loadu_ps(row + 16));
+        if (cols == 32) {
+            if (accumulate) {
+                c[i][0] = _mm512_add_ps(c[i][0], _mm512_loadu_ps(row));
+                c[i][1] = _mm512_add_ps(c[i][1], _mm512_loadu_ps(row + 16));
+            }
+            _mm512_storeu_ps(row, c[i][0]);
+            _mm512_storeu_ps(row + 16, c[i][1]);
+            continue;
         }
-        _mm512_storeu_ps(row, c[i][0]);
-        _mm512_storeu_ps(row + 16, c[i][1]);
+        if (accumulate) {
+            c[i][0] = _mm512_add_ps(c[i][0], _mm512_maskz_loadu_ps(m0, row));
+            c[i][1] = _mm512_add_ps(c[i][1], _mm512_maskz_loadu_ps(m1, row + 16));
+        }
+        _mm512_mask_storeu_ps(row, m0, c[i][0]);
+        _mm512_mask_storeu_ps(row + 16, m1, c[i][1]);
+    }
+}
+
+__attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const float *a,
+                                                             const float *b, float *acc,
+                                                             int64_t ldc, int accumulate) {
+    tile_avx512(kc, a, b, acc, ldc, accumulate, 32);
+}
+
+/* The tile's first cols (< 32) columns: a product's last, narrower strip stored in place. */
+__attribute__((target("avx512f"))) static void kernel_avx512_narrow(int64_t kc, const float *a,
+                                                                    const float *b, float *acc,
+                                                                    int64_t ldc, int accumulate,
+                                                                    int cols) {
+    tile_avx512(kc, a, b, acc, ldc, accumulate, cols);
+}
+
+/* pack_b_strip's narrow last strip, non-transposed, on AVX-512: masked loads, zeros past cols. */
+__attribute__((target("avx512f"))) static void pack_b_narrow_avx512(float *dst, const float *b,
+                                                                    int64_t ldb, int64_t cols,
+                                                                    int64_t kc) {
+    const __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
+    const __mmask16 m1 = (__mmask16)(cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+    for (int64_t k = 0; k < kc; k++, dst += 32, b += ldb) {
+        _mm512_store_ps(dst, _mm512_maskz_loadu_ps(m0, b));
+        _mm512_store_ps(dst + 16, _mm512_maskz_loadu_ps(m1, b + 16));
     }
 }
 
@@ -239,6 +276,12 @@ static void pack_b_strip(float *dst, const float *b, int64_t ldb, int trans, int
 #endif
         for (int64_t k = 0; k < kc; k++) memcpy(dst + k * nr, b + k * ldb, sizeof(float) * nr);
     } else {
+#ifdef GEMM_X86
+        if (nr == 32 && kern->transpose8) { /* the AVX-512 kernel's */
+            pack_b_narrow_avx512(dst, b, ldb, cols, kc);
+            return;
+        }
+#endif
         for (int64_t k = 0; k < kc; k++) {
             int64_t j = 0;
             for (; j < cols; j++) dst[k * nr + j] = b[k * ldb + j];
@@ -298,6 +341,13 @@ static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
                         kern->fn(kc, pack_a + r0 * kc, pack_b, tile, ldc, block_beta != 0.0f);
                         continue;
                     }
+#ifdef GEMM_X86
+                    if (direct && rows == mr && kern->fn == kernel_avx512) { /* masked stores */
+                        kernel_avx512_narrow(kc, pack_a + r0 * kc, pack_b, tile, ldc,
+                                             block_beta != 0.0f, (int)cols);
+                        continue;
+                    }
+#endif
                     kern->fn(kc, pack_a + r0 * kc, pack_b, acc, nr, 0);
                     store_tile(tile, ldc, c_trans, acc, nr, rows, cols, alpha, block_beta);
                 }

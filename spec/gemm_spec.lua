@@ -23,15 +23,18 @@ local function uniform(r, c)
   return t
 end
 local worst = 0
-for _, s in ipairs { { 1, 1, 1 }, { 9, 33, 7 }, { 17, 50, 300 }, { 70, 5, 401 }, { 3, 40, 900 }, { 1, 40, 300 }, { 2, 17, 33 } } do
+for _, s in ipairs { { 1, 1, 1 }, { 9, 33, 7 }, { 17, 50, 300 }, { 70, 5, 401 }, { 3, 40, 900 }, { 1, 40, 300 }, { 2, 17, 33 }, { 16, 45, 20 }, { 8, 12, 400 } } do
   local m, n, k = s[1], s[2], s[3]
+  -- alpha, beta: scaled (through a tile buffer), and 1, 0 / 1, 1 (tiles written in place)
+  for ab = 1, 3 do
+  local alpha, beta = ({ 0.5, 1, 1 })[ab], ({ 2, 0, 1 })[ab]
   for ta = 0, 1 do
     for tb = 0, 1 do
       local a = ta == 1 and uniform(k, m) or uniform(m, k)
       local b = tb == 1 and uniform(n, k) or uniform(k, n)
       local c = uniform(m, n)
       local c0 = c:clone()
-      mnist.core.matmul(c, a, b, ta == 1, tb == 1, 0.5, 2)
+      mnist.core.matmul(c, a, b, ta == 1, tb == 1, alpha, beta)
       for i = 1, m do
         for j = 1, n do
           local sum = 0
@@ -40,11 +43,12 @@ for _, s in ipairs { { 1, 1, 1 }, { 9, 33, 7 }, { 17, 50, 300 }, { 70, 5, 401 },
             local bv = tb == 1 and b:get(j, p) or b:get(p, j)
             sum = sum + av * bv
           end
-          local want = 0.5 * sum + 2 * c0:get(i, j)
+          local want = alpha * sum + beta * c0:get(i, j)
           worst = math.max(worst, math.abs(c:get(i, j) - want) / math.sqrt(k))
         end
       end
     end
+  end
   end
 end
 io.write(mnist.core.blas_info().gemm, " ", worst)
