@@ -186,21 +186,37 @@ AVX512_INLINE void weight_grad_taps(float *dw, float *dbias, const float *dout, 
 }
 
 /* CHANNELS: acc (K, 16) += the weight gradient of input channel c of one image, with
- * dyt (P, 16) its output gradient transposed: one accumulator per tap of the channel. */
+ * dyt (P, 16) its output gradient transposed, kernel row by kernel row: K accumulators for even
+ * output columns and K for odd ones (two independent chains). */
 AVX512_INLINE void weight_grad_lanes(float *acc_rows, const float *dyt, const float *x,
                                      const Conv2dShape *g, const int K) {
-    __m512 acc[25];
-    for (int t = 0; t < K * K; t++) acc[t] = _mm512_loadu_ps(acc_rows + t * CONV_DIRECT_LANES);
-    for (int64_t oh = 0; oh < g->oh; oh++)
-        for (int64_t ow = 0; ow < g->ow; ow++) {
-            const __m512 d = _mm512_loadu_ps(dyt + (oh * g->ow + ow) * CONV_DIRECT_LANES);
-            const float *corner = x + oh * g->w + ow;
-            for (int ki = 0; ki < K; ki++)
-                for (int kj = 0; kj < K; kj++)
-                    acc[ki * K + kj] =
-                        _mm512_fmadd_ps(d, _mm512_set1_ps(corner[ki * g->w + kj]), acc[ki * K + kj]);
+    for (int ki = 0; ki < K; ki++) {
+        float *rows = acc_rows + ki * K * CONV_DIRECT_LANES; /* (K, 16) */
+        __m512 even[5], odd[5];
+        for (int kj = 0; kj < K; kj++) {
+            even[kj] = _mm512_loadu_ps(rows + kj * CONV_DIRECT_LANES);
+            odd[kj] = _mm512_setzero_ps();
         }
-    for (int t = 0; t < K * K; t++) _mm512_storeu_ps(acc_rows + t * CONV_DIRECT_LANES, acc[t]);
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            const float *dr = dyt + oh * g->ow * CONV_DIRECT_LANES, *xr = x + (oh + ki) * g->w;
+            int64_t ow = 0;
+            for (; ow + 2 <= g->ow; ow += 2) {
+                const __m512 d0 = _mm512_loadu_ps(dr + ow * CONV_DIRECT_LANES);
+                const __m512 d1 = _mm512_loadu_ps(dr + (ow + 1) * CONV_DIRECT_LANES);
+                for (int kj = 0; kj < K; kj++) {
+                    even[kj] = _mm512_fmadd_ps(d0, _mm512_set1_ps(xr[ow + kj]), even[kj]);
+                    odd[kj] = _mm512_fmadd_ps(d1, _mm512_set1_ps(xr[ow + 1 + kj]), odd[kj]);
+                }
+            }
+            if (ow < g->ow) {
+                const __m512 d0 = _mm512_loadu_ps(dr + ow * CONV_DIRECT_LANES);
+                for (int kj = 0; kj < K; kj++)
+                    even[kj] = _mm512_fmadd_ps(d0, _mm512_set1_ps(xr[ow + kj]), even[kj]);
+            }
+        }
+        for (int kj = 0; kj < K; kj++)
+            _mm512_storeu_ps(rows + kj * CONV_DIRECT_LANES, _mm512_add_ps(even[kj], odd[kj]));
+    }
 }
 
 AVX512 static void weight_grad_channels(float *dweight, float *dbias, const float *dout,
