@@ -6,6 +6,11 @@
 #include "process.h"
 
 extern void openblas_set_num_threads(int);
+/* OpenBLAS's own thread pool, started when the library loads: its threads spin on sched_yield
+ * for about 0.1 s after start (and after each OpenBLAS call) before they sleep, taking a core
+ * from our threads. We never run OpenBLAS threaded, so the pool is stopped. Weak: the symbol is
+ * internal to OpenBLAS's pthreads build (its fork handler uses it) and may be absent. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 /* Threads spin this many rounds (tens of microseconds) for the next job or the last block before
  * sleeping: a training step calls the pool every few hundred microseconds, and a futex wake-up
@@ -102,7 +107,9 @@ int parallel_threads(void) {
 void parallel_set_threads(int n) {
     if (n < 1) n = 1;
     if (n > PARALLEL_MAX_THREADS) n = PARALLEL_MAX_THREADS;
+    static atomic_flag blas_pool_stopped = ATOMIC_FLAG_INIT;
     openblas_set_num_threads(1);
+    if (!atomic_flag_test_and_set(&blas_pool_stopped) && blas_thread_shutdown_) blas_thread_shutdown_();
     atomic_store(&threads_wanted, n);
 }
 
