@@ -1,5 +1,7 @@
+#define _GNU_SOURCE /* dladdr */
 #include "parallel.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -121,9 +123,19 @@ int parallel_parts(int64_t n, int64_t grain) {
     return parts < 1 ? 1 : parts;
 }
 
+/* The workers live until the process ends, running this library's code: the library must never
+ * be unmapped under them (Lua's exit closes C modules with dlclose), so before the first worker
+ * starts it takes a reference of its own, marked never to be dropped (RTLD_NODELETE). */
+static void pin_library(void) {
+    Dl_info self;
+    if (dladdr((void *)pin_library, &self) && self.dli_fname)
+        dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 /* Starts workers until `count` run (under lock). A worker that cannot start leaves its share to
  * the threads there are (blocks are claimed, not assigned). */
 static void start_workers(int count) {
+    if (workers == 0 && count > 0) pin_library();
     while (workers < count) {
         pthread_t t;
         pthread_attr_t attr;

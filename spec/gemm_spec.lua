@@ -127,6 +127,44 @@ describe("threads in the convolution", function()
   end)
 end)
 
+describe("the kernels' threads", function()
+  -- The workers run the core's code until the process ends, so the core must stay mapped when Lua
+  -- closes its C modules at exit (a worker in unmapped code crashed about one exit in 20). A
+  -- child drops every reference to the core with dlclose after the workers started: the core
+  -- stays loaded.
+  local CHILD = [[
+local core = require "mnist.core"
+local T = require "mnist.tensor"
+core.blas_set_threads(2)
+T.matmul(T.zeros(64, 512), T.zeros(512, 512)) -- two threads: the workers start
+local ffi = require "ffi"
+ffi.cdef "void *dlopen(const char *, int); int dlclose(void *);"
+local path = package.searchpath("mnist.core", package.cpath)
+for _ = 1, 20 do
+  local h = ffi.C.dlopen(path, 4 + 2) -- RTLD_NOLOAD | RTLD_NOW: a reference, if still loaded
+  if h == nil then break end
+  ffi.C.dlclose(h)
+  ffi.C.dlclose(h) -- one more than taken
+end
+local maps = assert(io.open("/proc/self/maps")):read("*a")
+io.write(maps:find(path, 1, true) and "mapped" or "unmapped")
+io.flush()
+os.exit(0)
+]]
+
+  it("keep the core loaded after Lua lets it go", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write(CHILD)
+    f:close()
+    local p = io.popen("luajit " .. script .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    os.remove(script)
+    assert.equal("mapped", out)
+  end)
+end)
+
 describe("Winograd F(2x2, 3x3) convolution", function()
   -- Plain Lua loops: out[n][o][y][x] = bias[o] + sum over c, a, b of w[o][c][a][b] * in[n][c][y+a-p][x+b-p]
   -- and the input gradient, its adjoint.
