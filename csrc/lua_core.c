@@ -1830,6 +1830,6 @@ int luaopen_mnist_core(lua_State *L) {
     luaL_register(L, NULL, rng_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-    parallel_threads(); /* the kernels' default thread count; stops OpenBLAS's pool (parallel.c) */
+    parallel_threads(); /* the kernels' default thread count; pins the library, stops OpenBLAS's pool */
     return 1;
 }

@@ -106,12 +106,24 @@ int parallel_threads(void) {
     return n;
 }
 
+/* The workers (and the data loader's threads) live until the process ends, running this
+ * library's code: the library must never be unmapped under them (Lua's exit closes C modules with
+ * dlclose), so it takes a reference of its own, marked never to be dropped (RTLD_NODELETE). */
+static void pin_library(void) {
+    Dl_info self;
+    if (dladdr((void *)pin_library, &self) && self.dli_fname)
+        dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 void parallel_set_threads(int n) {
     if (n < 1) n = 1;
     if (n > PARALLEL_MAX_THREADS) n = PARALLEL_MAX_THREADS;
-    static atomic_flag blas_pool_stopped = ATOMIC_FLAG_INIT;
+    static atomic_flag first_call = ATOMIC_FLAG_INIT;
     openblas_set_num_threads(1);
-    if (!atomic_flag_test_and_set(&blas_pool_stopped) && blas_thread_shutdown_) blas_thread_shutdown_();
+    if (!atomic_flag_test_and_set(&first_call)) { /* (luaopen_mnist_core calls parallel_threads) */
+        pin_library();
+        if (blas_thread_shutdown_) blas_thread_shutdown_();
+    }
     atomic_store(&threads_wanted, n);
 }
 
@@ -123,19 +135,9 @@ int parallel_parts(int64_t n, int64_t grain) {
     return parts < 1 ? 1 : parts;
 }
 
-/* The workers live until the process ends, running this library's code: the library must never
- * be unmapped under them (Lua's exit closes C modules with dlclose), so before the first worker
- * starts it takes a reference of its own, marked never to be dropped (RTLD_NODELETE). */
-static void pin_library(void) {
-    Dl_info self;
-    if (dladdr((void *)pin_library, &self) && self.dli_fname)
-        dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
-}
-
 /* Starts workers until `count` run (under lock). A worker that cannot start leaves its share to
  * the threads there are (blocks are claimed, not assigned). */
 static void start_workers(int count) {
-    if (workers == 0 && count > 0) pin_library();
     while (workers < count) {
         pthread_t t;
         pthread_attr_t attr;
