@@ -1,12 +1,15 @@
 -- Where a training step's time goes, layer by layer: forward and backward of every leaf module
 -- of a classifier, the median over runs (microseconds per batch), on random images.
---   eval "$(make -s env)"; luajit bench/layers.lua [default|lenet] [batch] [threads] [runs]
+--   eval "$(make -s env)"; luajit bench/layers.lua [default|lenet] [batch] [threads] [runs] [cpu]
+-- With "cpu", the process's CPU time instead of wall time: on a busy machine a one-thread run's
+-- CPU time leaves out the time other processes held the core (with 2 threads it adds both up).
 local mnist = require "mnist"
 local core = require "mnist.core"
 local nn, T = mnist.nn, mnist.tensor
 
 local arch, batch = arg[1] or "default", tonumber(arg[2]) or 64
 local threads, runs = tonumber(arg[3]) or 2, tonumber(arg[4]) or 200
+local clock = arg[5] == "cpu" and os.clock or core.wall_time
 core.blas_set_threads(threads)
 
 mnist.random.manual_seed(0)
@@ -38,17 +41,17 @@ for i, leaf in ipairs(leaves) do leaf.module:setInputGradient(i > 1) end
 local function step(record)
   local input = x
   for _, leaf in ipairs(leaves) do
-    local t0 = core.wall_time()
+    local t0 = clock()
     leaf.input, input = input, leaf.module:forward(input)
-    if record then leaf.fwd[#leaf.fwd + 1] = core.wall_time() - t0 end
+    if record then leaf.fwd[#leaf.fwd + 1] = clock() - t0 end
   end
   crit:forward(input, labels)
   local grad = crit:backward(input, labels)
   for i = #leaves, 1, -1 do
     local leaf = leaves[i]
-    local t0 = core.wall_time()
+    local t0 = clock()
     grad = leaf.module:backward(leaf.input, grad)
-    if record then leaf.bwd[#leaf.bwd + 1] = core.wall_time() - t0 end
+    if record then leaf.bwd[#leaf.bwd + 1] = clock() - t0 end
   end
 end
 
@@ -60,7 +63,8 @@ end
 for _ = 1, 5 do step(false) end
 for _ = 1, runs do step(true) end
 local total = 0
-print(("%s, batch %d, %d threads, median of %d runs (us per batch)"):format(arch, batch, threads, runs))
+print(("%s, batch %d, %d threads, median of %d runs (us per batch, %s time)"):format(arch, batch,
+  threads, runs, arg[5] == "cpu" and "CPU" or "wall"))
 print(("%-28s %9s %9s"):format("layer", "forward", "backward"))
 for _, leaf in ipairs(leaves) do
   local f, b = median(leaf.fwd) * 1e6, median(leaf.bwd) * 1e6

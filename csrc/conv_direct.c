@@ -148,11 +148,13 @@ AVX512 void conv_direct_forward(float *out, const float *inp, const float *weigh
     }
 }
 
-/* One output-gradient vector d at row offset xr of the input: its K x K taps. */
-AVX512_INLINE void add_taps(__m512 *acc, __m512 d, const float *xr, int64_t w, const int K) {
+/* One output-gradient vector d at column p of the K input rows: its K x K taps. The row
+ * pointers are computed per output row, so the taps' addresses are a pointer plus a constant
+ * (K x K offsets hoisted out of the loops would not fit in the registers). */
+AVX512_INLINE void add_taps(__m512 *acc, __m512 d, const float *const *rows, int64_t p, const int K) {
     for (int ki = 0; ki < K; ki++)
         for (int kj = 0; kj < K; kj++)
-            acc[ki * K + kj] = _mm512_fmadd_ps(d, _mm512_loadu_ps(xr + ki * w + kj), acc[ki * K + kj]);
+            acc[ki * K + kj] = _mm512_fmadd_ps(d, _mm512_loadu_ps(rows[ki] + p + kj), acc[ki * K + kj]);
 }
 
 /* dweight[o][c] (K, K) += sum over the nb images, output rows and columns of
@@ -170,15 +172,16 @@ AVX512_INLINE void weight_grad_taps(float *dw, float *dbias, const float *dout, 
         const float *dy = dout + (n * g->o + o) * oplane; /* (OH, OW) */
         const float *x = inp + (n * g->c + c) * plane;    /* (H, W) */
         for (int64_t oh = 0; oh < g->oh; oh++) {
-            const float *dyr = dy + oh * g->ow, *xr = x + oh * g->w;
+            const float *dyr = dy + oh * g->ow, *rows[5];
+            for (int ki = 0; ki < K; ki++) rows[ki] = x + (oh + ki) * g->w;
             for (int64_t p = 0; p < last * VEC; p += VEC) {
                 const __m512 d = _mm512_loadu_ps(dyr + p);
                 if (dbias) bias_acc = _mm512_add_ps(bias_acc, d);
-                add_taps(acc, d, xr + p, g->w, K);
+                add_taps(acc, d, rows, p, K);
             }
             const __m512 d = _mm512_maskz_mov_ps(fresh, _mm512_loadu_ps(dyr + plast));
             if (dbias) bias_acc = _mm512_add_ps(bias_acc, d);
-            add_taps(acc, d, xr + plast, g->w, K);
+            add_taps(acc, d, rows, plast, K);
         }
     }
     for (int t = 0; t < K * K; t++) dw[t] += _mm512_reduce_add_ps(acc[t]);
