@@ -193,6 +193,53 @@ describe("nn modules", function()
     assert.same({ 5, 1, 8, 8 }, model:backward(x, model:forward(x):clone():fill(0.1)):size())
   end)
 
+  describe("in-place ReLU", function()
+    it("gives the out-of-place values, writing its output over the input and its gradient over gradOutput", function()
+      local x = uniform(3, 4, 5, 6)
+      local gy = uniform(3, 4, 5, 6)
+      local ref = nn.ReLU()
+      local y_ref = ref:forward(x):clone()
+      local gx_ref = ref:backward(x, gy):clone()
+      assert.is_false(ref.output:shares(x))
+      assert.is_false(ref.gradInput:shares(gy))
+      local expected = {}
+      for i, v in ipairs(H.values(x)) do expected[i] = v > 0 and v or 0 end
+      assert.same(expected, H.values(y_ref))
+
+      local relu, x2, gy2 = nn.ReLU(true), x:clone(), gy:clone()
+      local y = relu:forward(x2)
+      assert.is_true(y:shares(x2))
+      assert.equal(y_ref:tobytes(), y:tobytes())
+      assert.equal(y_ref:tobytes(), x2:tobytes()) -- the input itself now holds max(x, 0)
+      local gx = relu:backward(x2, gy2)
+      assert.is_true(gx:shares(gy2))
+      assert.equal(gx_ref:tobytes(), gx:tobytes())
+      assert.equal(gx_ref:tobytes(), gy2:tobytes())
+      assert.equal("nn.ReLU(in place)", tostring(relu))
+      assert.has_error(function() nn.ReLU(1) end, "ReLU: inplace must be a boolean, got number")
+    end)
+
+    it("behind a convolution and a linear layer, trains as the out-of-place one, bitwise", function()
+      local function run(inplace)
+        mnist.manual_seed(9)
+        local model = nn.Sequential()
+          :add(nn.SpatialConvolution(2, 4, 3, 3)):add(nn.ReLU(inplace)):add(nn.SpatialMaxPooling(2, 2))
+          :add(nn.Flatten()):add(nn.Linear(4 * 3 * 3, 6)):add(nn.ReLU(inplace))
+          :add(nn.BatchNormalization(6)):add(nn.Linear(6, 3))
+        local _, grads = model:getParameters()
+        local x = uniform(5, 2, 8, 8)
+        local y = model:forward(x):clone()
+        local gx = model:backward(x, y:clone():fill(0.1)):clone()
+        return y, grads:clone(), gx
+      end
+      local y1, g1, gx1 = run(false)
+      local y2, g2, gx2 = run(true)
+      assert.equal(y1:tobytes(), y2:tobytes())
+      assert.equal(g1:tobytes(), g2:tobytes())
+      assert.equal(gx1:tobytes(), gx2:tobytes())
+    end)
+  end)
+
   it("pools 2x2 windows as a plain Lua max: first maximum wins ties, a NaN wins, any row width", function()
     for _, size in ipairs { { 3, 24, 24 }, { 2, 5, 34 }, { 1, 40, 7 }, { 2, 2, 2 } } do
       local planes, h, w = size[1], size[2], size[3]
