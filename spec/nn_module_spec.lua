@@ -240,34 +240,65 @@ describe("nn modules", function()
     end)
   end)
 
-  it("pools 2x2 windows as a plain Lua max: first maximum wins ties, a NaN wins, any row width", function()
-    for _, size in ipairs { { 3, 24, 24 }, { 2, 5, 34 }, { 1, 40, 7 }, { 2, 2, 2 } } do
-      local planes, h, w = size[1], size[2], size[3]
-      local x = T.zeros(1, planes, h, w)
+  -- Sizes for every path: wide rows, odd sizes, and the narrow even planes whose output rows
+  -- the AVX-512 kernel packs several to a vector, across plane and batch boundaries.
+  it("pools 2x2 windows as a plain Lua max: first maximum wins ties, a NaN wins, any size; routes gradients back exactly", function()
+    local sizes = { { 1, 3, 24, 24 }, { 1, 2, 5, 34 }, { 1, 1, 40, 7 }, { 1, 2, 2, 2 }, { 3, 5, 6, 8 },
+      { 2, 3, 4, 2 }, { 2, 3, 2, 32 }, { 3, 2, 6, 12 }, { 4, 5, 8, 8 }, { 2, 3, 10, 24 }, { 2, 2, 4, 36 } }
+    for _, size in ipairs(sizes) do
+      local n, planes, h, w = size[1], size[2], size[3], size[4]
+      local x = T.zeros(n, planes, h, w)
       local flat = x:view(x:numel())
       for i = 1, x:numel() do flat[i] = math.floor(mnist.random.default:uniform() * 4) end -- ties
-      flat[5], flat[2 * w + 3] = 0 / 0, 0 / 0
+      for i = 5, x:numel(), 37 do flat[i] = 0 / 0 end
       local pool = nn.SpatialMaxPooling(2, 2)
       local y = pool:forward(x)
+      local gy = H.fill_uniform(y:clone(), -1, 1)
+      gy:view(gy:numel())[1] = -0.0 -- the gradient of an untouched input is +0, as the sum 0 + -0
+      local gx = pool:backward(x, gy)
+      local expected = T.zeros(n, planes, h, w)
       local oh, ow = math.floor(h / 2), math.floor(w / 2)
-      for p = 1, planes do
-        for i = 1, oh do
-          for j = 1, ow do
-            local best, at
-            for r = 0, 1 do
-              for c = 0, 1 do
-                local pos = (2 * i - 2 + r) * w + (2 * j - 2 + c)
-                local v = x:get(1, p, 2 * i - 1 + r, 2 * j - 1 + c)
-                if best == nil or v > best or v ~= v then best, at = v, pos end
+      for s = 1, n do
+        for p = 1, planes do
+          for i = 1, oh do
+            for j = 1, ow do
+              local best, at, ar, ac
+              for r = 0, 1 do
+                for c = 0, 1 do
+                  local pos = (2 * i - 2 + r) * w + (2 * j - 2 + c)
+                  local v = x:get(s, p, 2 * i - 1 + r, 2 * j - 1 + c)
+                  if best == nil or v > best or v ~= v then best, at, ar, ac = v, pos, 2 * i - 1 + r, 2 * j - 1 + c end
+                end
               end
+              local got, where = y:get(s, p, i, j), ("(%d,%d,%d,%d) of %s"):format(s, p, i, j, table.concat(size, "x"))
+              assert.is_true(got == best or (got ~= got and best ~= best), where)
+              assert.equal(at, pool.indices:get(s, p, i, j), where)
+              expected:set(s, p, ar, ac, expected:get(s, p, ar, ac) + gy:get(s, p, i, j))
             end
-            local got = y:get(1, p, i, j)
-            assert.is_true(got == best or (got ~= got and best ~= best), ("(%d,%d,%d)"):format(p, i, j))
-            assert.equal(at, pool.indices:get(1, p, i, j))
           end
         end
       end
+      assert.equal(expected:tobytes(), gx:tobytes(), table.concat(size, "x"))
     end
+  end)
+
+  it("routes pooling gradients through indices that are not 2x2 blocks (overlapping windows) as a scatter", function()
+    local x = H.fill_uniform(T.zeros(2, 3, 8, 6), -1, 1)
+    local pool = nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1) -- output 4x3: half the input, yet overlapping
+    local y = pool:forward(x)
+    local gy = H.fill_uniform(y:clone(), -1, 1)
+    local gx = pool:backward(x, gy)
+    local expected, idx, g = {}, H.values(pool.indices), H.values(gy)
+    for i = 1, 2 * 3 * 8 * 6 do expected[i] = 0 end
+    for k = 1, #idx do
+      local plane = math.floor((k - 1) / 12)
+      local at = plane * 48 + idx[k] + 1
+      expected[at] = expected[at] + g[k]
+    end
+    local got = H.values(gx)
+    for i = 1, #got do assert.is_true(math.abs(got[i] - expected[i]) < 1e-6, "value " .. i) end
+    local bad = pool.indices:clone():fill(48) -- past the plane
+    assert.has_error(function() core.maxpool2d_backward(gx, gy, bad) end)
   end)
 
   describe("convolution", function()
