@@ -117,7 +117,7 @@ typedef struct {
     __m512i even, odd; /* pair (2k, 2k+1) of 32 values */
     __m512i top, bot;  /* window t's pair in the upper / lower input row of the step */
     __m512i col;       /* 2 * (t mod OW): window t's first column */
-    __m512i row;       /* t / OW: window t's output row within the step (plane row at step 0) */
+    __m512i row;       /* t / OW: window t's output row within the step */
     int g, per;        /* output rows and windows per step */
 } Tall2x2;
 
@@ -163,7 +163,7 @@ __attribute__((target("avx512f"))) static void tall_2x2_forward(const PoolJob *j
     float *y = j->y + lo * j->oh * ow, *where = j->idx + lo * j->oh * ow; /* (rows, OW) */
     const __m512 one = _mm512_set1_ps(1.0f), below = _mm512_set1_ps((float)w);
     const __m512i oh = _mm512_set1_epi32((int32_t)j->oh), width2 = _mm512_set1_epi32(2 * (int32_t)w);
-    __m512i row = wrap_rows(c.row, oh);
+    int32_t first = 0; /* the plane row of the step's first output row */
     for (int64_t r = 0; r < rows; r += c.g) {
         const int64_t in = (rows - r < c.g ? rows - r : c.g) * 2 * w; /* input values of the step */
         const float *src = x + r * 2 * w;
@@ -183,12 +183,13 @@ __attribute__((target("avx512f"))) static void tall_2x2_forward(const PoolJob *j
         __m512 down_at = _mm512_add_ps(_mm512_permutex2var_ps(pair_at[0], c.bot, pair_at[1]), below);
         __mmask16 take = _mm512_cmp_ps_mask(down, up, _CMP_GT_OQ) |
                          _mm512_cmp_ps_mask(down, down, _CMP_UNORD_Q);
+        __m512i row = wrap_rows(_mm512_add_epi32(_mm512_set1_epi32(first), c.row), oh);
         __m512i corner = _mm512_add_epi32(_mm512_mullo_epi32(row, width2), c.col);
         __m512 at = _mm512_add_ps(_mm512_cvtepi32_ps(corner), _mm512_mask_blend_ps(take, up_at, down_at));
         const __mmask16 out = first_lanes((rows - r) * ow < c.per ? (rows - r) * ow : c.per);
         _mm512_mask_storeu_ps(y + r * ow, out, _mm512_mask_blend_ps(take, up, down));
         _mm512_mask_storeu_ps(where + r * ow, out, at);
-        row = wrap_rows(_mm512_add_epi32(row, _mm512_set1_epi32(c.g)), oh);
+        for (first += c.g; first >= j->oh;) first -= (int32_t)j->oh;
     }
 }
 
@@ -220,10 +221,11 @@ __attribute__((target("avx512f"))) static int tall_2x2_backward(const PoolJob *j
     const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
     const __m512 below = _mm512_set1_ps((float)w), below1 = _mm512_set1_ps((float)w + 1.0f);
     const __m512i oh = _mm512_set1_epi32((int32_t)j->oh), width2 = _mm512_set1_epi32(2 * (int32_t)w);
-    __m512i row = wrap_rows(c.row, oh);
+    int32_t first = 0; /* the plane row of the step's first output row */
     for (int64_t r = 0; r < rows; r += c.g) {
         const int64_t in = (rows - r < c.g ? rows - r : c.g) * 2 * w;
         const __mmask16 out = first_lanes((rows - r) * ow < c.per ? (rows - r) * ow : c.per);
+        __m512i row = wrap_rows(_mm512_add_epi32(_mm512_set1_epi32(first), c.row), oh);
         __m512i corner = _mm512_add_epi32(_mm512_mullo_epi32(row, width2), c.col);
         __m512 at = _mm512_sub_ps(_mm512_maskz_loadu_ps(out, where + r * ow), _mm512_cvtepi32_ps(corner));
         __mmask16 inside = _mm512_cmp_ps_mask(at, zero, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(at, one, _CMP_EQ_OQ) |
@@ -231,12 +233,15 @@ __attribute__((target("avx512f"))) static int tall_2x2_backward(const PoolJob *j
         if ((inside & out) != out) return 0;
         __m512 g = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(out, dy + r * ow));
         float *dst = dx + r * 2 * w;
-        for (int v = 0; v < 4; v++) {
+        for (int v = 0; v < 4 && 16 * v < in; v++) {
             __mmask16 hit = _mm512_cmp_ps_mask(_mm512_permutexvar_ps(win[v], at), off[v], _CMP_EQ_OQ);
-            _mm512_mask_storeu_ps(dst + 16 * v, first_lanes(in - 16 * v),
-                                  _mm512_maskz_mov_ps(hit, _mm512_permutexvar_ps(win[v], g)));
+            __m512 values = _mm512_maskz_mov_ps(hit, _mm512_permutexvar_ps(win[v], g));
+            if (in - 16 * v >= 16) /* a plain store where it can: masked stores are slow on AMD */
+                _mm512_storeu_ps(dst + 16 * v, values);
+            else
+                _mm512_mask_storeu_ps(dst + 16 * v, first_lanes(in - 16 * v), values);
         }
-        row = wrap_rows(_mm512_add_epi32(row, _mm512_set1_epi32(c.g)), oh);
+        for (first += c.g; first >= j->oh;) first -= (int32_t)j->oh;
     }
     return 1;
 }
