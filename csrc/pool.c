@@ -167,10 +167,18 @@ __attribute__((target("avx512f"))) static void tall_2x2_forward(const PoolJob *j
     for (int64_t r = 0; r < rows; r += c.g) {
         const int64_t in = (rows - r < c.g ? rows - r : c.g) * 2 * w; /* input values of the step */
         const float *src = x + r * 2 * w;
+        /* Whole vectors where the part's rows go on far enough (masked loads and stores are slow
+         * on AMD): lanes past the step's rows belong to the next step, which rewrites them. */
+        const int whole_in = (rows - r) * 2 * w >= 64, whole_out = (rows - r) * ow >= 16;
         __m512 pair_max[2], pair_at[2];
         for (int h = 0; h < 2; h++) { /* first max of each pair (2k, 2k+1), k in [16h, 16h+16) */
-            __m512 a = _mm512_maskz_loadu_ps(first_lanes(in - 32 * h), src + 32 * h);
-            __m512 b = _mm512_maskz_loadu_ps(first_lanes(in - 32 * h - 16), src + 32 * h + 16);
+            __m512 a, b;
+            if (whole_in) { /* values past the step's rows are read, then ignored */
+                a = _mm512_loadu_ps(src + 32 * h), b = _mm512_loadu_ps(src + 32 * h + 16);
+            } else {
+                a = _mm512_maskz_loadu_ps(first_lanes(in - 32 * h), src + 32 * h);
+                b = _mm512_maskz_loadu_ps(first_lanes(in - 32 * h - 16), src + 32 * h + 16);
+            }
             __m512 left = _mm512_permutex2var_ps(a, c.even, b), right = _mm512_permutex2var_ps(a, c.odd, b);
             __mmask16 take = _mm512_cmp_ps_mask(right, left, _CMP_GT_OQ) |
                              _mm512_cmp_ps_mask(right, right, _CMP_UNORD_Q);
@@ -187,8 +195,13 @@ __attribute__((target("avx512f"))) static void tall_2x2_forward(const PoolJob *j
         __m512i corner = _mm512_add_epi32(_mm512_mullo_epi32(row, width2), c.col);
         __m512 at = _mm512_add_ps(_mm512_cvtepi32_ps(corner), _mm512_mask_blend_ps(take, up_at, down_at));
         const __mmask16 out = first_lanes((rows - r) * ow < c.per ? (rows - r) * ow : c.per);
-        _mm512_mask_storeu_ps(y + r * ow, out, _mm512_mask_blend_ps(take, up, down));
-        _mm512_mask_storeu_ps(where + r * ow, out, at);
+        if (whole_out) {
+            _mm512_storeu_ps(y + r * ow, _mm512_mask_blend_ps(take, up, down));
+            _mm512_storeu_ps(where + r * ow, at);
+        } else {
+            _mm512_mask_storeu_ps(y + r * ow, out, _mm512_mask_blend_ps(take, up, down));
+            _mm512_mask_storeu_ps(where + r * ow, out, at);
+        }
         for (first += c.g; first >= j->oh;) first -= (int32_t)j->oh;
     }
 }
