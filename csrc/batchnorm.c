@@ -1,6 +1,7 @@
 #include "batchnorm.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "nn_common.h"
 #include "parallel.h"
@@ -25,42 +26,128 @@ static int channels(int64_t *c, int64_t *s, const Tensor *inp) {
     return MN_OK;
 }
 
+/* Channel sums: four 4-float vectors of lanes (16 independent adds in flight, which fit the
+ * SSE registers of any x86-64; a single running double sum is one chain of dependent adds,
+ * 4 cycles a value), flushed into a double every CHUNK values of a row so no float lane sums
+ * more than CHUNK / 16 values. The order is fixed: results do not depend on the thread count. */
+typedef float Vec4 __attribute__((vector_size(16)));
+#define CHUNK 1024
+
+/* v = p[0..4) (unaligned). */
+#define LOAD4(v, p) memcpy(&(v), (p), sizeof(Vec4))
+
+/* The sum of the 16 lanes of a[0..4), in a fixed order. */
+static inline double lanes_total(const Vec4 *a) {
+    Vec4 v = (a[0] + a[1]) + (a[2] + a[3]);
+    return ((double)v[0] + v[1]) + ((double)v[2] + v[3]);
+}
+
+/* sum[0] += x, sum[1] += (x - mu)^2 over x[0..s) (the second only when squares is set). */
+static inline void add_row(double *sum, const float *restrict x, int64_t s, float mu,
+                           int squares) {
+    for (int64_t k0 = 0; k0 < s; k0 += CHUNK) {
+        const int64_t k1 = s - k0 < CHUNK ? s : k0 + CHUNK;
+        Vec4 acc[4] = {{0}, {0}, {0}, {0}};
+        int64_t k = k0;
+        for (; k + 16 <= k1; k += 16)
+            for (int l = 0; l < 4; l++) {
+                Vec4 v;
+                LOAD4(v, x + k + 4 * l);
+                if (squares) v = (v - mu) * (v - mu);
+                acc[l] += v;
+            }
+        double t = lanes_total(acc);
+        for (; k < k1; k++) t += squares ? (double)(x[k] - mu) * (x[k] - mu) : (double)x[k];
+        sum[squares] += t;
+    }
+}
+
+/* sum_dy += dy, sum_dyx += dy * (x - mu) over [0..s). */
+static inline void add_row_products(double *sum_dy, double *sum_dyx, const float *restrict dy,
+                                    const float *restrict x, int64_t s, float mu) {
+    for (int64_t k0 = 0; k0 < s; k0 += CHUNK) {
+        const int64_t k1 = s - k0 < CHUNK ? s : k0 + CHUNK;
+        Vec4 acc_dy[4] = {{0}, {0}, {0}, {0}}, acc_dyx[4] = {{0}, {0}, {0}, {0}};
+        int64_t k = k0;
+        for (; k + 16 <= k1; k += 16)
+            for (int l = 0; l < 4; l++) {
+                Vec4 g, v;
+                LOAD4(g, dy + k + 4 * l);
+                LOAD4(v, x + k + 4 * l);
+                acc_dy[l] += g;
+                acc_dyx[l] += g * (v - mu);
+            }
+        double t_dy = lanes_total(acc_dy), t_dyx = lanes_total(acc_dyx);
+        for (; k < k1; k++) t_dy += dy[k], t_dyx += (double)dy[k] * (x[k] - mu);
+        *sum_dy += t_dy;
+        *sum_dyx += t_dyx;
+    }
+}
+
+/* Channels are handled in blocks of up to COLUMNS: statistics first, then the normalization.
+ * With one value per channel and sample ((N, C) inputs) a channel's values lie nc apart, so the
+ * block's sums run along the rows, a channel a lane (in double: no long chains either). */
+#define COLUMNS 64
+
+/* mu[c - c0], var[c - c0]: the batch mean and biased variance of channels [c0, c1); two passes
+ * (the mean, then the squared deviations): no cancellation. */
+static void batch_statistics(double *mu, double *var, const BatchNormJob *j, int64_t c0,
+                             int64_t c1) {
+    const int64_t n = j->n, nc = j->nc, s = j->s, m = j->m, cb = c1 - c0;
+    const float *x = j->x; /* (N, C, S) */
+    if (s == 1) {
+        double sum[COLUMNS] = {0}, sq[COLUMNS] = {0};
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t l = 0; l < cb; l++) sum[l] += x[i * nc + c0 + l];
+        for (int64_t l = 0; l < cb; l++) mu[l] = sum[l] / (double)m;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t l = 0; l < cb; l++) {
+                double d = x[i * nc + c0 + l] - mu[l];
+                sq[l] += d * d;
+            }
+        for (int64_t l = 0; l < cb; l++) var[l] = sq[l] / (double)m;
+        return;
+    }
+    for (int64_t c = c0; c < c1; c++) {
+        double sum[2] = {0.0, 0.0}; /* values, squared deviations */
+        for (int64_t i = 0; i < n; i++) add_row(sum, x + (i * nc + c) * s, s, 0.0f, 0);
+        mu[c - c0] = sum[0] / (double)m;
+        for (int64_t i = 0; i < n; i++)
+            add_row(sum, x + (i * nc + c) * s, s, (float)mu[c - c0], 1);
+        var[c - c0] = sum[1] / (double)m;
+    }
+}
+
 static void forward_channels(void *ctx, int64_t lo, int64_t hi, int part) {
     const BatchNormJob *j = ctx;
     const int64_t n = j->n, nc = j->nc, s = j->s, m = j->m;
-    const float *x = j->x, *g = j->g, *b = j->b;
+    const float *x = j->x, *g = j->g, *b = j->b; /* x (N, C, S) */
     float *y = j->y, *mean = j->mean, *invstd = j->invstd, *rmean = j->rmean, *rvar = j->rvar;
-    const int training = j->training;
     const float momentum = j->momentum, eps = j->eps;
     (void)part;
-    for (int64_t c = lo; c < hi; c++) {
-        if (training) {
-            double sum = 0.0, sq = 0.0;
-            for (int64_t i = 0; i < n; i++)
-                for (int64_t k = 0; k < s; k++) sum += x[(i * nc + c) * s + k];
-            double mu = sum / (double)m;
-            for (int64_t i = 0; i < n; i++)
-                for (int64_t k = 0; k < s; k++) {
-                    double d = x[(i * nc + c) * s + k] - mu;
-                    sq += d * d;
-                }
-            double var = sq / (double)m;
-            mean[c] = (float)mu;
-            invstd[c] = (float)(1.0 / sqrt(var + (double)eps));
-            rmean[c] = (float)((1.0 - momentum) * rmean[c] + momentum * mu);
-            double unbiased = var * (double)m / (double)(m - 1);
-            rvar[c] = (float)((1.0 - momentum) * rvar[c] + momentum * unbiased);
-        } else {
-            mean[c] = rmean[c];
-            invstd[c] = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
-        }
-        /* y = x * scale + shift, folded per channel */
-        float scale = invstd[c] * (g ? g[c] : 1.0f);
-        float shift = (b ? b[c] : 0.0f) - mean[c] * scale;
-        for (int64_t i = 0; i < n; i++) {
-            const float *xc = x + (i * nc + c) * s;
-            float *yc = y + (i * nc + c) * s;
-            for (int64_t k = 0; k < s; k++) yc[k] = xc[k] * scale + shift;
+    for (int64_t c0 = lo; c0 < hi; c0 += COLUMNS) {
+        const int64_t c1 = hi - c0 < COLUMNS ? hi : c0 + COLUMNS;
+        double mu[COLUMNS], var[COLUMNS];
+        if (j->training) batch_statistics(mu, var, j, c0, c1);
+        for (int64_t c = c0; c < c1; c++) {
+            if (j->training) {
+                mean[c] = (float)mu[c - c0];
+                invstd[c] = (float)(1.0 / sqrt(var[c - c0] + (double)eps));
+                rmean[c] = (float)((1.0 - momentum) * rmean[c] + momentum * mu[c - c0]);
+                double unbiased = var[c - c0] * (double)m / (double)(m - 1);
+                rvar[c] = (float)((1.0 - momentum) * rvar[c] + momentum * unbiased);
+            } else {
+                mean[c] = rmean[c];
+                invstd[c] = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
+            }
+            /* y = x * scale + shift, folded per channel */
+            float scale = invstd[c] * (g ? g[c] : 1.0f);
+            float shift = (b ? b[c] : 0.0f) - mean[c] * scale;
+            for (int64_t i = 0; i < n; i++) {
+                const float *xc = x + (i * nc + c) * s;
+                float *yc = y + (i * nc + c) * s;
+                for (int64_t k = 0; k < s; k++) yc[k] = xc[k] * scale + shift;
+            }
         }
     }
 }
@@ -96,42 +183,58 @@ int batchnorm_forward(Tensor *out, Tensor *save_mean, Tensor *save_invstd, Tenso
     return MN_OK;
 }
 
+/* sum_dy[c - c0], sum_dyx[c - c0]: the sums of dy and dy * (x - mean) of channels [c0, c1). */
+static void gradient_sums(double *sum_dy, double *sum_dyx, const BatchNormJob *j, int64_t c0,
+                          int64_t c1) {
+    const int64_t n = j->n, nc = j->nc, s = j->s, cb = c1 - c0;
+    const float *x = j->x, *dy = j->dy, *mean = j->cmean; /* x, dy (N, C, S) */
+    for (int64_t l = 0; l < cb; l++) sum_dy[l] = sum_dyx[l] = 0.0;
+    if (s == 1) {
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t l = 0; l < cb; l++) {
+                const int64_t at = i * nc + c0 + l;
+                sum_dy[l] += dy[at];
+                sum_dyx[l] += dy[at] * ((double)x[at] - mean[c0 + l]);
+            }
+        return;
+    }
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t at = (i * nc + c) * s;
+            add_row_products(&sum_dy[c - c0], &sum_dyx[c - c0], dy + at, x + at, s, mean[c]);
+        }
+}
+
 static void backward_channels(void *ctx, int64_t lo, int64_t hi, int part) {
     const BatchNormJob *j = ctx;
     const int64_t n = j->n, nc = j->nc, s = j->s, m = j->m;
     const float *x = j->x, *dy = j->dy, *g = j->g, *mean = j->cmean, *invstd = j->cinvstd;
-    float *dx = j->dx, *dg = j->dg, *db = j->db;
-    const int training = j->training;
+    float *dx = j->dx, *dg = j->dg, *db = j->db; /* x, dy, dx (N, C, S) */
     (void)part;
-    for (int64_t c = lo; c < hi; c++) {
-        const double mu = mean[c], is = invstd[c];
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t k = 0; k < s; k++) {
-                int64_t at = (i * nc + c) * s + k;
-                sum_dy += dy[at];
-                sum_dy_xhat += dy[at] * (x[at] - mu) * is;
+    for (int64_t c0 = lo; c0 < hi; c0 += COLUMNS) {
+        const int64_t c1 = hi - c0 < COLUMNS ? hi : c0 + COLUMNS;
+        double sums_dy[COLUMNS], sums_dyx[COLUMNS];
+        gradient_sums(sums_dy, sums_dyx, j, c0, c1);
+        for (int64_t c = c0; c < c1; c++) {
+            const double is = invstd[c], sum_dy = sums_dy[c - c0];
+            const double sum_dy_xhat = sums_dyx[c - c0] * is;
+            if (dg) dg[c] += (float)sum_dy_xhat;
+            if (db) db[c] += (float)sum_dy;
+            if (!dx) continue;
+            const double gain = (g ? g[c] : 1.0) * is;
+            /* dx = gain * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mean) * is, in
+             * float as a * dy - bx * (x - mean) - cst (folded per channel in double); in
+             * evaluation the running statistics are constants: dx = gain * dy. */
+            const double mean_dy = sum_dy / (double)m, mean_dy_xhat = sum_dy_xhat / (double)m;
+            const float a = (float)gain, mu = mean[c];
+            const float bx = j->training ? (float)(gain * is * mean_dy_xhat) : 0.0f;
+            const float cst = j->training ? (float)(gain * mean_dy) : 0.0f;
+            for (int64_t i = 0; i < n; i++) {
+                const int64_t at = (i * nc + c) * s;
+                for (int64_t q = 0; q < s; q++)
+                    dx[at + q] = a * dy[at + q] - bx * (x[at + q] - mu) - cst;
             }
-        if (dg) dg[c] += (float)sum_dy_xhat;
-        if (db) db[c] += (float)sum_dy;
-        if (!dx) continue;
-        const double gain = (g ? g[c] : 1.0) * is;
-        if (!training) { /* the running statistics are constants */
-            for (int64_t i = 0; i < n; i++)
-                for (int64_t k = 0; k < s; k++) {
-                    int64_t at = (i * nc + c) * s + k;
-                    dx[at] = (float)(dy[at] * gain);
-                }
-            continue;
         }
-        /* dx = gain * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-        const double mean_dy = sum_dy / (double)m, mean_dy_xhat = sum_dy_xhat / (double)m;
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t k = 0; k < s; k++) {
-                int64_t at = (i * nc + c) * s + k;
-                double xhat = (x[at] - mu) * is;
-                dx[at] = (float)(gain * (dy[at] - mean_dy - xhat * mean_dy_xhat));
-            }
     }
 }
 

@@ -4,7 +4,8 @@
  * column / plane c. Training normalizes with the batch mean and biased variance and updates the
  * running statistics: running = (1 - momentum) * running + momentum * batch, with the UNBIASED
  * batch variance (var * M / (M - 1)) for running_var, as PyTorch. Evaluation normalizes with the
- * running statistics. Statistics accumulate in double.
+ * running statistics. Statistics accumulate in double (per row chunk of float lanes, see
+ * batchnorm.c).
  *
  *     out = (inp - mean) * invstd * weight + bias,   invstd = 1 / sqrt(var + eps)
  *

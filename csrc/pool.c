@@ -108,13 +108,168 @@ __attribute__((target("avx512f"))) static void row_2x2_avx512(float *best, float
         _mm512_mask_storeu_ps(where + q, out, at);
     }
 }
+
+/* The planes of an even-sized input pooled 2x2 with stride 2 are one tall image (N*C*H, W)
+ * whose output rows lie back to back, (N*C*OH, OW): with OW <= 16 a step takes G = 16 / OW
+ * whole output rows at once (16 windows for OW = 4 or 8; 12 for OW = 12) from the 4*G*OW input
+ * values under them, so narrow planes fill the vector too. The lane constants: */
+typedef struct {
+    __m512i even, odd; /* pair (2k, 2k+1) of 32 values */
+    __m512i top, bot;  /* window t's pair in the upper / lower input row of the step */
+    __m512i col;       /* 2 * (t mod OW): window t's first column */
+    __m512i row;       /* t / OW: window t's output row within the step */
+    int g, per;        /* output rows and windows per step */
+} Tall2x2;
+
+__attribute__((target("avx512f"))) static void tall_2x2_setup(Tall2x2 *c, int64_t ow) {
+    int32_t even[16], top[16], col[16], row[16];
+    c->g = (int)(16 / ow), c->per = c->g * (int)ow;
+    for (int t = 0; t < 16; t++) {
+        int r = t / (int)ow, q = t % (int)ow;
+        even[t] = 2 * t;
+        top[t] = t < c->per ? r * 2 * (int)ow + q : 0;
+        col[t] = 2 * q;
+        row[t] = r;
+    }
+    c->even = _mm512_loadu_si512(even);
+    c->odd = _mm512_add_epi32(c->even, _mm512_set1_epi32(1));
+    c->top = _mm512_loadu_si512(top);
+    c->bot = _mm512_add_epi32(c->top, _mm512_set1_epi32((int)ow));
+    c->col = _mm512_loadu_si512(col);
+    c->row = _mm512_loadu_si512(row);
+}
+
+/* The mask of the first n of 16 lanes (n may be <= 0 or >= 16). */
+static inline __mmask16 first_lanes(int64_t n) {
+    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+/* Plane rows, back at [0, oh) after a step moved them down. */
+__attribute__((target("avx512f"))) static inline __m512i wrap_rows(__m512i row, __m512i oh) {
+    for (__mmask16 over; (over = _mm512_cmpge_epi32_mask(row, oh));)
+        row = _mm512_mask_sub_epi32(row, over, row, oh);
+    return row;
+}
+
+/* Forward over planes [lo, hi) of the tall image: the same rule as window_step (first maximum
+ * in scan order, a later NaN wins), applied to each row's pairs and then to the two rows, which
+ * picks the same element. */
+__attribute__((target("avx512f"))) static void tall_2x2_forward(const PoolJob *j, int64_t lo,
+                                                               int64_t hi) {
+    const int64_t ow = j->ow, w = j->w, rows = (hi - lo) * j->oh;
+    Tall2x2 c;
+    tall_2x2_setup(&c, ow);
+    const float *x = j->x + lo * j->h * w; /* (rows * 2, W) */
+    float *y = j->y + lo * j->oh * ow, *where = j->idx + lo * j->oh * ow; /* (rows, OW) */
+    const __m512 one = _mm512_set1_ps(1.0f), below = _mm512_set1_ps((float)w);
+    const __m512i oh = _mm512_set1_epi32((int32_t)j->oh), width2 = _mm512_set1_epi32(2 * (int32_t)w);
+    int32_t first = 0; /* the plane row of the step's first output row */
+    for (int64_t r = 0; r < rows; r += c.g) {
+        const int64_t in = (rows - r < c.g ? rows - r : c.g) * 2 * w; /* input values of the step */
+        const float *src = x + r * 2 * w;
+        /* Whole vectors where the part's rows go on far enough (masked loads and stores are slow
+         * on AMD): lanes past the step's rows belong to the next step, which rewrites them. */
+        const int whole_in = (rows - r) * 2 * w >= 64, whole_out = (rows - r) * ow >= 16;
+        __m512 pair_max[2], pair_at[2];
+        for (int h = 0; h < 2; h++) { /* first max of each pair (2k, 2k+1), k in [16h, 16h+16) */
+            __m512 a, b;
+            if (whole_in) { /* values past the step's rows are read, then ignored */
+                a = _mm512_loadu_ps(src + 32 * h), b = _mm512_loadu_ps(src + 32 * h + 16);
+            } else {
+                a = _mm512_maskz_loadu_ps(first_lanes(in - 32 * h), src + 32 * h);
+                b = _mm512_maskz_loadu_ps(first_lanes(in - 32 * h - 16), src + 32 * h + 16);
+            }
+            __m512 left = _mm512_permutex2var_ps(a, c.even, b), right = _mm512_permutex2var_ps(a, c.odd, b);
+            __mmask16 take = _mm512_cmp_ps_mask(right, left, _CMP_GT_OQ) |
+                             _mm512_cmp_ps_mask(right, right, _CMP_UNORD_Q);
+            pair_max[h] = _mm512_mask_blend_ps(take, left, right);
+            pair_at[h] = _mm512_maskz_mov_ps(take, one);
+        }
+        __m512 up = _mm512_permutex2var_ps(pair_max[0], c.top, pair_max[1]);
+        __m512 down = _mm512_permutex2var_ps(pair_max[0], c.bot, pair_max[1]);
+        __m512 up_at = _mm512_permutex2var_ps(pair_at[0], c.top, pair_at[1]);
+        __m512 down_at = _mm512_add_ps(_mm512_permutex2var_ps(pair_at[0], c.bot, pair_at[1]), below);
+        __mmask16 take = _mm512_cmp_ps_mask(down, up, _CMP_GT_OQ) |
+                         _mm512_cmp_ps_mask(down, down, _CMP_UNORD_Q);
+        __m512i row = wrap_rows(_mm512_add_epi32(_mm512_set1_epi32(first), c.row), oh);
+        __m512i corner = _mm512_add_epi32(_mm512_mullo_epi32(row, width2), c.col);
+        __m512 at = _mm512_add_ps(_mm512_cvtepi32_ps(corner), _mm512_mask_blend_ps(take, up_at, down_at));
+        const __mmask16 out = first_lanes((rows - r) * ow < c.per ? (rows - r) * ow : c.per);
+        if (whole_out) {
+            _mm512_storeu_ps(y + r * ow, _mm512_mask_blend_ps(take, up, down));
+            _mm512_storeu_ps(where + r * ow, at);
+        } else {
+            _mm512_mask_storeu_ps(y + r * ow, out, _mm512_mask_blend_ps(take, up, down));
+            _mm512_mask_storeu_ps(where + r * ow, out, at);
+        }
+        for (first += c.g; first >= j->oh;) first -= (int32_t)j->oh;
+    }
+}
+
+/* Backward over planes [lo, hi) of the tall image when every index lies in its own window's
+ * 2x2 block (what forward writes): the blocks tile the planes, so each input value is its
+ * window's gradient or 0, written once, without the zeroing pass (0 + dy, as the scatter's
+ * sum gives: -0 becomes +0). Returns 0, having written part of dx, on any other index. */
+__attribute__((target("avx512f"))) static int tall_2x2_backward(const PoolJob *j, int64_t lo,
+                                                               int64_t hi) {
+    const int64_t ow = j->ow, w = j->w, rows = (hi - lo) * j->oh;
+    Tall2x2 c;
+    tall_2x2_setup(&c, ow);
+    /* input value p of a step (p < 64) belongs to window win[p] at offset off[p] from its corner */
+    __m512i win[4];
+    __m512 off[4];
+    for (int v = 0; v < 4; v++) {
+        int32_t wv[16];
+        float ov[16];
+        for (int l = 0; l < 16; l++) {
+            int p = 16 * v + l, rr = p / (int)w, cc = p % (int)w;
+            wv[l] = ((rr / 2) * (int)ow + cc / 2) & 15;
+            ov[l] = (float)((rr % 2) * w + cc % 2);
+        }
+        win[v] = _mm512_loadu_si512(wv);
+        off[v] = _mm512_loadu_ps(ov);
+    }
+    const float *dy = j->y + lo * j->oh * ow, *where = j->idx + lo * j->oh * ow; /* (rows, OW) */
+    float *dx = j->dx + lo * j->h * w; /* (rows * 2, W) */
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    const __m512 below = _mm512_set1_ps((float)w), below1 = _mm512_set1_ps((float)w + 1.0f);
+    const __m512i oh = _mm512_set1_epi32((int32_t)j->oh), width2 = _mm512_set1_epi32(2 * (int32_t)w);
+    int32_t first = 0; /* the plane row of the step's first output row */
+    for (int64_t r = 0; r < rows; r += c.g) {
+        const int64_t in = (rows - r < c.g ? rows - r : c.g) * 2 * w;
+        const __mmask16 out = first_lanes((rows - r) * ow < c.per ? (rows - r) * ow : c.per);
+        __m512i row = wrap_rows(_mm512_add_epi32(_mm512_set1_epi32(first), c.row), oh);
+        __m512i corner = _mm512_add_epi32(_mm512_mullo_epi32(row, width2), c.col);
+        __m512 at = _mm512_sub_ps(_mm512_maskz_loadu_ps(out, where + r * ow), _mm512_cvtepi32_ps(corner));
+        __mmask16 inside = _mm512_cmp_ps_mask(at, zero, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(at, one, _CMP_EQ_OQ) |
+                           _mm512_cmp_ps_mask(at, below, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(at, below1, _CMP_EQ_OQ);
+        if ((inside & out) != out) return 0;
+        __m512 g = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(out, dy + r * ow));
+        float *dst = dx + r * 2 * w;
+        for (int v = 0; v < 4 && 16 * v < in; v++) {
+            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_permutexvar_ps(win[v], at), off[v], _CMP_EQ_OQ);
+            __m512 values = _mm512_maskz_mov_ps(hit, _mm512_permutexvar_ps(win[v], g));
+            if (in - 16 * v >= 16) /* a plain store where it can: masked stores are slow on AMD */
+                _mm512_storeu_ps(dst + 16 * v, values);
+            else
+                _mm512_mask_storeu_ps(dst + 16 * v, first_lanes(in - 16 * v), values);
+        }
+        for (first += c.g; first >= j->oh;) first -= (int32_t)j->oh;
+    }
+    return 1;
+}
 #endif
 
-/* 2x2 windows, stride 2, no padding: whole rows on AVX-512 where the CPU has it. */
+/* 2x2 windows, stride 2, no padding, on AVX-512 where the CPU has it: even planes with
+ * OW <= 16 as one tall image, others a row at a time. */
 static int forward_planes_2x2(const PoolJob *j, int64_t lo, int64_t hi) {
 #ifdef POOL_AVX512
     if (!gemm_avx512()) return 0;
     const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    if (h == 2 * oh && w == 2 * ow && ow <= 16) {
+        tall_2x2_forward(j, lo, hi);
+        return 1;
+    }
     for (int64_t pl = lo; pl < hi; pl++)
         for (int64_t i = 0; i < oh; i++)
             row_2x2_avx512(j->y + (pl * oh + i) * ow, j->idx + (pl * oh + i) * ow,
@@ -166,6 +321,11 @@ static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
     PoolJob *j = ctx;
     const int64_t in_plane = j->h * j->w, out_plane = j->oh * j->ow;
     const float *dy = j->y;
+#ifdef POOL_AVX512
+    if (gemm_avx512() && j->h == 2 * j->oh && j->w == 2 * j->ow && j->ow <= 16 &&
+        tall_2x2_backward(j, lo, hi))
+        return;
+#endif
     memset(j->dx + lo * in_plane, 0, (size_t)((hi - lo) * in_plane) * sizeof *j->dx);
     for (int64_t pl = lo; pl < hi; pl++)
         for (int64_t q = 0; q < out_plane; q++) {

@@ -60,6 +60,35 @@ describe("model: the default architecture (DESIGN section 4)", function()
     assert.equal(44426, net:numParameters())
   end)
 
+  it("runs its ReLUs in place, with the out-of-place values and gradients, bitwise", function()
+    for _, arch in ipairs { "default", "lenet" } do
+      local function run(inplace)
+        mnist.manual_seed(5)
+        local net = mnist.classifier { arch = arch }
+        local relus = 0
+        for _, m in ipairs(net:listModules()) do
+          if m.__typename == "nn.ReLU" then
+            assert.is_true(m.inplace, arch)
+            m.inplace = inplace or nil
+            relus = relus + 1
+          end
+        end
+        assert.equal(arch == "default" and 3 or 4, relus)
+        local _, grads = net:getParameters()
+        local x = T.zeros(4, 1, 28, 28)
+        mnist.random.default:fill_uniform(x, 0, 1)
+        local y = net:forward(x):clone()
+        local gx = net:backward(x, y:clone():fill(-0.1)):clone()
+        return y:tobytes(), grads:tobytes(), gx:tobytes()
+      end
+      local y1, g1, gx1 = run(false)
+      local y2, g2, gx2 = run(true)
+      assert.equal(y1, y2, arch)
+      assert.equal(g1, g2, arch)
+      assert.equal(gx1, gx2, arch)
+    end
+  end)
+
   it("takes a config, overrides or options, and rejects unknown settings", function()
     assert.equal("lenet", mnist.classifier(mnist.config.resolve { arch = "lenet" }).arch)
     assert.has_error(function() mnist.classifier { arch = "vgg" } end,

@@ -193,34 +193,112 @@ describe("nn modules", function()
     assert.same({ 5, 1, 8, 8 }, model:backward(x, model:forward(x):clone():fill(0.1)):size())
   end)
 
-  it("pools 2x2 windows as a plain Lua max: first maximum wins ties, a NaN wins, any row width", function()
-    for _, size in ipairs { { 3, 24, 24 }, { 2, 5, 34 }, { 1, 40, 7 }, { 2, 2, 2 } } do
-      local planes, h, w = size[1], size[2], size[3]
-      local x = T.zeros(1, planes, h, w)
+  describe("in-place ReLU", function()
+    it("gives the out-of-place values, writing its output over the input and its gradient over gradOutput", function()
+      local x = uniform(3, 4, 5, 6)
+      local gy = uniform(3, 4, 5, 6)
+      local ref = nn.ReLU()
+      local y_ref = ref:forward(x):clone()
+      local gx_ref = ref:backward(x, gy):clone()
+      assert.is_false(ref.output:shares(x))
+      assert.is_false(ref.gradInput:shares(gy))
+      local expected = {}
+      for i, v in ipairs(H.values(x)) do expected[i] = v > 0 and v or 0 end
+      assert.same(expected, H.values(y_ref))
+
+      local relu, x2, gy2 = nn.ReLU(true), x:clone(), gy:clone()
+      local y = relu:forward(x2)
+      assert.is_true(y:shares(x2))
+      assert.equal(y_ref:tobytes(), y:tobytes())
+      assert.equal(y_ref:tobytes(), x2:tobytes()) -- the input itself now holds max(x, 0)
+      local gx = relu:backward(x2, gy2)
+      assert.is_true(gx:shares(gy2))
+      assert.equal(gx_ref:tobytes(), gx:tobytes())
+      assert.equal(gx_ref:tobytes(), gy2:tobytes())
+      assert.equal("nn.ReLU(in place)", tostring(relu))
+      assert.has_error(function() nn.ReLU(1) end, "ReLU: inplace must be a boolean, got number")
+    end)
+
+    it("behind a convolution and a linear layer, trains as the out-of-place one, bitwise", function()
+      local function run(inplace)
+        mnist.manual_seed(9)
+        local model = nn.Sequential()
+          :add(nn.SpatialConvolution(2, 4, 3, 3)):add(nn.ReLU(inplace)):add(nn.SpatialMaxPooling(2, 2))
+          :add(nn.Flatten()):add(nn.Linear(4 * 3 * 3, 6)):add(nn.ReLU(inplace))
+          :add(nn.BatchNormalization(6)):add(nn.Linear(6, 3))
+        local _, grads = model:getParameters()
+        local x = uniform(5, 2, 8, 8)
+        local y = model:forward(x):clone()
+        local gx = model:backward(x, y:clone():fill(0.1)):clone()
+        return y, grads:clone(), gx
+      end
+      local y1, g1, gx1 = run(false)
+      local y2, g2, gx2 = run(true)
+      assert.equal(y1:tobytes(), y2:tobytes())
+      assert.equal(g1:tobytes(), g2:tobytes())
+      assert.equal(gx1:tobytes(), gx2:tobytes())
+    end)
+  end)
+
+  -- Sizes for every path: wide rows, odd sizes, and the narrow even planes whose output rows
+  -- the AVX-512 kernel packs several to a vector, across plane and batch boundaries.
+  it("pools 2x2 windows as a plain Lua max: first maximum wins ties, a NaN wins, any size; routes gradients back exactly", function()
+    local sizes = { { 1, 3, 24, 24 }, { 1, 2, 5, 34 }, { 1, 1, 40, 7 }, { 1, 2, 2, 2 }, { 3, 5, 6, 8 },
+      { 2, 3, 4, 2 }, { 2, 3, 2, 32 }, { 3, 2, 6, 12 }, { 4, 5, 8, 8 }, { 2, 3, 10, 24 }, { 2, 2, 4, 36 } }
+    for _, size in ipairs(sizes) do
+      local n, planes, h, w = size[1], size[2], size[3], size[4]
+      local x = T.zeros(n, planes, h, w)
       local flat = x:view(x:numel())
       for i = 1, x:numel() do flat[i] = math.floor(mnist.random.default:uniform() * 4) end -- ties
-      flat[5], flat[2 * w + 3] = 0 / 0, 0 / 0
+      for i = 5, x:numel(), 37 do flat[i] = 0 / 0 end
       local pool = nn.SpatialMaxPooling(2, 2)
       local y = pool:forward(x)
+      local gy = H.fill_uniform(y:clone(), -1, 1)
+      gy:view(gy:numel())[1] = -0.0 -- the gradient of an untouched input is +0, as the sum 0 + -0
+      local gx = pool:backward(x, gy)
+      local expected = T.zeros(n, planes, h, w)
       local oh, ow = math.floor(h / 2), math.floor(w / 2)
-      for p = 1, planes do
-        for i = 1, oh do
-          for j = 1, ow do
-            local best, at
-            for r = 0, 1 do
-              for c = 0, 1 do
-                local pos = (2 * i - 2 + r) * w + (2 * j - 2 + c)
-                local v = x:get(1, p, 2 * i - 1 + r, 2 * j - 1 + c)
-                if best == nil or v > best or v ~= v then best, at = v, pos end
+      for s = 1, n do
+        for p = 1, planes do
+          for i = 1, oh do
+            for j = 1, ow do
+              local best, at, ar, ac
+              for r = 0, 1 do
+                for c = 0, 1 do
+                  local pos = (2 * i - 2 + r) * w + (2 * j - 2 + c)
+                  local v = x:get(s, p, 2 * i - 1 + r, 2 * j - 1 + c)
+                  if best == nil or v > best or v ~= v then best, at, ar, ac = v, pos, 2 * i - 1 + r, 2 * j - 1 + c end
+                end
               end
+              local got, where = y:get(s, p, i, j), ("(%d,%d,%d,%d) of %s"):format(s, p, i, j, table.concat(size, "x"))
+              assert.is_true(got == best or (got ~= got and best ~= best), where)
+              assert.equal(at, pool.indices:get(s, p, i, j), where)
+              expected:set(s, p, ar, ac, expected:get(s, p, ar, ac) + gy:get(s, p, i, j))
             end
-            local got = y:get(1, p, i, j)
-            assert.is_true(got == best or (got ~= got and best ~= best), ("(%d,%d,%d)"):format(p, i, j))
-            assert.equal(at, pool.indices:get(1, p, i, j))
           end
         end
       end
+      assert.equal(expected:tobytes(), gx:tobytes(), table.concat(size, "x"))
     end
+  end)
+
+  it("routes pooling gradients through indices that are not 2x2 blocks (overlapping windows) as a scatter", function()
+    local x = H.fill_uniform(T.zeros(2, 3, 8, 6), -1, 1)
+    local pool = nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1) -- output 4x3: half the input, yet overlapping
+    local y = pool:forward(x)
+    local gy = H.fill_uniform(y:clone(), -1, 1)
+    local gx = pool:backward(x, gy)
+    local expected, idx, g = {}, H.values(pool.indices), H.values(gy)
+    for i = 1, 2 * 3 * 8 * 6 do expected[i] = 0 end
+    for k = 1, #idx do
+      local plane = math.floor((k - 1) / 12)
+      local at = plane * 48 + idx[k] + 1
+      expected[at] = expected[at] + g[k]
+    end
+    local got = H.values(gx)
+    for i = 1, #got do assert.is_true(math.abs(got[i] - expected[i]) < 1e-6, "value " .. i) end
+    local bad = pool.indices:clone():fill(48) -- past the plane
+    assert.has_error(function() core.maxpool2d_backward(gx, gy, bad) end)
   end)
 
   describe("convolution", function()
