@@ -787,13 +787,41 @@ static int l_rng_set_state(lua_State *L) {
 
 /* ======================================================================== files */
 
-/* core.sha256(s) -> 64 hex digits. */
+/* The byte chunks of argument arg: a string, a tensor (its raw little-endian bytes) or a list of
+ * them, as (pointers, lengths) in userdata on the stack; returns their count. The chunks stay
+ * referenced by the argument, so they are not collected while C reads them. */
+static int check_chunks(lua_State *L, int arg, const char *fn, const void ***chunks, size_t **lens) {
+    int single = !lua_istable(L, arg);
+    int n = single ? 1 : (int)lua_objlen(L, arg);
+    *chunks = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof **chunks);
+    *lens = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof **lens);
+    for (int i = 0; i < n; i++) {
+        if (single) lua_pushvalue(L, arg);
+        else lua_rawgeti(L, arg, i + 1);
+        Tensor *t = luaL_testudata(L, -1, TENSOR_MT);
+        if (t && t->storage) {
+            (*chunks)[i] = (char *)t->storage->data + t->offset * dtype_size(t->dtype);
+            (*lens)[i] = (size_t)t->numel * dtype_size(t->dtype);
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+            (*chunks)[i] = lua_tolstring(L, -1, &(*lens)[i]);
+        } else {
+            raise(L, fn, "chunk %d must be a string or a tensor, got %s", i + 1, luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+/* core.sha256(chunks) -> 64 hex digits of the bytes of a string, a tensor or a list of them
+ * (hashed in place: no concatenated copy). */
 static int l_sha256(lua_State *L) {
-    size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
+    const void **chunks;
+    size_t *lens;
+    luaL_checkany(L, 1);
+    int n = check_chunks(L, 1, "sha256", &chunks, &lens);
     uint8_t digest[32];
     char hex[65];
-    check_status(L, sha256_buffer(digest, s, len), "sha256", NULL);
+    check_status(L, sha256_chunks(digest, chunks, lens, n), "sha256", NULL);
     sha256_hex(hex, digest);
     lua_pushstring(L, hex);
     return 1;
@@ -818,26 +846,10 @@ static int l_sha256_file(lua_State *L) {
  * contributes its raw little-endian bytes). Returns true, or nil and "path: reason"; the previous
  * file at path is untouched on failure. */
 static int l_write_atomic(lua_State *L) {
-    const char *fn = "write_atomic";
     const char *path = luaL_checkstring(L, 1);
-    int single = !lua_istable(L, 2);
-    int n = single ? 1 : (int)lua_objlen(L, 2);
-    const void **chunks = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *chunks);
-    size_t *lens = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *lens);
-    for (int i = 0; i < n; i++) {
-        if (single) lua_pushvalue(L, 2);
-        else lua_rawgeti(L, 2, i + 1);
-        Tensor *t = luaL_testudata(L, -1, TENSOR_MT);
-        if (t && t->storage) {
-            chunks[i] = (char *)t->storage->data + t->offset * dtype_size(t->dtype);
-            lens[i] = (size_t)t->numel * dtype_size(t->dtype);
-        } else if (lua_type(L, -1) == LUA_TSTRING) {
-            chunks[i] = lua_tolstring(L, -1, &lens[i]);
-        } else {
-            raise(L, fn, "chunk %d must be a string or a tensor, got %s", i + 1, luaL_typename(L, -1));
-        }
-        lua_pop(L, 1); /* still referenced by the argument table (or argument 2), so not collected */
-    }
+    const void **chunks;
+    size_t *lens;
+    int n = check_chunks(L, 2, "write_atomic", &chunks, &lens);
     if (file_write_atomic(path, chunks, lens, n) != MN_OK) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s: %s", path, strerror(errno));

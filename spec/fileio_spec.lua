@@ -11,6 +11,16 @@ describe("sha256", function()
       core.sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))
   end)
 
+  it("hashes a tensor or a list of strings and tensors as their bytes in order, in place", function()
+    local t = T.frombytes("bc", { 2 })
+    assert.equal(core.sha256("abc"), core.sha256 { "a", t })
+    assert.equal(core.sha256("bc"), core.sha256(t))
+    local floats = T { 1, -2, 3.5 }
+    assert.equal(core.sha256("x" .. floats:tobytes() .. "yz"), core.sha256 { "x", floats, "y", "z" })
+    assert.equal(core.sha256(""), core.sha256 {})
+    assert.has_error(function() core.sha256 { "a", 1 } end, "sha256: chunk 2 must be a string or a tensor, got number")
+  end)
+
   it("hashes files by streaming, and reports unreadable ones", function()
     local d = tmpdir()
     local f = assert(io.open(d .. "/a", "wb"))

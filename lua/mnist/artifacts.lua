@@ -46,8 +46,11 @@ end
 -- the metadata (the git commit, the time) says.
 function M.tensors_sha256(named)
   local parts = {}
-  for i, pair in ipairs(named) do parts[i] = pair[1] .. "\0" .. pair[2]:tobytes() end
-  return core.sha256(table.concat(parts))
+  for _, pair in ipairs(named) do
+    parts[#parts + 1] = pair[1] .. "\0"
+    parts[#parts + 1] = pair[2] -- hashed in place
+  end
+  return core.sha256(parts)
 end
 
 -- Writes both weight files of the trained classifier `net` and the manifest. info: test_accuracy,

@@ -94,12 +94,12 @@ function M.stage(path, named, metadata)
     chunks[#chunks + 1] = t
     offset = offset + nbytes
   end
-  local meta, data = {}, {}
+  local meta = {}
   for k, v in pairs(metadata or {}) do
     meta[tostring(k)] = type(v) == "table" and cjson.encode(v) or tostring(v)
   end
-  for i, t in ipairs(chunks) do data[i] = t:tobytes() end
-  meta[M.DATA_SHA256] = core.sha256(table.concat(data))
+  meta[M.DATA_SHA256] = core.sha256(chunks) -- the tensors' bytes in place, not a copy
+
   header.__metadata__ = meta
   local json = cjson.encode(header)
   json = json .. (" "):rep((8 - #json % 8) % 8) -- pad so the data starts 8-byte aligned
