@@ -56,10 +56,11 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     return MN_OK;
 }
 
-/* Per thread: one image's cols; parts (blocks of images) after the first also sum their dweight
- * and dbias apart (added in part order at the end, so the result depends on the thread count
- * only, not on which thread ran which part). */
-static int64_t part_floats(const Conv2dShape *g) {
+/* Per thread: one image's cols, or Winograd's scratch, then Winograd's transformed weight
+ * gradient dU of the part the thread runs; parts (blocks of images) after the first also sum
+ * their dweight and dbias apart (added in part order at the end, so the result depends on the
+ * thread count only, not on which thread ran which part). */
+static int64_t scratch_floats(const Conv2dShape *g) {
     int64_t n = g->chunk > 1 ? (g->k + g->o) * g->chunk * g->p : g->k * g->p;
     if (g->winograd) { /* the same scratch serves Winograd after im2col is done with it */
         int64_t f = winograd_scratch_floats(&g->wf), b = winograd_scratch_floats(&g->wb);
@@ -67,6 +68,9 @@ static int64_t part_floats(const Conv2dShape *g) {
         if (b > n) n = b;
     }
     return n;
+}
+static int64_t part_floats(const Conv2dShape *g) {
+    return scratch_floats(g) + (g->winograd ? winograd_weight_grad_floats(&g->wf) : 0);
 }
 /* The transformed filters, shared by the threads, come first. */
 static int64_t shared_floats(const Conv2dShape *g) {
@@ -285,6 +289,19 @@ static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     }
 }
 
+/* The sum of x[0, n) in 16 running partial sums: a fixed order that the compiler vectorizes (one
+ * running sum waits on each add in turn). */
+static float sum_floats(const float *x, int64_t n) {
+    float part[16] = {0};
+    int64_t p = 0;
+    for (; p + 16 <= n; p += 16)
+        for (int l = 0; l < 16; l++) part[l] += x[p + l];
+    float sum = 0.0f;
+    for (int l = 0; l < 16; l++) sum += part[l];
+    for (; p < n; p++) sum += x[p];
+    return sum;
+}
+
 /* Images [lo, hi) of the backward pass: dY (O, nb*P) is dout[i] itself for one image, else
  * gathered into the workspace (that pass, or one over dout[i], sums dbias);
  * dweight += dY @ cols^T, dcols = weight^T @ dY written over cols, col2im -> dinp.
@@ -295,7 +312,9 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const int64_t image = g->c * g->h * g->w;
     float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P), later dcols */
     float *dprod = cols + g->k * g->chunk * g->p;                   /* (O, chunk*P) */
+    float *du = g->winograd && j->dw ? cols + scratch_floats(g) : NULL; /* (16, O, C) */
     float *dw = j->dw, *db = j->db;
+    if (du) memset(du, 0, (size_t)winograd_weight_grad_floats(&g->wf) * sizeof *du);
     if (part > 0) {
         float *partial = partials(g, j->ws) + (part - 1) * partial_floats(g);
         if (dw) dw = partial, memset(dw, 0, (size_t)(g->o * g->k) * sizeof *dw);
@@ -307,16 +326,15 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
         for (int64_t i = 0; i < nb; i++)
             for (int64_t o = 0; o < g->o; o++) {
                 const float *src = j->dy + ((n0 + i) * g->o + o) * g->p; /* (P) */
-                float sum = 0.0f;
-                if (nb > 1) {
-                    float *dst = dprod + o * ld + i * g->p;
-                    for (int64_t p = 0; p < g->p; p++) dst[p] = src[p], sum += src[p];
-                } else if (db) {
-                    for (int64_t p = 0; p < g->p; p++) sum += src[p];
-                }
-                if (db) db[o] += sum;
+                if (nb > 1 && !g->winograd) /* Winograd reads dout itself */
+                    memcpy(dprod + o * ld + i * g->p, src, (size_t)g->p * sizeof *src);
+                if (db) db[o] += sum_floats(src, g->p);
             }
-        if (dw) {
+        if (du) {
+            for (int64_t i = 0; i < nb; i++)
+                winograd_weight_grad_image(du, j->x + (n0 + i) * image,
+                                           j->dy + (n0 + i) * g->o * g->p, &g->wf, cols);
+        } else if (dw) {
             for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
             image_gemm(g, 0, 1, g->o, g->k, ld, dy, ld, cols, ld, 1.0f, dw, g->k);
         }
@@ -330,6 +348,7 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
             for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
         }
     }
+    if (du) winograd_weights_backward(dw, du, g->o, g->c);
 }
 
 int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tensor *weight,

@@ -163,12 +163,24 @@ static void input_tiles(float *restrict v, const float *restrict ee,
 }
 
 #ifdef WINOGRAD_AVX512
-/* input_tiles, 16 tiles at a time; the last few tiles by input_tiles. */
+/* The loops over tiles below go 16 at a time; the last 16 again when n is not a multiple of 16
+ * (each tile's values depend on that tile alone, so they are written twice, the same), or the
+ * plain loop when n < 16. */
+#define LAST_16(u, n, plain)                                                                        \
+    if ((u) + 16 > (n)) {                                                                          \
+        if ((n) < 16) {                                                                            \
+            plain;                                                                                 \
+            break;                                                                                 \
+        }                                                                                          \
+        (u) = (n) - 16;                                                                            \
+    }
+
+/* input_tiles, 16 tiles at a time. */
 __attribute__((target("avx512f"))) static void input_tiles_avx512(
     float *restrict v, const float *restrict ee, const float *restrict eo,
     const float *restrict oe, const float *restrict oo, int64_t w1, int64_t stride, int64_t n) {
-    int64_t u = 0;
-    for (; u + 16 <= n; u += 16) {
+    for (int64_t u = 0; u < n; u += 16) {
+        LAST_16(u, n, input_tiles(v, ee, eo, oe, oo, w1, stride, n))
         const int64_t d2 = u + w1;
 #define LD(p, at) _mm512_loadu_ps((p) + (at))
         __m512 t00 = _mm512_sub_ps(LD(ee, u), LD(ee, d2)), t01 = _mm512_sub_ps(LD(eo, u), LD(eo, d2));
@@ -202,7 +214,6 @@ __attribute__((target("avx512f"))) static void input_tiles_avx512(
         _mm512_storeu_ps(o + 14 * stride, _mm512_sub_ps(t32, t31));
         _mm512_storeu_ps(o + 15 * stride, _mm512_sub_ps(t31, t33));
     }
-    if (u < n) input_tiles(v + u, ee + u, eo + u, oe + u, oo + u, w1, stride, n - u);
 }
 
 #endif
@@ -227,12 +238,12 @@ static void output_tiles(float *restrict y00, float *restrict y01,
 }
 
 #ifdef WINOGRAD_AVX512
-/* output_tiles, 16 tiles at a time; the last few by output_tiles. */
+/* output_tiles, 16 tiles at a time. */
 __attribute__((target("avx512f"))) static void output_tiles_avx512(
     float *restrict y00, float *restrict y01, float *restrict y10, float *restrict y11,
     const float *restrict m, int64_t stride, int64_t n) {
-    int64_t u = 0;
-    for (; u + 16 <= n; u += 16) {
+    for (int64_t u = 0; u < n; u += 16) {
+        LAST_16(u, n, output_tiles(y00, y01, y10, y11, m, stride, n))
         __m512 a[16];
         for (int xi = 0; xi < 16; xi++) a[xi] = _mm512_loadu_ps(m + xi * stride + u);
         __m512 s0[4], s1[4];
@@ -245,17 +256,59 @@ __attribute__((target("avx512f"))) static void output_tiles_avx512(
         _mm512_storeu_ps(y10 + u, _mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]));
         _mm512_storeu_ps(y11 + u, _mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]));
     }
-    if (u < n) output_tiles(y00 + u, y01 + u, y10 + u, y11 + u, m + u, stride, n - u);
 }
 #endif
 
-void winograd_image(float *out, const float *inp, const float *u, const float *bias,
-                    const WinogradShape *s, float *scratch, int all_threads) {
-    const int64_t c = s->c, o = s->o, t = s->t, w1 = s->tw + 1, plane_n = (s->th + 1) * w1;
-    float *v = scratch;        /* (16, C, T) */
-    float *m = v + 16 * c * t; /* (16, O, T) */
-    float *ee = m + 16 * o * t, *eo = ee + plane_n, *oe = eo + plane_n, *oo = oe + plane_n;
-    float *y00 = oo + plane_n + 1, *y01 = y00 + t, *y10 = y01 + t, *y11 = y10 + t; /* (T) */
+/* Z[xi][u] = A dY A^T for the tiles u in [0, n), A = [1 0; 1 1; 1 -1; 0 -1] (the adjoint of
+ * output_tiles): y[r][c][u] is output-gradient row 2ty + r, column 2tx + c (zero past the edges). */
+static void output_grad_tiles(float *restrict z, const float *restrict y00,
+                              const float *restrict y01, const float *restrict y10,
+                              const float *restrict y11, int64_t stride, int64_t n) {
+    for (int64_t u = 0; u < n; u++) {
+        /* A dY: rows (a, b) of the 4 x 2, then each row times A^T: (a, a + b, a - b, -b) */
+        float r[4][2] = {{y00[u], y01[u]},
+                         {y00[u] + y10[u], y01[u] + y11[u]},
+                         {y00[u] - y10[u], y01[u] - y11[u]},
+                         {-y10[u], -y11[u]}};
+        for (int i = 0; i < 4; i++) {
+            z[(4 * i + 0) * stride + u] = r[i][0];
+            z[(4 * i + 1) * stride + u] = r[i][0] + r[i][1];
+            z[(4 * i + 2) * stride + u] = r[i][0] - r[i][1];
+            z[(4 * i + 3) * stride + u] = -r[i][1];
+        }
+    }
+}
+
+#ifdef WINOGRAD_AVX512
+/* output_grad_tiles, 16 tiles at a time. */
+__attribute__((target("avx512f"))) static void output_grad_tiles_avx512(
+    float *restrict z, const float *restrict y00, const float *restrict y01,
+    const float *restrict y10, const float *restrict y11, int64_t stride, int64_t n) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t u = 0; u < n; u += 16) {
+        LAST_16(u, n, output_grad_tiles(z, y00, y01, y10, y11, stride, n))
+        __m512 a00 = _mm512_loadu_ps(y00 + u), a01 = _mm512_loadu_ps(y01 + u);
+        __m512 a10 = _mm512_loadu_ps(y10 + u), a11 = _mm512_loadu_ps(y11 + u);
+        __m512 r[4][2] = {{a00, a01},
+                          {_mm512_add_ps(a00, a10), _mm512_add_ps(a01, a11)},
+                          {_mm512_sub_ps(a00, a10), _mm512_sub_ps(a01, a11)},
+                          {_mm512_sub_ps(zero, a10), _mm512_sub_ps(zero, a11)}};
+        for (int i = 0; i < 4; i++) {
+            float *zi = z + 4 * i * stride + u;
+            _mm512_storeu_ps(zi, r[i][0]);
+            _mm512_storeu_ps(zi + stride, _mm512_add_ps(r[i][0], r[i][1]));
+            _mm512_storeu_ps(zi + 2 * stride, _mm512_sub_ps(r[i][0], r[i][1]));
+            _mm512_storeu_ps(zi + 3 * stride, _mm512_sub_ps(zero, r[i][1]));
+        }
+    }
+}
+#endif
+
+/* The input transform of every channel of inp (C, H, W): v (16, C, T). ee .. oo: the split
+ * planes, (th + 1) x (tw + 1) each, then one float more. */
+static void input_transform(float *v, const float *inp, const WinogradShape *s, float *ee) {
+    const int64_t c = s->c, t = s->t, w1 = s->tw + 1, plane_n = (s->th + 1) * w1;
+    float *eo = ee + plane_n, *oe = eo + plane_n, *oo = oe + plane_n;
     oo[plane_n] = 0.0f; /* read (times zero weight) by the last, unused tile of the last row */
     for (int64_t cc = 0; cc < c; cc++) {
         split_plane(ee, eo, oe, oo, inp + cc * s->h * s->w, s);
@@ -267,6 +320,16 @@ void winograd_image(float *out, const float *inp, const float *u, const float *b
 #endif
         input_tiles(v + cc * t, ee, eo, oe, oo, w1, c * t, t);
     }
+}
+
+void winograd_image(float *out, const float *inp, const float *u, const float *bias,
+                    const WinogradShape *s, float *scratch, int all_threads) {
+    const int64_t c = s->c, o = s->o, t = s->t, w1 = s->tw + 1, plane_n = (s->th + 1) * w1;
+    float *v = scratch;        /* (16, C, T) */
+    float *m = v + 16 * c * t; /* (16, O, T) */
+    float *ee = m + 16 * o * t;                                                      /* split planes */
+    float *y00 = ee + 4 * plane_n + 1, *y01 = y00 + t, *y10 = y01 + t, *y11 = y10 + t; /* (T) */
+    input_transform(v, inp, s, ee);
     for (int xi = 0; xi < 16; xi++) { /* M[xi] (O, T) = U[xi] (O, C) @ V[xi] (C, T) */
         const float *a = u + xi * o * c, *b = v + xi * c * t;
         float *mx = m + xi * o * t;
@@ -296,4 +359,73 @@ void winograd_image(float *out, const float *inp, const float *u, const float *b
                 if (s->ow % 2) dst[s->ow - 1] = ev[pairs] + bo;
             }
     }
+}
+
+/* The output gradient's plane (OH, OW) split into the four quarters of its tiles, y[r][c] (T):
+ * y[r][c][ty * (tw + 1) + tx] = plane[2ty + r][2tx + c], zero past the edges and in each tile
+ * row's unused last tile. */
+static void split_output_grad(float *y00, float *y01, float *y10, float *y11, const float *plane,
+                              const WinogradShape *s) {
+    const int64_t w1 = s->tw + 1, pairs = s->ow / 2;
+    for (int64_t ty = 0; ty < s->th; ty++)
+        for (int r = 0; r < 2; r++) {
+            float *even = (r ? y10 : y00) + ty * w1, *odd = (r ? y11 : y01) + ty * w1; /* (tw + 1) */
+            const int64_t y = 2 * ty + r;
+            if (y >= s->oh) {
+                memset(even, 0, (size_t)w1 * sizeof *even);
+                memset(odd, 0, (size_t)w1 * sizeof *odd);
+                continue;
+            }
+            const float *row = plane + y * s->ow; /* (OW) */
+            int64_t q = 0;
+#ifdef WINOGRAD_AVX512
+            if (has_avx512()) q = deinterleave_avx512(even, odd, row, pairs);
+#endif
+            for (; q < pairs; q++) even[q] = row[2 * q], odd[q] = row[2 * q + 1];
+            for (; q < w1; q++) even[q] = q == pairs && s->ow % 2 ? row[s->ow - 1] : 0.0f, odd[q] = 0.0f;
+        }
+}
+
+int64_t winograd_weight_grad_floats(const WinogradShape *s) { return 16 * s->o * s->c; }
+
+void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
+                                const WinogradShape *s, float *scratch) {
+    const int64_t c = s->c, o = s->o, t = s->t, plane_n = (s->th + 1) * (s->tw + 1);
+    float *v = scratch;        /* (16, C, T) */
+    float *z = v + 16 * c * t; /* (16, O, T) */
+    float *ee = z + 16 * o * t;                                                       /* split planes */
+    float *y00 = ee + 4 * plane_n + 1, *y01 = y00 + t, *y10 = y01 + t, *y11 = y10 + t; /* (T) */
+    input_transform(v, inp, s, ee);
+    for (int64_t oo = 0; oo < o; oo++) {
+        split_output_grad(y00, y01, y10, y11, dout + oo * s->oh * s->ow, s);
+#ifdef WINOGRAD_AVX512
+        if (has_avx512()) {
+            output_grad_tiles_avx512(z + oo * t, y00, y01, y10, y11, o * t, t);
+            continue;
+        }
+#endif
+        output_grad_tiles(z + oo * t, y00, y01, y10, y11, o * t, t);
+    }
+    for (int xi = 0; xi < 16; xi++) /* dU[xi] (O, C) += Z[xi] (O, T) @ V[xi]^T (T, C) */
+        gemm_serial(0, 1, o, c, t, 1.0f, z + xi * o * t, t, v + xi * c * t, t, 1.0f,
+                    du + xi * o * c, c);
+}
+
+void winograd_weights_backward(float *dweight, const float *du, int64_t o, int64_t c) {
+    for (int64_t oo = 0; oo < o; oo++)
+        for (int64_t cc = 0; cc < c; cc++) {
+            float d[4][4], t[3][4];
+            for (int xi = 0; xi < 16; xi++) d[xi / 4][xi % 4] = du[(xi * o + oo) * c + cc];
+            for (int j = 0; j < 4; j++) { /* t = G^T d, G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1] */
+                t[0][j] = d[0][j] + 0.5f * (d[1][j] + d[2][j]);
+                t[1][j] = 0.5f * (d[1][j] - d[2][j]);
+                t[2][j] = 0.5f * (d[1][j] + d[2][j]) + d[3][j];
+            }
+            float *g = dweight + (oo * c + cc) * 9; /* (3, 3) += t G */
+            for (int a = 0; a < 3; a++) {
+                g[a * 3 + 0] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+                g[a * 3 + 1] += 0.5f * (t[a][1] - t[a][2]);
+                g[a * 3 + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+            }
+        }
 }
