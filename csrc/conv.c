@@ -64,8 +64,10 @@ static int64_t scratch_floats(const Conv2dShape *g) {
     int64_t n = g->chunk > 1 ? (g->k + g->o) * g->chunk * g->p : g->k * g->p;
     if (g->winograd) { /* the same scratch serves Winograd after im2col is done with it */
         int64_t f = winograd_scratch_floats(&g->wf), b = winograd_scratch_floats(&g->wb);
+        int64_t w = winograd_weight_grad_scratch_floats(&g->wf);
         if (f > n) n = f;
         if (b > n) n = b;
+        if (w > n) n = w;
     }
     return n;
 }

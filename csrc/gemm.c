@@ -151,6 +151,20 @@ const char *gemm_kernel_name(void) { return kernel()->name; }
 
 int gemm_avx512(void) { return kernel()->mr == 8 && kernel()->nr == 32; }
 
+void gemm_transpose(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
+                    int64_t cols) {
+    int64_t r0 = 0, c0 = 0; /* rows and columns done by 8 x 8 blocks */
+#ifdef GEMM_X86
+    if (kernel()->transpose8) {
+        r0 = rows / 8 * 8, c0 = cols / 8 * 8;
+        for (int64_t r = 0; r < r0; r += 8)
+            for (int64_t c = 0; c < c0; c += 8) transpose8x8(dst + c * ldd + r, ldd, src + r * lds + c, lds);
+    }
+#endif
+    for (int64_t r = 0; r < rows; r++) /* the edges (everything without AVX2) */
+        for (int64_t c = r < r0 ? c0 : 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
+}
+
 /* Per-thread packing buffers, made on first use and kept (the pool's threads live on). */
 static _Thread_local float *pack_a, *pack_b;
 
@@ -173,6 +187,12 @@ static void pack_a_block(float *dst, const float *a, int64_t lda, int trans, int
             for (; k + 8 <= kc; k += 8) transpose8x8(dst + k * 8, 8, a + i0 * lda + k, lda);
             for (; k < kc; k++)
                 for (int64_t i = 0; i < 8; i++) dst[k * 8 + i] = a[(i0 + i) * lda + k];
+            continue;
+        }
+#endif
+#ifdef GEMM_X86
+        if (trans && rows == mr && mr % 8 == 0 && kern->transpose8) { /* whole rows of mr */
+            copy_strip(dst, a + i0, lda, kc, mr);
             continue;
         }
 #endif

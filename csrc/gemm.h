@@ -31,6 +31,11 @@ const char *gemm_kernel_name(void);
  * the one switch for every AVX-512 path (conv, pool, winograd), so the specs can run the others. */
 int gemm_avx512(void);
 
+/* dst (cols, rows) = src (rows, cols) transposed, rows ldd and lds floats apart (8 x 8 blocks in
+ * registers where the CPU has AVX2, as the packing's). */
+void gemm_transpose(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
+                    int64_t cols);
+
 void gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

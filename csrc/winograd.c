@@ -259,66 +259,100 @@ __attribute__((target("avx512f"))) static void output_tiles_avx512(
 }
 #endif
 
-/* Z[xi][u] = A dY A^T for the tiles u in [0, n), A = [1 0; 1 1; 1 -1; 0 -1] (the adjoint of
- * output_tiles): y[r][c][u] is output-gradient row 2ty + r, column 2tx + c (zero past the edges). */
-static void output_grad_tiles(float *restrict z, const float *restrict y00,
-                              const float *restrict y01, const float *restrict y10,
-                              const float *restrict y11, int64_t stride, int64_t n) {
-    for (int64_t u = 0; u < n; u++) {
+/* Z (16, T, O) at z[xi * T * O + o] for one tile, from its four output-gradient pixels y[r][c]
+ * (O each), channels [lo, hi): Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1] (the adjoint of
+ * output_tiles). One loop over channels: it vectorizes. */
+static void output_grad_tile(float *restrict z, int64_t stride, const float *restrict y00,
+                             const float *restrict y01, const float *restrict y10,
+                             const float *restrict y11, int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; c++) {
         /* A dY: rows (a, b) of the 4 x 2, then each row times A^T: (a, a + b, a - b, -b) */
-        float r[4][2] = {{y00[u], y01[u]},
-                         {y00[u] + y10[u], y01[u] + y11[u]},
-                         {y00[u] - y10[u], y01[u] - y11[u]},
-                         {-y10[u], -y11[u]}};
+        const float r[4][2] = {{y00[c], y01[c]},
+                               {y00[c] + y10[c], y01[c] + y11[c]},
+                               {y00[c] - y10[c], y01[c] - y11[c]},
+                               {-y10[c], -y11[c]}};
         for (int i = 0; i < 4; i++) {
-            z[(4 * i + 0) * stride + u] = r[i][0];
-            z[(4 * i + 1) * stride + u] = r[i][0] + r[i][1];
-            z[(4 * i + 2) * stride + u] = r[i][0] - r[i][1];
-            z[(4 * i + 3) * stride + u] = -r[i][1];
+            z[(4 * i + 0) * stride + c] = r[i][0];
+            z[(4 * i + 1) * stride + c] = r[i][0] + r[i][1];
+            z[(4 * i + 2) * stride + c] = r[i][0] - r[i][1];
+            z[(4 * i + 3) * stride + c] = -r[i][1];
         }
     }
 }
 
 #ifdef WINOGRAD_AVX512
-/* output_grad_tiles, 16 tiles at a time. */
-__attribute__((target("avx512f"))) static void output_grad_tiles_avx512(
-    float *restrict z, const float *restrict y00, const float *restrict y01,
-    const float *restrict y10, const float *restrict y11, int64_t stride, int64_t n) {
+/* output_grad_tile, 16 channels at a time from 0; returns how many it did. */
+__attribute__((target("avx512f"))) static int64_t output_grad_tile_avx512(
+    float *restrict z, int64_t stride, const float *restrict y00, const float *restrict y01,
+    const float *restrict y10, const float *restrict y11, int64_t n) {
     const __m512 zero = _mm512_setzero_ps();
-    for (int64_t u = 0; u < n; u += 16) {
-        LAST_16(u, n, output_grad_tiles(z, y00, y01, y10, y11, stride, n))
-        __m512 a00 = _mm512_loadu_ps(y00 + u), a01 = _mm512_loadu_ps(y01 + u);
-        __m512 a10 = _mm512_loadu_ps(y10 + u), a11 = _mm512_loadu_ps(y11 + u);
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16) {
+        __m512 a00 = _mm512_loadu_ps(y00 + c), a01 = _mm512_loadu_ps(y01 + c);
+        __m512 a10 = _mm512_loadu_ps(y10 + c), a11 = _mm512_loadu_ps(y11 + c);
         __m512 r[4][2] = {{a00, a01},
                           {_mm512_add_ps(a00, a10), _mm512_add_ps(a01, a11)},
                           {_mm512_sub_ps(a00, a10), _mm512_sub_ps(a01, a11)},
                           {_mm512_sub_ps(zero, a10), _mm512_sub_ps(zero, a11)}};
         for (int i = 0; i < 4; i++) {
-            float *zi = z + 4 * i * stride + u;
+            float *zi = z + 4 * i * stride + c;
             _mm512_storeu_ps(zi, r[i][0]);
             _mm512_storeu_ps(zi + stride, _mm512_add_ps(r[i][0], r[i][1]));
             _mm512_storeu_ps(zi + 2 * stride, _mm512_sub_ps(r[i][0], r[i][1]));
             _mm512_storeu_ps(zi + 3 * stride, _mm512_sub_ps(zero, r[i][1]));
         }
     }
+    return c;
 }
 #endif
 
-/* The input transform of every channel of inp (C, H, W): v (16, C, T). ee .. oo: the split
- * planes, (th + 1) x (tw + 1) each, then one float more. */
+/* Z (16, n, O) of the tiles in tile rows [ty0, ty0 + rows), n = rows * (tw + 1), of the output
+ * gradient dyt (OH*OW, O) (its planes transposed: a pixel's channels side by side, so the product
+ * reads Z without transposing it); zero: O zeros, the pixels past the edges. Each tile row's
+ * unused last tile is zero. */
+static void output_grad_tiles(float *z, const float *dyt, const float *zero,
+                              const WinogradShape *s, int64_t ty0, int64_t rows) {
+    const int64_t o = s->o, ow = s->ow, stride = rows * (s->tw + 1) * o;
+    for (int64_t ty = ty0; ty < ty0 + rows; ty++)
+        for (int64_t tx = 0; tx <= s->tw; tx++) {
+            float *zu = z + ((ty - ty0) * (s->tw + 1) + tx) * o; /* (16, O), rows stride apart */
+            if (tx == s->tw) {
+                for (int xi = 0; xi < 16; xi++) memset(zu + xi * stride, 0, (size_t)o * sizeof *zu);
+                continue;
+            }
+            const int64_t y = 2 * ty, x = 2 * tx;
+            const int right = x + 1 < ow, below = y + 1 < s->oh;
+            const float *y00 = dyt + (y * ow + x) * o, *y01 = right ? y00 + o : zero;
+            const float *y10 = below ? y00 + ow * o : zero, *y11 = right && below ? y10 + o : zero;
+            int64_t c = 0;
+#ifdef WINOGRAD_AVX512
+            if (has_avx512()) c = output_grad_tile_avx512(zu, stride, y00, y01, y10, y11, o);
+#endif
+            output_grad_tile(zu, stride, y00, y01, y10, y11, c, o);
+        }
+}
+
+/* input_tiles on the widest units the CPU has. */
+static void input_tiles_any(float *v, const float *ee, const float *eo, const float *oe,
+                            const float *oo, int64_t w1, int64_t stride, int64_t n) {
+#ifdef WINOGRAD_AVX512
+    if (has_avx512()) {
+        input_tiles_avx512(v, ee, eo, oe, oo, w1, stride, n);
+        return;
+    }
+#endif
+    input_tiles(v, ee, eo, oe, oo, w1, stride, n);
+}
+
+/* The input transform of every channel of inp (C, H, W): v (16, C, T). ee: room for the split
+ * planes, 4 x (th + 1) x (tw + 1) floats, then one float more. */
 static void input_transform(float *v, const float *inp, const WinogradShape *s, float *ee) {
     const int64_t c = s->c, t = s->t, w1 = s->tw + 1, plane_n = (s->th + 1) * w1;
     float *eo = ee + plane_n, *oe = eo + plane_n, *oo = oe + plane_n;
     oo[plane_n] = 0.0f; /* read (times zero weight) by the last, unused tile of the last row */
     for (int64_t cc = 0; cc < c; cc++) {
         split_plane(ee, eo, oe, oo, inp + cc * s->h * s->w, s);
-#ifdef WINOGRAD_AVX512
-        if (has_avx512()) {
-            input_tiles_avx512(v + cc * t, ee, eo, oe, oo, w1, c * t, t);
-            continue;
-        }
-#endif
-        input_tiles(v + cc * t, ee, eo, oe, oo, w1, c * t, t);
+        input_tiles_any(v + cc * t, ee, eo, oe, oo, w1, c * t, t);
     }
 }
 
@@ -361,54 +395,57 @@ void winograd_image(float *out, const float *inp, const float *u, const float *b
     }
 }
 
-/* The output gradient's plane (OH, OW) split into the four quarters of its tiles, y[r][c] (T):
- * y[r][c][ty * (tw + 1) + tx] = plane[2ty + r][2tx + c], zero past the edges and in each tile
- * row's unused last tile. */
-static void split_output_grad(float *y00, float *y01, float *y10, float *y11, const float *plane,
-                              const WinogradShape *s) {
-    const int64_t w1 = s->tw + 1, pairs = s->ow / 2;
-    for (int64_t ty = 0; ty < s->th; ty++)
-        for (int r = 0; r < 2; r++) {
-            float *even = (r ? y10 : y00) + ty * w1, *odd = (r ? y11 : y01) + ty * w1; /* (tw + 1) */
-            const int64_t y = 2 * ty + r;
-            if (y >= s->oh) {
-                memset(even, 0, (size_t)w1 * sizeof *even);
-                memset(odd, 0, (size_t)w1 * sizeof *odd);
-                continue;
-            }
-            const float *row = plane + y * s->ow; /* (OW) */
-            int64_t q = 0;
-#ifdef WINOGRAD_AVX512
-            if (has_avx512()) q = deinterleave_avx512(even, odd, row, pairs);
+int64_t winograd_weight_grad_floats(const WinogradShape *s) { return 16 * s->o * s->c; }
+
+/* The weight gradient goes through the tiles a few tile rows at a time, so that the block's V
+ * and Z stay in L2 between the transforms and the products (a whole image's are 1 MB in the
+ * default model's second layer). */
+#ifndef GRAD_TILE_ROWS
+#define GRAD_TILE_ROWS 4
 #endif
-            for (; q < pairs; q++) even[q] = row[2 * q], odd[q] = row[2 * q + 1];
-            for (; q < w1; q++) even[q] = q == pairs && s->ow % 2 ? row[s->ow - 1] : 0.0f, odd[q] = 0.0f;
-        }
+
+static int64_t grad_block_rows(const WinogradShape *s) {
+    return s->th < GRAD_TILE_ROWS ? s->th : GRAD_TILE_ROWS;
 }
 
-int64_t winograd_weight_grad_floats(const WinogradShape *s) { return 16 * s->o * s->c; }
+/* V (16, C, n) and Z (16, n, O) of a block of n = grad_block_rows * (tw + 1) tiles, the split
+ * planes of every input channel (C x 4 x (th + 1) x (tw + 1), then one float), the output
+ * gradient transposed (OH*OW, O) and O zeros. */
+int64_t winograd_weight_grad_scratch_floats(const WinogradShape *s) {
+    const int64_t n = grad_block_rows(s) * (s->tw + 1), plane_n = (s->th + 1) * (s->tw + 1);
+    return 16 * (s->c + s->o) * n + 4 * s->c * plane_n + 1 + (s->oh * s->ow + 1) * s->o;
+}
 
 void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
                                 const WinogradShape *s, float *scratch) {
-    const int64_t c = s->c, o = s->o, t = s->t, plane_n = (s->th + 1) * (s->tw + 1);
-    float *v = scratch;        /* (16, C, T) */
-    float *z = v + 16 * c * t; /* (16, O, T) */
-    float *ee = z + 16 * o * t;                                                       /* split planes */
-    float *y00 = ee + 4 * plane_n + 1, *y01 = y00 + t, *y10 = y01 + t, *y11 = y10 + t; /* (T) */
-    input_transform(v, inp, s, ee);
-    for (int64_t oo = 0; oo < o; oo++) {
-        split_output_grad(y00, y01, y10, y11, dout + oo * s->oh * s->ow, s);
-#ifdef WINOGRAD_AVX512
-        if (has_avx512()) {
-            output_grad_tiles_avx512(z + oo * t, y00, y01, y10, y11, o * t, t);
-            continue;
-        }
-#endif
-        output_grad_tiles(z + oo * t, y00, y01, y10, y11, o * t, t);
+    const int64_t c = s->c, o = s->o, p = s->oh * s->ow, w1 = s->tw + 1;
+    const int64_t plane_n = (s->th + 1) * w1, block = grad_block_rows(s);
+    float *v = scratch;                    /* (16, C, block * w1) */
+    float *z = v + 16 * c * block * w1;    /* (16, block * w1, O) */
+    float *split = z + 16 * o * block * w1; /* (C, 4, plane_n), then 1 */
+    float *dyt = split + 4 * c * plane_n + 1; /* (OH*OW, O) */
+    float *zero = dyt + p * o;                /* (O) */
+    for (int64_t cc = 0; cc < c; cc++) {
+        float *ee = split + cc * 4 * plane_n;
+        split_plane(ee, ee + plane_n, ee + 2 * plane_n, ee + 3 * plane_n, inp + cc * s->h * s->w, s);
     }
-    for (int xi = 0; xi < 16; xi++) /* dU[xi] (O, C) += Z[xi] (O, T) @ V[xi]^T (T, C) */
-        gemm_serial(0, 1, o, c, t, 1.0f, z + xi * o * t, t, v + xi * c * t, t, 1.0f,
-                    du + xi * o * c, c);
+    split[4 * c * plane_n] = 0.0f; /* read (times zero weight) by the last, unused tile */
+    gemm_transpose(dyt, o, dout, p, o, p);
+    memset(zero, 0, (size_t)o * sizeof *zero);
+    for (int64_t ty0 = 0; ty0 < s->th; ty0 += block) {
+        const int64_t rows = s->th - ty0 < block ? s->th - ty0 : block, n = rows * w1, u0 = ty0 * w1;
+        for (int64_t cc = 0; cc < c; cc++) {
+            const float *ee = split + cc * 4 * plane_n + u0;
+            input_tiles_any(v + cc * n, ee, ee + plane_n, ee + 2 * plane_n, ee + 3 * plane_n, w1,
+                            c * n, n);
+        }
+        output_grad_tiles(z, dyt, zero, s, ty0, rows);
+        /* dU[xi] (O, C) += Z[xi]^T (O, n) @ V[xi]^T (n, C), without the block's last tile: an
+         * unused one, whose Z is zero */
+        for (int xi = 0; xi < 16; xi++)
+            gemm_serial(1, 1, o, c, n - 1, 1.0f, z + xi * n * o, o, v + xi * c * n, n, 1.0f,
+                        du + xi * o * c, c);
+    }
 }
 
 void winograd_weights_backward(float *dweight, const float *du, int64_t o, int64_t c) {

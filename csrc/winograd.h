@@ -51,17 +51,24 @@ void winograd_image(float *out, const float *inp, const float *u, const float *b
 
 /* The weight gradient, by the same transforms: the output is linear in U, so
  *
- *     Z[xi] (O, T)   = A dY A^T of every tile of the output gradient (adds only)
- *     dU[xi] (O, C) += Z[xi] @ V[xi]^T                  16 sgemm calls, K = the tiles
+ *     V[xi] (C, T)   = B^T d B, the forward's input transform
+ *     Z[xi] (T, O)   = A dY A^T of every tile of the output gradient (adds only)
+ *     dU[xi] (O, C) += Z[xi]^T @ V[xi]^T                16 sgemm calls, K = the tiles
  *     dweight       += G^T dU G                          (once per call, winograd_weights_backward)
+ *
+ * (the tiles a few tile rows at a time, so V and Z stay in L2; the output gradient is transposed
+ * to (OH*OW, O) first, so that Z comes out (T, O), which the product packs by plain copies).
  *
  * Floats of dU (16 * O * C). */
 int64_t winograd_weight_grad_floats(const WinogradShape *s);
 
+/* Floats of scratch one winograd_weight_grad_image call needs. */
+int64_t winograd_weight_grad_scratch_floats(const WinogradShape *s);
+
 /* du (16, O, C) += the transformed weight gradient of one image, on the calling thread.
  *   inp      (C, H, W) the forward's input
  *   dout     (O, OH, OW) the gradient w.r.t. the forward's output
- *   scratch  winograd_scratch_floats(s) floats */
+ *   scratch  winograd_weight_grad_scratch_floats(s) floats */
 void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
                                 const WinogradShape *s, float *scratch);
 
