@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,16 +310,19 @@ static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
                          mc, kc, kern);
             for (int64_t j0 = 0; j0 < n; j0 += nr) {
                 int64_t cols = n - j0 < nr ? n - j0 : nr;
-                pack_b_strip(pack_b, trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, trans_b,
-                             cols, kc, kern);
+                const float *src = trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, *strip = pack_b;
+                if (!trans_b && cols == nr && ldb == nr && ((uintptr_t)src & 63) == 0)
+                    strip = src; /* B is already laid out as a packed strip */
+                else
+                    pack_b_strip(pack_b, src, ldb, trans_b, cols, kc, kern);
                 for (int64_t r0 = 0; r0 < mc; r0 += mr) {
                     int64_t rows = mc - r0 < mr ? mc - r0 : mr;
                     float *tile = c_trans ? c + j0 * ldc + i0 + r0 : c + (i0 + r0) * ldc + j0;
                     if (direct && rows == mr && cols == nr) { /* the kernel writes C itself */
-                        kern->fn(kc, pack_a + r0 * kc, pack_b, tile, ldc, block_beta != 0.0f);
+                        kern->fn(kc, pack_a + r0 * kc, strip, tile, ldc, block_beta != 0.0f);
                         continue;
                     }
-                    kern->fn(kc, pack_a + r0 * kc, pack_b, acc, nr, 0);
+                    kern->fn(kc, pack_a + r0 * kc, strip, acc, nr, 0);
                     store_tile(tile, ldc, c_trans, acc, nr, rows, cols, alpha, block_beta);
                 }
             }

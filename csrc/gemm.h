@@ -12,6 +12,9 @@
  * an older kernel than the CPU has. Each element of C sums K in the same order whatever the
  * split, so results do not depend on the thread count.
  *
+ * A B that is already laid out as the micro-kernel's packed strip (not transposed, N = ldb = the
+ * strip width, 32 on AVX-512, 64-byte aligned) is read in place.
+ *
  * gemm_serial runs on the calling thread (thread-safe; each thread packs into its own buffers);
  * gemm splits C into column (or row) blocks over the kernels' threads (parallel.h). */
 #ifndef MNIST_GEMM_H

@@ -1,5 +1,6 @@
 #include "winograd.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -306,20 +307,15 @@ __attribute__((target("avx512f"))) static int64_t output_grad_tile_avx512(
 }
 #endif
 
-/* Z (16, n, O) of the tiles in tile rows [ty0, ty0 + rows), n = rows * (tw + 1), of the output
- * gradient dyt (OH*OW, O) (its planes transposed: a pixel's channels side by side, so the product
- * reads Z without transposing it); zero: O zeros, the pixels past the edges. Each tile row's
- * unused last tile is zero. */
-static void output_grad_tiles(float *z, const float *dyt, const float *zero,
+/* Z (16, n, O), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
+ * of the output gradient dyt (OH*OW, O) (its planes transposed: a pixel's channels side by side,
+ * so that Z comes out with them side by side too); zero: O zeros, the pixels past the edges. */
+static void output_grad_tiles(float *z, int64_t stride, const float *dyt, const float *zero,
                               const WinogradShape *s, int64_t ty0, int64_t rows) {
-    const int64_t o = s->o, ow = s->ow, stride = rows * (s->tw + 1) * o;
+    const int64_t o = s->o, ow = s->ow;
     for (int64_t ty = ty0; ty < ty0 + rows; ty++)
-        for (int64_t tx = 0; tx <= s->tw; tx++) {
-            float *zu = z + ((ty - ty0) * (s->tw + 1) + tx) * o; /* (16, O), rows stride apart */
-            if (tx == s->tw) {
-                for (int xi = 0; xi < 16; xi++) memset(zu + xi * stride, 0, (size_t)o * sizeof *zu);
-                continue;
-            }
+        for (int64_t tx = 0; tx < s->tw; tx++) {
+            float *zu = z + ((ty - ty0) * s->tw + tx) * o; /* (16, O), rows stride apart */
             const int64_t y = 2 * ty, x = 2 * tx;
             const int right = x + 1 < ow, below = y + 1 < s->oh;
             const float *y00 = dyt + (y * ow + x) * o, *y01 = right ? y00 + o : zero;
@@ -397,6 +393,92 @@ void winograd_image(float *out, const float *inp, const float *u, const float *b
 
 int64_t winograd_weight_grad_floats(const WinogradShape *s) { return 16 * s->o * s->c; }
 
+/* The weight gradient's input transform works on the image transposed, xp (2th + 2, 2tw + 2, C)
+ * (a pixel's channels side by side, zero outside the image), so that V comes out (tiles, C), which
+ * the product reads without transposing it. */
+static void pad_transpose(float *xp, const float *inp, const WinogradShape *s) {
+    const int64_t c = s->c, w2 = 2 * s->tw + 2, right = w2 - s->pw - s->w;
+    for (int64_t r = 0; r < 2 * s->th + 2; r++) {
+        float *row = xp + r * w2 * c; /* (2tw + 2, C) */
+        const int64_t y = r - s->ph;
+        if (y < 0 || y >= s->h) {
+            memset(row, 0, (size_t)(w2 * c) * sizeof *row);
+            continue;
+        }
+        memset(row, 0, (size_t)(s->pw * c) * sizeof *row);
+        gemm_transpose(row + s->pw * c, c, inp + y * s->w, s->h * s->w, c, s->w);
+        memset(row + (s->pw + s->w) * c, 0, (size_t)(right * c) * sizeof *row);
+    }
+}
+
+/* V[xi] at v[xi * stride + c] = B^T d B of one tile, channels [lo, hi): its patch d[i][j] at
+ * x[i * ld + j * pc + c]. One loop over channels: it vectorizes. */
+static void input_tile_channels(float *restrict v, int64_t stride, const float *restrict x,
+                                int64_t ld, int64_t pc, int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; c++) {
+        float d[4][4], t[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) d[i][j] = x[i * ld + j * pc + c];
+        for (int j = 0; j < 4; j++) { /* t = B^T d, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+            t[0][j] = d[0][j] - d[2][j];
+            t[1][j] = d[1][j] + d[2][j];
+            t[2][j] = d[2][j] - d[1][j];
+            t[3][j] = d[1][j] - d[3][j];
+        }
+        for (int i = 0; i < 4; i++) { /* V = t B */
+            v[(4 * i + 0) * stride + c] = t[i][0] - t[i][2];
+            v[(4 * i + 1) * stride + c] = t[i][1] + t[i][2];
+            v[(4 * i + 2) * stride + c] = t[i][2] - t[i][1];
+            v[(4 * i + 3) * stride + c] = t[i][1] - t[i][3];
+        }
+    }
+}
+
+#ifdef WINOGRAD_AVX512
+/* input_tile_channels, 16 channels at a time from 0; returns how many it did. */
+__attribute__((target("avx512f"))) static int64_t input_tile_channels_avx512(
+    float *restrict v, int64_t stride, const float *restrict x, int64_t ld, int64_t pc, int64_t n) {
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16) {
+        __m512 t[4][4];
+        for (int j = 0; j < 4; j++) {
+            const float *col = x + j * pc + c;
+            __m512 d0 = _mm512_loadu_ps(col), d1 = _mm512_loadu_ps(col + ld);
+            __m512 d2 = _mm512_loadu_ps(col + 2 * ld), d3 = _mm512_loadu_ps(col + 3 * ld);
+            t[0][j] = _mm512_sub_ps(d0, d2);
+            t[1][j] = _mm512_add_ps(d1, d2);
+            t[2][j] = _mm512_sub_ps(d2, d1);
+            t[3][j] = _mm512_sub_ps(d1, d3);
+        }
+        for (int i = 0; i < 4; i++) {
+            float *vi = v + 4 * i * stride + c;
+            _mm512_storeu_ps(vi, _mm512_sub_ps(t[i][0], t[i][2]));
+            _mm512_storeu_ps(vi + stride, _mm512_add_ps(t[i][1], t[i][2]));
+            _mm512_storeu_ps(vi + 2 * stride, _mm512_sub_ps(t[i][2], t[i][1]));
+            _mm512_storeu_ps(vi + 3 * stride, _mm512_sub_ps(t[i][1], t[i][3]));
+        }
+    }
+    return c;
+}
+#endif
+
+/* V (16, n, C), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
+ * from xp as pad_transpose makes it. */
+static void input_tiles_channels(float *v, int64_t stride, const float *xp, const WinogradShape *s,
+                                 int64_t ty0, int64_t rows) {
+    const int64_t c = s->c, ld = (2 * s->tw + 2) * c;
+    for (int64_t ty = ty0; ty < ty0 + rows; ty++)
+        for (int64_t tx = 0; tx < s->tw; tx++) {
+            float *vu = v + ((ty - ty0) * s->tw + tx) * c;   /* (16, C), rows stride apart */
+            const float *x = xp + 2 * ty * ld + 2 * tx * c; /* the patch's corner */
+            int64_t done = 0;
+#ifdef WINOGRAD_AVX512
+            if (has_avx512()) done = input_tile_channels_avx512(vu, stride, x, ld, c, c);
+#endif
+            input_tile_channels(vu, stride, x, ld, c, done, c);
+        }
+}
+
 /* The weight gradient goes through the tiles a few tile rows at a time, so that the block's V
  * and Z stay in L2 between the transforms and the products (a whole image's are 1 MB in the
  * default model's second layer). */
@@ -408,42 +490,39 @@ static int64_t grad_block_rows(const WinogradShape *s) {
     return s->th < GRAD_TILE_ROWS ? s->th : GRAD_TILE_ROWS;
 }
 
-/* V (16, C, n) and Z (16, n, O) of a block of n = grad_block_rows * (tw + 1) tiles, the split
- * planes of every input channel (C x 4 x (th + 1) x (tw + 1), then one float), the output
- * gradient transposed (OH*OW, O) and O zeros. */
+/* The planes of V and Z are this many floats more apart than their size: 16 planes whose starts
+ * are 4 KB apart (48 x 64 floats in the default model) would all fall in the same L1 sets. */
+#define PLANE_GAP 16
+
+/* 16 floats to align V to 64 bytes (the product then reads it in place when C is its strip
+ * width), V (16, n, C) and Z (16, n, O) of a block of n = grad_block_rows * tw tiles, the image
+ * transposed and padded (2th + 2, 2tw + 2, C), the output gradient transposed (OH*OW, O) and O
+ * zeros. */
 int64_t winograd_weight_grad_scratch_floats(const WinogradShape *s) {
-    const int64_t n = grad_block_rows(s) * (s->tw + 1), plane_n = (s->th + 1) * (s->tw + 1);
-    return 16 * (s->c + s->o) * n + 4 * s->c * plane_n + 1 + (s->oh * s->ow + 1) * s->o;
+    const int64_t n = grad_block_rows(s) * s->tw;
+    return 16 + 16 * ((s->c + s->o) * n + 2 * PLANE_GAP) +
+           (2 * s->th + 2) * (2 * s->tw + 2) * s->c + (s->oh * s->ow + 1) * s->o;
 }
 
 void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
                                 const WinogradShape *s, float *scratch) {
-    const int64_t c = s->c, o = s->o, p = s->oh * s->ow, w1 = s->tw + 1;
-    const int64_t plane_n = (s->th + 1) * w1, block = grad_block_rows(s);
-    float *v = scratch;                    /* (16, C, block * w1) */
-    float *z = v + 16 * c * block * w1;    /* (16, block * w1, O) */
-    float *split = z + 16 * o * block * w1; /* (C, 4, plane_n), then 1 */
-    float *dyt = split + 4 * c * plane_n + 1; /* (OH*OW, O) */
-    float *zero = dyt + p * o;                /* (O) */
-    for (int64_t cc = 0; cc < c; cc++) {
-        float *ee = split + cc * 4 * plane_n;
-        split_plane(ee, ee + plane_n, ee + 2 * plane_n, ee + 3 * plane_n, inp + cc * s->h * s->w, s);
-    }
-    split[4 * c * plane_n] = 0.0f; /* read (times zero weight) by the last, unused tile */
+    const int64_t c = s->c, o = s->o, p = s->oh * s->ow, block = grad_block_rows(s) * s->tw;
+    const int64_t vs = block * c + PLANE_GAP, zs = block * o + PLANE_GAP; /* plane strides */
+    float *v = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* (16, block, C) */
+    float *z = v + 16 * vs;                                           /* (16, block, O) */
+    float *xp = z + 16 * zs;                                 /* (2th + 2, 2tw + 2, C) */
+    float *dyt = xp + (2 * s->th + 2) * (2 * s->tw + 2) * c; /* (OH*OW, O) */
+    float *zero = dyt + p * o;                               /* (O) */
+    pad_transpose(xp, inp, s);
     gemm_transpose(dyt, o, dout, p, o, p);
     memset(zero, 0, (size_t)o * sizeof *zero);
-    for (int64_t ty0 = 0; ty0 < s->th; ty0 += block) {
-        const int64_t rows = s->th - ty0 < block ? s->th - ty0 : block, n = rows * w1, u0 = ty0 * w1;
-        for (int64_t cc = 0; cc < c; cc++) {
-            const float *ee = split + cc * 4 * plane_n + u0;
-            input_tiles_any(v + cc * n, ee, ee + plane_n, ee + 2 * plane_n, ee + 3 * plane_n, w1,
-                            c * n, n);
-        }
-        output_grad_tiles(z, dyt, zero, s, ty0, rows);
-        /* dU[xi] (O, C) += Z[xi]^T (O, n) @ V[xi]^T (n, C), without the block's last tile: an
-         * unused one, whose Z is zero */
-        for (int xi = 0; xi < 16; xi++)
-            gemm_serial(1, 1, o, c, n - 1, 1.0f, z + xi * n * o, o, v + xi * c * n, n, 1.0f,
+    for (int64_t ty0 = 0; ty0 < s->th; ty0 += grad_block_rows(s)) {
+        const int64_t rows = s->th - ty0 < grad_block_rows(s) ? s->th - ty0 : grad_block_rows(s);
+        const int64_t n = rows * s->tw;
+        input_tiles_channels(v, vs, xp, s, ty0, rows);
+        output_grad_tiles(z, zs, dyt, zero, s, ty0, rows);
+        for (int xi = 0; xi < 16; xi++) /* dU[xi] (O, C) += Z[xi]^T (O, n) @ V[xi] (n, C) */
+            gemm_serial(1, 0, o, c, n, 1.0f, z + xi * zs, o, v + xi * vs, c, 1.0f,
                         du + xi * o * c, c);
     }
 }

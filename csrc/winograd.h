@@ -51,13 +51,16 @@ void winograd_image(float *out, const float *inp, const float *u, const float *b
 
 /* The weight gradient, by the same transforms: the output is linear in U, so
  *
- *     V[xi] (C, T)   = B^T d B, the forward's input transform
+ *     V[xi] (T, C)   = B^T d B of every tile of the input (adds only)
  *     Z[xi] (T, O)   = A dY A^T of every tile of the output gradient (adds only)
- *     dU[xi] (O, C) += Z[xi]^T @ V[xi]^T                16 sgemm calls, K = the tiles
+ *     dU[xi] (O, C) += Z[xi]^T @ V[xi]                  16 sgemm calls, K = the tiles
  *     dweight       += G^T dU G                          (once per call, winograd_weights_backward)
  *
- * (the tiles a few tile rows at a time, so V and Z stay in L2; the output gradient is transposed
- * to (OH*OW, O) first, so that Z comes out (T, O), which the product packs by plain copies).
+ * with the tiles a few tile rows at a time (V and Z stay in L2), and the image and the output
+ * gradient transposed first (a pixel's channels side by side), so that V comes out (T, C) and Z
+ * (T, O): the product packs Z by plain copies, and reads V in place when C is its strip width (32
+ * on AVX-512). Each tile row's
+ * unused last tile of the forward's layout is left out.
  *
  * Floats of dU (16 * O * C). */
 int64_t winograd_weight_grad_floats(const WinogradShape *s);
