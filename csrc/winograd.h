@@ -58,9 +58,8 @@ void winograd_image(float *out, const float *inp, const float *u, const float *b
  *
  * with the tiles a few tile rows at a time (V and Z stay in L2), and the image and the output
  * gradient transposed first (a pixel's channels side by side), so that V comes out (T, C) and Z
- * (T, O): the product packs Z by plain copies, and reads V in place when C is its strip width (32
- * on AVX-512). Each tile row's
- * unused last tile of the forward's layout is left out.
+ * (T, O): the product packs Z by plain copies, and reads V in place when C is its strip width
+ * (32 on AVX-512). Each tile row's unused last tile of the forward's layout is left out.
  *
  * Floats of dU (16 * O * C). */
 int64_t winograd_weight_grad_floats(const WinogradShape *s);
