@@ -307,6 +307,8 @@ static float sum_floats(const float *x, int64_t n) {
 /* Images [lo, hi) of the backward pass: dY (O, nb*P) is dout[i] itself for one image, else
  * gathered into the workspace (that pass, or one over dout[i], sums dbias);
  * dweight += dY @ cols^T, dcols = weight^T @ dY written over cols, col2im -> dinp.
+ * Winograd layers instead sum the part's transformed weight gradient dU image by image and add
+ * G^T dU G at the end; their dinp is a Winograd convolution of dY.
  * Part 0 accumulates into dweight/dbias; the others into their own partials, zeroed first. */
 static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;

@@ -190,8 +190,6 @@ static void pack_a_block(float *dst, const float *a, int64_t lda, int trans, int
                 for (int64_t i = 0; i < 8; i++) dst[k * 8 + i] = a[(i0 + i) * lda + k];
             continue;
         }
-#endif
-#ifdef GEMM_X86
         if (trans && rows == mr && mr % 8 == 0 && kern->transpose8) { /* whole rows of mr */
             copy_strip(dst, a + i0, lda, kc, mr);
             continue;
