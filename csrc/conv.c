@@ -58,18 +58,24 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
     return MN_OK;
 }
 
-/* Per thread: one image's cols; parts (blocks of images) after the first also sum their dweight
- * and dbias apart (added in part order at the end, so the result depends on the thread count
- * only, not on which thread ran which part). */
-static int64_t part_floats(const Conv2dShape *g) {
+/* Per thread: one image's cols, or Winograd's scratch, then Winograd's transformed weight
+ * gradient dU of the part the thread runs; parts (blocks of images) after the first also sum
+ * their dweight and dbias apart (added in part order at the end, so the result depends on the
+ * thread count only, not on which thread ran which part). */
+static int64_t scratch_floats(const Conv2dShape *g) {
     int64_t n = g->chunk > 1 ? (g->k + g->o) * g->chunk * g->p : g->k * g->p;
     if (g->winograd) { /* the same scratch serves Winograd after im2col is done with it */
         int64_t f = winograd_scratch_floats(&g->wf), b = winograd_scratch_floats(&g->wb);
+        int64_t w = winograd_weight_grad_scratch_floats(&g->wf);
         if (f > n) n = f;
         if (b > n) n = b;
+        if (w > n) n = w;
     }
     if (conv_direct_scratch_floats(g) > n) n = conv_direct_scratch_floats(g);
     return n;
+}
+static int64_t part_floats(const Conv2dShape *g) {
+    return scratch_floats(g) + (g->winograd ? winograd_weight_grad_floats(&g->wf) : 0);
 }
 /* The transformed filters, shared by the threads, come first. */
 static int64_t shared_floats(const Conv2dShape *g) {
@@ -347,6 +353,8 @@ static float plane_sum(const float *x, int64_t n) {
 /* Images [lo, hi) of the backward pass: dY (O, nb*P) is dout[i] itself for one image, else
  * gathered into the workspace (that pass, or one over dout[i], sums dbias);
  * dweight += dY @ cols^T, dcols = weight^T @ dY written over cols, col2im -> dinp.
+ * Winograd layers instead sum the part's transformed weight gradient dU image by image and add
+ * G^T dU G at the end; their dinp is a Winograd convolution of dY.
  * Part 0 accumulates into dweight/dbias; the others into their own partials, zeroed first. */
 static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const ConvJob *j = ctx;
@@ -354,8 +362,10 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const int64_t image = g->c * g->h * g->w;
     float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P), later dcols */
     float *dprod = cols + g->k * g->chunk * g->p;                   /* (O, chunk*P) */
+    float *du = g->winograd && j->dw ? cols + scratch_floats(g) : NULL; /* (16, O, C) */
     float *dw = j->dw, *db = j->db;
     const int direct_dw = dw && g->direct; /* the direct kernel sums dbias too */
+    if (du) memset(du, 0, (size_t)winograd_weight_grad_floats(&g->wf) * sizeof *du);
     if (part > 0) {
         float *partial = partials(g, j->ws) + (part - 1) * partial_floats(g);
         if (dw) dw = partial, memset(dw, 0, (size_t)(g->o * g->k) * sizeof *dw);
@@ -367,10 +377,15 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
         for (int64_t i = 0; i < nb; i++)
             for (int64_t o = 0; o < g->o; o++) {
                 const float *src = j->dy + ((n0 + i) * g->o + o) * g->p; /* (P) */
-                if (nb > 1) memcpy(dprod + o * ld + i * g->p, src, (size_t)g->p * sizeof *src);
+                if (nb > 1 && !g->winograd) /* Winograd reads dout itself */
+                    memcpy(dprod + o * ld + i * g->p, src, (size_t)g->p * sizeof *src);
                 if (db && !direct_dw) db[o] += plane_sum(src, g->p);
             }
-        if (dw && !direct_dw) {
+        if (du) {
+            for (int64_t i = 0; i < nb; i++)
+                winograd_weight_grad_image(du, j->x + (n0 + i) * image,
+                                           j->dy + (n0 + i) * g->o * g->p, &g->wf, cols);
+        } else if (dw && !direct_dw) {
             for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
             image_gemm(g, 0, 1, g->o, g->k, ld, dy, ld, cols, ld, 1.0f, dw, g->k);
         }
@@ -384,6 +399,7 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
             for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
         }
     }
+    if (du) winograd_weights_backward(dw, du, g->o, g->c);
     if (direct_dw) /* cols is free again: the kernel's scratch */
         conv_direct_weight_grad(dw, db, j->dy + lo * g->o * g->p, j->x + lo * image, hi - lo, g, cols);
 }

@@ -7,7 +7,8 @@
  *     cols (K, P)   K = C*KH*KW rows, one per (channel, kernel row, kernel col)
  *     out[n] (O, P) = weight (O, K) @ cols, then + bias[o]   no transpose, no copy of the weight
  *
- * Backward, reading dY = dout[n] (O, P) in place: dweight (O, K) += dY @ cols^T, dbias += row
+ * Backward, reading dY = dout[n] (O, P) in place: dweight (O, K) += dY @ cols^T (Winograd's own
+ * products instead for 3x3 stride-1 layers, winograd.h), dbias += row
  * sums of dY, dcols (K, P) = weight^T @ dY written over cols, col2im -> dinp[n]. One image's cols
  * (663 KB for the default model's second layer) stay in L2 between im2col and the product; our
  * sgemm costs little per call, so one call per image loses nothing against one per batch.
@@ -46,8 +47,9 @@ typedef struct Conv2dShape {
     int64_t k, p;           /* K = C*KH*KW (im2col rows), P = OH*OW (positions per image) */
     int64_t parts;          /* ranges of images run on their own threads (parallel.h) */
     int64_t chunk;          /* images per sgemm: 1, or several small ones (CONV2D_MIN_COLUMNS) */
-    int winograd;           /* 3x3 stride 1 with enough channels: forward and input gradient by
-                               Winograd F(2x2, 3x3) (winograd.h); MNIST_CONV_WINOGRAD=0 turns it off */
+    int winograd;           /* 3x3 stride 1 with enough channels: forward, input and weight
+                               gradients by Winograd F(2x2, 3x3) (winograd.h);
+                               MNIST_CONV_WINOGRAD=0 turns it off */
     WinogradShape wf, wb;   /* the forward's, and the input gradient's (dout into dinp) */
     int direct;             /* few input channels: forward and weight gradient by the direct
                                kernels (conv_direct.h), no im2col */

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,6 +189,20 @@ const char *gemm_kernel_name(void) { return kernel()->name; }
 
 int gemm_avx512(void) { return kernel()->mr == 8 && kernel()->nr == 32; }
 
+void gemm_transpose(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
+                    int64_t cols) {
+    int64_t r0 = 0, c0 = 0; /* rows and columns done by 8 x 8 blocks */
+#ifdef GEMM_X86
+    if (kernel()->transpose8) {
+        r0 = rows / 8 * 8, c0 = cols / 8 * 8;
+        for (int64_t r = 0; r < r0; r += 8)
+            for (int64_t c = 0; c < c0; c += 8) transpose8x8(dst + c * ldd + r, ldd, src + r * lds + c, lds);
+    }
+#endif
+    for (int64_t r = 0; r < rows; r++) /* the edges (everything without AVX2) */
+        for (int64_t c = r < r0 ? c0 : 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
+}
+
 /* Per-thread packing buffers, made on first use and kept (the pool's threads live on). */
 static _Thread_local float *pack_a, *pack_b;
 
@@ -210,6 +225,10 @@ static void pack_a_block(float *dst, const float *a, int64_t lda, int trans, int
             for (; k + 8 <= kc; k += 8) transpose8x8(dst + k * 8, 8, a + i0 * lda + k, lda);
             for (; k < kc; k++)
                 for (int64_t i = 0; i < 8; i++) dst[k * 8 + i] = a[(i0 + i) * lda + k];
+            continue;
+        }
+        if (trans && rows == mr && mr % 8 == 0 && kern->transpose8) { /* whole rows of mr */
+            copy_strip(dst, a + i0, lda, kc, mr);
             continue;
         }
 #endif
@@ -332,23 +351,26 @@ static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
                          mc, kc, kern);
             for (int64_t j0 = 0; j0 < n; j0 += nr) {
                 int64_t cols = n - j0 < nr ? n - j0 : nr;
-                pack_b_strip(pack_b, trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, trans_b,
-                             cols, kc, kern);
+                const float *src = trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, *strip = pack_b;
+                if (!trans_b && cols == nr && ldb == nr && ((uintptr_t)src & 63) == 0)
+                    strip = src; /* B is already laid out as a packed strip */
+                else
+                    pack_b_strip(pack_b, src, ldb, trans_b, cols, kc, kern);
                 for (int64_t r0 = 0; r0 < mc; r0 += mr) {
                     int64_t rows = mc - r0 < mr ? mc - r0 : mr;
                     float *tile = c_trans ? c + j0 * ldc + i0 + r0 : c + (i0 + r0) * ldc + j0;
                     if (direct && rows == mr && cols == nr) { /* the kernel writes C itself */
-                        kern->fn(kc, pack_a + r0 * kc, pack_b, tile, ldc, block_beta != 0.0f);
+                        kern->fn(kc, pack_a + r0 * kc, strip, tile, ldc, block_beta != 0.0f);
                         continue;
                     }
 #ifdef GEMM_X86
                     if (direct && rows == mr && kern->fn == kernel_avx512) { /* masked stores */
-                        kernel_avx512_narrow(kc, pack_a + r0 * kc, pack_b, tile, ldc,
+                        kernel_avx512_narrow(kc, pack_a + r0 * kc, strip, tile, ldc,
                                              block_beta != 0.0f, (int)cols);
                         continue;
                     }
 #endif
-                    kern->fn(kc, pack_a + r0 * kc, pack_b, acc, nr, 0);
+                    kern->fn(kc, pack_a + r0 * kc, strip, acc, nr, 0);
                     store_tile(tile, ldc, c_trans, acc, nr, rows, cols, alpha, block_beta);
                 }
             }

@@ -12,6 +12,9 @@
  * an older kernel than the CPU has. Each element of C sums K in the same order whatever the
  * split, so results do not depend on the thread count.
  *
+ * A B that is already laid out as the micro-kernel's packed strip (not transposed, N = ldb = the
+ * strip width, 32 on AVX-512, 64-byte aligned) is read in place.
+ *
  * gemm_serial runs on the calling thread (thread-safe; each thread packs into its own buffers);
  * gemm splits C into column (or row) blocks over the kernels' threads (parallel.h). */
 #ifndef MNIST_GEMM_H
@@ -30,6 +33,11 @@ const char *gemm_kernel_name(void);
 /* 1 when the kernels may use AVX-512 (the CPU has it and MNIST_GEMM_KERNEL does not forbid it):
  * the one switch for every AVX-512 path (conv, pool, winograd), so the specs can run the others. */
 int gemm_avx512(void);
+
+/* dst (cols, rows) = src (rows, cols) transposed, rows ldd and lds floats apart (8 x 8 blocks in
+ * registers where the CPU has AVX2, as the packing's). */
+void gemm_transpose(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
+                    int64_t cols);
 
 void gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);

@@ -1,5 +1,6 @@
 #include "winograd.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -163,12 +164,24 @@ static void input_tiles(float *restrict v, const float *restrict ee,
 }
 
 #ifdef WINOGRAD_AVX512
-/* input_tiles, 16 tiles at a time; the last few tiles by input_tiles. */
+/* The loops over tiles below go 16 at a time; the last 16 again when n is not a multiple of 16
+ * (each tile's values depend on that tile alone, so they are written twice, the same), or the
+ * plain loop when n < 16. */
+#define LAST_16(u, n, plain)                                                                        \
+    if ((u) + 16 > (n)) {                                                                          \
+        if ((n) < 16) {                                                                            \
+            plain;                                                                                 \
+            break;                                                                                 \
+        }                                                                                          \
+        (u) = (n) - 16;                                                                            \
+    }
+
+/* input_tiles, 16 tiles at a time. */
 __attribute__((target("avx512f"))) static void input_tiles_avx512(
     float *restrict v, const float *restrict ee, const float *restrict eo,
     const float *restrict oe, const float *restrict oo, int64_t w1, int64_t stride, int64_t n) {
-    int64_t u = 0;
-    for (; u + 16 <= n; u += 16) {
+    for (int64_t u = 0; u < n; u += 16) {
+        LAST_16(u, n, input_tiles(v, ee, eo, oe, oo, w1, stride, n))
         const int64_t d2 = u + w1;
 #define LD(p, at) _mm512_loadu_ps((p) + (at))
         __m512 t00 = _mm512_sub_ps(LD(ee, u), LD(ee, d2)), t01 = _mm512_sub_ps(LD(eo, u), LD(eo, d2));
@@ -202,7 +215,6 @@ __attribute__((target("avx512f"))) static void input_tiles_avx512(
         _mm512_storeu_ps(o + 14 * stride, _mm512_sub_ps(t32, t31));
         _mm512_storeu_ps(o + 15 * stride, _mm512_sub_ps(t31, t33));
     }
-    if (u < n) input_tiles(v + u, ee + u, eo + u, oe + u, oo + u, w1, stride, n - u);
 }
 
 #endif
@@ -227,12 +239,12 @@ static void output_tiles(float *restrict y00, float *restrict y01,
 }
 
 #ifdef WINOGRAD_AVX512
-/* output_tiles, 16 tiles at a time; the last few by output_tiles. */
+/* output_tiles, 16 tiles at a time. */
 __attribute__((target("avx512f"))) static void output_tiles_avx512(
     float *restrict y00, float *restrict y01, float *restrict y10, float *restrict y11,
     const float *restrict m, int64_t stride, int64_t n) {
-    int64_t u = 0;
-    for (; u + 16 <= n; u += 16) {
+    for (int64_t u = 0; u < n; u += 16) {
+        LAST_16(u, n, output_tiles(y00, y01, y10, y11, m, stride, n))
         __m512 a[16];
         for (int xi = 0; xi < 16; xi++) a[xi] = _mm512_loadu_ps(m + xi * stride + u);
         __m512 s0[4], s1[4];
@@ -245,28 +257,109 @@ __attribute__((target("avx512f"))) static void output_tiles_avx512(
         _mm512_storeu_ps(y10 + u, _mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]));
         _mm512_storeu_ps(y11 + u, _mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]));
     }
-    if (u < n) output_tiles(y00 + u, y01 + u, y10 + u, y11 + u, m + u, stride, n - u);
 }
 #endif
+
+/* Z (16, T, O) at z[xi * T * O + o] for one tile, from its four output-gradient pixels y[r][c]
+ * (O each), channels [lo, hi): Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1] (the adjoint of
+ * output_tiles). One loop over channels: it vectorizes. */
+static void output_grad_tile(float *restrict z, int64_t stride, const float *restrict y00,
+                             const float *restrict y01, const float *restrict y10,
+                             const float *restrict y11, int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; c++) {
+        /* A dY: rows (a, b) of the 4 x 2, then each row times A^T: (a, a + b, a - b, -b) */
+        const float r[4][2] = {{y00[c], y01[c]},
+                               {y00[c] + y10[c], y01[c] + y11[c]},
+                               {y00[c] - y10[c], y01[c] - y11[c]},
+                               {-y10[c], -y11[c]}};
+        for (int i = 0; i < 4; i++) {
+            z[(4 * i + 0) * stride + c] = r[i][0];
+            z[(4 * i + 1) * stride + c] = r[i][0] + r[i][1];
+            z[(4 * i + 2) * stride + c] = r[i][0] - r[i][1];
+            z[(4 * i + 3) * stride + c] = -r[i][1];
+        }
+    }
+}
+
+#ifdef WINOGRAD_AVX512
+/* output_grad_tile, 16 channels at a time from 0; returns how many it did. */
+__attribute__((target("avx512f"))) static int64_t output_grad_tile_avx512(
+    float *restrict z, int64_t stride, const float *restrict y00, const float *restrict y01,
+    const float *restrict y10, const float *restrict y11, int64_t n) {
+    const __m512 zero = _mm512_setzero_ps();
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16) {
+        __m512 a00 = _mm512_loadu_ps(y00 + c), a01 = _mm512_loadu_ps(y01 + c);
+        __m512 a10 = _mm512_loadu_ps(y10 + c), a11 = _mm512_loadu_ps(y11 + c);
+        __m512 r[4][2] = {{a00, a01},
+                          {_mm512_add_ps(a00, a10), _mm512_add_ps(a01, a11)},
+                          {_mm512_sub_ps(a00, a10), _mm512_sub_ps(a01, a11)},
+                          {_mm512_sub_ps(zero, a10), _mm512_sub_ps(zero, a11)}};
+        for (int i = 0; i < 4; i++) {
+            float *zi = z + 4 * i * stride + c;
+            _mm512_storeu_ps(zi, r[i][0]);
+            _mm512_storeu_ps(zi + stride, _mm512_add_ps(r[i][0], r[i][1]));
+            _mm512_storeu_ps(zi + 2 * stride, _mm512_sub_ps(r[i][0], r[i][1]));
+            _mm512_storeu_ps(zi + 3 * stride, _mm512_sub_ps(zero, r[i][1]));
+        }
+    }
+    return c;
+}
+#endif
+
+/* Z (16, n, O), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
+ * of the output gradient dyt (OH*OW, O) (its planes transposed: a pixel's channels side by side,
+ * so that Z comes out with them side by side too); zero: O zeros, the pixels past the edges. */
+static void output_grad_tiles(float *z, int64_t stride, const float *dyt, const float *zero,
+                              const WinogradShape *s, int64_t ty0, int64_t rows) {
+    const int64_t o = s->o, ow = s->ow;
+    for (int64_t ty = ty0; ty < ty0 + rows; ty++)
+        for (int64_t tx = 0; tx < s->tw; tx++) {
+            float *zu = z + ((ty - ty0) * s->tw + tx) * o; /* (16, O), rows stride apart */
+            const int64_t y = 2 * ty, x = 2 * tx;
+            const int right = x + 1 < ow, below = y + 1 < s->oh;
+            const float *y00 = dyt + (y * ow + x) * o, *y01 = right ? y00 + o : zero;
+            const float *y10 = below ? y00 + ow * o : zero, *y11 = right && below ? y10 + o : zero;
+            int64_t c = 0;
+#ifdef WINOGRAD_AVX512
+            if (has_avx512()) c = output_grad_tile_avx512(zu, stride, y00, y01, y10, y11, o);
+#endif
+            output_grad_tile(zu, stride, y00, y01, y10, y11, c, o);
+        }
+}
+
+/* input_tiles on the widest units the CPU has. */
+static void input_tiles_any(float *v, const float *ee, const float *eo, const float *oe,
+                            const float *oo, int64_t w1, int64_t stride, int64_t n) {
+#ifdef WINOGRAD_AVX512
+    if (has_avx512()) {
+        input_tiles_avx512(v, ee, eo, oe, oo, w1, stride, n);
+        return;
+    }
+#endif
+    input_tiles(v, ee, eo, oe, oo, w1, stride, n);
+}
+
+/* The input transform of every channel of inp (C, H, W): v (16, C, T). ee: room for the split
+ * planes, 4 x (th + 1) x (tw + 1) floats, then one float more. */
+static void input_transform(float *v, const float *inp, const WinogradShape *s, float *ee) {
+    const int64_t c = s->c, t = s->t, w1 = s->tw + 1, plane_n = (s->th + 1) * w1;
+    float *eo = ee + plane_n, *oe = eo + plane_n, *oo = oe + plane_n;
+    oo[plane_n] = 0.0f; /* read (times zero weight) by the last, unused tile of the last row */
+    for (int64_t cc = 0; cc < c; cc++) {
+        split_plane(ee, eo, oe, oo, inp + cc * s->h * s->w, s);
+        input_tiles_any(v + cc * t, ee, eo, oe, oo, w1, c * t, t);
+    }
+}
 
 void winograd_image(float *out, const float *inp, const float *u, const float *bias,
                     const WinogradShape *s, float *scratch, int all_threads) {
     const int64_t c = s->c, o = s->o, t = s->t, w1 = s->tw + 1, plane_n = (s->th + 1) * w1;
     float *v = scratch;        /* (16, C, T) */
     float *m = v + 16 * c * t; /* (16, O, T) */
-    float *ee = m + 16 * o * t, *eo = ee + plane_n, *oe = eo + plane_n, *oo = oe + plane_n;
-    float *y00 = oo + plane_n + 1, *y01 = y00 + t, *y10 = y01 + t, *y11 = y10 + t; /* (T) */
-    oo[plane_n] = 0.0f; /* read (times zero weight) by the last, unused tile of the last row */
-    for (int64_t cc = 0; cc < c; cc++) {
-        split_plane(ee, eo, oe, oo, inp + cc * s->h * s->w, s);
-#ifdef WINOGRAD_AVX512
-        if (has_avx512()) {
-            input_tiles_avx512(v + cc * t, ee, eo, oe, oo, w1, c * t, t);
-            continue;
-        }
-#endif
-        input_tiles(v + cc * t, ee, eo, oe, oo, w1, c * t, t);
-    }
+    float *ee = m + 16 * o * t;                                                      /* split planes */
+    float *y00 = ee + 4 * plane_n + 1, *y01 = y00 + t, *y10 = y01 + t, *y11 = y10 + t; /* (T) */
+    input_transform(v, inp, s, ee);
     for (int xi = 0; xi < 16; xi++) { /* M[xi] (O, T) = U[xi] (O, C) @ V[xi] (C, T) */
         const float *a = u + xi * o * c, *b = v + xi * c * t;
         float *mx = m + xi * o * t;
@@ -296,4 +389,159 @@ void winograd_image(float *out, const float *inp, const float *u, const float *b
                 if (s->ow % 2) dst[s->ow - 1] = ev[pairs] + bo;
             }
     }
+}
+
+int64_t winograd_weight_grad_floats(const WinogradShape *s) { return 16 * s->o * s->c; }
+
+/* The weight gradient's input transform works on the image transposed, xp (2th + 2, 2tw + 2, C)
+ * (a pixel's channels side by side, zero outside the image), so that V comes out (tiles, C), which
+ * the product reads without transposing it. */
+static void pad_transpose(float *xp, const float *inp, const WinogradShape *s) {
+    const int64_t c = s->c, w2 = 2 * s->tw + 2, right = w2 - s->pw - s->w;
+    for (int64_t r = 0; r < 2 * s->th + 2; r++) {
+        float *row = xp + r * w2 * c; /* (2tw + 2, C) */
+        const int64_t y = r - s->ph;
+        if (y < 0 || y >= s->h) {
+            memset(row, 0, (size_t)(w2 * c) * sizeof *row);
+            continue;
+        }
+        memset(row, 0, (size_t)(s->pw * c) * sizeof *row);
+        gemm_transpose(row + s->pw * c, c, inp + y * s->w, s->h * s->w, c, s->w);
+        memset(row + (s->pw + s->w) * c, 0, (size_t)(right * c) * sizeof *row);
+    }
+}
+
+/* V[xi] at v[xi * stride + c] = B^T d B of one tile, channels [lo, hi): its patch d[i][j] at
+ * x[i * ld + j * pc + c]. One loop over channels: it vectorizes. */
+static void input_tile_channels(float *restrict v, int64_t stride, const float *restrict x,
+                                int64_t ld, int64_t pc, int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; c++) {
+        float d[4][4], t[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) d[i][j] = x[i * ld + j * pc + c];
+        for (int j = 0; j < 4; j++) { /* t = B^T d, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+            t[0][j] = d[0][j] - d[2][j];
+            t[1][j] = d[1][j] + d[2][j];
+            t[2][j] = d[2][j] - d[1][j];
+            t[3][j] = d[1][j] - d[3][j];
+        }
+        for (int i = 0; i < 4; i++) { /* V = t B */
+            v[(4 * i + 0) * stride + c] = t[i][0] - t[i][2];
+            v[(4 * i + 1) * stride + c] = t[i][1] + t[i][2];
+            v[(4 * i + 2) * stride + c] = t[i][2] - t[i][1];
+            v[(4 * i + 3) * stride + c] = t[i][1] - t[i][3];
+        }
+    }
+}
+
+#ifdef WINOGRAD_AVX512
+/* input_tile_channels, 16 channels at a time from 0; returns how many it did. */
+__attribute__((target("avx512f"))) static int64_t input_tile_channels_avx512(
+    float *restrict v, int64_t stride, const float *restrict x, int64_t ld, int64_t pc, int64_t n) {
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16) {
+        __m512 t[4][4];
+        for (int j = 0; j < 4; j++) {
+            const float *col = x + j * pc + c;
+            __m512 d0 = _mm512_loadu_ps(col), d1 = _mm512_loadu_ps(col + ld);
+            __m512 d2 = _mm512_loadu_ps(col + 2 * ld), d3 = _mm512_loadu_ps(col + 3 * ld);
+            t[0][j] = _mm512_sub_ps(d0, d2);
+            t[1][j] = _mm512_add_ps(d1, d2);
+            t[2][j] = _mm512_sub_ps(d2, d1);
+            t[3][j] = _mm512_sub_ps(d1, d3);
+        }
+        for (int i = 0; i < 4; i++) {
+            float *vi = v + 4 * i * stride + c;
+            _mm512_storeu_ps(vi, _mm512_sub_ps(t[i][0], t[i][2]));
+            _mm512_storeu_ps(vi + stride, _mm512_add_ps(t[i][1], t[i][2]));
+            _mm512_storeu_ps(vi + 2 * stride, _mm512_sub_ps(t[i][2], t[i][1]));
+            _mm512_storeu_ps(vi + 3 * stride, _mm512_sub_ps(t[i][1], t[i][3]));
+        }
+    }
+    return c;
+}
+#endif
+
+/* V (16, n, C), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
+ * from xp as pad_transpose makes it. */
+static void input_tiles_channels(float *v, int64_t stride, const float *xp, const WinogradShape *s,
+                                 int64_t ty0, int64_t rows) {
+    const int64_t c = s->c, ld = (2 * s->tw + 2) * c;
+    for (int64_t ty = ty0; ty < ty0 + rows; ty++)
+        for (int64_t tx = 0; tx < s->tw; tx++) {
+            float *vu = v + ((ty - ty0) * s->tw + tx) * c;   /* (16, C), rows stride apart */
+            const float *x = xp + 2 * ty * ld + 2 * tx * c; /* the patch's corner */
+            int64_t done = 0;
+#ifdef WINOGRAD_AVX512
+            if (has_avx512()) done = input_tile_channels_avx512(vu, stride, x, ld, c, c);
+#endif
+            input_tile_channels(vu, stride, x, ld, c, done, c);
+        }
+}
+
+/* The weight gradient goes through the tiles a few tile rows at a time, so that the block's V
+ * and Z stay in L2 between the transforms and the products (a whole image's are 1 MB in the
+ * default model's second layer). */
+#ifndef GRAD_TILE_ROWS
+#define GRAD_TILE_ROWS 4
+#endif
+
+static int64_t grad_block_rows(const WinogradShape *s) {
+    return s->th < GRAD_TILE_ROWS ? s->th : GRAD_TILE_ROWS;
+}
+
+/* The planes of V and Z are this many floats more apart than their size: 16 planes whose starts
+ * are 4 KB apart (48 x 64 floats in the default model) would all fall in the same L1 sets. */
+#define PLANE_GAP 16
+
+/* 16 floats to align V to 64 bytes (the product then reads it in place when C is its strip
+ * width), V (16, n, C) and Z (16, n, O) of a block of n = grad_block_rows * tw tiles, the image
+ * transposed and padded (2th + 2, 2tw + 2, C), the output gradient transposed (OH*OW, O) and O
+ * zeros. */
+int64_t winograd_weight_grad_scratch_floats(const WinogradShape *s) {
+    const int64_t n = grad_block_rows(s) * s->tw;
+    return 16 + 16 * ((s->c + s->o) * n + 2 * PLANE_GAP) +
+           (2 * s->th + 2) * (2 * s->tw + 2) * s->c + (s->oh * s->ow + 1) * s->o;
+}
+
+void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
+                                const WinogradShape *s, float *scratch) {
+    const int64_t c = s->c, o = s->o, p = s->oh * s->ow, block = grad_block_rows(s) * s->tw;
+    const int64_t vs = block * c + PLANE_GAP, zs = block * o + PLANE_GAP; /* plane strides */
+    float *v = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* (16, block, C) */
+    float *z = v + 16 * vs;                                           /* (16, block, O) */
+    float *xp = z + 16 * zs;                                 /* (2th + 2, 2tw + 2, C) */
+    float *dyt = xp + (2 * s->th + 2) * (2 * s->tw + 2) * c; /* (OH*OW, O) */
+    float *zero = dyt + p * o;                               /* (O) */
+    pad_transpose(xp, inp, s);
+    gemm_transpose(dyt, o, dout, p, o, p);
+    memset(zero, 0, (size_t)o * sizeof *zero);
+    for (int64_t ty0 = 0; ty0 < s->th; ty0 += grad_block_rows(s)) {
+        const int64_t rows = s->th - ty0 < grad_block_rows(s) ? s->th - ty0 : grad_block_rows(s);
+        const int64_t n = rows * s->tw;
+        input_tiles_channels(v, vs, xp, s, ty0, rows);
+        output_grad_tiles(z, zs, dyt, zero, s, ty0, rows);
+        for (int xi = 0; xi < 16; xi++) /* dU[xi] (O, C) += Z[xi]^T (O, n) @ V[xi] (n, C) */
+            gemm_serial(1, 0, o, c, n, 1.0f, z + xi * zs, o, v + xi * vs, c, 1.0f,
+                        du + xi * o * c, c);
+    }
+}
+
+void winograd_weights_backward(float *dweight, const float *du, int64_t o, int64_t c) {
+    for (int64_t oo = 0; oo < o; oo++)
+        for (int64_t cc = 0; cc < c; cc++) {
+            float d[4][4], t[3][4];
+            for (int xi = 0; xi < 16; xi++) d[xi / 4][xi % 4] = du[(xi * o + oo) * c + cc];
+            for (int j = 0; j < 4; j++) { /* t = G^T d, G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1] */
+                t[0][j] = d[0][j] + 0.5f * (d[1][j] + d[2][j]);
+                t[1][j] = 0.5f * (d[1][j] - d[2][j]);
+                t[2][j] = 0.5f * (d[1][j] + d[2][j]) + d[3][j];
+            }
+            float *g = dweight + (oo * c + cc) * 9; /* (3, 3) += t G */
+            for (int a = 0; a < 3; a++) {
+                g[a * 3 + 0] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+                g[a * 3 + 1] += 0.5f * (t[a][1] - t[a][2]);
+                g[a * 3 + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+            }
+        }
 }

@@ -49,4 +49,32 @@ void winograd_weights(float *u, const float *weight, int64_t o, int64_t c, int f
 void winograd_image(float *out, const float *inp, const float *u, const float *bias,
                     const WinogradShape *s, float *scratch, int all_threads);
 
+/* The weight gradient, by the same transforms: the output is linear in U, so
+ *
+ *     V[xi] (T, C)   = B^T d B of every tile of the input (adds only)
+ *     Z[xi] (T, O)   = A dY A^T of every tile of the output gradient (adds only)
+ *     dU[xi] (O, C) += Z[xi]^T @ V[xi]                  16 sgemm calls, K = the tiles
+ *     dweight       += G^T dU G                          (once per call, winograd_weights_backward)
+ *
+ * with the tiles a few tile rows at a time (V and Z stay in L2), and the image and the output
+ * gradient transposed first (a pixel's channels side by side), so that V comes out (T, C) and Z
+ * (T, O): the product packs Z by plain copies, and reads V in place when C is its strip width
+ * (32 on AVX-512). Each tile row's unused last tile of the forward's layout is left out.
+ *
+ * Floats of dU (16 * O * C). */
+int64_t winograd_weight_grad_floats(const WinogradShape *s);
+
+/* Floats of scratch one winograd_weight_grad_image call needs. */
+int64_t winograd_weight_grad_scratch_floats(const WinogradShape *s);
+
+/* du (16, O, C) += the transformed weight gradient of one image, on the calling thread.
+ *   inp      (C, H, W) the forward's input
+ *   dout     (O, OH, OW) the gradient w.r.t. the forward's output
+ *   scratch  winograd_weight_grad_scratch_floats(s) floats */
+void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
+                                const WinogradShape *s, float *scratch);
+
+/* dweight (O, C, 3, 3) += G^T du G for du (16, O, C) as winograd_weight_grad_image sums it. */
+void winograd_weights_backward(float *dweight, const float *du, int64_t o, int64_t c);
+
 #endif

@@ -291,6 +291,92 @@ describe("direct convolution (few input or output channels)", function()
   end
 end)
 
+-- The weight gradient of Winograd convolutions (batch >= 4, so the Winograd path is taken; two
+-- threads, so two blocks of images add their partial sums) against plain double-precision loops,
+-- dW[o][c][a][b] = sum over images and outputs of dY[o][y][x] * X[c][y+a-pad][x+b-pad], on odd and
+-- even output sizes, and bitwise the same from one run to the next. A child process per
+-- micro-kernel choice (the generic one takes the plain C transforms) prints its worst error.
+local WEIGHT_GRAD = [[
+local mnist = require "mnist"
+local T, nn = mnist.tensor, mnist.nn
+mnist.core.blas_set_threads(2)
+local function uniform(...)
+  local t = T.zeros(...)
+  mnist.random.default:fill_uniform(t, -1, 1)
+  return t
+end
+local worst, same = 0, true
+-- { height, width, padding, input channels }: 32 input channels make V a whole AVX-512 strip of
+-- the product, which reads it in place
+for _, case in ipairs { { 7, 9, 1, 8 }, { 8, 7, 0, 8 }, { 5, 6, 2, 8 }, { 6, 5, 1, 32 } } do
+  local h, w, pad = case[1], case[2], case[3]
+  local n, c, o, oh, ow = 5, case[4], 9, h + 2 * pad - 2, w + 2 * pad - 2
+  mnist.random.manual_seed(17)
+  local conv = nn.SpatialConvolution(c, o, 3, 3, 1, 1, pad, pad)
+  conv:setInputGradient(false)
+  local x, gout = uniform(n, c, h, w), uniform(n, o, oh, ow)
+  conv:forward(x)
+  local runs = {}
+  for r = 1, 2 do
+    conv:zeroGradParameters()
+    conv:backward(x, gout)
+    runs[r] = conv.gradWeight:tobytes()
+  end
+  same = same and runs[1] == runs[2]
+  local xv, gv, dw = x:view(x:numel()):totable(), gout:view(gout:numel()):totable(), conv.gradWeight
+  for oo = 0, o - 1 do
+    for cc = 0, c - 1 do
+      for a = 0, 2 do
+        for b = 0, 2 do
+          local sum = 0
+          for i = 0, n - 1 do
+            for y = 0, oh - 1 do
+              local iy = y + a - pad
+              if iy >= 0 and iy < h then
+                for xx = 0, ow - 1 do
+                  local ix = xx + b - pad
+                  if ix >= 0 and ix < w then
+                    sum = sum + gv[((i * o + oo) * oh + y) * ow + xx + 1] * xv[((i * c + cc) * h + iy) * w + ix + 1]
+                  end
+                end
+              end
+            end
+          end
+          worst = math.max(worst, math.abs(dw:get(oo + 1, cc + 1, a + 1, b + 1) - sum) / (1 + math.abs(sum)))
+        end
+      end
+    end
+  end
+end
+io.write(mnist.core.blas_info().gemm, " ", worst, " ", tostring(same))
+]]
+
+describe("Winograd F(2x2, 3x3) weight gradient", function()
+  local function run(kernel)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(WEIGHT_GRAD)
+    f:close()
+    local env = kernel and ("MNIST_GEMM_KERNEL=" .. kernel .. " ") or ""
+    local p = io.popen(env .. "luajit " .. path .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    os.remove(path)
+    return out
+  end
+
+  for _, kernel in ipairs { "generic", false } do
+    it(("matches plain double loops and repeats bitwise with the %s micro-kernel"):format(kernel or "best"), function()
+      local out = run(kernel)
+      local name, err, same = out:match("^(%S+) (%S+) (%S+)$")
+      assert.is_not_nil(name, out)
+      if kernel then assert.equal(kernel, name) end
+      assert.is_true(tonumber(err) < 1e-5, out)
+      assert.equal("true", same, out)
+    end)
+  end
+end)
+
 describe("every kernel path gives the same network results", function()
   -- A child process per micro-kernel choice runs the default model and LeNet (Winograd and
   -- im2col convolutions, 2x2 pooling, linear layers) forward and backward on the same input and
