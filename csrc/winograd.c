@@ -154,16 +154,29 @@ typedef struct {
     int64_t image, ty, tx, run, at;
 } Piece;
 
-/* The next piece of the tiles [*g, end) of a block that starts at tile g0; 0 when none is left. */
-static int next_piece(Piece *p, int64_t *g, int64_t end, int64_t g0, const WinogradShape *s) {
-    if (*g >= end) return 0;
-    const int64_t in_image = *g % s->t;
-    p->image = *g / s->t, p->ty = in_image / s->tw, p->tx = in_image % s->tw;
-    p->run = s->tw - p->tx < end - *g ? s->tw - p->tx : end - *g;
-    p->at = *g - g0;
-    *g += p->run;
-    return 1;
+/* The pieces of the tiles [g0, g0 + nb), in order (at most nb / tw + 2); returns how many. */
+static int64_t block_pieces(Piece *pieces, int64_t g0, int64_t nb, const WinogradShape *s) {
+    int64_t n = 0;
+    for (int64_t g = g0; g < g0 + nb; n++) {
+        Piece *p = pieces + n;
+        const int64_t in_image = g % s->t;
+        p->image = g / s->t, p->ty = in_image / s->tw, p->tx = in_image % s->tw;
+        p->run = s->tw - p->tx < g0 + nb - g ? s->tw - p->tx : g0 + nb - g;
+        p->at = g - g0;
+        g += p->run;
+    }
+    return n;
 }
+
+/* Where a block's transforms find their data: the input (n images), its end (the loads must not
+ * pass it), the output, and the padded-row buffers. */
+typedef struct {
+    const float *inp, *end;
+    float *out;
+    int64_t image, image_out; /* floats of an input and of an output image */
+    float *pad;               /* 4 patch rows (patch_rows) */
+    const float *zeros;       /* a patch row of zeros */
+} Planes;
 
 /* Floats of a padded patch row: a piece's 2 * tw + 2 columns, and room for its last 16 tiles'
  * loads (34 columns from the last chunk's first) to run past them. */
@@ -199,35 +212,43 @@ static void patch_rows(const float *rows[4], const float *plane, const float *st
     }
 }
 
-/* V of a piece's tiles in channel c, from its patch rows: plain loops. */
-static void input_piece(const Block *b, int64_t c, const Piece *p, const float *rows[4]) {
-    float *vc = b->v + c * b->ld + p->at;
+/* V of a block's tiles in channel c: plain loops. */
+static void input_channel(const Block *b, int64_t c, const Piece *pieces, int64_t np,
+                          const Planes *pl, const WinogradShape *s) {
     const int64_t vs = b->vs;
-    for (int64_t k = 0; k < p->run; k++) {
-        float d[4][4], v[16];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) d[i][j] = rows[i][2 * k + j];
-        input_transform(v, d);
-        for (int xi = 0; xi < 16; xi++) vc[xi * vs + k] = v[xi];
+    for (const Piece *p = pieces; p < pieces + np; p++) {
+        const float *rows[4];
+        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s,
+                   p, pl->pad, pl->zeros, 0);
+        float *vc = b->v + c * b->ld + p->at;
+        for (int64_t k = 0; k < p->run; k++) {
+            float d[4][4], v[16];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) d[i][j] = rows[i][2 * k + j];
+            input_transform(v, d);
+            for (int xi = 0; xi < 16; xi++) vc[xi * vs + k] = v[xi];
+        }
     }
 }
 
-/* The output pixels of a piece's tiles in channel o of out (O, OH, OW), + bias: plain loops. */
-static void output_piece(float *out, const Block *b, float bias, const WinogradShape *s,
-                         int64_t o, const Piece *p) {
-    const float *mo = b->m + o * b->ld + p->at;
+/* The output pixels of a block's tiles in channel o, + bias: plain loops. */
+static void output_channel(const Block *b, float bias, int64_t o, const Piece *pieces,
+                           int64_t np, const Planes *pl, const WinogradShape *s) {
     const int64_t ms = b->ms;
-    for (int64_t k = 0; k < p->run; k++) {
-        float m[16], y[4];
-        for (int xi = 0; xi < 16; xi++) m[xi] = mo[xi * ms + k];
-        output_transform(y, m, bias);
-        const int64_t row = 2 * p->ty, col = 2 * (p->tx + k);
-        float *dst = out + (o * s->oh + row) * s->ow + col;
-        const int right = col + 1 < s->ow, below = row + 1 < s->oh;
-        dst[0] = y[0];
-        if (right) dst[1] = y[1];
-        if (below) dst[s->ow] = y[2];
-        if (below && right) dst[s->ow + 1] = y[3];
+    for (const Piece *p = pieces; p < pieces + np; p++) {
+        const float *mo = b->m + o * b->ld + p->at;
+        for (int64_t k = 0; k < p->run; k++) {
+            float m[16], y[4];
+            for (int xi = 0; xi < 16; xi++) m[xi] = mo[xi * ms + k];
+            output_transform(y, m, bias);
+            const int64_t row = 2 * p->ty, col = 2 * (p->tx + k);
+            float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * s->ow + col;
+            const int right = col + 1 < s->ow, below = row + 1 < s->oh;
+            dst[0] = y[0];
+            if (right) dst[1] = y[1];
+            if (below) dst[s->ow] = y[2];
+            if (below && right) dst[s->ow + 1] = y[3];
+        }
     }
 }
 
@@ -242,14 +263,18 @@ static __mmask16 lanes(int64_t lo, int64_t hi) {
 /* input_piece, 16 tiles a vector: each patch row's 34 columns in four plain loads (masked loads
  * are slow on AMD's cores), split into even and odd columns by two-source permutes that zero the
  * columns outside the image (the padding). */
-__attribute__((target("avx512f"))) static void input_piece_avx512(const Block *b, int64_t c,
-                                                                  const Piece *p,
-                                                                  const float *rows[4],
-                                                                  const WinogradShape *s) {
+__attribute__((target("avx512f"))) static void input_channel_avx512(const Block *b, int64_t c,
+                                                                    const Piece *pieces,
+                                                                    int64_t np, const Planes *pl,
+                                                                    const WinogradShape *s) {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
-    float *vc = b->v + c * b->ld + p->at;
     const int64_t vs = b->vs;
+    for (const Piece *p = pieces; p < pieces + np; p++) {
+    const float *rows[4];
+    patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s, p,
+               pl->pad, pl->zeros, 1);
+    float *vc = b->v + c * b->ld + p->at;
     for (int64_t k = 0; k < p->run; k += 16) {
         /* patch column j of lane l is the image's column x0 + 2l + j */
         const int64_t x0 = 2 * (p->tx + k) - s->pw;
@@ -267,6 +292,7 @@ __attribute__((target("avx512f"))) static void input_piece_avx512(const Block *b
         }
         input_transform16(v, d);
         for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(vc + xi * vs + k, v[xi]);
+    }
     }
 }
 
@@ -291,15 +317,19 @@ __attribute__((target("avx512f"))) static void store_first(float *dst, __m512 lo
 }
 
 /* output_piece, 16 tiles a vector: a tile row's pixels interleaved by two-source permutes. */
-__attribute__((target("avx512f"))) static void output_piece_avx512(float *out, const Block *b,
-                                                                   float bias,
-                                                                   const WinogradShape *s,
-                                                                   int64_t o, const Piece *p) {
+__attribute__((target("avx512f"))) static void output_channel_avx512(const Block *b, float bias,
+                                                                     int64_t o,
+                                                                     const Piece *pieces,
+                                                                     int64_t np,
+                                                                     const Planes *pl,
+                                                                     const WinogradShape *s) {
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-    const int64_t row = 2 * p->ty, below = row + 1 < s->oh, ow = s->ow, ms = b->ms;
+    const int64_t ow = s->ow, ms = b->ms;
+    for (const Piece *p = pieces; p < pieces + np; p++) {
+    const int64_t row = 2 * p->ty, below = row + 1 < s->oh;
     const float *mo = b->m + o * b->ld + p->at;
-    float *dst = out + (o * s->oh + row) * ow + 2 * p->tx;
+    float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + 2 * p->tx;
     for (int64_t k = 0; k < p->run; k += 16) {
         const int64_t col = 2 * (p->tx + k), tiles = p->run - k < 16 ? p->run - k : 16;
         const int64_t n = 2 * tiles < ow - col ? 2 * tiles : ow - col; /* pixels a row */
@@ -311,6 +341,7 @@ __attribute__((target("avx512f"))) static void output_piece_avx512(float *out, c
         if (below)
             store_first(dst + 2 * k + ow, _mm512_permutex2var_ps(y[2], lo, y[3]),
                         _mm512_permutex2var_ps(y[2], hi, y[3]), n);
+    }
     }
 }
 #endif
@@ -348,58 +379,53 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
                      const WinogradShape *s, float *scratch) {
     const Block b = block_layout(s, scratch);
     const int64_t prf = patch_row_floats(s);
-    float *pad = b.m + 16 * b.ms, *zeros = pad + 4 * prf; /* (4, prf), (prf) */
     const int64_t total = n * s->t, pa = gemm_packed_a_floats(s->o, s->c);
-    const int64_t image = s->c * s->h * s->w, image_out = s->o * s->oh * s->ow;
-    const float *end = inp + n * image;
+    Planes pl;
+    pl.inp = inp, pl.out = out, pl.image = s->c * s->h * s->w, pl.image_out = s->o * s->oh * s->ow;
+    pl.end = inp + n * pl.image;
+    pl.pad = b.m + 16 * b.ms, pl.zeros = pl.pad + 4 * prf; /* (4, prf), (prf) */
+    memset(pl.pad, 0, (size_t)(5 * prf) * sizeof *pl.pad);
     /* M's columns that no product writes but the last 16 tiles of a piece read */
     const int64_t written = total < WINOGRAD_BLOCK_TILES ? total : WINOGRAD_BLOCK_TILES;
     for (int xi = 0; xi < 16; xi++)
         for (int64_t o = 0; o < s->o; o++)
             memset(b.m + xi * b.ms + o * b.ld + written, 0, (size_t)(b.ld - written) * sizeof(float));
-    memset(pad, 0, (size_t)(5 * prf) * sizeof *pad);
     int wide = 0;
 #ifdef WINOGRAD_AVX512
     wide = has_avx512();
 #endif
+    Piece pieces[WINOGRAD_BLOCK_TILES + 2];
     /* channel by channel over a block's pieces: a plane's rows are read, or written, in order */
     for (int64_t g0 = 0; g0 < total; g0 += WINOGRAD_BLOCK_TILES) {
         const int64_t nb = total - g0 < WINOGRAD_BLOCK_TILES ? total - g0 : WINOGRAD_BLOCK_TILES;
-        Piece p;
+        const int64_t np = block_pieces(pieces, g0, nb, s);
         for (int64_t c = 0; c < s->c; c++) {
             if (c + PREFETCH_PLANES < s->c)
-                prefetch_planes(inp, image, c + PREFETCH_PLANES, s->h * s->w, s->h, s->w, s->ph,
+                prefetch_planes(inp, pl.image, c + PREFETCH_PLANES, s->h * s->w, s->h, s->w, s->ph,
                                 2 - s->ph, g0, g0 + nb, s, 0);
-            for (int64_t g = g0; next_piece(&p, &g, g0 + nb, g0, s);) {
-                const float *rows[4];
-                patch_rows(rows, inp + p.image * image + c * s->h * s->w, inp, end, s, &p, pad,
-                           zeros, wide);
 #ifdef WINOGRAD_AVX512
-                if (wide) {
-                    input_piece_avx512(&b, c, &p, rows, s);
-                    continue;
-                }
-#endif
-                input_piece(&b, c, &p, rows);
+            if (wide) {
+                input_channel_avx512(&b, c, pieces, np, &pl, s);
+                continue;
             }
+#endif
+            input_channel(&b, c, pieces, np, &pl, s);
         }
         for (int xi = 0; xi < 16; xi++) /* M[xi] (O, nb) = U[xi] (O, C) @ V[xi] (C, nb) */
             gemm_packed_serial(s->o, nb, s->c, up + xi * pa, b.v + xi * b.vs, b.ld, 0.0f,
                                b.m + xi * b.ms, b.ld);
         for (int64_t o = 0; o < s->o; o++) {
+            const float bo = bias ? bias[o] : 0.0f;
             if (o + PREFETCH_PLANES < s->o)
-                prefetch_planes(out, image_out, o + PREFETCH_PLANES, s->oh * s->ow, s->oh, s->ow,
-                                0, 0, g0, g0 + nb, s, 1);
-            for (int64_t g = g0; next_piece(&p, &g, g0 + nb, g0, s);) {
-                const float bo = bias ? bias[o] : 0.0f;
+                prefetch_planes(out, pl.image_out, o + PREFETCH_PLANES, s->oh * s->ow, s->oh,
+                                s->ow, 0, 0, g0, g0 + nb, s, 1);
 #ifdef WINOGRAD_AVX512
-                if (wide) {
-                    output_piece_avx512(out + p.image * image_out, &b, bo, s, o, &p);
-                    continue;
-                }
-#endif
-                output_piece(out + p.image * image_out, &b, bo, s, o, &p);
+            if (wide) {
+                output_channel_avx512(&b, bo, o, pieces, np, &pl, s);
+                continue;
             }
+#endif
+            output_channel(&b, bo, o, pieces, np, &pl, s);
         }
     }
 }
