@@ -128,17 +128,19 @@ void winograd_weights(float *up, float *tmp, const float *weight, const Winograd
  * the block's end (the lanes past the piece are written, then overwritten by the next piece). */
 #define ROW_SLACK 16
 
+#define BLOCK_LD (WINOGRAD_BLOCK_TILES + ROW_SLACK)
+
+/* V[xi] (C, BLOCK_LD) at v + xi * BLOCK_LD, rows 16 * BLOCK_LD apart, so a channel's 16 values of
+ * a tile are a constant stride apart (the transforms need no pointer per plane, and the strides'
+ * 448 bytes keep the 16 in different L1 sets); M[xi] (O, BLOCK_LD) likewise. */
 typedef struct {
-    float *v, *m;    /* V (16, C, ld), planes vs apart; M (16, O, ld), planes ms apart */
-    int64_t ld, vs, ms;
+    float *v, *m; /* (C, 16, BLOCK_LD), (O, 16, BLOCK_LD) */
 } Block;
 
 static Block block_layout(const WinogradShape *s, float *scratch) {
     Block b;
-    b.ld = WINOGRAD_BLOCK_TILES + ROW_SLACK;
-    b.vs = s->c * b.ld + PLANE_GAP, b.ms = s->o * b.ld + PLANE_GAP;
     b.v = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    b.m = b.v + 16 * b.vs;
+    b.m = b.v + 16 * s->c * BLOCK_LD;
     return b;
 }
 
@@ -146,7 +148,7 @@ static Block block_layout(const WinogradShape *s, float *scratch) {
 /* 16 floats to align V, V and M, then 4 padded patch rows and a row of zeros. */
 int64_t winograd_scratch_floats(const WinogradShape *s) {
     const int64_t ld = WINOGRAD_BLOCK_TILES + ROW_SLACK;
-    return 16 + 16 * ((s->c + s->o) * ld + 2 * PLANE_GAP) + 5 * (2 * s->tw + 2 + 48);
+    return 16 + 16 * (s->c + s->o) * ld + 5 * (2 * s->tw + 2 + 48);
 }
 
 /* A piece: tiles [tx, tx + run) of tile row ty of image `image`, at column `at` of the block. */
@@ -215,18 +217,17 @@ static void patch_rows(const float *rows[4], const float *plane, const float *st
 /* V of a block's tiles in channel c: plain loops. */
 static void input_channel(const Block *b, int64_t c, const Piece *pieces, int64_t np,
                           const Planes *pl, const WinogradShape *s) {
-    const int64_t vs = b->vs;
     for (const Piece *p = pieces; p < pieces + np; p++) {
         const float *rows[4];
         patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s,
                    p, pl->pad, pl->zeros, 0);
-        float *vc = b->v + c * b->ld + p->at;
+        float *vc = b->v + c * 16 * BLOCK_LD + p->at;
         for (int64_t k = 0; k < p->run; k++) {
             float d[4][4], v[16];
             for (int i = 0; i < 4; i++)
                 for (int j = 0; j < 4; j++) d[i][j] = rows[i][2 * k + j];
             input_transform(v, d);
-            for (int xi = 0; xi < 16; xi++) vc[xi * vs + k] = v[xi];
+            for (int xi = 0; xi < 16; xi++) vc[xi * BLOCK_LD + k] = v[xi];
         }
     }
 }
@@ -234,12 +235,11 @@ static void input_channel(const Block *b, int64_t c, const Piece *pieces, int64_
 /* The output pixels of a block's tiles in channel o, + bias: plain loops. */
 static void output_channel(const Block *b, float bias, int64_t o, const Piece *pieces,
                            int64_t np, const Planes *pl, const WinogradShape *s) {
-    const int64_t ms = b->ms;
     for (const Piece *p = pieces; p < pieces + np; p++) {
-        const float *mo = b->m + o * b->ld + p->at;
+        const float *mo = b->m + o * 16 * BLOCK_LD + p->at;
         for (int64_t k = 0; k < p->run; k++) {
             float m[16], y[4];
-            for (int xi = 0; xi < 16; xi++) m[xi] = mo[xi * ms + k];
+            for (int xi = 0; xi < 16; xi++) m[xi] = mo[xi * BLOCK_LD + k];
             output_transform(y, m, bias);
             const int64_t row = 2 * p->ty, col = 2 * (p->tx + k);
             float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * s->ow + col;
@@ -269,12 +269,11 @@ __attribute__((target("avx512f"))) static void input_channel_avx512(const Block 
                                                                     const WinogradShape *s) {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
-    const int64_t vs = b->vs;
     for (const Piece *p = pieces; p < pieces + np; p++) {
     const float *rows[4];
     patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s, p,
                pl->pad, pl->zeros, 1);
-    float *vc = b->v + c * b->ld + p->at;
+    float *vc = b->v + c * 16 * BLOCK_LD + p->at;
     for (int64_t k = 0; k < p->run; k += 16) {
         /* patch column j of lane l is the image's column x0 + 2l + j */
         const int64_t x0 = 2 * (p->tx + k) - s->pw;
@@ -291,7 +290,7 @@ __attribute__((target("avx512f"))) static void input_channel_avx512(const Block 
             d[i][3] = _mm512_maskz_permutex2var_ps(inside[3], a2, od, a3); /* 2l + 3 */
         }
         input_transform16(v, d);
-        for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(vc + xi * vs + k, v[xi]);
+        for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(vc + xi * BLOCK_LD + k, v[xi]);
     }
     }
 }
@@ -325,16 +324,16 @@ __attribute__((target("avx512f"))) static void output_channel_avx512(const Block
                                                                      const WinogradShape *s) {
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-    const int64_t ow = s->ow, ms = b->ms;
+    const int64_t ow = s->ow;
     for (const Piece *p = pieces; p < pieces + np; p++) {
     const int64_t row = 2 * p->ty, below = row + 1 < s->oh;
-    const float *mo = b->m + o * b->ld + p->at;
+    const float *mo = b->m + o * 16 * BLOCK_LD + p->at;
     float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + 2 * p->tx;
     for (int64_t k = 0; k < p->run; k += 16) {
         const int64_t col = 2 * (p->tx + k), tiles = p->run - k < 16 ? p->run - k : 16;
         const int64_t n = 2 * tiles < ow - col ? 2 * tiles : ow - col; /* pixels a row */
         __m512 m[16], y[4];
-        for (int xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(mo + xi * ms + k);
+        for (int xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(mo + xi * BLOCK_LD + k);
         output_transform16(y, m, _mm512_set1_ps(bias));
         store_first(dst + 2 * k, _mm512_permutex2var_ps(y[0], lo, y[1]),
                     _mm512_permutex2var_ps(y[0], hi, y[1]), n);
@@ -383,13 +382,12 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
     Planes pl;
     pl.inp = inp, pl.out = out, pl.image = s->c * s->h * s->w, pl.image_out = s->o * s->oh * s->ow;
     pl.end = inp + n * pl.image;
-    pl.pad = b.m + 16 * b.ms, pl.zeros = pl.pad + 4 * prf; /* (4, prf), (prf) */
+    pl.pad = b.m + 16 * s->o * BLOCK_LD, pl.zeros = pl.pad + 4 * prf; /* (4, prf), (prf) */
     memset(pl.pad, 0, (size_t)(5 * prf) * sizeof *pl.pad);
     /* M's columns that no product writes but the last 16 tiles of a piece read */
     const int64_t written = total < WINOGRAD_BLOCK_TILES ? total : WINOGRAD_BLOCK_TILES;
-    for (int xi = 0; xi < 16; xi++)
-        for (int64_t o = 0; o < s->o; o++)
-            memset(b.m + xi * b.ms + o * b.ld + written, 0, (size_t)(b.ld - written) * sizeof(float));
+    for (int64_t row = 0; row < 16 * s->o; row++)
+        memset(b.m + row * BLOCK_LD + written, 0, (size_t)(BLOCK_LD - written) * sizeof(float));
     int wide = 0;
 #ifdef WINOGRAD_AVX512
     wide = has_avx512();
@@ -412,8 +410,8 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
             input_channel(&b, c, pieces, np, &pl, s);
         }
         for (int xi = 0; xi < 16; xi++) /* M[xi] (O, nb) = U[xi] (O, C) @ V[xi] (C, nb) */
-            gemm_packed_serial(s->o, nb, s->c, up + xi * pa, b.v + xi * b.vs, b.ld, 0.0f,
-                               b.m + xi * b.ms, b.ld);
+            gemm_packed_serial(s->o, nb, s->c, up + xi * pa, b.v + xi * BLOCK_LD, 16 * BLOCK_LD,
+                               0.0f, b.m + xi * BLOCK_LD, 16 * BLOCK_LD);
         for (int64_t o = 0; o < s->o; o++) {
             const float bo = bias ? bias[o] : 0.0f;
             if (o + PREFETCH_PLANES < s->o)
