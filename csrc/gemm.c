@@ -31,10 +31,11 @@ typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b, float *c
 /* 8 x 32 on AVX-512: 16 accumulators, the A value broadcast from the packed panel; stores the
  * first `cols` columns of the tile (masked stores past 16 and 32). */
 __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(
-    int64_t kc, const float *a, const float *b, float *acc, int64_t ldc, int accumulate, int cols) {
+    int64_t kc, const float *a, const float *b, int64_t ldb, float *acc, int64_t ldc,
+    int accumulate, int cols) {
     __m512 c[8][2];
     for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < kc; k++, a += 8, b += 32) {
+    for (int64_t k = 0; k < kc; k++, a += 8, b += ldb) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         for (int i = 0; i < 8; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -67,7 +68,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
 __attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const float *a,
                                                              const float *b, float *acc,
                                                              int64_t ldc, int accumulate) {
-    tile_avx512(kc, a, b, acc, ldc, accumulate, 32);
+    tile_avx512(kc, a, b, 32, acc, ldc, accumulate, 32);
 }
 
 /* The tile's first cols (< 32) columns: a product's last, narrower strip stored in place. */
@@ -75,7 +76,20 @@ __attribute__((target("avx512f"))) static void kernel_avx512_narrow(int64_t kc, 
                                                                     const float *b, float *acc,
                                                                     int64_t ldc, int accumulate,
                                                                     int cols) {
-    tile_avx512(kc, a, b, acc, ldc, accumulate, cols);
+    tile_avx512(kc, a, b, 32, acc, ldc, accumulate, cols);
+}
+
+/* C (m, n) (+)= A @ B with A packed (one block: m <= GEMM_MC, a multiple of 8, and k <= GEMM_KC_MAX)
+ * and B's rows read in place, ldb apart (64-byte aligned): no strips to pack when B's rows are
+ * already in the cache (Winograd's V). The sums are the packed kernel's, in the same order. */
+__attribute__((target("avx512f"))) static void gemm_rows_in_place_avx512(
+    int64_t m, int64_t n, int64_t k, const float *packed_a, const float *b, int64_t ldb,
+    int accumulate, float *c, int64_t ldc) {
+    for (int64_t j0 = 0; j0 < n; j0 += 32) {
+        const int cols = n - j0 < 32 ? (int)(n - j0) : 32;
+        for (int64_t r0 = 0; r0 < m; r0 += 8)
+            tile_avx512(k, packed_a + r0 * k, b + j0, ldb, c + r0 * ldc + j0, ldc, accumulate, cols);
+    }
 }
 
 /* pack_b_strip's narrow last strip, non-transposed, on AVX-512: masked loads, zeros past cols. */
@@ -530,6 +544,13 @@ void gemm_packed_serial(int64_t m, int64_t n, int64_t k, const float *packed_a, 
                         int64_t ldb, float beta, float *c, int64_t ldc) {
     if (m <= 0 || n <= 0) return;
     const Kernel *kern = kernel();
+#ifdef GEMM_X86
+    if (kern->fn == kernel_avx512 && k > 0 && k <= GEMM_KC_MAX && m <= GEMM_MC && m % 8 == 0 &&
+        (beta == 0.0f || beta == 1.0f) && ((uintptr_t)b & 63) == 0 && ldb % 16 == 0) {
+        gemm_rows_in_place_avx512(m, n, k, packed_a, b, ldb, beta != 0.0f, c, ldc);
+        return;
+    }
+#endif
     if (k > 0 && buffers()) {
         gemm_blocked(0, 0, m, n, k, 1.0f, NULL, 0, b, ldb, beta, c, ldc, 0, kern, packed_a);
         return;

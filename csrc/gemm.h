@@ -49,7 +49,10 @@ int64_t gemm_packed_a_floats(int64_t m, int64_t k);
 void gemm_pack_a(float *dst, int trans_a, int64_t m, int64_t k, const float *a, int64_t lda);
 
 /* C (M, N) = A @ B + beta * C on the calling thread, A (M, K) as gemm_pack_a packed it, B (K, N)
- * not transposed. Each element sums K in the same order as gemm_serial's. */
+ * not transposed. Each element sums K in the same order as gemm_serial's. On AVX-512, B's rows
+ * are read in place when they are 64-byte aligned (b and ldb), M is a multiple of 8 and K at most
+ * 384, beta 0 or 1: then B's rows must have room for whole 32-column strips (N rounded up to 32
+ * floats are read; the extra columns' results are not stored). */
 void gemm_packed_serial(int64_t m, int64_t n, int64_t k, const float *packed_a, const float *b,
                         int64_t ldb, float beta, float *c, int64_t ldc);
 

@@ -129,18 +129,20 @@ void winograd_weights(float *up, float *tmp, const float *weight, const Winograd
 #define ROW_SLACK 16
 
 #define BLOCK_LD (WINOGRAD_BLOCK_TILES + ROW_SLACK)
+#define BLOCK_ROW (16 * BLOCK_LD + PLANE_GAP)
 
-/* V[xi] (C, BLOCK_LD) at v + xi * BLOCK_LD, rows 16 * BLOCK_LD apart, so a channel's 16 values of
- * a tile are a constant stride apart (the transforms need no pointer per plane, and the strides'
- * 448 bytes keep the 16 in different L1 sets); M[xi] (O, BLOCK_LD) likewise. */
+/* V[xi] (C, BLOCK_LD) at v + xi * BLOCK_LD, rows BLOCK_ROW apart, so a channel's 16 values of a
+ * tile are a constant stride apart (the transforms need no pointer per plane, and the stride's
+ * 448 bytes keeps the 16 in different L1 sets; the gap, the rows of a strip the product reads in
+ * place); M[xi] (O, BLOCK_LD) likewise. Rows and planes start 64-byte aligned. */
 typedef struct {
-    float *v, *m; /* (C, 16, BLOCK_LD), (O, 16, BLOCK_LD) */
+    float *v, *m; /* (C, BLOCK_ROW), (O, BLOCK_ROW) */
 } Block;
 
 static Block block_layout(const WinogradShape *s, float *scratch) {
     Block b;
     b.v = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    b.m = b.v + 16 * s->c * BLOCK_LD;
+    b.m = b.v + s->c * BLOCK_ROW;
     return b;
 }
 
@@ -148,7 +150,7 @@ static Block block_layout(const WinogradShape *s, float *scratch) {
 /* 16 floats to align V, V and M, then 4 padded patch rows and a row of zeros. */
 int64_t winograd_scratch_floats(const WinogradShape *s) {
     const int64_t ld = WINOGRAD_BLOCK_TILES + ROW_SLACK;
-    return 16 + 16 * (s->c + s->o) * ld + 5 * (2 * s->tw + 2 + 48);
+    return 16 + (s->c + s->o) * (16 * ld + PLANE_GAP) + 5 * (2 * s->tw + 2 + 48);
 }
 
 /* A piece: tiles [tx, tx + run) of tile row ty of image `image`, at column `at` of the block. */
@@ -221,7 +223,7 @@ static void input_channel(const Block *b, int64_t c, const Piece *pieces, int64_
         const float *rows[4];
         patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s,
                    p, pl->pad, pl->zeros, 0);
-        float *vc = b->v + c * 16 * BLOCK_LD + p->at;
+        float *vc = b->v + c * BLOCK_ROW + p->at;
         for (int64_t k = 0; k < p->run; k++) {
             float d[4][4], v[16];
             for (int i = 0; i < 4; i++)
@@ -236,7 +238,7 @@ static void input_channel(const Block *b, int64_t c, const Piece *pieces, int64_
 static void output_channel(const Block *b, float bias, int64_t o, const Piece *pieces,
                            int64_t np, const Planes *pl, const WinogradShape *s) {
     for (const Piece *p = pieces; p < pieces + np; p++) {
-        const float *mo = b->m + o * 16 * BLOCK_LD + p->at;
+        const float *mo = b->m + o * BLOCK_ROW + p->at;
         for (int64_t k = 0; k < p->run; k++) {
             float m[16], y[4];
             for (int xi = 0; xi < 16; xi++) m[xi] = mo[xi * BLOCK_LD + k];
@@ -273,7 +275,7 @@ __attribute__((target("avx512f"))) static void input_channel_avx512(const Block 
     const float *rows[4];
     patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s, p,
                pl->pad, pl->zeros, 1);
-    float *vc = b->v + c * 16 * BLOCK_LD + p->at;
+    float *vc = b->v + c * BLOCK_ROW + p->at;
     for (int64_t k = 0; k < p->run; k += 16) {
         /* patch column j of lane l is the image's column x0 + 2l + j */
         const int64_t x0 = 2 * (p->tx + k) - s->pw;
@@ -327,7 +329,7 @@ __attribute__((target("avx512f"))) static void output_channel_avx512(const Block
     const int64_t ow = s->ow;
     for (const Piece *p = pieces; p < pieces + np; p++) {
     const int64_t row = 2 * p->ty, below = row + 1 < s->oh;
-    const float *mo = b->m + o * 16 * BLOCK_LD + p->at;
+    const float *mo = b->m + o * BLOCK_ROW + p->at;
     float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + 2 * p->tx;
     for (int64_t k = 0; k < p->run; k += 16) {
         const int64_t col = 2 * (p->tx + k), tiles = p->run - k < 16 ? p->run - k : 16;
@@ -382,12 +384,14 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
     Planes pl;
     pl.inp = inp, pl.out = out, pl.image = s->c * s->h * s->w, pl.image_out = s->o * s->oh * s->ow;
     pl.end = inp + n * pl.image;
-    pl.pad = b.m + 16 * s->o * BLOCK_LD, pl.zeros = pl.pad + 4 * prf; /* (4, prf), (prf) */
+    pl.pad = b.m + s->o * BLOCK_ROW, pl.zeros = pl.pad + 4 * prf; /* (4, prf), (prf) */
     memset(pl.pad, 0, (size_t)(5 * prf) * sizeof *pl.pad);
     /* M's columns that no product writes but the last 16 tiles of a piece read */
     const int64_t written = total < WINOGRAD_BLOCK_TILES ? total : WINOGRAD_BLOCK_TILES;
-    for (int64_t row = 0; row < 16 * s->o; row++)
-        memset(b.m + row * BLOCK_LD + written, 0, (size_t)(BLOCK_LD - written) * sizeof(float));
+    for (int64_t o = 0; o < s->o; o++)
+        for (int xi = 0; xi < 16; xi++)
+            memset(b.m + o * BLOCK_ROW + xi * BLOCK_LD + written, 0,
+                   (size_t)(BLOCK_LD - written) * sizeof(float));
     int wide = 0;
 #ifdef WINOGRAD_AVX512
     wide = has_avx512();
@@ -410,8 +414,8 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
             input_channel(&b, c, pieces, np, &pl, s);
         }
         for (int xi = 0; xi < 16; xi++) /* M[xi] (O, nb) = U[xi] (O, C) @ V[xi] (C, nb) */
-            gemm_packed_serial(s->o, nb, s->c, up + xi * pa, b.v + xi * BLOCK_LD, 16 * BLOCK_LD,
-                               0.0f, b.m + xi * BLOCK_LD, 16 * BLOCK_LD);
+            gemm_packed_serial(s->o, nb, s->c, up + xi * pa, b.v + xi * BLOCK_LD, BLOCK_ROW,
+                               0.0f, b.m + xi * BLOCK_LD, BLOCK_ROW);
         for (int64_t o = 0; o < s->o; o++) {
             const float bo = bias ? bias[o] : 0.0f;
             if (o + PREFETCH_PLANES < s->o)
