@@ -13,9 +13,9 @@
 static int has_avx512(void) { return gemm_avx512(); }
 #endif
 
-/* The planes of V, M and Z are this many floats more apart than their size: 16 planes whose
- * starts are 4 KB apart (48 x 64 floats in the default model) would all fall in the same L1 sets,
- * making a transform 3x slower. */
+/* Rows or planes this many floats more apart than their size: 16 planes whose starts are 4 KB
+ * apart (48 x 64 floats in the default model) would all fall in the same L1 sets, making a
+ * transform 3x slower. */
 #define PLANE_GAP 16
 
 /* ---- The transforms' arithmetic, once for every layout: on floats, or on vectors of 16 tiles
@@ -116,24 +116,26 @@ void winograd_weights(float *up, float *tmp, const float *weight, const Winograd
 
 /* ---- The forward (and the input gradient): the images' tiles, numbered image by image and row
  * by row (no unused tiles), go through the products WINOGRAD_BLOCK_TILES at a time, so that the
- * block's V (16, C, n) and M (16, O, n) stay in L2 between the transforms and the products; a
- * block may span tile rows and images, so that every product but a part's last is whole strips
- * of the micro-kernel. The transforms work on pieces of tile rows, 16 tiles (a vector) at a time,
- * reading the input planes and writing the output planes in place. */
+ * block's V and M stay in L2 between the transforms and the products; a block may span tile rows
+ * and images, so that every product but a part's last is whole strips of the micro-kernel (96:
+ * three AVX-512 strips). The transforms go channel by channel over a block's pieces of tile rows,
+ * 16 tiles (a vector) at a time, reading the input planes and writing the output planes in
+ * place (no transposes, no split planes). */
 #ifndef WINOGRAD_BLOCK_TILES
 #define WINOGRAD_BLOCK_TILES 96
 #endif
 
 /* V's and M's rows are this many floats longer than a block: a piece's last 16 tiles may run past
- * the block's end (the lanes past the piece are written, then overwritten by the next piece). */
+ * the block's end (the lanes past the piece are written, then overwritten by the next piece), and
+ * the product reads a last, narrower strip whole. */
 #define ROW_SLACK 16
 
 #define BLOCK_LD (WINOGRAD_BLOCK_TILES + ROW_SLACK)
 #define BLOCK_ROW (16 * BLOCK_LD + PLANE_GAP)
 
 /* V[xi] (C, BLOCK_LD) at v + xi * BLOCK_LD, rows BLOCK_ROW apart, so a channel's 16 values of a
- * tile are a constant stride apart (the transforms need no pointer per plane, and the stride's
- * 448 bytes keeps the 16 in different L1 sets; the gap, the rows of a strip the product reads in
+ * tile are a constant stride apart (the transforms need no pointer per plane, and BLOCK_LD floats,
+ * 448 bytes, keep the 16 in different L1 sets; the gap, the rows of a strip the product reads in
  * place); M[xi] (O, BLOCK_LD) likewise. Rows and planes start 64-byte aligned. */
 typedef struct {
     float *v, *m; /* (C, BLOCK_ROW), (O, BLOCK_ROW) */
@@ -146,11 +148,13 @@ static Block block_layout(const WinogradShape *s, float *scratch) {
     return b;
 }
 
+/* Floats of a padded patch row: a piece's 2 * tw + 2 columns, and room for its last 16 tiles'
+ * loads (34 columns from the last chunk's first) to run past them. */
+static int64_t patch_row_floats(const WinogradShape *s) { return 2 * s->tw + 2 + 48; }
 
 /* 16 floats to align V, V and M, then 4 padded patch rows and a row of zeros. */
 int64_t winograd_scratch_floats(const WinogradShape *s) {
-    const int64_t ld = WINOGRAD_BLOCK_TILES + ROW_SLACK;
-    return 16 + (s->c + s->o) * (16 * ld + PLANE_GAP) + 5 * (2 * s->tw + 2 + 48);
+    return 16 + (s->c + s->o) * BLOCK_ROW + 5 * patch_row_floats(s);
 }
 
 /* A piece: tiles [tx, tx + run) of tile row ty of image `image`, at column `at` of the block. */
@@ -181,11 +185,6 @@ typedef struct {
     float *pad;               /* 4 patch rows (patch_rows) */
     const float *zeros;       /* a patch row of zeros */
 } Planes;
-
-/* Floats of a padded patch row: a piece's 2 * tw + 2 columns, and room for its last 16 tiles'
- * loads (34 columns from the last chunk's first) to run past them. */
-static int64_t patch_row_floats(const WinogradShape *s) { return 2 * s->tw + 2 + 48; }
-
 
 /* The four patch rows of a piece's tiles in channel c, rows[i][q] = the padded plane's row
  * 2 ty + i, column 2 tx + q, for q < 2 run + 2 (more may be read, and ignored), or `zeros` for a
@@ -262,9 +261,9 @@ static __mmask16 lanes(int64_t lo, int64_t hi) {
     return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
-/* input_piece, 16 tiles a vector: each patch row's 34 columns in four plain loads (masked loads
- * are slow on AMD's cores), split into even and odd columns by two-source permutes that zero the
- * columns outside the image (the padding). */
+/* V of a block's tiles in channel c, 16 tiles a vector: each patch row's 34 columns in four plain
+ * loads (masked loads are slow on AMD's cores), split into even and odd columns by two-source
+ * permutes that zero the columns outside the image (the padding). */
 __attribute__((target("avx512f"))) static void input_channel_avx512(const Block *b, int64_t c,
                                                                     const Piece *pieces,
                                                                     int64_t np, const Planes *pl,
@@ -272,28 +271,28 @@ __attribute__((target("avx512f"))) static void input_channel_avx512(const Block 
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     for (const Piece *p = pieces; p < pieces + np; p++) {
-    const float *rows[4];
-    patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s, p,
-               pl->pad, pl->zeros, 1);
-    float *vc = b->v + c * BLOCK_ROW + p->at;
-    for (int64_t k = 0; k < p->run; k += 16) {
-        /* patch column j of lane l is the image's column x0 + 2l + j */
-        const int64_t x0 = 2 * (p->tx + k) - s->pw;
-        __mmask16 inside[4];
-        for (int j = 0; j < 4; j++) inside[j] = lanes((-x0 - j + 1) / 2, (s->w - x0 - j + 1) / 2);
-        __m512 d[4][4], v[16];
-        for (int i = 0; i < 4; i++) {
-            const float *row = rows[i] + 2 * k;
-            __m512 a0 = _mm512_loadu_ps(row), a1 = _mm512_loadu_ps(row + 16);
-            __m512 a2 = _mm512_loadu_ps(row + 2), a3 = _mm512_loadu_ps(row + 18);
-            d[i][0] = _mm512_maskz_permutex2var_ps(inside[0], a0, ev, a1); /* columns 2l */
-            d[i][1] = _mm512_maskz_permutex2var_ps(inside[1], a0, od, a1); /* 2l + 1 */
-            d[i][2] = _mm512_maskz_permutex2var_ps(inside[2], a2, ev, a3); /* 2l + 2 */
-            d[i][3] = _mm512_maskz_permutex2var_ps(inside[3], a2, od, a3); /* 2l + 3 */
+        const float *rows[4];
+        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s,
+                   p, pl->pad, pl->zeros, 1);
+        float *vc = b->v + c * BLOCK_ROW + p->at;
+        for (int64_t k = 0; k < p->run; k += 16) {
+            /* patch column j of lane l is the image's column x0 + 2l + j */
+            const int64_t x0 = 2 * (p->tx + k) - s->pw;
+            __mmask16 inside[4];
+            for (int j = 0; j < 4; j++) inside[j] = lanes((-x0 - j + 1) / 2, (s->w - x0 - j + 1) / 2);
+            __m512 d[4][4], v[16];
+            for (int i = 0; i < 4; i++) {
+                const float *row = rows[i] + 2 * k;
+                __m512 a0 = _mm512_loadu_ps(row), a1 = _mm512_loadu_ps(row + 16);
+                __m512 a2 = _mm512_loadu_ps(row + 2), a3 = _mm512_loadu_ps(row + 18);
+                d[i][0] = _mm512_maskz_permutex2var_ps(inside[0], a0, ev, a1); /* columns 2l */
+                d[i][1] = _mm512_maskz_permutex2var_ps(inside[1], a0, od, a1); /* 2l + 1 */
+                d[i][2] = _mm512_maskz_permutex2var_ps(inside[2], a2, ev, a3); /* 2l + 2 */
+                d[i][3] = _mm512_maskz_permutex2var_ps(inside[3], a2, od, a3); /* 2l + 3 */
+            }
+            input_transform16(v, d);
+            for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(vc + xi * BLOCK_LD + k, v[xi]);
         }
-        input_transform16(v, d);
-        for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(vc + xi * BLOCK_LD + k, v[xi]);
-    }
     }
 }
 
@@ -317,7 +316,8 @@ __attribute__((target("avx512f"))) static void store_first(float *dst, __m512 lo
     if (n) _mm_store_ss(dst, r4);
 }
 
-/* output_piece, 16 tiles a vector: a tile row's pixels interleaved by two-source permutes. */
+/* The output pixels of a block's tiles in channel o, + bias, 16 tiles a vector: a tile row's
+ * pixels interleaved by two-source permutes, stored without masked stores. */
 __attribute__((target("avx512f"))) static void output_channel_avx512(const Block *b, float bias,
                                                                      int64_t o,
                                                                      const Piece *pieces,
@@ -328,21 +328,21 @@ __attribute__((target("avx512f"))) static void output_channel_avx512(const Block
     const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
     const int64_t ow = s->ow;
     for (const Piece *p = pieces; p < pieces + np; p++) {
-    const int64_t row = 2 * p->ty, below = row + 1 < s->oh;
-    const float *mo = b->m + o * BLOCK_ROW + p->at;
-    float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + 2 * p->tx;
-    for (int64_t k = 0; k < p->run; k += 16) {
-        const int64_t col = 2 * (p->tx + k), tiles = p->run - k < 16 ? p->run - k : 16;
-        const int64_t n = 2 * tiles < ow - col ? 2 * tiles : ow - col; /* pixels a row */
-        __m512 m[16], y[4];
-        for (int xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(mo + xi * BLOCK_LD + k);
-        output_transform16(y, m, _mm512_set1_ps(bias));
-        store_first(dst + 2 * k, _mm512_permutex2var_ps(y[0], lo, y[1]),
-                    _mm512_permutex2var_ps(y[0], hi, y[1]), n);
-        if (below)
-            store_first(dst + 2 * k + ow, _mm512_permutex2var_ps(y[2], lo, y[3]),
-                        _mm512_permutex2var_ps(y[2], hi, y[3]), n);
-    }
+        const int64_t row = 2 * p->ty, below = row + 1 < s->oh;
+        const float *mo = b->m + o * BLOCK_ROW + p->at;
+        float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + 2 * p->tx;
+        for (int64_t k = 0; k < p->run; k += 16) {
+            const int64_t col = 2 * (p->tx + k), tiles = p->run - k < 16 ? p->run - k : 16;
+            const int64_t n = 2 * tiles < ow - col ? 2 * tiles : ow - col; /* pixels a row */
+            __m512 m[16], y[4];
+            for (int xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(mo + xi * BLOCK_LD + k);
+            output_transform16(y, m, _mm512_set1_ps(bias));
+            store_first(dst + 2 * k, _mm512_permutex2var_ps(y[0], lo, y[1]),
+                        _mm512_permutex2var_ps(y[0], hi, y[1]), n);
+            if (below)
+                store_first(dst + 2 * k + ow, _mm512_permutex2var_ps(y[2], lo, y[3]),
+                            _mm512_permutex2var_ps(y[2], hi, y[3]), n);
+        }
     }
 }
 #endif

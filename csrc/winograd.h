@@ -1,4 +1,4 @@
-/* winograd.h: 3x3 stride-1 convolution of one image by Winograd's minimal filtering F(2x2, 3x3)
+/* winograd.h: 3x3 stride-1 convolution of images by Winograd's minimal filtering F(2x2, 3x3)
  * (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015).
  *
  * Each 2x2 block of outputs (a tile) is computed from the 4x4 input patch under it with 16
@@ -10,10 +10,11 @@
  *     M[xi] (O, T)  = U[xi] @ V[xi]                      16 sgemm calls, xi = 0..15
  *     out           = A^T m A of every tile, + bias      (output transform, adds only)
  *
- * with T the tiles, a block of them at a time (winograd_images). The input gradient of a 3x3 stride-1 convolution is itself one (of
- * the output gradient, padded by 2 - pad, with the filters turned 180 degrees and their in/out
- * channels swapped: winograd_weights(..., flip = 1)), so the same code serves both. The extra
- * rounding is a few float ulps (the transforms' coefficients are 0, +-1 and 1/2). */
+ * with T the tiles, a block of them at a time (winograd_images). The input gradient of a 3x3
+ * stride-1 convolution is itself one (of the output gradient, padded by 2 - pad, with the filters
+ * turned 180 degrees and their in/out channels swapped: winograd_weights(..., flip = 1)), so the
+ * same code serves both. The extra rounding is a few float ulps (the transforms' coefficients are
+ * 0, +-1 and 1/2). */
 #ifndef MNIST_WINOGRAD_H
 #define MNIST_WINOGRAD_H
 
@@ -43,10 +44,10 @@ int64_t winograd_scratch_floats(const WinogradShape *s);
 void winograd_weights(float *up, float *tmp, const float *weight, const WinogradShape *s,
                       int flip);
 
-/* out (N, O, OH, OW) = the convolution of inp (N, C, H, W) by the filters up (as winograd_weights
- * made them for s), + bias (O) when not NULL, on the calling thread. scratch:
+/* out (N, O, OH, OW) = the convolution of inp (N, C, H, W), n images, by the filters up (as
+ * winograd_weights made them for s), + bias (O) when not NULL, on the calling thread. scratch:
  * winograd_scratch_floats(s) floats. The tiles of all n images go through the products in blocks
- * (tile rows and images side by side), so a result does not depend on n or on the blocks. */
+ * that span tile rows and images; a result does not depend on n or on the blocks. */
 void winograd_images(float *out, const float *inp, int64_t n, const float *up, const float *bias,
                      const WinogradShape *s, float *scratch);
 
