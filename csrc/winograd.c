@@ -157,9 +157,14 @@ int64_t winograd_scratch_floats(const WinogradShape *s) {
     return 16 + (s->c + s->o) * BLOCK_ROW + 5 * patch_row_floats(s);
 }
 
-/* A piece: tiles [tx, tx + run) of tile row ty of image `image`, at column `at` of the block. */
+/* A piece: tiles [tx, tx + run) of tile row ty of image `image`, at column `at` of the block;
+ * in an input plane, its patch rows' first columns (NO_ROW: padding), how far its loads reach
+ * from there, and whether its columns are all inside the image. */
+#define NO_ROW INT64_MIN
 typedef struct {
     int64_t image, ty, tx, run, at;
+    int64_t row_at[4], reach;
+    int inside;
 } Piece;
 
 /* The pieces of the tiles [g0, g0 + nb), in order (at most nb / tw + 2); returns how many. */
@@ -171,6 +176,13 @@ static int64_t block_pieces(Piece *pieces, int64_t g0, int64_t nb, const Winogra
         p->image = g / s->t, p->ty = in_image / s->tw, p->tx = in_image % s->tw;
         p->run = s->tw - p->tx < g0 + nb - g ? s->tw - p->tx : g0 + nb - g;
         p->at = g - g0;
+        const int64_t x0 = 2 * p->tx - s->pw; /* columns [x0, x0 + 2 run + 2) */
+        for (int i = 0; i < 4; i++) {
+            const int64_t y = 2 * p->ty + i - s->ph;
+            p->row_at[i] = y < 0 || y >= s->h ? NO_ROW : y * s->w + x0;
+        }
+        p->reach = 2 * ((p->run - 1) / 16 * 16) + 34; /* the last chunk's 34 columns */
+        p->inside = x0 >= 0 && x0 + 2 * p->run + 2 <= s->w;
         g += p->run;
     }
     return n;
@@ -182,36 +194,39 @@ typedef struct {
     const float *inp, *end;
     float *out;
     int64_t image, image_out; /* floats of an input and of an output image */
-    float *pad;               /* 4 patch rows (patch_rows) */
+    float *pad;               /* 4 patch rows (patch_rows), row_floats apart */
     const float *zeros;       /* a patch row of zeros */
+    int64_t row_floats;
 } Planes;
 
-/* The four patch rows of a piece's tiles in channel c, rows[i][q] = the padded plane's row
- * 2 ty + i, column 2 tx + q, for q < 2 run + 2 (more may be read, and ignored), or `zeros` for a
- * row of padding. With `masked` (the caller zeroes the columns outside the image itself), the
- * image's rows themselves wherever the loads stay inside the input [start, end); else only where
- * no column is padding, and elsewhere rows copied with their zeros into pad (4 x
- * patch_row_floats, set once, so the columns past a copy hold finite values). */
-static void patch_rows(const float *rows[4], const float *plane, const float *start,
-                       const float *end, const WinogradShape *s, const Piece *p, float *pad,
-                       const float *zeros, int masked) {
-    const int64_t x0 = 2 * p->tx - s->pw, need = 2 * p->run + 2; /* columns [x0, x0 + need) */
-    const int64_t reach = 2 * ((p->run - 1) / 16 * 16) + 34;     /* the chunks' loads */
+/* A patch row that needs padding, or whose loads would leave the input: dst[q] = src[q] for the
+ * columns x0 + q inside [0, w), zero for the others, q < need. */
+static const float *copy_patch_row(float *dst, const float *src, int64_t x0, int64_t need,
+                                   int64_t w) {
+    const int64_t lo = x0 < 0 ? -x0 : 0, hi = x0 + need > w ? w - x0 : need;
+    for (int64_t q = 0; q < need; q++) dst[q] = q >= lo && q < hi ? src[q] : 0.0f;
+    return dst;
+}
+
+/* The four patch rows of a piece's tiles in the plane at `plane`, rows[i][q] = the padded plane's
+ * row 2 ty + i, column 2 tx + q, for q < 2 run + 2 (more may be read, and ignored), or zeros for
+ * a row of padding. With `masked` (the caller zeroes the columns outside the image itself), the
+ * image's rows themselves wherever the loads stay inside the input; else only where no column is
+ * padding, and elsewhere rows copied with their zeros into pl->pad (set once, so the columns past
+ * a copy hold finite values). */
+static inline void patch_rows(const float *rows[4], const float *plane, const Planes *pl,
+                              const WinogradShape *s, const Piece *p, int masked) {
+    const int64_t x0 = 2 * p->tx - s->pw;
     for (int i = 0; i < 4; i++) {
-        const int64_t y = 2 * p->ty + i - s->ph;
-        if (y < 0 || y >= s->h) {
-            rows[i] = zeros;
+        if (p->row_at[i] == NO_ROW) {
+            rows[i] = pl->zeros;
             continue;
         }
-        const float *src = plane + y * s->w + x0;
-        if (src >= start && src + reach <= end && (masked || (x0 >= 0 && x0 + need <= s->w))) {
+        const float *src = plane + p->row_at[i];
+        if ((masked || p->inside) && src >= pl->inp && src + p->reach <= pl->end)
             rows[i] = src;
-            continue;
-        }
-        float *dst = pad + i * patch_row_floats(s);
-        const int64_t lo = x0 < 0 ? -x0 : 0, hi = x0 + need > s->w ? s->w - x0 : need;
-        for (int64_t q = 0; q < need; q++) dst[q] = q >= lo && q < hi ? src[q] : 0.0f;
-        rows[i] = dst;
+        else
+            rows[i] = copy_patch_row(pl->pad + i * pl->row_floats, src, x0, 2 * p->run + 2, s->w);
     }
 }
 
@@ -220,8 +235,7 @@ static void input_channel(const Block *b, int64_t c, const Piece *pieces, int64_
                           const Planes *pl, const WinogradShape *s) {
     for (const Piece *p = pieces; p < pieces + np; p++) {
         const float *rows[4];
-        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s,
-                   p, pl->pad, pl->zeros, 0);
+        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 0);
         float *vc = b->v + c * BLOCK_ROW + p->at;
         for (int64_t k = 0; k < p->run; k++) {
             float d[4][4], v[16];
@@ -272,8 +286,7 @@ __attribute__((target("avx512f"))) static void input_channel_avx512(const Block 
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     for (const Piece *p = pieces; p < pieces + np; p++) {
         const float *rows[4];
-        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl->inp, pl->end, s,
-                   p, pl->pad, pl->zeros, 1);
+        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 1);
         float *vc = b->v + c * BLOCK_ROW + p->at;
         for (int64_t k = 0; k < p->run; k += 16) {
             /* patch column j of lane l is the image's column x0 + 2l + j */
@@ -384,7 +397,7 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
     Planes pl;
     pl.inp = inp, pl.out = out, pl.image = s->c * s->h * s->w, pl.image_out = s->o * s->oh * s->ow;
     pl.end = inp + n * pl.image;
-    pl.pad = b.m + s->o * BLOCK_ROW, pl.zeros = pl.pad + 4 * prf; /* (4, prf), (prf) */
+    pl.pad = b.m + s->o * BLOCK_ROW, pl.zeros = pl.pad + 4 * prf, pl.row_floats = prf;
     memset(pl.pad, 0, (size_t)(5 * prf) * sizeof *pl.pad);
     /* M's columns that no product writes but the last 16 tiles of a piece read */
     const int64_t written = total < WINOGRAD_BLOCK_TILES ? total : WINOGRAD_BLOCK_TILES;
