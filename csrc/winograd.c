@@ -169,7 +169,22 @@ typedef struct {
     int64_t image, ty, tx, run, at;
     int64_t row_at[4], reach;
     int inside;
+    uint16_t lanes_in[4]; /* its first 16 tiles: the lanes whose patch column j is in the image */
 } Piece;
+
+/* Bits [lo, hi) of 16, clamped. */
+static uint16_t lane_bits(int64_t lo, int64_t hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    return hi <= lo ? 0 : (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* The lanes l of 16 tiles from tile column tx whose patch column j, the image's column
+ * 2 (tx + l) + j - pw, lies inside it. */
+static void lanes_inside(uint16_t in[4], int64_t tx, const WinogradShape *s) {
+    const int64_t x0 = 2 * tx - s->pw;
+    for (int j = 0; j < 4; j++) in[j] = lane_bits((-x0 - j + 1) / 2, (s->w - x0 - j + 1) / 2);
+}
 
 /* The pieces of the tiles [g0, g0 + nb), in order (at most nb / tw + 2); returns how many. */
 static int64_t block_pieces(Piece *pieces, int64_t g0, int64_t nb, const WinogradShape *s) {
@@ -187,6 +202,7 @@ static int64_t block_pieces(Piece *pieces, int64_t g0, int64_t nb, const Winogra
         }
         p->reach = 2 * ((p->run - 1) / 16 * 16) + 34; /* the last chunk's 34 columns */
         p->inside = x0 >= 0 && x0 + 2 * p->run + 2 <= s->w;
+        lanes_inside(p->lanes_in, p->tx, s);
         g += p->run;
     }
     return n;
@@ -272,13 +288,6 @@ static void output_channel(const Block *b, float bias, int64_t o, const Piece *p
 }
 
 #ifdef WINOGRAD_AVX512
-/* Lanes [lo, hi) of 16, clamped. */
-static __mmask16 lanes(int64_t lo, int64_t hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
 /* V of a block's tiles in channel c, 16 tiles a vector: each patch row's 34 columns in four plain
  * loads (masked loads are slow on AMD's cores), split into even and odd columns by two-source
  * permutes that zero the columns outside the image (the padding). */
@@ -293,10 +302,9 @@ __attribute__((target("avx512f"))) static void input_channel_avx512(const Block 
         patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 1);
         float *vc = b->v + c * BLOCK_ROW + p->at;
         for (int64_t k = 0; k < p->run; k += 16) {
-            /* patch column j of lane l is the image's column x0 + 2l + j */
-            const int64_t x0 = 2 * (p->tx + k) - s->pw;
-            __mmask16 inside[4];
-            for (int j = 0; j < 4; j++) inside[j] = lanes((-x0 - j + 1) / 2, (s->w - x0 - j + 1) / 2);
+            uint16_t later[4]; /* the lanes inside the image */
+            const uint16_t *inside = p->lanes_in;
+            if (k > 0) lanes_inside(later, p->tx + k, s), inside = later;
             __m512 d[4][4], v[16];
             for (int i = 0; i < 4; i++) {
                 const float *row = rows[i] + 2 * k;
