@@ -448,7 +448,8 @@ int conv2d_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, Tensor *worksp
     ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), NULL, tensor_f32(dout), NULL,
                    dinp ? tensor_f32(dinp) : NULL, dweight ? tensor_f32(dweight) : NULL,
                    dbias ? tensor_f32(dbias) : NULL, tensor_f32(workspace)};
-    if (g.winograd && job.dx) winograd_weights(job.ws, job.ws + shared_floats(&g), job.wt, &g.wb, 1);
+    if (g.winograd && job.dx) /* part 0's scratch is free until the parts start */
+        winograd_weights(job.ws, job.ws + shared_floats(&g), job.wt, &g.wb, 1);
     parallel_for(g.n, g.n / g.parts, backward_part, &job);
     for (int part = 1; part < g.parts; part++) { /* the partials, in part order */
         const float *partial = partials(&g, job.ws) + (part - 1) * partial_floats(&g);

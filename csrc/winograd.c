@@ -156,9 +156,11 @@ static Block block_layout(const WinogradShape *s, float *scratch) {
  * loads (34 columns from the last chunk's first) to run past them. */
 static int64_t patch_row_floats(const WinogradShape *s) { return 2 * s->tw + 2 + 48; }
 
-/* 16 floats to align V, V and M, then 4 padded patch rows and a row of zeros. */
+/* 16 floats to align V, V and M, then 4 padded patch rows and a row of zeros; at least
+ * winograd_weights' tmp. */
 int64_t winograd_scratch_floats(const WinogradShape *s) {
-    return 16 + (s->c + s->o) * BLOCK_ROW + 5 * patch_row_floats(s);
+    const int64_t n = 16 + (s->c + s->o) * BLOCK_ROW + 5 * patch_row_floats(s);
+    return n > 16 * s->o * s->c ? n : 16 * s->o * s->c;
 }
 
 /* A piece: tiles [tx, tx + run) of tile row ty of image `image`, at column `at` of the block;

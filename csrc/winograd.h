@@ -35,7 +35,8 @@ void winograd_shape(WinogradShape *s, int64_t c, int64_t h, int64_t w, int64_t o
 /* Floats of the transformed filters, packed for the products (16 x gemm_packed_a_floats(O, C)). */
 int64_t winograd_weight_floats(const WinogradShape *s);
 
-/* Floats of scratch one winograd_images call needs (a block's V and M). */
+/* Floats of scratch one winograd_images call needs (a block's V and M), at least 16 * O * C (so
+ * that it can serve as winograd_weights' tmp first). */
 int64_t winograd_scratch_floats(const WinogradShape *s);
 
 /* up (winograd_weight_floats(s)) = U (16, O, C), packed for the products, from weight
