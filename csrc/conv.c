@@ -79,7 +79,9 @@ static int64_t part_floats(const Conv2dShape *g) {
 }
 /* The transformed filters, shared by the threads, come first. */
 static int64_t shared_floats(const Conv2dShape *g) {
-    return g->winograd ? winograd_weight_floats(&g->wf) : conv_direct_shared_floats(g);
+    if (!g->winograd) return conv_direct_shared_floats(g);
+    int64_t f = winograd_weight_floats(&g->wf), b = winograd_weight_floats(&g->wb);
+    return f > b ? f : b;
 }
 static int64_t partial_floats(const Conv2dShape *g) { return g->o * g->k + g->o; }
 
@@ -316,9 +318,8 @@ static void forward_part(void *ctx, int64_t lo, int64_t hi, int part) {
         return;
     }
     if (g->winograd) {
-        for (int64_t i = lo; i < hi; i++)
-            winograd_image(j->y + i * g->o * g->p, j->x + i * image, j->ws, j->b, &g->wf, cols,
-                           g->parts == 1);
+        winograd_images(j->y + lo * g->o * g->p, j->x + lo * image, hi - lo, j->ws, j->b, &g->wf,
+                        cols);
         return;
     }
     for (int64_t n0 = lo; n0 < hi; n0 += g->chunk) {
@@ -389,16 +390,15 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
             for (int64_t i = 0; i < nb; i++) im2col(cols + i * g->p, ld, j->x + (n0 + i) * image, g);
             image_gemm(g, 0, 1, g->o, g->k, ld, dy, ld, cols, ld, 1.0f, dw, g->k);
         }
-        if (j->dx && g->winograd) { /* written, not accumulated: no memset */
-            for (int64_t i = 0; i < nb; i++)
-                winograd_image(j->dx + (n0 + i) * image, j->dy + (n0 + i) * g->o * g->p, j->ws,
-                               NULL, &g->wb, cols, g->parts == 1);
-        } else if (j->dx) {
+        if (j->dx && !g->winograd) {
             image_gemm(g, 1, 0, g->k, ld, g->o, j->wt, g->k, dy, ld, 0.0f, cols, ld);
             if (!col2im_writes(g)) memset(j->dx + n0 * image, 0, (size_t)(nb * image) * sizeof *j->dx);
             for (int64_t i = 0; i < nb; i++) col2im(j->dx + (n0 + i) * image, cols + i * g->p, ld, g);
         }
     }
+    if (j->dx && g->winograd) /* written, not accumulated: no memset */
+        winograd_images(j->dx + lo * image, j->dy + lo * g->o * g->p, hi - lo, j->ws, NULL, &g->wb,
+                        cols);
     if (du) winograd_weights_backward(dw, du, g->o, g->c);
     if (direct_dw) /* cols is free again: the kernel's scratch */
         conv_direct_weight_grad(dw, db, j->dy + lo * g->o * g->p, j->x + lo * image, hi - lo, g, cols);
@@ -418,7 +418,8 @@ int conv2d_forward(Tensor *out, Tensor *workspace, const Tensor *inp, const Tens
 
     ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), bias ? tensor_f32(bias) : NULL,
                    NULL, tensor_f32(out), NULL, NULL, NULL, tensor_f32(workspace)};
-    if (g.winograd) winograd_weights(job.ws, job.wt, g.o, g.c, 0);
+    if (g.winograd) /* part 0's scratch is free until the parts start */
+        winograd_weights(job.ws, job.ws + shared_floats(&g), job.wt, &g.wf, 0);
     if (g.direct) conv_direct_prepare(job.ws, job.wt, &g);
     parallel_for(g.n, g.n / g.parts, forward_part, &job);
     return MN_OK;
@@ -447,7 +448,8 @@ int conv2d_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, Tensor *worksp
     ConvJob job = {&g, tensor_f32(inp), tensor_f32(weight), NULL, tensor_f32(dout), NULL,
                    dinp ? tensor_f32(dinp) : NULL, dweight ? tensor_f32(dweight) : NULL,
                    dbias ? tensor_f32(dbias) : NULL, tensor_f32(workspace)};
-    if (g.winograd && job.dx) winograd_weights(job.ws, job.wt, g.o, g.c, 1);
+    if (g.winograd && job.dx) /* part 0's scratch is free until the parts start */
+        winograd_weights(job.ws, job.ws + shared_floats(&g), job.wt, &g.wb, 1);
     parallel_for(g.n, g.n / g.parts, backward_part, &job);
     for (int part = 1; part < g.parts; part++) { /* the partials, in part order */
         const float *partial = partials(&g, job.ws) + (part - 1) * partial_floats(&g);

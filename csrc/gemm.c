@@ -31,10 +31,11 @@ typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b, float *c
 /* 8 x 32 on AVX-512: 16 accumulators, the A value broadcast from the packed panel; stores the
  * first `cols` columns of the tile (masked stores past 16 and 32). */
 __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(
-    int64_t kc, const float *a, const float *b, float *acc, int64_t ldc, int accumulate, int cols) {
+    int64_t kc, const float *a, const float *b, int64_t ldb, float *acc, int64_t ldc,
+    int accumulate, int cols) {
     __m512 c[8][2];
     for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < kc; k++, a += 8, b += 32) {
+    for (int64_t k = 0; k < kc; k++, a += 8, b += ldb) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         for (int i = 0; i < 8; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -67,7 +68,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
 __attribute__((target("avx512f"))) static void kernel_avx512(int64_t kc, const float *a,
                                                              const float *b, float *acc,
                                                              int64_t ldc, int accumulate) {
-    tile_avx512(kc, a, b, acc, ldc, accumulate, 32);
+    tile_avx512(kc, a, b, 32, acc, ldc, accumulate, 32);
 }
 
 /* The tile's first cols (< 32) columns: a product's last, narrower strip stored in place. */
@@ -75,7 +76,20 @@ __attribute__((target("avx512f"))) static void kernel_avx512_narrow(int64_t kc, 
                                                                     const float *b, float *acc,
                                                                     int64_t ldc, int accumulate,
                                                                     int cols) {
-    tile_avx512(kc, a, b, acc, ldc, accumulate, cols);
+    tile_avx512(kc, a, b, 32, acc, ldc, accumulate, cols);
+}
+
+/* C (m, n) (+)= A @ B with A packed (one block: m <= GEMM_MC, a multiple of 8, and k <= GEMM_KC_MAX)
+ * and B's rows read in place, ldb apart (64-byte aligned): no strips to pack when B's rows are
+ * already in the cache (Winograd's V). The sums are the packed kernel's, in the same order. */
+__attribute__((target("avx512f"))) static void gemm_rows_in_place_avx512(
+    int64_t m, int64_t n, int64_t k, const float *packed_a, const float *b, int64_t ldb,
+    int accumulate, float *c, int64_t ldc) {
+    for (int64_t j0 = 0; j0 < n; j0 += 32) {
+        const int cols = n - j0 < 32 ? (int)(n - j0) : 32;
+        for (int64_t r0 = 0; r0 < m; r0 += 8)
+            tile_avx512(k, packed_a + r0 * k, b + j0, ldb, c + r0 * ldc + j0, ldc, accumulate, cols);
+    }
 }
 
 /* pack_b_strip's narrow last strip, non-transposed, on AVX-512: masked loads, zeros past cols. */
@@ -335,20 +349,36 @@ static void store_tile(float *c, int64_t ldc, int c_trans, const float *acc, int
 
 /* The blocked product; with c_trans, C is stored transposed (C^T = op(B)^T op(A)^T computed as
  * this product with the operands swapped). */
+/* The K block that starts at p0: GEMM_KC, or all that is left when that is at most GEMM_KC_MAX. */
+static int64_t k_block(int64_t k, int64_t p0) { return k - p0 <= GEMM_KC_MAX ? k - p0 : GEMM_KC; }
+
+/* Floats of one packed A block: mc rows rounded up to whole panels, times kc. */
+static int64_t a_block_floats(int64_t mc, int64_t kc, const Kernel *kern) {
+    return (mc + kern->mr - 1) / kern->mr * kern->mr * kc;
+}
+
+/* The blocked product; with c_trans, C is stored transposed (C^T = op(B)^T op(A)^T computed as
+ * this product with the operands swapped). With packed_a (gemm_pack_a's layout: the blocks in
+ * this loop's order), A is read from there instead of being packed. */
 static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                          const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                         float *c, int64_t ldc, int c_trans, const Kernel *kern) {
+                         float *c, int64_t ldc, int c_trans, const Kernel *kern,
+                         const float *packed_a) {
     const int mr = kern->mr, nr = kern->nr;
     float acc[GEMM_MAX_MR * GEMM_MAX_NR] __attribute__((aligned(64)));
     for (int64_t p0 = 0; p0 < k; ) {
-        int64_t kc = k - p0 <= GEMM_KC_MAX ? k - p0 : GEMM_KC;
+        int64_t kc = k_block(k, p0);
         float block_beta = p0 == 0 ? beta : 1.0f; /* later K blocks add to the first's result */
         /* whole tiles go straight to C when that is a plain store or add */
         int direct = !c_trans && alpha == 1.0f && (block_beta == 0.0f || block_beta == 1.0f);
         for (int64_t i0 = 0; i0 < m; i0 += GEMM_MC) {
             int64_t mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC;
-            pack_a_block(pack_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, trans_a,
-                         mc, kc, kern);
+            const float *panels = packed_a; /* (mc / mr panels, kc, mr) */
+            if (packed_a)
+                packed_a += a_block_floats(mc, kc, kern);
+            else
+                pack_a_block(pack_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda,
+                             trans_a, mc, kc, kern), panels = pack_a;
             for (int64_t j0 = 0; j0 < n; j0 += nr) {
                 int64_t cols = n - j0 < nr ? n - j0 : nr;
                 const float *src = trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, *strip = pack_b;
@@ -360,17 +390,17 @@ static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
                     int64_t rows = mc - r0 < mr ? mc - r0 : mr;
                     float *tile = c_trans ? c + j0 * ldc + i0 + r0 : c + (i0 + r0) * ldc + j0;
                     if (direct && rows == mr && cols == nr) { /* the kernel writes C itself */
-                        kern->fn(kc, pack_a + r0 * kc, strip, tile, ldc, block_beta != 0.0f);
+                        kern->fn(kc, panels + r0 * kc, strip, tile, ldc, block_beta != 0.0f);
                         continue;
                     }
 #ifdef GEMM_X86
                     if (direct && rows == mr && kern->fn == kernel_avx512) { /* masked stores */
-                        kernel_avx512_narrow(kc, pack_a + r0 * kc, strip, tile, ldc,
+                        kernel_avx512_narrow(kc, panels + r0 * kc, strip, tile, ldc,
                                              block_beta != 0.0f, (int)cols);
                         continue;
                     }
 #endif
-                    kern->fn(kc, pack_a + r0 * kc, strip, acc, nr, 0);
+                    kern->fn(kc, panels + r0 * kc, strip, acc, nr, 0);
                     store_tile(tile, ldc, c_trans, acc, nr, rows, cols, alpha, block_beta);
                 }
             }
@@ -470,9 +500,67 @@ void gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, floa
     }
     const Kernel *kern = kernel();
     if (2 * n < kern->nr && n < m) /* a narrow C (conv1's weight gradient): fill tiles with M */
-        gemm_blocked(!trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, kern);
+        gemm_blocked(!trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, kern, NULL);
     else
-        gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, kern);
+        gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, kern, NULL);
+}
+
+int64_t gemm_packed_a_floats(int64_t m, int64_t k) {
+    const Kernel *kern = kernel();
+    int64_t n = 0;
+    for (int64_t p0 = 0; p0 < k; p0 += k_block(k, p0))
+        for (int64_t i0 = 0; i0 < m; i0 += GEMM_MC)
+            n += a_block_floats(m - i0 < GEMM_MC ? m - i0 : GEMM_MC, k_block(k, p0), kern);
+    return n;
+}
+
+void gemm_pack_a(float *dst, int trans_a, int64_t m, int64_t k, const float *a, int64_t lda) {
+    const Kernel *kern = kernel();
+    for (int64_t p0 = 0; p0 < k; p0 += k_block(k, p0))
+        for (int64_t i0 = 0; i0 < m; i0 += GEMM_MC) {
+            const int64_t mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC, kc = k_block(k, p0);
+            pack_a_block(dst, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, trans_a, mc,
+                         kc, kern);
+            dst += a_block_floats(mc, kc, kern);
+        }
+}
+
+/* A[i][kk] of A (m, k) packed by gemm_pack_a: for the product's rare no-memory fallback. */
+static float packed_at(const float *packed, int64_t m, int64_t k, int64_t i, int64_t kk,
+                       const Kernel *kern) {
+    for (int64_t p0 = 0; p0 < k; p0 += k_block(k, p0))
+        for (int64_t i0 = 0; i0 < m; i0 += GEMM_MC) {
+            const int64_t mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC, kc = k_block(k, p0);
+            if (kk >= p0 && kk < p0 + kc && i >= i0 && i < i0 + mc) {
+                const int64_t r = i - i0;
+                return packed[(r / kern->mr * kc + kk - p0) * kern->mr + r % kern->mr];
+            }
+            packed += a_block_floats(mc, kc, kern);
+        }
+    return 0.0f;
+}
+
+void gemm_packed_serial(int64_t m, int64_t n, int64_t k, const float *packed_a, const float *b,
+                        int64_t ldb, float beta, float *c, int64_t ldc) {
+    if (m <= 0 || n <= 0) return;
+    const Kernel *kern = kernel();
+#ifdef GEMM_X86
+    if (kern->fn == kernel_avx512 && k > 0 && k <= GEMM_KC_MAX && m <= GEMM_MC && m % 8 == 0 &&
+        (beta == 0.0f || beta == 1.0f) && ((uintptr_t)b & 63) == 0 && ldb % 16 == 0) {
+        gemm_rows_in_place_avx512(m, n, k, packed_a, b, ldb, beta != 0.0f, c, ldc);
+        return;
+    }
+#endif
+    if (k > 0 && buffers()) {
+        gemm_blocked(0, 0, m, n, k, 1.0f, NULL, 0, b, ldb, beta, c, ldc, 0, kern, packed_a);
+        return;
+    }
+    for (int64_t i = 0; i < m; i++) /* nothing to multiply, or no memory for B's strips */
+        for (int64_t j = 0; j < n; j++) {
+            float sum = 0.0f;
+            for (int64_t kk = 0; kk < k; kk++) sum += packed_at(packed_a, m, k, i, kk, kern) * b[kk * ldb + j];
+            c[i * ldc + j] = sum + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
+        }
 }
 
 typedef struct {

@@ -39,6 +39,23 @@ int gemm_avx512(void);
 void gemm_transpose(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
                     int64_t cols);
 
+/* A product whose A is packed once and used many times (Winograd's transformed filters): the
+ * packing, a fair part of a small product's time, is then not repeated at every call.
+ *
+ * Floats of op(A) (m, k) packed for the micro-kernel in use (its panels of rows zero-padded). */
+int64_t gemm_packed_a_floats(int64_t m, int64_t k);
+
+/* dst (gemm_packed_a_floats(m, k) floats, 64-byte aligned) = op(A) (m, k) packed. */
+void gemm_pack_a(float *dst, int trans_a, int64_t m, int64_t k, const float *a, int64_t lda);
+
+/* C (M, N) = A @ B + beta * C on the calling thread, A (M, K) as gemm_pack_a packed it, B (K, N)
+ * not transposed. Each element sums K in the same order as gemm_serial's. On AVX-512, B's rows
+ * are read in place when they are 64-byte aligned (b and ldb), M is a multiple of 8 and K at most
+ * 384, beta 0 or 1: then B's rows must have room for whole 32-column strips (N rounded up to 32
+ * floats are read; the extra columns' results are not stored). */
+void gemm_packed_serial(int64_t m, int64_t n, int64_t k, const float *packed_a, const float *b,
+                        int64_t ldb, float beta, float *c, int64_t ldc);
+
 void gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
           int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

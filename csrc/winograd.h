@@ -1,4 +1,4 @@
-/* winograd.h: 3x3 stride-1 convolution of one image by Winograd's minimal filtering F(2x2, 3x3)
+/* winograd.h: 3x3 stride-1 convolution of images by Winograd's minimal filtering F(2x2, 3x3)
  * (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015).
  *
  * Each 2x2 block of outputs (a tile) is computed from the 4x4 input patch under it with 16
@@ -6,14 +6,15 @@
  * less than im2col's:
  *
  *     V[xi] (C, T)  = B^T d B of every tile and channel (input transform, adds only)
- *     U[xi] (O, C)  = G g G^T of every filter           (once per call)
+ *     U[xi] (O, C)  = G g G^T of every filter           (once per call, packed for the products)
  *     M[xi] (O, T)  = U[xi] @ V[xi]                      16 sgemm calls, xi = 0..15
  *     out           = A^T m A of every tile, + bias      (output transform, adds only)
  *
- * with T = tiles per image. The input gradient of a 3x3 stride-1 convolution is itself one (of
- * the output gradient, padded by 2 - pad, with the filters turned 180 degrees and their in/out
- * channels swapped: winograd_weights(..., flip = 1)), so the same code serves both. The extra
- * rounding is a few float ulps (the transforms' coefficients are 0, +-1 and 1/2). */
+ * with T the tiles, a block of them at a time (winograd_images). The input gradient of a 3x3
+ * stride-1 convolution is itself one (of the output gradient, padded by 2 - pad, with the filters
+ * turned 180 degrees and their in/out channels swapped: winograd_weights(..., flip = 1)), so the
+ * same code serves both. The extra rounding is a few float ulps (the transforms' coefficients are
+ * 0, +-1 and 1/2). */
 #ifndef MNIST_WINOGRAD_H
 #define MNIST_WINOGRAD_H
 
@@ -24,30 +25,32 @@ typedef struct {
     int64_t o;         /* output channels */
     int64_t ph, pw;    /* zero padding on each side */
     int64_t oh, ow;    /* output (O, OH, OW): OH = H + 2*PH - 2 */
-    int64_t th, tw, t; /* tiles: ceil(OH/2) x ceil(OW/2) = T */
+    int64_t th, tw, t; /* tiles of an image: ceil(OH/2) x ceil(OW/2) = T */
 } WinogradShape;
 
 /* s for a 3x3 stride-1 convolution of a (C, H, W) image into O channels with padding ph, pw. */
 void winograd_shape(WinogradShape *s, int64_t c, int64_t h, int64_t w, int64_t o, int64_t ph,
                     int64_t pw);
 
-/* Floats of the transformed weights (16 * O * C). */
+/* Floats of the transformed filters, packed for the products (16 x gemm_packed_a_floats(O, C)). */
 int64_t winograd_weight_floats(const WinogradShape *s);
 
-/* Floats of scratch one winograd_image call needs (V, M and a few padded rows). */
+/* Floats of scratch one winograd_images call needs (a block's V and M), at least 16 * O * C (so
+ * that it can serve as winograd_weights' tmp first). */
 int64_t winograd_scratch_floats(const WinogradShape *s);
 
-/* u (16, O, C) from weight (O, C, 3, 3); with flip, u (16, C, O) from the same weight turned
- * 180 degrees with channels swapped: the filters of the input gradient.
- *   o, c: the weight's output and input channels */
-void winograd_weights(float *u, const float *weight, int64_t o, int64_t c, int flip);
+/* up (winograd_weight_floats(s)) = U (16, O, C), packed for the products, from weight
+ * (O, C, 3, 3); with flip, the filters of the input gradient: weight (C, O, 3, 3) (s's C and O:
+ * the forward's O and C) turned 180 degrees with its channels swapped. tmp: 16 * O * C floats. */
+void winograd_weights(float *up, float *tmp, const float *weight, const WinogradShape *s,
+                      int flip);
 
-/* out (O, OH, OW) = the convolution of inp (C, H, W) by the filters u transformed for s (as
- * winograd_weights made them), + bias (O) when not NULL. scratch: winograd_scratch_floats(s)
- * floats. all_threads: run the products on all the kernels' threads (a single image), else on
- * the calling thread. */
-void winograd_image(float *out, const float *inp, const float *u, const float *bias,
-                    const WinogradShape *s, float *scratch, int all_threads);
+/* out (N, O, OH, OW) = the convolution of inp (N, C, H, W), n images, by the filters up (as
+ * winograd_weights made them for s), + bias (O) when not NULL, on the calling thread. scratch:
+ * winograd_scratch_floats(s) floats. The tiles of all n images go through the products in blocks
+ * that span tile rows and images; a result does not depend on n or on the blocks. */
+void winograd_images(float *out, const float *inp, int64_t n, const float *up, const float *bias,
+                     const WinogradShape *s, float *scratch);
 
 /* The weight gradient, by the same transforms: the output is linear in U, so
  *

@@ -165,61 +165,93 @@ os.exit(0)
   end)
 end)
 
-describe("Winograd F(2x2, 3x3) convolution", function()
-  -- Plain Lua loops: out[n][o][y][x] = bias[o] + sum over c, a, b of w[o][c][a][b] * in[n][c][y+a-p][x+b-p]
-  -- and the input gradient, its adjoint.
-  local function reference(x, w, b, gout, pad)
-    local n, c, h, wd = x:size(1), x:size(2), x:size(3), x:size(4)
-    local o = w:size(1)
-    local oh, ow = h + 2 * pad - 2, wd + 2 * pad - 2
-    local y, gx = T.zeros(n, o, oh, ow), T.zeros(n, c, h, wd)
-    for i = 1, n do
-      for oo = 1, o do
-        for yy = 1, oh do
-          for xx = 1, ow do
-            local sum = b:get(oo)
-            local g = gout:get(i, oo, yy, xx)
-            for cc = 1, c do
-              for a = 1, 3 do
-                local iy = yy + a - 1 - pad
-                if iy >= 1 and iy <= h then
-                  for bb = 1, 3 do
-                    local ix = xx + bb - 1 - pad
-                    if ix >= 1 and ix <= wd then
-                      local wv = w:get(oo, cc, a, bb)
-                      sum = sum + wv * x:get(i, cc, iy, ix)
-                      gx:set(i, cc, iy, ix, gx:get(i, cc, iy, ix) + wv * g)
-                    end
+-- Winograd convolutions' outputs and input gradients (batch >= 4, so the Winograd path is taken)
+-- against plain double-precision loops, out[n][o][y][x] = bias[o] + sum over c, a, b of
+-- w[o][c][a][b] * in[n][c][y+a-p][x+b-p] and the input gradient, its adjoint; with one and two
+-- threads, which must agree bitwise. The cases cover odd and even output sizes, paddings 0 to 2,
+-- blocks of tiles that span images (12x11: 150 tiles), tile rows of more than one vector (37
+-- wide: 19 tiles) and a single tile. A child process per micro-kernel choice (the generic one
+-- takes the plain C transforms) prints its worst error.
+local FORWARD = [[
+local mnist = require "mnist"
+local T, nn = mnist.tensor, mnist.nn
+local worst, same = 0, true
+-- { images, input channels, output channels, height, width, padding }
+for _, case in ipairs { { 5, 8, 9, 7, 9, 0 }, { 5, 8, 9, 6, 6, 1 }, { 5, 8, 9, 5, 8, 2 },
+                        { 5, 8, 9, 12, 11, 1 }, { 4, 8, 9, 9, 37, 1 }, { 6, 8, 8, 3, 3, 0 } } do
+  local n, c, o, h, w, pad = unpack(case)
+  local oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
+  mnist.random.manual_seed(11)
+  local conv = nn.SpatialConvolution(c, o, 3, 3, 1, 1, pad, pad)
+  local x, gout = T.zeros(n, c, h, w), T.zeros(n, o, oh, ow)
+  mnist.random.default:fill_uniform(x, -1, 1)
+  mnist.random.default:fill_uniform(gout, -1, 1)
+  local runs = {}
+  for threads = 1, 2 do
+    mnist.core.blas_set_threads(threads)
+    local y = conv:forward(x)
+    local gx = conv:updateGradInput(x, gout)
+    runs[threads] = { y:view(y:numel()):totable(), gx:view(gx:numel()):totable(), y:tobytes() .. gx:tobytes() }
+  end
+  same = same and runs[1][3] == runs[2][3]
+  local yv, gxv = runs[1][1], runs[1][2]
+  local xv, gv = x:view(x:numel()):totable(), gout:view(gout:numel()):totable()
+  local wv, bv = conv.weight:view(conv.weight:numel()):totable(), conv.bias:totable()
+  local gx_ref = {}
+  for i = 1, n * c * h * w do gx_ref[i] = 0 end
+  for i = 0, n - 1 do
+    for oo = 0, o - 1 do
+      for yy = 0, oh - 1 do
+        for xx = 0, ow - 1 do
+          local sum, g = bv[oo + 1], gv[((i * o + oo) * oh + yy) * ow + xx + 1]
+          for cc = 0, c - 1 do
+            for a = 0, 2 do
+              local iy = yy + a - pad
+              if iy >= 0 and iy < h then
+                for b = 0, 2 do
+                  local ix = xx + b - pad
+                  if ix >= 0 and ix < w then
+                    local wt, at = wv[((oo * c + cc) * 3 + a) * 3 + b + 1], ((i * c + cc) * h + iy) * w + ix + 1
+                    sum = sum + wt * xv[at]
+                    gx_ref[at] = gx_ref[at] + wt * g
                   end
                 end
               end
             end
-            y:set(i, oo, yy, xx, sum)
           end
+          local got = yv[((i * o + oo) * oh + yy) * ow + xx + 1]
+          worst = math.max(worst, math.abs(got - sum) / (1 + math.abs(sum)))
         end
       end
     end
-    return y, gx
   end
+  for i = 1, #gx_ref do worst = math.max(worst, math.abs(gxv[i] - gx_ref[i]) / (1 + math.abs(gx_ref[i]))) end
+end
+io.write(mnist.core.blas_info().gemm, " ", worst, " ", tostring(same))
+]]
 
-  local function worst(a, b)
-    local va, vb, m = a:view(a:numel()):totable(), b:view(b:numel()):totable(), 0
-    for i = 1, #va do m = math.max(m, math.abs(va[i] - vb[i])) end
-    return m
-  end
+local function run_child(script, kernel)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(script)
+  f:close()
+  local env = kernel and ("MNIST_GEMM_KERNEL=" .. kernel .. " ") or ""
+  local p = io.popen(env .. "luajit " .. path .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  os.remove(path)
+  return out
+end
 
-  for _, case in ipairs { { 7, 9, 0 }, { 6, 6, 1 }, { 5, 8, 2 }, { 12, 11, 1 } } do
-    local h, wd, pad = case[1], case[2], case[3]
-    it(("matches plain loops on %dx%d images with padding %d (outputs and input gradients)"):format(h, wd, pad), function()
-      mnist.random.manual_seed(11)
-      local conv = nn.SpatialConvolution(8, 9, 3, 3, 1, 1, pad, pad) -- 8 and 9 channels: Winograd
-      local x = uniform(2, 8, h, wd)
-      local gout = uniform(2, 9, h + 2 * pad - 2, wd + 2 * pad - 2)
-      local y = conv:forward(x)
-      local gx = conv:updateGradInput(x, gout)
-      local y_ref, gx_ref = reference(x, conv.weight, conv.bias, gout, pad)
-      assert.is_true(worst(y, y_ref) < 1e-4, "output " .. worst(y, y_ref))
-      assert.is_true(worst(gx, gx_ref) < 1e-4, "input gradient " .. worst(gx, gx_ref))
+describe("Winograd F(2x2, 3x3) convolution", function()
+  for _, kernel in ipairs { "generic", false } do
+    it(("matches plain double loops (outputs and input gradients) and does not depend on the thread count with the %s micro-kernel"):format(kernel or "best"), function()
+      local out = run_child(FORWARD, kernel)
+      local name, err, same = out:match("^(%S+) (%S+) (%S+)$")
+      assert.is_not_nil(name, out)
+      if kernel then assert.equal(kernel, name) end
+      assert.is_true(tonumber(err) < 1e-5, out)
+      assert.equal("true", same, out)
     end)
   end
 end)
@@ -352,22 +384,9 @@ io.write(mnist.core.blas_info().gemm, " ", worst, " ", tostring(same))
 ]]
 
 describe("Winograd F(2x2, 3x3) weight gradient", function()
-  local function run(kernel)
-    local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    f:write(WEIGHT_GRAD)
-    f:close()
-    local env = kernel and ("MNIST_GEMM_KERNEL=" .. kernel .. " ") or ""
-    local p = io.popen(env .. "luajit " .. path .. " 2>&1")
-    local out = p:read("*a")
-    p:close()
-    os.remove(path)
-    return out
-  end
-
   for _, kernel in ipairs { "generic", false } do
     it(("matches plain double loops and repeats bitwise with the %s micro-kernel"):format(kernel or "best"), function()
-      local out = run(kernel)
+      local out = run_child(WEIGHT_GRAD, kernel)
       local name, err, same = out:match("^(%S+) (%S+) (%S+)$")
       assert.is_not_nil(name, out)
       if kernel then assert.equal(kernel, name) end
