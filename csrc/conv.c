@@ -13,14 +13,22 @@
 /* Below this batch the filters' transform (once per call) costs more than Winograd saves. */
 #define WINOGRAD_MIN_BATCH 4
 
-/* 1 unless MNIST_CONV_WINOGRAD=0 (to compare with, or fall back to, im2col everywhere). */
+/* 1 unless the environment variable `name` is "0": MNIST_CONV_WINOGRAD=0 and MNIST_CONV_DIRECT=0
+ * send those layers through im2col instead (to compare with, or fall back to). Read once. */
+static int path_enabled(const char *name, int *cached) {
+    if (*cached < 0) {
+        const char *v = getenv(name);
+        *cached = !(v && strcmp(v, "0") == 0);
+    }
+    return *cached;
+}
 static int winograd_enabled(void) {
     static int enabled = -1;
-    if (enabled < 0) {
-        const char *v = getenv("MNIST_CONV_WINOGRAD");
-        enabled = !(v && strcmp(v, "0") == 0);
-    }
-    return enabled;
+    return path_enabled("MNIST_CONV_WINOGRAD", &enabled);
+}
+static int direct_enabled(void) {
+    static int enabled = -1;
+    return path_enabled("MNIST_CONV_DIRECT", &enabled);
 }
 
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
@@ -54,7 +62,7 @@ int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh
         winograd_shape(&g->wf, g->c, g->h, g->w, g->o, g->ph, g->pw);
         winograd_shape(&g->wb, g->o, g->oh, g->ow, g->c, 2 - g->ph, 2 - g->pw);
     }
-    g->direct = conv_direct_kind(g);
+    g->direct = direct_enabled() ? conv_direct_kind(g) : CONV_DIRECT_NONE;
     return MN_OK;
 }
 

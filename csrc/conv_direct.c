@@ -1,8 +1,5 @@
 #include "conv_direct.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "gemm.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -18,18 +15,8 @@
 /* Output positions per block of the CHANNELS kernels (8 accumulators). */
 #define BLOCK 8
 
-/* 1 unless MNIST_CONV_DIRECT=0 (to compare with, or fall back to, im2col). */
-static int direct_enabled(void) {
-    static int enabled = -1;
-    if (enabled < 0) {
-        const char *v = getenv("MNIST_CONV_DIRECT");
-        enabled = !(v && strcmp(v, "0") == 0);
-    }
-    return enabled;
-}
-
 int conv_direct_kind(const Conv2dShape *g) {
-    if (!direct_enabled() || !gemm_avx512() || g->sh != 1 || g->sw != 1 || g->ph != 0 || g->pw != 0 ||
+    if (!gemm_avx512() || g->sh != 1 || g->sw != 1 || g->ph != 0 || g->pw != 0 ||
         g->kh != g->kw || (g->kh != 3 && g->kh != 5))
         return CONV_DIRECT_NONE;
     if (g->c <= CONV_DIRECT_MAX_CHANNELS && g->ow >= VEC) return CONV_DIRECT_ROWS;

@@ -16,8 +16,9 @@
  * values broadcast in place. The weight gradient is the same loop with the output gradient
  * transposed to (P, 16) per image. The input gradient stays im2col's (conv.c).
  *
- * Both: stride 1, no padding, AVX-512 CPUs (conv_direct_kind); the rest goes through im2col or
- * Winograd. Sums run in a fixed order, whatever the thread count. */
+ * Both: stride 1, no padding, AVX-512 CPUs (conv_direct_kind; conv.c also lets MNIST_CONV_DIRECT=0
+ * turn them off); the rest goes through im2col or Winograd. Sums run in a fixed order, whatever
+ * the thread count. */
 #ifndef MNIST_CONV_DIRECT_H
 #define MNIST_CONV_DIRECT_H
 
