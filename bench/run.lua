@@ -23,6 +23,16 @@ local PYTHON = os.getenv("BENCH_PYTHON") or "/usr/bin/python3"
 local HERE = (arg[0]:match("^(.*)/[^/]*$") or ".")
 local RESULTS = HERE .. "/RESULTS.md"
 
+-- path as RESULTS.md shows it: relative to the checkout when it lies in or beside it (the
+-- Makefile passes $(CURDIR)/../shared/...), so the file names no machine's directories.
+local function shown_path(path)
+  local pwd = io.popen("pwd"):read("*l") or ""
+  local parent = pwd:match("^(.*)/[^/]+$") or ""
+  if pwd ~= "" and path:sub(1, #pwd + 1) == pwd .. "/" then return path:sub(#pwd + 2) end
+  if parent ~= "" and path:sub(1, #parent + 1) == parent .. "/" then return "../" .. path:sub(#parent + 2) end
+  return path
+end
+
 local function die(fmt, ...)
   io.stderr:write("bench: ", fmt:format(...), "\n")
   os.exit(1)
@@ -316,7 +326,7 @@ local header = {
   ("Date: %s; CPU: %s (%s cores online); threads: %d each side; repetitions: %d%s."):format(
     os.date("!%Y-%m-%d %H:%M UTC", started), cpu, core.cpu_count(), THREADS, REPS,
     QUICK and " (BENCH_QUICK: short workloads)" or ""),
-  ("Command: `make bench` (MNIST_BENCH_DATA=%s); wall time %d s."):format(DATA, os.time() - started),
+  ("Command: `make bench` (MNIST_BENCH_DATA=%s); wall time %d s."):format(shown_path(DATA), os.time() - started),
   ("OpenBLAS core: %s; OPENBLAS_CORETYPE=%s, OPENBLAS_L2_SIZE=%s (as found in the environment); PyTorch %s with OPENBLAS_NUM_THREADS=1."):format(
     samples.blas_core or "?", getenv_shown("OPENBLAS_CORETYPE"), getenv_shown("OPENBLAS_L2_SIZE"),
     torch_version),
