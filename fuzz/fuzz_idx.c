@@ -1,24 +1,7 @@
-/* fuzz_idx: idx_read (raw or gzip, detected by the file's first bytes) and the download check's
- * sha256_file_gunzip on the same bytes. A rejection is fine; a crash, leak, hang or sanitizer
- * report is a bug, and so is a format rejection that does not say why. */
-#include "fuzz_file.h"
-
-#include "../csrc/fileio.h"
-#include "../csrc/idx.h"
+/* fuzz_idx: the IDX reader and the download check on the raw fuzz input (fuzz_idx.h). */
+#include "fuzz_idx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const char *path = fuzz_file(data, size);
-    char why[256];
-    Tensor t = {0};
-    int st = idx_read(&t, path, why, sizeof why);
-    if (st == MN_OK) {
-        fuzz_touch(&t);
-    } else if ((st == MN_ERR_FORMAT || st == MN_ERR_SHAPE) && why[0] == '\0') {
-        abort(); /* the user would get an error without a reason */
-    }
-    tensor_release(&t);
-    uint8_t digest[32];
-    uint64_t len = 0;
-    sha256_file_gunzip(digest, &len, path);
+    fuzz_idx_file(fuzz_file(data, size));
     return 0;
 }

@@ -2,13 +2,10 @@
  * gzip-compressed here (so the decompressor always gets a valid stream to start with); the first
  * byte then damages the stream: 0 keeps it, otherwise it cuts bytes off the end (a truncated
  * download) or flips a bit in the trailer or the body. */
-#include "fuzz_file.h"
+#include "fuzz_idx.h"
 
 #include <string.h>
 #include <zlib.h>
-
-#include "../csrc/fileio.h"
-#include "../csrc/idx.h"
 
 /* gzip of src[0..n) into a malloc'd buffer; *out_len its length. NULL on failure. */
 static unsigned char *gzip_bytes(const uint8_t *src, size_t n, size_t *out_len) {
@@ -43,17 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     const char *path = fuzz_file(gz, gz_len);
     free(gz);
-    char why[256];
-    Tensor t = {0};
-    int st = idx_read(&t, path, why, sizeof why);
-    if (st == MN_OK) {
-        fuzz_touch(&t);
-    } else if ((st == MN_ERR_FORMAT || st == MN_ERR_SHAPE) && why[0] == '\0') {
-        abort();
-    }
-    tensor_release(&t);
-    uint8_t digest[32];
-    uint64_t len = 0;
-    sha256_file_gunzip(digest, &len, path);
+    fuzz_idx_file(path);
     return 0;
 }
