@@ -116,7 +116,7 @@ function tasks.latency(args)
 end
 
 -- The machine's sgemm ceiling: OpenBLAS's cblas_sgemm on `threads` threads (through the FFI: the
--- core keeps OpenBLAS at one thread and uses its own sgemm), and our sgemm (csrc/gemm.c, what
+-- core keeps OpenBLAS at one thread and uses its own sgemm), and our sgemm (csrc/tensor/gemm.c, what
 -- the kernels run) on the same threads, both on an N x N x N product.
 local ffi = require "ffi"
 ffi.cdef [[

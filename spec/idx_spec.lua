@@ -1,4 +1,4 @@
--- IDX parsing (csrc/idx.c): real MNIST files and crafted bad ones.
+-- IDX parsing (csrc/data/idx.c): real MNIST files and crafted bad ones.
 local H = dofile("spec/support/helpers.lua")
 local core = require "mnist.core"
 local dataset = require "mnist.dataset"

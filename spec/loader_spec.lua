@@ -1,4 +1,4 @@
--- The batch loader (csrc/loader.c, mnist.dataset.loader): coverage, determinism whatever the
+-- The batch loader (csrc/data/loader.c, mnist.dataset.loader): coverage, determinism whatever the
 -- prefetch depth, augmentation, resume, and the background thread's life cycle.
 local core = require "mnist.core"
 local T = require "mnist.tensor"

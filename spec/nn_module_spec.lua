@@ -353,7 +353,12 @@ describe("nn modules", function()
       mnist.core.blas_set_threads(2)
       local two = nn.SpatialConvolution(32, 64, 3, 3)
       two:forward(uniform(23, 32, 26, 26))
-      local filters = 16 * 64 * 32 -- Winograd's transformed filters, shared by the threads
+      -- Winograd's transformed filters, shared by the threads: 16 planes of (64, 32) for the forward
+      -- or (32, 64) for the input gradient, whichever is larger, packed for our sgemm, whose
+      -- micro-kernel (AVX-512, AVX2 or generic) rounds the rows up to its block
+      local packed = mnist.core.gemm_packed_a_floats
+      local filters = 16 * math.max(packed(64, 32), packed(32, 64))
+      assert.is_true(filters >= 16 * 64 * 32)
       assert.equal(filters + 2 * (per_thread - filters) + 64 * 32 * 9 + 64, two.workspace:numel())
       -- a single image needs no second thread's scratch: its products use both threads
       local single = nn.SpatialConvolution(32, 64, 3, 3)

@@ -1,4 +1,4 @@
--- Preprocessing (mnist.preprocessing, csrc/image.c): every accepted input, the MNIST recipe on
+-- Preprocessing (mnist.preprocessing, csrc/data/image.c): every accepted input, the MNIST recipe on
 -- real MNIST digits turned into inverted, off-centre, rescaled picture files, and clear errors.
 local H = dofile("spec/support/helpers.lua")
 local core = require "mnist.core"

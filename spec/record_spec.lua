@@ -1,4 +1,4 @@
--- Record files (csrc/record.c): the documented layout, round trip, and refusal of damaged files.
+-- Record files (csrc/data/record.c): the documented layout, round trip, and refusal of damaged files.
 local H = dofile("spec/support/helpers.lua")
 local core = require "mnist.core"
 local T = require "mnist.tensor"

@@ -1,6 +1,6 @@
 -- mnist.optim: Torch7's optim API (optim.X(feval, x, config, state) -> x, {fx}) with
 -- torch.optim's numbers: SGD (momentum, dampening, Nesterov, weight decay), Adam, AdamW, Adadelta.
--- Each step is one fused C loop over the flat parameter vector (csrc/optim.c).
+-- Each step is one fused C loop over the flat parameter vector (csrc/nn/optim.c).
 --
 --   local optim = require "mnist.optim"
 --   local params, grads = model:getParameters()

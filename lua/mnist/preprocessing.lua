@@ -8,7 +8,7 @@
 -- preprocess_images accepts: a tensor of (28, 28), (N, 28, 28) or (N, 1, 28, 28) (uint8 0..255,
 -- or float32 intensities in [0, 1]) taken as MNIST-format digits; a tensor (H, W) of another size,
 -- image file paths (PNG, JPEG, BMP, binary PGM, GIF, TGA), encoded image bytes, or raw bytes of
--- 28x28 digits, which pass through the MNIST recipe (csrc/image.h: grayscale, invert a light
+-- 28x28 digits, which pass through the MNIST recipe (csrc/data/image.h: grayscale, invert a light
 -- background, crop to the ink, fit 20x20 keeping the aspect, centre of mass to the middle of
 -- 28x28); or a Lua table of any of these. The output is normalised like the training data:
 -- (intensity - mean) / std with the config's normalize_mean and normalize_std.

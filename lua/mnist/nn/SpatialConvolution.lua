@@ -2,7 +2,7 @@
 -- batch (N, nIn, H, W) -> (N, nOut, OH, OW), OH = floor((H + 2*padH - kH) / dH) + 1 (OW alike).
 -- Torch's argument order (width first); kH defaults to kW, strides to 1, padding to 0.
 --   weight (nOut, nIn, kH, kW) and bias (nOut), as PyTorch's Conv2d; m:noBias() drops the bias.
--- The kernel (csrc/conv.c) is im2col feeding one sgemm per image, the batch split over threads;
+-- The kernel (csrc/nn/conv.c) is im2col feeding one sgemm per image, the batch split over threads;
 -- the module caches its workspace in m.workspace (one image's columns per thread).
 local core = require "mnist.core"
 local T = require "mnist.tensor"
