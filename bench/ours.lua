@@ -87,7 +87,7 @@ function tasks.train(args)
   end
   local loss
   local function step(i)
-    xb, yb = x:narrow(i * args.batch + 1, args.batch), y:narrow(i * args.batch + 1, args.batch)
+    xb, yb = x:narrow(1, i * args.batch + 1, args.batch), y:narrow(1, i * args.batch + 1, args.batch)
     loss = optim.sgd(feval, params, config, state)
   end
   for i = 0, args.warmup - 1 do step(i) end

@@ -314,9 +314,9 @@ describe("nn modules", function()
       local single = conv:clone()
       single:zeroGradParameters()
       for i = 1, n do
-        local xi, gi1 = x:narrow(i, 1), g:narrow(i, 1)
-        assert.is_true(max_abs_diff(single:forward(xi), y:narrow(i, 1)) < 1e-5, "output of image " .. i)
-        assert.is_true(max_abs_diff(single:backward(xi, gi1), gi:narrow(i, 1)) < 1e-5, "gradInput of image " .. i)
+        local xi, gi1 = x:narrow(1, i, 1), g:narrow(1, i, 1)
+        assert.is_true(max_abs_diff(single:forward(xi), y:narrow(1, i, 1)) < 1e-5, "output of image " .. i)
+        assert.is_true(max_abs_diff(single:backward(xi, gi1), gi:narrow(1, i, 1)) < 1e-5, "gradInput of image " .. i)
       end
       local scale = 0
       for _, v in ipairs(H.values(gw)) do scale = math.max(scale, math.abs(v)) end
@@ -552,16 +552,16 @@ nn.Sequential {  -- 1,200,266 parameters
     function Scale:updateOutput(x)
       self:checkInput(x, 2, "(N, D)")
       self.output = self:buffer("output", x:size())
-      for i = 1, x:size(1) do self.output[i]:copy(x[i]):mul(self.weight) end
+      for i = 1, x:size(1) do self.output[i]:copy(x[i]):cmul(self.weight) end
       return self.output
     end
     function Scale:updateGradInput(x, gradOutput)
       self.gradInput = self:buffer("gradInput", x:size())
-      for i = 1, x:size(1) do self.gradInput[i]:copy(gradOutput[i]):mul(self.weight) end
+      for i = 1, x:size(1) do self.gradInput[i]:copy(gradOutput[i]):cmul(self.weight) end
       return self.gradInput
     end
     function Scale:accGradParameters(x, gradOutput)
-      for i = 1, x:size(1) do self.gradWeight:add(x[i]:clone():mul(gradOutput[i])) end
+      for i = 1, x:size(1) do self.gradWeight:add(x[i]:clone():cmul(gradOutput[i])) end
     end
 
     local model = nn.Sequential():add(nn.Linear(4, 3)):add(Scale(3)):add(nn.LogSoftMax())

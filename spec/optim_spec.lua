@@ -57,8 +57,8 @@ local function network(problem)
   local labels = problem.labels    -- 0-based classes
   local grad = T.zeros(h * d + h + c * h + c)
   local function parts(v) -- views of W1, b1, W2, b2 inside a flat vector
-    return v:narrow(1, h * d):view(h, d), v:narrow(h * d + 1, h),
-      v:narrow(h * d + h + 1, c * h):view(c, h), v:narrow(h * d + h + c * h + 1, c)
+    return v:narrow(1, 1, h * d):view(h, d), v:narrow(1, h * d + 1, h),
+      v:narrow(1, h * d + h + 1, c * h):view(c, h), v:narrow(1, h * d + h + c * h + 1, c)
   end
   local dw1, db1, dw2, db2 = parts(grad)
   return function(x)
@@ -178,7 +178,7 @@ describe("optim kernels", function()
       "adam_update: step must be a whole number >= 1, got 0")
     local arena = T.zeros(8)
     assert.has_error(function()
-      core.adadelta_update(arena:narrow(1, 4), arena:narrow(4, 4), T.zeros(4), g, 1, 0.9, 1e-6, 0)
+      core.adadelta_update(arena:narrow(1, 1, 4), arena:narrow(1, 4, 4), T.zeros(4), g, 1, 0.9, 1e-6, 0)
     end, "adadelta_update: params and square_avg share memory")
     assert.has_error(function() core.adadelta_update(x, T.zeros(4), T.zeros(4), g, "1", 0.9, 1e-6, 0) end,
       "adadelta_update: lr must be a number, got string")

@@ -147,9 +147,9 @@ int record_open(Tensor *images, Tensor *labels, uint8_t sha256[32], const char *
         munmap(map, (size_t)size);
         return rc;
     }
-    rc = tensor_narrow(&rows, &flat, 0, pixels);
+    rc = tensor_narrow(&rows, &flat, 0, 0, pixels);
     if (rc == MN_OK) rc = tensor_view(images, &rows, 3, image_shape);
-    if (rc == MN_OK) rc = tensor_narrow(labels, &flat, pixels, n);
+    if (rc == MN_OK) rc = tensor_narrow(labels, &flat, 0, pixels, n);
     tensor_release(&rows);
     tensor_release(&flat);
     if (rc != MN_OK) {

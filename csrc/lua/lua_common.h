@@ -40,13 +40,24 @@ Tensor *check_float(lua_State *L, int idx, const char *fn);
 Tensor *opt_float(lua_State *L, int idx, const char *fn);
 /* Pushes a new, empty tensor userdata; fill it with tensor_init & co. Its __gc releases it. */
 Tensor *push_tensor(lua_State *L);
-/* Pushes t's element at flat offset off (from its first element) as a Lua number. */
+/* Pushes t's element at `off` elements from its first (strides applied) as a Lua number. */
 void push_element(lua_State *L, const Tensor *t, int64_t off);
+/* The tensor at idx (any dtype), contiguous (what C kernels and files take): a clear error
+ * naming :contiguous() otherwise. */
+Tensor *check_contiguous(lua_State *L, int idx, const char *fn);
+/* The float32 tensor at idx, contiguous (the nn kernels' inputs): a clear error otherwise. */
+Tensor *check_dense(lua_State *L, int idx, const char *fn);
+/* The same, or NULL when nil. */
+Tensor *opt_dense(lua_State *L, int idx, const char *fn);
+/* A dim argument at idx: 1-based (negative counts from the end), checked against ndim;
+ * returns it 0-based. `extra` allows one past the last (unsqueeze's position). */
+int check_dim(lua_State *L, int idx, int ndim, const char *fn, int extra);
 /* Lets the collector pace itself by a new storage's C memory. */
 void account_storage(lua_State *L, const Tensor *t);
-/* A shape from a table {d1, ..., dn} at idx, or from numbers idx..top; returns ndim. */
-int check_shape_table(lua_State *L, int idx, const char *fn, int64_t *shape);
-int check_shape_args(lua_State *L, int idx, const char *fn, int64_t *shape);
+/* A shape from a table {d1, ..., dn} at idx, or from numbers idx..top (or a 1-D tensor of sizes);
+ * returns ndim (0: empty). Sizes >= 0; with allow_infer, one may be -1. */
+int check_shape_table(lua_State *L, int idx, const char *fn, int64_t *shape, int allow_infer);
+int check_shape_args(lua_State *L, int idx, const char *fn, int64_t *shape, int allow_infer);
 /* A 1-based Lua index at idx, checked against size; returns it 0-based. Negative counts from the end. */
 int64_t check_index(lua_State *L, int idx, int64_t size, const char *fn, int dim);
 
@@ -59,6 +70,7 @@ Rng *check_rng(lua_State *L, int idx, const char *fn);
 
 /* Each adds its domain's functions (and metatables) to the module table at the stack top. */
 void register_tensor(lua_State *L);
+void register_tensor_reduce(lua_State *L); /* after register_tensor: adds methods */
 void register_random(lua_State *L);
 void register_nn(lua_State *L);
 void register_optim(lua_State *L);

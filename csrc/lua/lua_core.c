@@ -32,7 +32,9 @@ const char *shape_of(const Tensor *t, char *buf, size_t size) {
     return tensor_shape_str(buf, size, t);
 }
 
-const char *dtype_name(int dtype) { return dtype == DTYPE_UINT8 ? "uint8" : "float32"; }
+const char *dtype_name(int dtype) {
+    return dtype == DTYPE_UINT8 ? "uint8" : dtype == DTYPE_INT64 ? "int64" : "float32";
+}
 
 /* The tensor at idx; raises a clear error for a non-tensor or a released one. */
 Tensor *check_tensor(lua_State *L, int idx, const char *fn) {
@@ -66,39 +68,58 @@ void account_storage(lua_State *L, const Tensor *t) {
     if (kb) lua_gc(L, LUA_GCSTEP, kb > INT_MAX ? INT_MAX : (int)kb);
 }
 
-/* Reads a shape table {d1, ..., dn} at idx into shape; returns ndim. Raises on anything else. */
-int check_shape_table(lua_State *L, int idx, const char *fn, int64_t *shape) {
+/* Reads a shape table {d1, ..., dn} at idx into shape; returns ndim (0 for {}: an empty tensor).
+ * Sizes are whole numbers >= 0; with allow_infer one of them may be -1 (view's "the rest"). */
+int check_shape_table(lua_State *L, int idx, const char *fn, int64_t *shape, int allow_infer) {
     luaL_checktype(L, idx, LUA_TTABLE);
     int ndim = (int)lua_objlen(L, idx);
-    if (ndim < 1 || ndim > TENSOR_MAX_DIMS)
-        raisef(L, fn, "shape must have 1 to %d dimensions, got %d", TENSOR_MAX_DIMS, ndim);
+    if (ndim > TENSOR_MAX_DIMS)
+        raisef(L, fn, "a shape has at most %d dimensions, got %d", TENSOR_MAX_DIMS, ndim);
+    int inferred = 0;
     for (int i = 0; i < ndim; i++) {
         lua_rawgeti(L, idx, i + 1);
         if (lua_type(L, -1) != LUA_TNUMBER)
-            raisef(L, fn, "shape[%d] must be a number, got %s", i + 1, luaL_typename(L, -1));
+            raisef(L, fn, "size %d must be a number, got %s", i + 1, luaL_typename(L, -1));
         double d = lua_tonumber(L, -1);
         lua_pop(L, 1);
-        if (!(d >= 1 && d <= (double)TENSOR_MAX_NUMEL) || d != floor(d))
-            raisef(L, fn, "shape[%d] must be a whole number from 1 to %lld, got %g", i + 1,
-                  (long long)TENSOR_MAX_NUMEL, d);
+        if (allow_infer && d == -1 && !inferred++) {
+            shape[i] = -1;
+            continue;
+        }
+        if (!(d >= 0 && d <= (double)TENSOR_MAX_NUMEL) || d != floor(d))
+            raisef(L, fn, "size %d must be a whole number from 0 to %lld%s, got %g", i + 1,
+                   (long long)TENSOR_MAX_NUMEL, allow_infer ? " (or one -1)" : "", d);
         shape[i] = (int64_t)d;
     }
-    int64_t numel;
-    if (tensor_check_shape(ndim, shape, &numel) != MN_OK)
-        raisef(L, fn, "shape has more than %lld elements", (long long)TENSOR_MAX_NUMEL);
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) continue;
+        numel *= shape[i];
+        if (numel > TENSOR_MAX_NUMEL)
+            raisef(L, fn, "shape has more than %lld elements", (long long)TENSOR_MAX_NUMEL);
+    }
     return ndim;
 }
 
-/* Reads shape from varargs numbers (view(2, 3)) or one table (view{2, 3}) starting at idx. */
-int check_shape_args(lua_State *L, int idx, const char *fn, int64_t *shape) {
-    if (lua_istable(L, idx)) return check_shape_table(L, idx, fn, shape);
-    int top = lua_gettop(L), ndim = top - idx + 1;
+/* Reads a shape from numbers idx..top (view(2, 3)), one table (view{2, 3}) or a tensor of sizes
+ * (a LongTensor, as Torch7's LongStorage) at idx. */
+int check_shape_args(lua_State *L, int idx, const char *fn, int64_t *shape, int allow_infer) {
+    if (lua_istable(L, idx)) return check_shape_table(L, idx, fn, shape, allow_infer);
+    Tensor *sizes = luaL_testudata(L, idx, TENSOR_MT);
+    int top = lua_gettop(L), ndim = sizes ? (int)sizes->numel : top - idx + 1;
+    if (ndim > TENSOR_MAX_DIMS)
+        raisef(L, fn, "a shape has at most %d dimensions, got %d", TENSOR_MAX_DIMS, ndim);
     lua_createtable(L, ndim > 0 ? ndim : 0, 0);
     for (int i = 0; i < ndim; i++) {
-        lua_pushvalue(L, idx + i);
+        if (sizes) {
+            if (sizes->ndim != 1) raisef(L, fn, "a tensor of sizes must be 1-D");
+            lua_pushnumber(L, tensor_get_at(sizes, i * sizes->stride[0]));
+        } else {
+            lua_pushvalue(L, idx + i);
+        }
         lua_rawseti(L, -2, i + 1);
     }
-    ndim = check_shape_table(L, lua_gettop(L), fn, shape);
+    ndim = check_shape_table(L, lua_gettop(L), fn, shape, allow_infer);
     lua_pop(L, 1);
     return ndim;
 }
@@ -128,6 +149,36 @@ double check_number(lua_State *L, int idx, const char *fn, const char *what) {
     return lua_tonumber(L, idx);
 }
 
+Tensor *check_contiguous(lua_State *L, int idx, const char *fn) {
+    Tensor *t = check_tensor(L, idx, fn);
+    if (!tensor_is_contiguous(t)) {
+        char b[64];
+        raisef(L, fn, "argument #%d: expected a contiguous tensor, got a strided view of shape %s "
+               "(call :contiguous() first)", idx, shape_of(t, b, sizeof b));
+    }
+    return t;
+}
+
+Tensor *check_dense(lua_State *L, int idx, const char *fn) {
+    check_contiguous(L, idx, fn);
+    return check_float(L, idx, fn);
+}
+
+Tensor *opt_dense(lua_State *L, int idx, const char *fn) {
+    return lua_isnoneornil(L, idx) ? NULL : check_dense(L, idx, fn);
+}
+
+int check_dim(lua_State *L, int idx, int ndim, const char *fn, int extra) {
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        raisef(L, fn, "dim must be a number, got %s", luaL_typename(L, idx));
+    double d = lua_tonumber(L, idx);
+    int count = ndim + (extra ? 1 : 0);
+    if (d != floor(d) || d == 0 || d > count || d < -count)
+        raisef(L, fn, "dim %g out of range for a %d-D tensor (1..%d, or negative from the end)", d,
+               ndim, count);
+    return d > 0 ? (int)d - 1 : count + (int)d;
+}
+
 /* The float32 tensor at idx, or NULL when it is nil. */
 Tensor *opt_float(lua_State *L, int idx, const char *fn) {
     return lua_isnoneornil(L, idx) ? NULL : check_float(L, idx, fn);
@@ -151,6 +202,7 @@ Rng *check_rng(lua_State *L, int idx, const char *fn) {
 int luaopen_mnist_core(lua_State *L) {
     lua_newtable(L); /* the module */
     register_tensor(L);
+    register_tensor_reduce(L);
     register_random(L);
     register_nn(L);
     register_optim(L);

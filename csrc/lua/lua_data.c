@@ -59,7 +59,7 @@ static int l_idx_read(lua_State *L) {
 /* core.idx_check_pair(images, labels, num_classes): raises unless they belong together. */
 static int l_idx_check_pair(lua_State *L) {
     const char *fn = "idx_check_pair";
-    Tensor *images = check_tensor(L, 1, fn), *labels = check_tensor(L, 2, fn);
+    Tensor *images = check_contiguous(L, 1, fn), *labels = check_contiguous(L, 2, fn);
     int classes = (int)luaL_checkinteger(L, 3);
     char why[256];
     int st = idx_check_pair(images, labels, classes, why, sizeof why);
@@ -88,7 +88,7 @@ static int l_sha256_gunzip(lua_State *L) {
 static int l_record_write(lua_State *L) {
     const char *fn = "record_write";
     const char *path = luaL_checkstring(L, 1);
-    Tensor *images = check_tensor(L, 2, fn), *labels = check_tensor(L, 3, fn);
+    Tensor *images = check_contiguous(L, 2, fn), *labels = check_contiguous(L, 3, fn);
     char why[256];
     if (idx_check_pair(images, labels, 256, why, sizeof why) != MN_OK) raisef(L, fn, "%s", why);
     uint8_t digest[32];
@@ -147,7 +147,7 @@ static Loader *check_loader(lua_State *L, int idx, const char *fn) {
  * prefetch. */
 static int l_loader_new(lua_State *L) {
     const char *fn = "loader";
-    Tensor *images = check_tensor(L, 1, fn), *labels = check_tensor(L, 2, fn);
+    Tensor *images = check_contiguous(L, 1, fn), *labels = check_contiguous(L, 2, fn);
     if (images->dtype != DTYPE_UINT8 || labels->dtype != DTYPE_UINT8 || images->ndim != 3 ||
         labels->ndim != 1 || images->shape[0] != labels->shape[0]) {
         char bi[64], bl[64];
@@ -330,7 +330,7 @@ static int l_image_decode(lua_State *L) {
  * (a blank picture). gray: (H, W) uint8, or float32 in [0, 1]. */
 static int l_image_mnist(lua_State *L) {
     const char *fn = "image_mnist";
-    Tensor *gray = check_tensor(L, 1, fn);
+    Tensor *gray = check_contiguous(L, 1, fn);
     if (gray->ndim != 2) {
         char b[64];
         raisef(L, fn, "expected a (H, W) image, got %s", shape_of(gray, b, sizeof b));
@@ -351,7 +351,7 @@ static int l_image_mnist(lua_State *L) {
  * format: "png", "bmp" or "jpg" (quality 1..100, default 95). */
 static int l_image_encode(lua_State *L) {
     const char *fn = "image_encode";
-    Tensor *img = check_tensor(L, 1, fn);
+    Tensor *img = check_contiguous(L, 1, fn);
     static const char *const formats[] = {"png", "bmp", "jpg", NULL};
     int format = luaL_checkoption(L, 2, NULL, formats);
     int quality = (int)check_whole(L, 3, fn, "quality", 1, 100, 95);

@@ -49,7 +49,7 @@ static void check_geometry(lua_State *L, int idx, const char *fn, int geo[4]) {
 /* core.conv2d_workspace_size(inp, weight, sh, sw, ph, pw) -> floats the conv kernels need. */
 static int l_conv2d_workspace_size(lua_State *L) {
     const char *fn = "conv2d_workspace_size";
-    Tensor *inp = check_float(L, 1, fn), *weight = check_float(L, 2, fn);
+    Tensor *inp = check_dense(L, 1, fn), *weight = check_dense(L, 2, fn);
     int geo[4];
     check_geometry(L, 3, fn, geo);
     Conv2dShape g;
@@ -62,8 +62,8 @@ static int l_conv2d_workspace_size(lua_State *L) {
 /* core.conv2d_forward(out, workspace, inp, weight, bias|nil, sh, sw, ph, pw) -> out */
 static int l_conv2d_forward(lua_State *L) {
     const char *fn = "conv2d_forward";
-    Tensor *out = check_float(L, 1, fn), *ws = check_float(L, 2, fn), *inp = check_float(L, 3, fn);
-    Tensor *weight = check_float(L, 4, fn), *bias = opt_float(L, 5, fn);
+    Tensor *out = check_dense(L, 1, fn), *ws = check_dense(L, 2, fn), *inp = check_dense(L, 3, fn);
+    Tensor *weight = check_dense(L, 4, fn), *bias = opt_dense(L, 5, fn);
     int geo[4];
     check_geometry(L, 6, fn, geo);
     check_nn(L, conv2d_forward(out, ws, inp, weight, bias, geo[0], geo[1], geo[2], geo[3]), fn, 5,
@@ -76,10 +76,10 @@ static int l_conv2d_forward(lua_State *L) {
  *                      sh, sw, ph, pw) */
 static int l_conv2d_backward(lua_State *L) {
     const char *fn = "conv2d_backward";
-    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn),
-           *dbias = opt_float(L, 3, fn);
-    Tensor *ws = check_float(L, 4, fn), *dout = check_float(L, 5, fn), *inp = check_float(L, 6, fn);
-    Tensor *weight = check_float(L, 7, fn);
+    Tensor *dinp = opt_dense(L, 1, fn), *dweight = opt_dense(L, 2, fn),
+           *dbias = opt_dense(L, 3, fn);
+    Tensor *ws = check_dense(L, 4, fn), *dout = check_dense(L, 5, fn), *inp = check_dense(L, 6, fn);
+    Tensor *weight = check_dense(L, 7, fn);
     int geo[4];
     check_geometry(L, 8, fn, geo);
     int st = conv2d_backward(dinp, dweight, dbias, ws, dout, inp, weight, geo[0], geo[1], geo[2],
@@ -92,8 +92,8 @@ static int l_conv2d_backward(lua_State *L) {
 /* core.maxpool2d_forward(out, indices, inp, kh, kw, sh, sw, ph, pw) -> out */
 static int l_maxpool2d_forward(lua_State *L) {
     const char *fn = "maxpool2d_forward";
-    Tensor *out = check_float(L, 1, fn), *indices = check_float(L, 2, fn),
-           *inp = check_float(L, 3, fn);
+    Tensor *out = check_dense(L, 1, fn), *indices = check_dense(L, 2, fn),
+           *inp = check_dense(L, 3, fn);
     int kh = check_int_arg(L, 4, fn, "kernel height", 1, 1 << 20);
     int kw = check_int_arg(L, 5, fn, "kernel width", 1, 1 << 20);
     int geo[4];
@@ -107,8 +107,8 @@ static int l_maxpool2d_forward(lua_State *L) {
 /* core.maxpool2d_backward(dinp, dout, indices) -> dinp */
 static int l_maxpool2d_backward(lua_State *L) {
     const char *fn = "maxpool2d_backward";
-    Tensor *dinp = check_float(L, 1, fn), *dout = check_float(L, 2, fn),
-           *indices = check_float(L, 3, fn);
+    Tensor *dinp = check_dense(L, 1, fn), *dout = check_dense(L, 2, fn),
+           *indices = check_dense(L, 3, fn);
     check_nn(L, maxpool2d_backward(dinp, dout, indices), fn, 3, "dinp", dinp, "dout", dout,
              "indices", indices);
     lua_settop(L, 1);
@@ -118,9 +118,9 @@ static int l_maxpool2d_backward(lua_State *L) {
 /* core.linear_forward(out, inp, weight, bias|nil) -> out */
 static int l_linear_forward(lua_State *L) {
     const char *fn = "linear_forward";
-    Tensor *out = check_float(L, 1, fn), *inp = check_float(L, 2, fn),
-           *weight = check_float(L, 3, fn);
-    Tensor *bias = opt_float(L, 4, fn);
+    Tensor *out = check_dense(L, 1, fn), *inp = check_dense(L, 2, fn),
+           *weight = check_dense(L, 3, fn);
+    Tensor *bias = opt_dense(L, 4, fn);
     check_nn(L, linear_forward(out, inp, weight, bias), fn, 4, "out", out, "input", inp, "weight",
              weight, "bias", bias);
     lua_settop(L, 1);
@@ -130,10 +130,10 @@ static int l_linear_forward(lua_State *L) {
 /* core.linear_backward(dinp|nil, dweight|nil, dbias|nil, dout, inp, weight) */
 static int l_linear_backward(lua_State *L) {
     const char *fn = "linear_backward";
-    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn),
-           *dbias = opt_float(L, 3, fn);
-    Tensor *dout = check_float(L, 4, fn), *inp = check_float(L, 5, fn),
-           *weight = check_float(L, 6, fn);
+    Tensor *dinp = opt_dense(L, 1, fn), *dweight = opt_dense(L, 2, fn),
+           *dbias = opt_dense(L, 3, fn);
+    Tensor *dout = check_dense(L, 4, fn), *inp = check_dense(L, 5, fn),
+           *weight = check_dense(L, 6, fn);
     check_nn(L, linear_backward(dinp, dweight, dbias, dout, inp, weight), fn, 6, "dinp", dinp,
              "dweight", dweight, "dbias", dbias, "dout", dout, "input", inp, "weight", weight);
     return 0;
@@ -143,11 +143,11 @@ static int l_linear_backward(lua_State *L) {
  *                        weight|nil, bias|nil, training, momentum, eps) -> out */
 static int l_batchnorm_forward(lua_State *L) {
     const char *fn = "batchnorm_forward";
-    Tensor *out = check_float(L, 1, fn), *mean = check_float(L, 2, fn),
-           *invstd = check_float(L, 3, fn);
-    Tensor *rmean = check_float(L, 4, fn), *rvar = check_float(L, 5, fn),
-           *inp = check_float(L, 6, fn);
-    Tensor *weight = opt_float(L, 7, fn), *bias = opt_float(L, 8, fn);
+    Tensor *out = check_dense(L, 1, fn), *mean = check_dense(L, 2, fn),
+           *invstd = check_dense(L, 3, fn);
+    Tensor *rmean = check_dense(L, 4, fn), *rvar = check_dense(L, 5, fn),
+           *inp = check_dense(L, 6, fn);
+    Tensor *weight = opt_dense(L, 7, fn), *bias = opt_dense(L, 8, fn);
     int training = lua_toboolean(L, 9);
     float momentum = check_float_arg(L, 10, fn, "momentum"),
           eps = check_float_arg(L, 11, fn, "eps");
@@ -163,11 +163,11 @@ static int l_batchnorm_forward(lua_State *L) {
  *                         save_invstd, training) */
 static int l_batchnorm_backward(lua_State *L) {
     const char *fn = "batchnorm_backward";
-    Tensor *dinp = opt_float(L, 1, fn), *dweight = opt_float(L, 2, fn),
-           *dbias = opt_float(L, 3, fn);
-    Tensor *dout = check_float(L, 4, fn), *inp = check_float(L, 5, fn),
-           *weight = opt_float(L, 6, fn);
-    Tensor *mean = check_float(L, 7, fn), *invstd = check_float(L, 8, fn);
+    Tensor *dinp = opt_dense(L, 1, fn), *dweight = opt_dense(L, 2, fn),
+           *dbias = opt_dense(L, 3, fn);
+    Tensor *dout = check_dense(L, 4, fn), *inp = check_dense(L, 5, fn),
+           *weight = opt_dense(L, 6, fn);
+    Tensor *mean = check_dense(L, 7, fn), *invstd = check_dense(L, 8, fn);
     int training = lua_toboolean(L, 9);
     check_nn(L, batchnorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, invstd, training),
              fn, 8, "dinp", dinp, "dweight", dweight, "dbias", dbias, "dout", dout, "input", inp,
@@ -181,7 +181,7 @@ typedef int (*binary_kernel)(Tensor *, const Tensor *);
 
 static int binary_call(lua_State *L, const char *fn, binary_kernel k, const char *n1,
                        const char *n2) {
-    Tensor *a = check_float(L, 1, fn), *b = check_float(L, 2, fn);
+    Tensor *a = check_dense(L, 1, fn), *b = check_dense(L, 2, fn);
     check_nn(L, k(a, b), fn, 2, n1, a, n2, b);
     lua_settop(L, 1);
     return 1;
@@ -189,7 +189,7 @@ static int binary_call(lua_State *L, const char *fn, binary_kernel k, const char
 
 static int ternary_call(lua_State *L, const char *fn, ternary_kernel k, const char *n1,
                         const char *n2, const char *n3) {
-    Tensor *a = check_float(L, 1, fn), *b = check_float(L, 2, fn), *c = check_float(L, 3, fn);
+    Tensor *a = check_dense(L, 1, fn), *b = check_dense(L, 2, fn), *c = check_dense(L, 3, fn);
     check_nn(L, k(a, b, c), fn, 3, n1, a, n2, b, n3, c);
     lua_settop(L, 1);
     return 1;
@@ -214,8 +214,8 @@ static int l_logsoftmax_backward(lua_State *L) {
 /* core.dropout_forward(out, mask, inp, p, rng) -> out */
 static int l_dropout_forward(lua_State *L) {
     const char *fn = "dropout_forward";
-    Tensor *out = check_float(L, 1, fn), *mask = check_float(L, 2, fn),
-           *inp = check_float(L, 3, fn);
+    Tensor *out = check_dense(L, 1, fn), *mask = check_dense(L, 2, fn),
+           *inp = check_dense(L, 3, fn);
     float p = check_float_arg(L, 4, fn, "p");
     if (!(p >= 0.0f && p <= 1.0f)) raisef(L, fn, "p must be in [0, 1], got %g", (double)p);
     Rng *rng = check_rng(L, 5, fn);
@@ -232,7 +232,7 @@ static int l_dropout_backward(lua_State *L) {
 
 /* The labels tensor at idx: float32 or uint8. */
 static Tensor *check_labels(lua_State *L, int idx, const char *fn) {
-    return check_tensor(L, idx, fn);
+    return check_contiguous(L, idx, fn);
 }
 
 /* core.labels_check(targets, n, classes) -> nil when all n labels are whole numbers in
@@ -252,7 +252,7 @@ static int l_labels_check(lua_State *L) {
 /* core.nll_forward(logp, targets) -> loss */
 static int l_nll_forward(lua_State *L) {
     const char *fn = "nll_forward";
-    Tensor *logp = check_float(L, 1, fn), *targets = check_labels(L, 2, fn);
+    Tensor *logp = check_dense(L, 1, fn), *targets = check_labels(L, 2, fn);
     float loss;
     check_nn(L, nll_forward(&loss, logp, targets), fn, 2, "input", logp, "labels", targets);
     lua_pushnumber(L, loss);
@@ -262,7 +262,7 @@ static int l_nll_forward(lua_State *L) {
 /* core.nll_backward(dlogp, targets, scale) -> dlogp */
 static int l_nll_backward(lua_State *L) {
     const char *fn = "nll_backward";
-    Tensor *dlogp = check_float(L, 1, fn), *targets = check_labels(L, 2, fn);
+    Tensor *dlogp = check_dense(L, 1, fn), *targets = check_labels(L, 2, fn);
     float scale = lua_isnoneornil(L, 3) ? 1.0f : check_float_arg(L, 3, fn, "scale");
     check_nn(L, nll_backward(dlogp, targets, scale), fn, 2, "dinp", dlogp, "labels", targets);
     lua_settop(L, 1);
@@ -272,7 +272,7 @@ static int l_nll_backward(lua_State *L) {
 /* core.cross_entropy_forward(logp, logits, targets) -> loss (logp written) */
 static int l_cross_entropy_forward(lua_State *L) {
     const char *fn = "cross_entropy_forward";
-    Tensor *logp = check_float(L, 1, fn), *logits = check_float(L, 2, fn);
+    Tensor *logp = check_dense(L, 1, fn), *logits = check_dense(L, 2, fn);
     Tensor *targets = check_labels(L, 3, fn);
     float loss;
     check_nn(L, cross_entropy_forward(&loss, logp, logits, targets), fn, 3, "logp", logp, "input",
@@ -284,7 +284,7 @@ static int l_cross_entropy_forward(lua_State *L) {
 /* core.cross_entropy_backward(dlogits, logp, targets, scale) -> dlogits */
 static int l_cross_entropy_backward(lua_State *L) {
     const char *fn = "cross_entropy_backward";
-    Tensor *dlogits = check_float(L, 1, fn), *logp = check_float(L, 2, fn);
+    Tensor *dlogits = check_dense(L, 1, fn), *logp = check_dense(L, 2, fn);
     Tensor *targets = check_labels(L, 3, fn);
     float scale = lua_isnoneornil(L, 4) ? 1.0f : check_float_arg(L, 4, fn, "scale");
     check_nn(L, cross_entropy_backward(dlogits, logp, targets, scale), fn, 3, "dinp", dlogits,

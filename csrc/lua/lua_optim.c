@@ -32,8 +32,8 @@ static void check_optim_vectors(lua_State *L, const char *fn, Tensor **vecs, con
  *                 nesterov, first_step): one SGD step in place. */
 static int l_sgd_update(lua_State *L) {
     const char *fn = "sgd_update";
-    Tensor *vecs[3] = {check_float(L, 1, fn), NULL, check_float(L, 3, fn)};
-    if (!lua_isnil(L, 2)) vecs[1] = check_float(L, 2, fn);
+    Tensor *vecs[3] = {check_dense(L, 1, fn), NULL, check_dense(L, 3, fn)};
+    if (!lua_isnil(L, 2)) vecs[1] = check_dense(L, 2, fn);
     static const char *names[3] = {"params", "momentum_buf", "grads"};
     check_optim_vectors(L, fn, vecs, names, 3);
     double lr = check_number(L, 4, fn, "lr"), momentum = check_number(L, 5, fn, "momentum");
@@ -51,8 +51,8 @@ static int l_sgd_update(lua_State *L) {
  *                  decoupled, step): one Adam (decoupled false) or AdamW (true) step in place. */
 static int l_adam_update(lua_State *L) {
     const char *fn = "adam_update";
-    Tensor *vecs[4] = {check_float(L, 1, fn), check_float(L, 2, fn), check_float(L, 3, fn),
-                       check_float(L, 4, fn)};
+    Tensor *vecs[4] = {check_dense(L, 1, fn), check_dense(L, 2, fn), check_dense(L, 3, fn),
+                       check_dense(L, 4, fn)};
     static const char *names[4] = {"params", "exp_avg", "exp_avg_sq", "grads"};
     check_optim_vectors(L, fn, vecs, names, 4);
     double lr = check_number(L, 5, fn, "lr"), beta1 = check_number(L, 6, fn, "beta1");
@@ -72,8 +72,8 @@ static int l_adam_update(lua_State *L) {
  * one Adadelta step in place. */
 static int l_adadelta_update(lua_State *L) {
     const char *fn = "adadelta_update";
-    Tensor *vecs[4] = {check_float(L, 1, fn), check_float(L, 2, fn), check_float(L, 3, fn),
-                       check_float(L, 4, fn)};
+    Tensor *vecs[4] = {check_dense(L, 1, fn), check_dense(L, 2, fn), check_dense(L, 3, fn),
+                       check_dense(L, 4, fn)};
     static const char *names[4] = {"params", "square_avg", "acc_delta", "grads"};
     check_optim_vectors(L, fn, vecs, names, 4);
     double lr = check_number(L, 5, fn, "lr"), rho = check_number(L, 6, fn, "rho");

@@ -77,7 +77,7 @@ static int l_rng_permutation(lua_State *L) {
 /* rng:fill_uniform(t, lo, hi) / rng:fill_normal(t, mean, std): fill a float tensor; return it. */
 static int l_rng_fill_uniform(lua_State *L) {
     Rng *r = check_rng(L, 1, "rng:fill_uniform");
-    Tensor *t = check_float(L, 2, "rng:fill_uniform");
+    Tensor *t = check_dense(L, 2, "rng:fill_uniform");
     float lo = check_float_arg(L, 3, "rng:fill_uniform", "lo");
     float hi = check_float_arg(L, 4, "rng:fill_uniform", "hi");
     check_status(L, rng_fill_uniform(t, r, lo, hi), "rng:fill_uniform", NULL);
@@ -87,7 +87,7 @@ static int l_rng_fill_uniform(lua_State *L) {
 
 static int l_rng_fill_normal(lua_State *L) {
     Rng *r = check_rng(L, 1, "rng:fill_normal");
-    Tensor *t = check_float(L, 2, "rng:fill_normal");
+    Tensor *t = check_dense(L, 2, "rng:fill_normal");
     float mean = check_float_arg(L, 3, "rng:fill_normal", "mean");
     float std = check_float_arg(L, 4, "rng:fill_normal", "std");
     check_status(L, rng_fill_normal(t, r, mean, std), "rng:fill_normal", NULL);

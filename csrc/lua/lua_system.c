@@ -26,6 +26,8 @@ static int check_chunks(lua_State *L, int arg, const char *fn, const void ***chu
         else lua_rawgeti(L, arg, i + 1);
         Tensor *t = luaL_testudata(L, -1, TENSOR_MT);
         if (t && t->storage) {
+            if (!tensor_is_contiguous(t))
+                raisef(L, fn, "chunk %d is a strided view (call :contiguous() first)", i + 1);
             (*chunks)[i] = (char *)t->storage->data + t->offset * dtype_size(t->dtype);
             (*lens)[i] = (size_t)t->numel * dtype_size(t->dtype);
         } else if (lua_type(L, -1) == LUA_TSTRING) {

@@ -7,9 +7,9 @@
 
 #include "tensor/tensor.h"
 
-/* 1 when t is a live float32 tensor. */
+/* 1 when t is a live, contiguous float32 tensor (the kernels read tensor_f32(t) as numel floats). */
 static inline int nn_is_f32(const Tensor *t) {
-    return t && t->storage && t->dtype == DTYPE_FLOAT32;
+    return t && t->storage && t->dtype == DTYPE_FLOAT32 && tensor_is_contiguous(t);
 }
 
 /* 1 when t is a live float32 tensor of exactly `ndim` dims `shape`. */

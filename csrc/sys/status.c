@@ -10,6 +10,7 @@ const char *mn_status_str(int status) {
     case MN_ERR_DTYPE: return "unsupported element type";
     case MN_ERR_IO: return "input/output error";
     case MN_ERR_FORMAT: return "bad format";
+    case MN_ERR_LAYOUT: return "the tensor is not contiguous (call :contiguous() first)";
     default: return "unknown error";
     }
 }

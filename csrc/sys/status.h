@@ -12,6 +12,7 @@ typedef enum {
     MN_ERR_DTYPE,   /* the operation does not support this element type */
     MN_ERR_IO,      /* a read or write failed (errno holds the cause) */
     MN_ERR_FORMAT,  /* a file or buffer is not in the expected format */
+    MN_ERR_LAYOUT,  /* a tensor's strides do not allow it: make it contiguous first */
 } mn_status;
 
 /* A short human phrase for a status ("out of memory", ...). Never NULL. */

@@ -242,7 +242,7 @@ function Loader:epoch(epoch, first)
     if not slot then return nil end
     current.step = step
     local b = buffers[slot]
-    if count < B then return b[1]:narrow(1, count), b[2]:narrow(1, count), step end
+    if count < B then return b[1]:narrow(1, 1, count), b[2]:narrow(1, 1, count), step end
     return b[1], b[2], step
   end
 end

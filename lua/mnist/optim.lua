@@ -142,9 +142,9 @@ end
 -- config and state as the caller meant them (Torch's defaults), after checking x and feval.
 local function check_call(name, feval, x, config, state)
   if not is_callable(feval) then fail(name, "feval must be a function, got %s", type(feval)) end
-  if not T.is_tensor(x) or x:type() ~= "float32" then
+  if not T.is_tensor(x) or x:dtype() ~= "float32" then
     fail(name, "x must be a float32 tensor (the flat parameters), got %s",
-      T.is_tensor(x) and x:type() .. " tensor" or type(x))
+      T.is_tensor(x) and x:dtype() .. " tensor" or type(x))
   end
   if config == nil and state == nil then
     fail(name, "pass a config table (hyper-parameters, may be {}) and a state table (moments), "
@@ -162,9 +162,9 @@ local function evaluate(name, feval, x)
   if type(f) ~= "number" then
     fail(name, "feval must return the loss as a number first, got %s", type(f))
   end
-  if not T.is_tensor(dfdx) or dfdx:type() ~= "float32" then
+  if not T.is_tensor(dfdx) or dfdx:dtype() ~= "float32" then
     fail(name, "feval must return the gradient as a float32 tensor second, got %s",
-      T.is_tensor(dfdx) and dfdx:type() .. " tensor" or type(dfdx))
+      T.is_tensor(dfdx) and dfdx:dtype() .. " tensor" or type(dfdx))
   end
   if dfdx:numel() ~= x:numel() then
     fail(name, "feval returned a gradient of shape %s (%d elements) for x of shape %s (%d elements)",
@@ -188,7 +188,7 @@ end
 local function moment(name, state, key, x)
   local buf = state[key]
   if buf == nil then return T.zeros(x:size()), true end
-  if not T.is_tensor(buf) or buf:type() ~= "float32" or buf:numel() ~= x:numel() then
+  if not T.is_tensor(buf) or buf:dtype() ~= "float32" or buf:numel() ~= x:numel() then
     fail(name, "state.%s is %s but x has shape %s: is this the state of other parameters?", key,
       T.is_tensor(buf) and ("a tensor of shape " .. T.shape_str(buf)) or type(buf), T.shape_str(x))
   end

@@ -75,7 +75,7 @@ function M.evaluate(net, loader)
     local size = chunk_size(b)
     for first = 1, b, size do
       local len = math.min(size, b - first + 1)
-      local x, y = images:narrow(first, len), labels:narrow(first, len)
+      local x, y = images:narrow(1, first, len), labels:narrow(1, first, len)
       local output = net:forward(x)
       loss_sum = loss_sum + criterion:forward(output, y) * len
       cm:add_batch(output, y)
