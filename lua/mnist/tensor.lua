@@ -320,6 +320,22 @@ metatable.__div = function(a, b)
 end
 metatable.__unm = function(a) return a:clone():neg() end
 
+-- Reductions (csrc/lua/lua_tensor_reduce.c adds the C methods) ---------------------------------
+
+-- (the Lua side of sum, max, sort, ... goes here)
+
+-- Indexing and joining (csrc/lua/lua_tensor_index.c) -----------------------------------------------
+
+-- (the Lua side of cat, split, index, gather, masked*, ... goes here)
+
+-- Random numbers and construction (csrc/lua/lua_random.c) -----------------------------------------
+
+-- (the Lua side of uniform, normal, rand, range, eye, ... goes here)
+
+-- Linear algebra (csrc/lua/lua_tensor_linalg.c) ----------------------------------------------------
+
+-- (the Lua side of mm, mv, addmm, dot, bmm, ... goes here)
+
 -- Printing ---------------------------------------------------------------------------------------
 
 local EDGE = 3 -- rows/columns shown at each end of a long dimension
