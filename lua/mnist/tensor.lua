@@ -252,11 +252,12 @@ end
 -- x:addcmul([value,] t1, t2): x += value * t1 * t2; res:addcmul(x, [value,] t1, t2). Likewise addcdiv.
 for _, op in ipairs { "addcmul", "addcdiv" } do
   methods[op] = function(res, ...)
-    local args = { ... }
-    local out, x = res, res
-    if M.is_tensor(args[1]) and M.is_tensor(args[2]) and args[3] ~= nil then
-      out, x = into(res, args[1]), table.remove(args, 1)
+    local args, tensors = { ... }, 0
+    for i = 1, select("#", ...) do
+      if M.is_tensor(args[i]) then tensors = tensors + 1 end
     end
+    local out, x = res, res
+    if tensors == 3 then out, x = into(res, args[1]), table.remove(args, 1) end
     local value = 1
     if type(args[1]) == "number" then value = table.remove(args, 1) end
     if not M.is_tensor(args[1]) or not M.is_tensor(args[2]) then
