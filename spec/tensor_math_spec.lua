@@ -148,6 +148,10 @@ describe("element-wise math: aliasing, types and bad calls", function()
     assert.has_error(function() T(2):mul(T(2)) end, "mul: expected a number (for tensors, use cmul), got userdata")
   end)
 
+  it("rounds halves away from zero, as Torch7's round (PyTorch rounds them to even)", function()
+    assert.same({ -3, -2, -1, 1, 2, 3 }, T { -2.5, -1.5, -0.5, 0.5, 1.5, 2.5 }:round():totable())
+  end)
+
   it("compares tensors of any type and returns uint8 masks", function()
     local l = T.of("int64", { 1, 5, 3 })
     assert.same({ 0, 1, 0 }, l:eq(5):totable())
