@@ -86,9 +86,42 @@ int strided_parts(int64_t numel, int64_t grain) {
     return grain > 0 ? parallel_parts(numel, grain) : 1;
 }
 
+/* When every operand has the same shape, the element-wise result does not depend on the order
+ * the elements are visited in: walk them in the first operand's memory order (dims sorted by its
+ * strides, largest first), so x:t():add(y:t()) runs along contiguous memory too. */
+static int memory_order(int nops, const Tensor *const *ops, Tensor *sorted) {
+    for (int k = 1; k < nops; k++)
+        if (!tensor_same_shape(ops[k], ops[0])) return 0;
+    int n = ops[0]->ndim, perm[TENSOR_MAX_DIMS], moved = 0;
+    for (int d = 0; d < n; d++) perm[d] = d;
+    const int64_t *stride = ops[0]->stride;
+    for (int i = 1; i < n; i++) /* insertion sort: stable, n <= 8 */
+        for (int j = i; j > 0 && stride[perm[j - 1]] < stride[perm[j]]; j--) {
+            int t = perm[j];
+            perm[j] = perm[j - 1];
+            perm[j - 1] = t;
+            moved = 1;
+        }
+    if (!moved) return 0;
+    for (int k = 0; k < nops; k++) {
+        sorted[k] = *ops[k];
+        for (int d = 0; d < n; d++) {
+            sorted[k].shape[d] = ops[k]->shape[perm[d]];
+            sorted[k].stride[d] = ops[k]->stride[perm[d]];
+        }
+    }
+    return 1;
+}
+
 void strided_apply(int nops, const Tensor *const *ops, int64_t grain, strided_fn fn, void *ctx) {
     int64_t numel = ops[0]->numel;
     if (numel == 0) return;
+    Tensor sorted[STRIDED_MAX_OPS];
+    const Tensor *sorted_ops[STRIDED_MAX_OPS];
+    if (memory_order(nops, ops, sorted)) {
+        for (int k = 0; k < nops; k++) sorted_ops[k] = &sorted[k];
+        ops = sorted_ops;
+    }
     Apply a = {nops, ops, fn, ctx};
     if (grain <= 0) {
         apply_range(&a, 0, numel, 0);

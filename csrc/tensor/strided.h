@@ -44,7 +44,9 @@ typedef void (*strided_fn)(void *ctx, int64_t n, char *const *ptr, const int64_t
 
 /* Walks ops[0..nops) (same numel) together and calls fn on every run, the element range split
  * over the kernels' threads when it exceeds grain per thread (grain <= 0: on the calling thread
- * only, in order). */
+ * only). Operands of different shapes go each in its own row-major order; operands of one shape go
+ * in the first one's memory order (the order in which fn sees elements is then not row-major:
+ * for element-wise work only, not for scans). */
 void strided_apply(int nops, const Tensor *const *ops, int64_t grain, strided_fn fn, void *ctx);
 
 /* How many parts strided_apply(…, grain, …) splits n elements into (per-part result slots). */
