@@ -179,8 +179,8 @@ function ConfusionMatrix:__tostring()
     local cells = {}
     for p = 1, n do cells[p] = ("%8d"):format(mat[t][p]) end
     local name = self.classes[t]
-    lines[#lines + 1] = ("%s%s%s  %7.3f%%%s"):format(t == 1 and "[[" or " [", table.concat(cells),
-      t == n and "]]" or "] ", self.valids[t] * 100, name and ("\t[class: %s]"):format(name) or "")
+    lines[#lines + 1] = ("%s%s%s%2.3f%%%s"):format(t == 1 and "[[" or " [", table.concat(cells),
+      t == n and "]]  " or "]   ", self.valids[t] * 100, name and (" \t[class: %s]"):format(name) or "")
   end
   local total, correct = self:counts()
   lines[#lines + 1] = (" + average row correct: %.3f%%"):format(self.averageValid * 100)
