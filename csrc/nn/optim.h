@@ -1,6 +1,6 @@
 /* optim.h: one step of torch.optim's SGD, Adam/AdamW, Adadelta, Adagrad, RMSprop, ASGD and
- * Torch7's NAG, each a single fused loop over
- * a flat parameter vector (the arena of getParameters) and its gradient and moment buffers.
+ * Torch7's NAG, each a single fused loop over a flat parameter vector (the arena of
+ * getParameters) and its gradient and moment buffers; and the vector helpers of lbfgs and cg.
  *
  * Semantics are PyTorch 1.13's single-tensor implementations, element by element and in the same
  * order of float32 operations; hyper-parameters arrive as doubles and the derived scalars

@@ -1,6 +1,10 @@
 -- mnist.optim: Torch7's optim API (optim.X(feval, x, config, state) -> x, {fx}) with
--- torch.optim's numbers: SGD (momentum, dampening, Nesterov, weight decay), Adam, AdamW, Adadelta.
--- Each step is one fused C loop over the flat parameter vector (csrc/nn/optim.c).
+-- torch.optim's numbers where both have the method: SGD (momentum, dampening, Nesterov, weight
+-- decay, Torch7's learningRateDecay), Adam, AdamW, Adadelta, Adagrad, RMSprop, ASGD; and Torch7's
+-- own NAG, L-BFGS (with optim.lswolfe / optim.polyinterp) and CG. Each step of the first-order
+-- methods is one fused C loop over the flat parameter vector (csrc/nn/optim.c); lbfgs and cg run
+-- on its vector kernels (core.vec_dot, vec_axpby, ...). Schedules, ConfusionMatrix and Logger
+-- live in lua/mnist/optim/ and are exported here.
 --
 --   local optim = require "mnist.optim"
 --   local params, grads = model:getParameters()
@@ -13,8 +17,10 @@
 --   end
 --   optim.sgd(feval, params, config, state)                --> params (updated in place), {loss}
 --
--- Config keys (Torch7's names; defaults are torch.optim's):
---   sgd       learningRate (required), momentum 0, dampening 0, nesterov false, weightDecay 0
+-- Config keys (Torch7's names; defaults are torch.optim's, or Torch7's for Torch7's methods): see
+-- SPECS below and the comment above each method. For instance
+--   sgd       learningRate (required), learningRateDecay 0, momentum 0, dampening 0 (PyTorch's
+--             default; Torch7's was the momentum), nesterov false, weightDecay 0
 --   adam      learningRate 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-8, weightDecay 0 (L2 on the
 --             gradient, as torch.optim.Adam)
 --   adamw     as adam, but weightDecay 0.01, decoupled (as torch.optim.AdamW)
@@ -22,18 +28,17 @@
 -- PyTorch spellings (lr, weight_decay, betas, ...) are rejected with the right name; other keys
 -- are ignored, so one table may carry the whole run's settings.
 --
--- State (torch.optim's names; tensors are allocated once, on the first step):
---   step             number of steps taken (all optimizers)
+-- State (torch.optim's names, Torch7's for Torch7's methods; tensors are allocated once):
+--   step             number of steps taken (every first-order method; Torch7's evalCounter)
 --   momentum_buffer  sgd with momentum ~= 0 (absent until the first such step, which seeds it
---                    with the gradient, as PyTorch)
+--                    with the gradient, as PyTorch), rmsprop with momentum
 --   exp_avg, exp_avg_sq   adam, adamw
---   square_avg, acc_delta adadelta
+--   square_avg, acc_delta adadelta;  sum adagrad;  square_avg, grad_avg rmsprop;  dfdx nag;
+--   eta_t, mu_t, ax asgd;  nIter, funcEval, ... lbfgs;  df0, df1, df2, s, x0 cg
 -- A copy of state (tensors cloned) resumes the run bit for bit. As in Torch, `state` defaults to
 -- `config` when the caller passes no state, and then the moments are written into the config
 -- table: pass an explicit state. With neither a config nor a state nothing would survive between
 -- calls, so that is an error.
---
--- Learning-rate schedule: optim.StepLR (below) keeps its own copy of the config.
 local core = require "mnist.core"
 local schedules = require "mnist.optim.schedules"
 local T = require "mnist.tensor"
