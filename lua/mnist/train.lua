@@ -81,10 +81,12 @@ local function chunk_size(b)
   return math.ceil(b / math.ceil(b / M.EVAL_CHUNK))
 end
 
+local DIGITS = { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" } -- class k is digit k (0-based)
+
 -- Loss (mean NLL), accuracy and confusion matrix of `net` over every batch of `loader`.
 function M.evaluate(net, loader)
   local criterion = nn.ClassNLLCriterion()
-  local cm = optim.ConfusionMatrix(10)
+  local cm = optim.ConfusionMatrix(DIGITS)
   local loss_sum, n = 0, 0
   net:evaluate()
   release_buffers(net)
