@@ -17,7 +17,7 @@
 
 /* The arguments of one update, for the range functions. */
 typedef struct {
-    float *params, *buf1, *buf2;
+    float *params, *buf1, *buf2, *buf3;
     const float *grads;
     float f[10];
     int flags[4];
@@ -48,7 +48,7 @@ int sgd_update(float *params, float *momentum_buf, const float *grads, int64_t n
                double momentum, double dampening, double weight_decay, int nesterov,
                int first_step) {
     if (!params || !grads || n < 0 || (momentum != 0 && !momentum_buf)) return MN_ERR_ARG;
-    Update u = {params, momentum_buf, NULL, grads,
+    Update u = {params, momentum_buf, NULL, NULL, grads,
                 {(float)-lr, (float)momentum, (float)weight_decay,
                  (float)(1.0 - dampening) /* weight of the new gradient in the buffer */},
                 {momentum != 0, weight_decay != 0, nesterov, first_step}};
@@ -85,7 +85,7 @@ int adam_update(float *params, float *exp_avg, float *exp_avg_sq, const float *g
     if (!params || !exp_avg || !exp_avg_sq || !grads || n < 0 || step < 1) return MN_ERR_ARG;
     const double bias_correction1 = 1.0 - pow(beta1, (double)step);
     const double bias_correction2 = 1.0 - pow(beta2, (double)step);
-    Update u = {params, exp_avg, exp_avg_sq, grads,
+    Update u = {params, exp_avg, exp_avg_sq, NULL, grads,
                 {(float)-(lr / bias_correction1), (float)sqrt(bias_correction2), (float)beta1,
                  (float)beta2, (float)eps, (float)(1.0 - beta1), (float)(1.0 - beta2),
                  (float)weight_decay,
@@ -118,9 +118,160 @@ static void adadelta_range(void *ctx, int64_t lo, int64_t hi, int part) {
 int adadelta_update(float *params, float *square_avg, float *acc_delta, const float *grads,
                     int64_t n, double lr, double rho, double eps, double weight_decay) {
     if (!params || !square_avg || !acc_delta || !grads || n < 0) return MN_ERR_ARG;
-    Update u = {params, square_avg, acc_delta, grads,
+    Update u = {params, square_avg, acc_delta, NULL, grads,
                 {(float)-lr, (float)rho, (float)eps, (float)weight_decay, (float)(1.0 - rho)},
                 {weight_decay != 0, 0, 0, 0}};
     parallel_for(n, OPTIM_GRAIN, adadelta_range, &u);
     return MN_OK;
+}
+
+static void adagrad_range(void *ctx, int64_t lo, int64_t hi, int part) {
+    const Update *u = ctx;
+    float *params = u->params, *sum = u->buf1;
+    const float *grads = u->grads;
+    const float neg_clr = u->f[0], e = u->f[1], wd = u->f[2];
+    const int use_wd = u->flags[0];
+    (void)part;
+    for (int64_t i = lo; i < hi; i++) {
+        float p = params[i];
+        float g = grads[i];
+        if (use_wd) g = g + wd * p;
+        float s = sum[i] + g * g; /* state_sum.addcmul_(grad, grad) */
+        sum[i] = s;
+        float std = sqrtf(s) + e; /* epsilon outside the root, as both Torch7 and PyTorch */
+        params[i] = p + neg_clr * g / std;
+    }
+}
+
+int adagrad_update(float *params, float *sum, const float *grads, int64_t n, double clr,
+                   double eps, double weight_decay) {
+    if (!params || !sum || !grads || n < 0) return MN_ERR_ARG;
+    Update u = {params, sum, NULL, NULL, grads, {(float)-clr, (float)eps, (float)weight_decay},
+                {weight_decay != 0, 0, 0, 0}};
+    parallel_for(n, OPTIM_GRAIN, adagrad_range, &u);
+    return MN_OK;
+}
+
+static void rmsprop_range(void *ctx, int64_t lo, int64_t hi, int part) {
+    const Update *u = ctx;
+    float *params = u->params, *square_avg = u->buf1, *grad_avg = u->buf2, *mbuf = u->buf3;
+    const float *grads = u->grads;
+    const float neg_lr = u->f[0], a = u->f[1], one_minus_a = u->f[2], e = u->f[3];
+    const float wd = u->f[4], mom = u->f[5];
+    const int use_wd = u->flags[0], centered = u->flags[1], use_momentum = u->flags[2];
+    (void)part;
+    for (int64_t i = lo; i < hi; i++) {
+        float p = params[i];
+        float g = grads[i];
+        if (use_wd) g = g + wd * p;
+        float sq = square_avg[i] * a + one_minus_a * g * g;
+        square_avg[i] = sq;
+        float avg;
+        if (centered) {
+            float ga = grad_avg[i] * a + one_minus_a * g;
+            grad_avg[i] = ga;
+            avg = sqrtf(sq - ga * ga) + e;
+        } else {
+            avg = sqrtf(sq) + e;
+        }
+        if (use_momentum) {
+            float b = mbuf[i] * mom + g / avg;
+            mbuf[i] = b;
+            params[i] = p + neg_lr * b;
+        } else {
+            params[i] = p + neg_lr * g / avg;
+        }
+    }
+}
+
+int rmsprop_update(float *params, float *square_avg, float *grad_avg, float *momentum_buf,
+                   const float *grads, int64_t n, double lr, double alpha, double eps,
+                   double weight_decay, double momentum) {
+    if (!params || !square_avg || !grads || n < 0 || (momentum != 0 && !momentum_buf))
+        return MN_ERR_ARG;
+    Update u = {params, square_avg, grad_avg, momentum_buf, grads,
+                {(float)-lr, (float)alpha, (float)(1.0 - alpha), (float)eps, (float)weight_decay,
+                 (float)momentum},
+                {weight_decay != 0, grad_avg != NULL, momentum != 0, 0}};
+    parallel_for(n, OPTIM_GRAIN, rmsprop_range, &u);
+    return MN_OK;
+}
+
+static void nag_range(void *ctx, int64_t lo, int64_t hi, int part) {
+    const Update *u = ctx;
+    float *params = u->params, *velocity = u->buf1;
+    const float *grads = u->grads;
+    const float neg_clr = u->f[0], mom = u->f[1], wd = u->f[2];
+    const int use_wd = u->flags[0], first_step = u->flags[1];
+    (void)part;
+    for (int64_t i = lo; i < hi; i++) {
+        float p = params[i];
+        float g = grads[i];
+        if (use_wd) g = g + wd * p;
+        float v = first_step ? 0.0f : velocity[i] * mom;
+        velocity[i] = v + neg_clr * g;
+        params[i] = p + neg_clr * g;
+    }
+}
+
+int nag_update(float *params, float *velocity, const float *grads, int64_t n, double clr,
+               double momentum, double weight_decay, int first_step) {
+    if (!params || !velocity || !grads || n < 0) return MN_ERR_ARG;
+    Update u = {params, velocity, NULL, NULL, grads,
+                {(float)-clr, (float)momentum, (float)weight_decay},
+                {weight_decay != 0, first_step, 0, 0}};
+    parallel_for(n, OPTIM_GRAIN, nag_range, &u);
+    return MN_OK;
+}
+
+static void asgd_range(void *ctx, int64_t lo, int64_t hi, int part) {
+    const Update *u = ctx;
+    float *params = u->params, *ax = u->buf1;
+    const float *grads = u->grads;
+    const float shrink = u->f[0], neg_eta = u->f[1], mu = u->f[2];
+    const int copy_average = u->flags[0];
+    (void)part;
+    for (int64_t i = lo; i < hi; i++) {
+        float p = params[i] * shrink + neg_eta * grads[i];
+        params[i] = p;
+        ax[i] = copy_average ? p : ax[i] + (p - ax[i]) * mu;
+    }
+}
+
+int asgd_update(float *params, float *ax, const float *grads, int64_t n, double eta,
+                double lambda, double mu) {
+    if (!params || !ax || !grads || n < 0) return MN_ERR_ARG;
+    Update u = {params, ax, NULL, NULL, grads,
+                {(float)(1.0 - lambda * eta), (float)-eta, (float)mu}, {mu == 1.0, 0, 0, 0}};
+    parallel_for(n, OPTIM_GRAIN, asgd_range, &u);
+    return MN_OK;
+}
+
+/* Vector helpers of the line-search methods (lbfgs, cg): one pass each, sums in double. */
+
+double vec_dot(const float *a, const float *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
+    return s;
+}
+
+double vec_abs_sum(const float *a, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += fabs((double)a[i]);
+    return s;
+}
+
+double vec_abs_max(const float *a, int64_t n) {
+    float m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmaxf(m, fabsf(a[i]));
+    return m;
+}
+
+void vec_axpby(float *y, double alpha, const float *x, double beta, int64_t n) {
+    const float a = (float)alpha, b = (float)beta;
+    if (b == 0.0f) {
+        for (int64_t i = 0; i < n; i++) y[i] = a * x[i]; /* y's old values may be NaN */
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i] = a * x[i] + b * y[i];
+    }
 }

@@ -9,7 +9,6 @@ local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
 local fs = require "mnist.fs"
-local metrics = require "mnist.metrics"
 local nn = require "mnist.nn"
 local optim = require "mnist.optim"
 local random = require "mnist.random"
@@ -36,8 +35,27 @@ function M.optim_config(cfg)
   local c = { learningRate = cfg.learning_rate, weightDecay = cfg.weight_decay }
   if cfg.optimizer == "sgd" then
     c.momentum, c.nesterov = cfg.momentum, cfg.nesterov
+  elseif cfg.optimizer == "nag" or cfg.optimizer == "rmsprop" then
+    c.momentum = cfg.momentum
   end
   return c
+end
+
+-- The run's learning-rate schedule (mnist.optim.schedules) over `steps` batches per epoch; it
+-- owns the optimizer's config. Per-step schedules (onecycle, warmup) advance after every batch,
+-- the others after every epoch. cosine and onecycle span cfg.epochs: more --epochs on --resume
+-- stretch what is left of them.
+function M.lr_schedule(cfg, steps)
+  local c, kind = M.optim_config(cfg), cfg.lr_schedule
+  if kind == "step" then return optim.StepLR(c, cfg.lr_step, cfg.lr_gamma) end
+  if kind == "multistep" then return optim.MultiStepLR(c, cfg.lr_milestones, cfg.lr_gamma) end
+  if kind == "cosine" then return optim.CosineAnnealingLR(c, math.max(cfg.epochs, 1), cfg.lr_min) end
+  if kind == "onecycle" then
+    return optim.OneCycleLR(c, math.max(cfg.epochs * steps, 2), { pct_start = cfg.lr_pct_start })
+  end
+  if kind == "warmup" then return optim.LinearLR(c, cfg.lr_warmup_steps, cfg.lr_warmup_factor) end
+  if kind == "constant" then return optim.StepLR(c, 1, 1) end
+  fail("unknown lr_schedule '%s'", tostring(kind))
 end
 
 -- Most images per forward pass in evaluate: every module keeps its output buffer, and a whole
@@ -63,10 +81,12 @@ local function chunk_size(b)
   return math.ceil(b / math.ceil(b / M.EVAL_CHUNK))
 end
 
+local DIGITS = { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" } -- class k is digit k (0-based)
+
 -- Loss (mean NLL), accuracy and confusion matrix of `net` over every batch of `loader`.
 function M.evaluate(net, loader)
   local criterion = nn.ClassNLLCriterion()
-  local cm = metrics.ConfusionMatrix(10)
+  local cm = optim.ConfusionMatrix(DIGITS)
   local loss_sum, n = 0, 0
   net:evaluate()
   release_buffers(net)
@@ -78,12 +98,13 @@ function M.evaluate(net, loader)
       local x, y = images:narrow(1, first, len), labels:narrow(1, first, len)
       local output = net:forward(x)
       loss_sum = loss_sum + criterion:forward(output, y) * len
-      cm:add_batch(output, y)
+      cm:batchAdd(output, y)
     end
     n = n + b
   end
   release_buffers(net)
-  return { loss = n > 0 and loss_sum / n or 0, accuracy = cm:accuracy(), confusion = cm, n = n }
+  cm:updateValids()
+  return { loss = n > 0 and loss_sum / n or 0, accuracy = cm.totalValid, confusion = cm, n = n }
 end
 
 -- Run directories ---------------------------------------------------------------------------------
@@ -294,7 +315,7 @@ function M.run(cfg, opts)
   end
 
   local optim_state = {}
-  local scheduler = optim.StepLR(M.optim_config(cfg), cfg.lr_step, cfg.lr_gamma)
+  local scheduler = M.lr_schedule(cfg, steps)
   local update = optim[cfg.optimizer]
   local history, first_epoch, first_step, progress_sums = {}, 1, 1, nil
   local checkpoint_path = dir .. "/checkpoint.safetensors"
@@ -342,9 +363,11 @@ function M.run(cfg, opts)
       local start = clock() - sums.seconds
       for batch_images, batch_labels, step in train_loader:epoch(epoch, first_step) do
         images, labels = batch_images, batch_labels
+        local lr = scheduler.config.learningRate
         local _, fx = update(feval, params, scheduler.config, optim_state)
         local loss = fx[1]
-        check_finite(loss, epoch, step, scheduler.config.learningRate, exists(checkpoint_path) and checkpoint_path)
+        check_finite(loss, epoch, step, lr, exists(checkpoint_path) and checkpoint_path)
+        if scheduler.per_step then scheduler:step() end
         local b = images:size(1)
         sums.loss, sums.seen = sums.loss + loss * b, sums.seen + b
         local predicted = net.output:argmax()
@@ -376,7 +399,7 @@ function M.run(cfg, opts)
       local t = M.evaluate(net, test_loader)
       record.test_loss, record.test_accuracy = t.loss, t.accuracy
       history[#history + 1] = record
-      scheduler:step()
+      if not scheduler.per_step then scheduler:step() end
       save_checkpoint(epoch + 1, 0, nil)
       write_metrics(dir, history)
       log(opts, "epoch %d/%d: train loss %.4f acc %.2f%% | validation %s | test loss %.4f acc %.2f%% | %.0f img/s, %.1f s",
