@@ -556,7 +556,7 @@ function M.lswolfe(opfunc, x, t, d, f, g, gtd, options)
     if not finite_number(arg[2]) then fail(name, "%s must be a finite number, got %s", arg[1], tostring(arg[2])) end
   end
   for _, arg in ipairs { { "x", x }, { "d", d }, { "g", g } } do
-    if not T.is_tensor(arg[2]) or arg[2]:type() ~= "float32" then
+    if not T.is_tensor(arg[2]) or arg[2]:dtype() ~= "float32" then
       fail(name, "%s must be a float32 tensor, got %s", arg[1], type(arg[2]))
     end
   end
