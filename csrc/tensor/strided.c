@@ -86,9 +86,8 @@ int strided_parts(int64_t numel, int64_t grain) {
     return grain > 0 ? parallel_parts(numel, grain) : 1;
 }
 
-/* When every operand has the same shape, the element-wise result does not depend on the order
- * the elements are visited in: walk them in the first operand's memory order (dims sorted by its
- * strides, largest first), so x:t():add(y:t()) runs along contiguous memory too. */
+/* sorted: ops with their dims in the first operand's memory order (strides largest first), when
+ * every operand has the same shape and that order is not row-major already; returns 0 otherwise. */
 static int memory_order(int nops, const Tensor *const *ops, Tensor *sorted) {
     for (int k = 1; k < nops; k++)
         if (!tensor_same_shape(ops[k], ops[0])) return 0;
@@ -116,16 +115,20 @@ static int memory_order(int nops, const Tensor *const *ops, Tensor *sorted) {
 void strided_apply(int nops, const Tensor *const *ops, int64_t grain, strided_fn fn, void *ctx) {
     int64_t numel = ops[0]->numel;
     if (numel == 0) return;
-    Tensor sorted[STRIDED_MAX_OPS];
-    const Tensor *sorted_ops[STRIDED_MAX_OPS];
-    if (memory_order(nops, ops, sorted)) {
-        for (int k = 0; k < nops; k++) sorted_ops[k] = &sorted[k];
-        ops = sorted_ops;
-    }
     Apply a = {nops, ops, fn, ctx};
     if (grain <= 0) {
         apply_range(&a, 0, numel, 0);
         return;
     }
     parallel_for(numel, grain, apply_range, &a);
+}
+
+void strided_map(int nops, const Tensor *const *ops, int64_t grain, strided_fn fn, void *ctx) {
+    Tensor sorted[STRIDED_MAX_OPS];
+    const Tensor *sorted_ops[STRIDED_MAX_OPS];
+    if (ops[0]->numel && memory_order(nops, ops, sorted)) {
+        for (int k = 0; k < nops; k++) sorted_ops[k] = &sorted[k];
+        ops = sorted_ops;
+    }
+    strided_apply(nops, ops, grain, fn, ctx);
 }

@@ -42,12 +42,15 @@ static inline int64_t walk_step(const Walk *w) { return w->step[w->ndim - 1]; }
  * `part` is the block of the parallel split the run belongs to (for per-part results). */
 typedef void (*strided_fn)(void *ctx, int64_t n, char *const *ptr, const int64_t *step, int part);
 
-/* Walks ops[0..nops) (same numel) together and calls fn on every run, the element range split
- * over the kernels' threads when it exceeds grain per thread (grain <= 0: on the calling thread
- * only). Operands of different shapes go each in its own row-major order; operands of one shape go
- * in the first one's memory order (the order in which fn sees elements is then not row-major:
- * for element-wise work only, not for scans). */
+/* Walks ops[0..nops) (same numel) together, each in its own row-major order, and calls fn on
+ * every run, the element range split over the kernels' threads when it exceeds grain per thread
+ * (grain <= 0: on the calling thread only, in order). */
 void strided_apply(int nops, const Tensor *const *ops, int64_t grain, strided_fn fn, void *ctx);
+
+/* The same for element-wise work, where the order does not matter: operands of one shape are
+ * walked in the first one's memory order (its dims sorted by stride), so x:t():add(y:t()) runs
+ * along contiguous memory too. fn must not depend on the elements' row-major positions. */
+void strided_map(int nops, const Tensor *const *ops, int64_t grain, strided_fn fn, void *ctx);
 
 /* How many parts strided_apply(…, grain, …) splits n elements into (per-part result slots). */
 int strided_parts(int64_t numel, int64_t grain);

@@ -520,7 +520,7 @@ int tensor_copy(Tensor *dst, const Tensor *src) {
     }
     CopyKind kind = {dst->dtype, from->dtype};
     const Tensor *ops[2] = {dst, from};
-    strided_apply(2, ops, STRIDED_GRAIN, copy_run, &kind);
+    strided_map(2, ops, STRIDED_GRAIN, copy_run, &kind);
     tensor_release(&tmp);
     return MN_OK;
 }
@@ -573,7 +573,7 @@ int tensor_fill(Tensor *t, double value) {
     FillValue v = {t->dtype, (float)value, (uint8_t)(t->dtype == DTYPE_UINT8 ? value : 0),
                    t->dtype == DTYPE_INT64 ? (int64_t)value : 0};
     const Tensor *ops[1] = {t};
-    strided_apply(1, ops, STRIDED_GRAIN, fill_run, &v);
+    strided_map(1, ops, STRIDED_GRAIN, fill_run, &v);
     return MN_OK;
 }
 

@@ -112,7 +112,7 @@ int tensor_map(Tensor *out, const Tensor *x, int op, float a, float b) {
     if ((st = unalias(&x, out, &copy))) return st;
     MapArgs m = {op, a, b};
     const Tensor *ops[2] = {out, x};
-    strided_apply(2, ops, STRIDED_GRAIN, map_run, &m);
+    strided_map(2, ops, STRIDED_GRAIN, map_run, &m);
     tensor_release(&copy);
     return MN_OK;
 }
@@ -167,7 +167,7 @@ int tensor_zip(Tensor *out, const Tensor *x, const Tensor *y, int op, float alph
     if (!(st = unalias(&x, out, &cx)) && !(st = unalias(&y, out, &cy))) {
         ZipArgs z = {op, alpha};
         const Tensor *ops[3] = {out, x, y};
-        strided_apply(3, ops, STRIDED_GRAIN, zip_run, &z);
+        strided_map(3, ops, STRIDED_GRAIN, zip_run, &z);
     }
     tensor_release(&cx);
     tensor_release(&cy);
@@ -206,7 +206,7 @@ int tensor_zip3(Tensor *out, const Tensor *x, const Tensor *y, const Tensor *z, 
         !(st = unalias(&z, out, &cz))) {
         ZipArgs args = {op, alpha};
         const Tensor *ops[4] = {out, x, y, z};
-        strided_apply(4, ops, STRIDED_GRAIN, zip3_run, &args);
+        strided_map(4, ops, STRIDED_GRAIN, zip3_run, &args);
     }
     tensor_release(&cx);
     tensor_release(&cy);
@@ -272,7 +272,7 @@ int tensor_compare(Tensor *out, const Tensor *x, const Tensor *y, double value, 
     if (!(st = unalias(&x, out, &cx)) && !(st = unalias(&y, out, &cy))) {
         CmpArgs c = {op, x->dtype, y ? y->dtype : 0, y != NULL, value};
         const Tensor *ops[3] = {out, x, y ? y : x};
-        strided_apply(3, ops, STRIDED_GRAIN, cmp_run, &c);
+        strided_map(3, ops, STRIDED_GRAIN, cmp_run, &c);
     }
     tensor_release(&cx);
     tensor_release(&cy);
