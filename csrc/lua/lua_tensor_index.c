@@ -176,6 +176,7 @@ static int l_tensor_cat(lua_State *L) {
         raisef(L, fn, "expected ([res,] x1, x2 [, dim]) or ([res,] {x1, x2, ...} [, dim]), got %s "
                "and %s", luaL_typename(L, 1), luaL_typename(L, 2));
     }
+    lua_settop(L, dim_idx); /* what is pushed next never reads as the dim */
     count = list_idx ? (int)lua_objlen(L, list_idx) : 2;
     if (count < 1) raisef(L, fn, "the list of tensors is empty");
     const Tensor **inputs = lua_newuserdata(L, (size_t)count * sizeof *inputs);

@@ -127,7 +127,26 @@ function M.ones(...) return T.ones(...) end
 
 -- Indexing and joining: torch.cat(list, dim), torch.gather(x, dim, index), ... -------------------
 
--- (goes here)
+-- torch.cat([res,] x1, x2 [, dim]), torch.cat([res,] {x1, x2, ...} [, dim]) (dim defaults to the
+-- last); torch.index([res,] x, dim, indices), torch.gather([res,] x, dim, index),
+-- torch.maskedSelect([res,] x, mask), torch.nonzero([res,] x), torch.repeatTensor([res,] x,
+-- sizes...): the tensor method, which tells a result tensor from the source by the arguments.
+for _, name in ipairs { "cat", "index", "gather", "maskedSelect", "nonzero", "repeatTensor" } do
+  local method = core.tensor_methods[name]
+  M[name] = function(...) return method(...) end
+end
+
+-- torch.split([result,] x, size [, dim]) and torch.chunk([result,] x, n [, dim]): lists of views
+-- (dim defaults to 1); a given result table is emptied and filled.
+function M.split(first, ...)
+  if type(first) == "table" and not T.is_tensor(first) then return T.split_views(first, ...) end
+  return T.split_views({}, first, ...)
+end
+
+function M.chunk(first, ...)
+  if type(first) == "table" and not T.is_tensor(first) then return T.chunk_views(first, ...) end
+  return T.chunk_views({}, first, ...)
+end
 
 -- Random numbers and construction: torch.rand, torch.randn, torch.randperm, torch.range, ... ------
 
