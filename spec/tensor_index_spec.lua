@@ -309,6 +309,19 @@ describe("Torch7's rules", function()
     assert.same({ { 1 } }, T { 0 / 0 }:nonzero():totable()) -- NaN is not zero
   end)
 
+  it("gather and scatter with size-1 dims (one index per row, a single element)", function()
+    local x = T { { 1, 2 }, { 3, 4 }, { 5, 6 } }
+    assert.same({ { 2 }, { 3 }, { 6 } }, x:gather(2, long { { 2 }, { 1 }, { 2 } }):totable())
+    assert.same({ { 5, 2 } }, x:gather(1, long { { 3, 1 } }):totable())
+    local one = T { { 0 } }
+    one:scatter(2, long { { 1 } }, T { { 9 } })
+    assert.same({ { 9 } }, one:totable())
+    local y = T.zeros(2, 3)
+    y:scatter(2, long { { 3 }, { 2 } }, 1)
+    assert.same({ { 0, 0, 1 }, { 0, 1, 0 } }, y:totable())
+    assert.same({ { 7 } }, T { { 7 } }:index(2, long { 1 }):totable())
+  end)
+
   it("index takes an empty LongTensor (no positions)", function()
     assert.same({ 2, 0 }, T(2, 3):index(2, T.of("int64")):size())
   end)

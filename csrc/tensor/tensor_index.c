@@ -84,27 +84,32 @@ static int same_but(const Tensor *a, const Tensor *b, int dim, int64_t along) {
 #define ROW_OPS 3
 
 /* The rows (runs along the last dim) of a shape, in row-major order, with up to ROW_OPS operands
- * that each move by their own byte steps along every dim. */
+ * that each move by their own byte steps along every dim. The shape may leave out size-1 dims of
+ * the operands: map[i] is the operands' dim that dim i of the shape walks. */
 typedef struct {
     int ndim, nops;
+    int map[TENSOR_MAX_DIMS];
     int64_t size[TENSOR_MAX_DIMS];
     int64_t pos[TENSOR_MAX_DIMS];
     char *ptr[ROW_OPS];                       /* each operand at the current row's first element */
     int64_t step[ROW_OPS][TENSOR_MAX_DIMS];   /* bytes */
 } Rows;
 
-static void rows_init(Rows *r, int ndim, const int64_t *size) {
+/* r: the rows of shape (ndim dims); map NULL: dim i of the operands is dim i of the shape. */
+static void rows_init(Rows *r, int ndim, const int64_t *size, const int *map) {
     memset(r, 0, sizeof *r);
     r->ndim = ndim;
     memcpy(r->size, size, (size_t)ndim * sizeof *size);
+    for (int i = 0; i < ndim; i++) r->map[i] = map ? map[i] : i;
 }
 
-/* Operand k is t, which does not move along dim `fixed` (-1: moves along every dim). */
+/* Operand k is t, which does not move along its dim `fixed` (-1: moves along every dim). */
 static void rows_operand(Rows *r, int k, const Tensor *t, int fixed) {
     int64_t esize = (int64_t)dtype_size(t->dtype);
     if (k >= r->nops) r->nops = k + 1;
     r->ptr[k] = tensor_bytes(t);
-    for (int d = 0; d < r->ndim; d++) r->step[k][d] = d == fixed ? 0 : t->stride[d] * esize;
+    for (int i = 0; i < r->ndim; i++)
+        r->step[k][i] = r->map[i] == fixed ? 0 : t->stride[r->map[i]] * esize;
 }
 
 /* Moves to the next row; 0 after the last one. */
@@ -201,15 +206,30 @@ typedef struct {
 
 static void index_pass(const IndexPass *a) {
     if (shape_numel(a->ndim, a->shape) == 0) return;
-    const int last = a->ndim - 1, dim = a->dim, dtype = a->dst->dtype;
+    /* walk without the size-1 dims (dim too when every element has its index): a (n, 1) gather is
+     * one run of n, not n runs of 1 */
+    int map[TENSOR_MAX_DIMS], nd = 0, dim = -1;
+    int64_t shape[TENSOR_MAX_DIMS];
+    for (int d = 0; d < a->ndim; d++) {
+        if (a->shape[d] == 1 && (d != a->dim || a->each)) continue;
+        if (d == a->dim) dim = nd;
+        map[nd] = d;
+        shape[nd++] = a->shape[d];
+    }
+    if (nd == 0) { /* a single position */
+        dim = a->each ? -1 : 0;
+        map[nd] = a->dim;
+        shape[nd++] = 1;
+    }
+    const int last = nd - 1, dtype = a->dst->dtype;
     const int64_t esize = (int64_t)dtype_size(dtype);
     const Tensor *indexed = a->into ? a->dst : a->src;
-    const int64_t ks = indexed->stride[dim] * esize;
+    const int64_t ks = indexed->stride[a->dim] * esize;
     Rows r;
-    rows_init(&r, a->ndim, a->shape);
-    rows_operand(&r, 0, a->dst, a->into ? dim : -1);
+    rows_init(&r, nd, shape, map);
+    rows_operand(&r, 0, a->dst, a->into ? a->dim : -1);
     if (a->src) {
-        rows_operand(&r, 1, a->src, a->into ? -1 : dim);
+        rows_operand(&r, 1, a->src, a->into ? -1 : a->dim);
     } else { /* the fill value: an operand that never moves */
         r.ptr[1] = (char *)a->value;
         r.nops = 2;
@@ -219,7 +239,7 @@ static void index_pass(const IndexPass *a) {
     /* a 1-D index: entry i at along + i * along_step */
     const char *along = a->each ? NULL : tensor_bytes(a->index);
     const int64_t along_step = a->each ? 0 : a->index->stride[0] * 8;
-    const int64_t n = a->shape[last];
+    const int64_t n = shape[last];
     do {
         char *d = r.ptr[0];
         const char *s = r.ptr[1];
@@ -337,7 +357,7 @@ int tensor_repeat(Tensor *out, const Tensor *src, int ndim, const int64_t *repea
     /* every row of out reads src's row at (position mod src's size) in each dim */
     const int last = ndim - 1;
     Rows r;
-    rows_init(&r, ndim, out->shape);
+    rows_init(&r, ndim, out->shape, NULL);
     rows_operand(&r, 0, out, -1);
     const int64_t sd = r.step[0][last], ss = pstep[last], n = padded[last];
     const char *first = tensor_bytes(src);
@@ -629,7 +649,7 @@ int tensor_nonzero(Tensor *out, const Tensor *src, int64_t base) {
     int64_t *o = tensor_i64(out), row = 0;
     const int64_t rs = out->stride[0], cs = out->stride[1];
     Rows r;
-    rows_init(&r, src->ndim, src->shape);
+    rows_init(&r, src->ndim, src->shape, NULL);
     rows_operand(&r, 0, src, -1);
     const int64_t s = r.step[0][last];
     do {
