@@ -344,6 +344,22 @@ describe("Torch7's rules", function()
     assert.same({ 1, 2, 1, 2 }, r:totable())
   end)
 
+  it("writes into a strided result of the right shape in place (no resize)", function()
+    local parent = T.zeros(3, 2)
+    local res = parent:t() -- (2, 3), not contiguous
+    local x = T { { 1, 2, 3 }, { 4, 5, 6 }, { 7, 8, 9 } }
+    assert.equal(res, res:index(x, 1, long { 3, 1 }))
+    assert.same({ { 7, 1 }, { 8, 2 }, { 9, 3 } }, parent:totable())
+    res:gather(x:narrow(1, 1, 2), 2, long { { 1, 1, 1 }, { 3, 3, 3 } })
+    assert.same({ { 1, 6 }, { 1, 6 }, { 1, 6 } }, parent:totable())
+  end)
+
+  it("takes negative dims from the end", function()
+    local x = T { { 1, 2, 3 }, { 4, 5, 6 } }
+    assert.same({ { 3 }, { 6 } }, x:index(-1, long { 3 }):totable())
+    assert.same({ { 4, 5, 6 } }, x:gather(-2, long { { 2, 2, 2 } }):totable())
+  end)
+
   it("repeatTensor adds leading dims", function()
     assert.same({ { { 1, 2, 1, 2 } }, { { 1, 2, 1, 2 } } }, T { 1, 2 }:repeatTensor(2, 1, 2):totable())
     assert.same({ 0, 2 }, T { 1, 2 }:repeatTensor(0, 1):size())
