@@ -327,7 +327,51 @@ metatable.__unm = function(a) return a:clone():neg() end
 
 -- Indexing and joining (csrc/lua/lua_tensor_index.c) -----------------------------------------------
 
--- (the Lua side of cat, split, index, gather, masked*, ... goes here)
+-- The C methods (Torch7's forms: x:f(...) returns a new tensor, res:f(x, ...) writes into res):
+-- cat, repeatTensor, index, gather, maskedSelect, nonzero; in place on x: indexCopy, indexAdd,
+-- indexFill, scatter, maskedFill, maskedCopy. Indices are 1-based int64 (torch.LongTensor), masks
+-- uint8 (torch.ByteTensor) 0s and 1s; t[mask] and t[mask] = v call maskedSelect/maskedFill/maskedCopy.
+
+-- M.split_views(result, x, size [, dim], fn): Torch7's torch.split: views of `size` along dim
+-- (default 1; the last one may be shorter), stored in the table result (emptied first).
+function M.split_views(result, x, size, dim, fn)
+  fn = fn or "split"
+  if not M.is_tensor(x) then error(("%s: expected a tensor, got %s"):format(fn, type(x)), 3) end
+  if type(size) ~= "number" or size < 1 or size ~= math.floor(size) then
+    error(("%s: size must be a whole number >= 1, got %s"):format(fn, tostring(size)), 3)
+  end
+  dim = dim or 1
+  local nd = x:dim()
+  if type(dim) ~= "number" or dim ~= math.floor(dim) or dim == 0 or dim > nd or dim < -nd then
+    error(("%s: dim %s out of range for a %d-D tensor"):format(fn, tostring(dim), nd), 3)
+  end
+  if dim < 0 then dim = nd + 1 + dim end
+  for k in pairs(result) do result[k] = nil end
+  local n, start = x:size(dim), 1
+  while start <= n do
+    local len = math.min(size, n - start + 1)
+    result[#result + 1] = x:narrow(dim, start, len)
+    start = start + len
+  end
+  return result
+end
+
+-- M.chunk_views(result, x, n [, dim]): Torch7's torch.chunk: at most n views of ceil(size / n).
+function M.chunk_views(result, x, n, dim)
+  if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
+    error(("chunk: the number of chunks must be a whole number >= 1, got %s"):format(tostring(n)), 3)
+  end
+  if not M.is_tensor(x) then error(("chunk: expected a tensor, got %s"):format(type(x)), 3) end
+  local nd = x:dim()
+  local d = dim or 1
+  if type(d) == "number" and d < 0 then d = nd + 1 + d end
+  local size = (type(d) == "number" and d >= 1 and d <= nd) and math.ceil(x:size(d) / n) or 1
+  return M.split_views(result, x, math.max(size, 1), dim, "chunk")
+end
+
+-- x:split(size [, dim]), x:chunk(n [, dim]) -> a list of views of x.
+function methods.split(x, size, dim) return M.split_views({}, x, size, dim) end
+function methods.chunk(x, n, dim) return M.chunk_views({}, x, n, dim) end
 
 -- Random numbers and construction (csrc/lua/lua_random.c) -----------------------------------------
 
