@@ -146,6 +146,19 @@ describe("views", function()
     assert.same({ 3, 4, 3, 4 }, b[1]:totable())
   end)
 
+  it("take masks and int64 index tensors as keys, as Torch7", function()
+    local t = grid()
+    assert.same({ 9, 10, 11, 12 }, t[t:gt(8)]:totable())
+    local rows = t[T.of("int64", { 3, 1 })]
+    assert.same({ { 9, 10, 11, 12 }, { 1, 2, 3, 4 } }, rows:totable())
+    t[t:gt(10)] = 0
+    assert.same({ 9, 10, 0, 0 }, t[3]:totable())
+    t[T.of("int64", { 2 })] = -1
+    assert.same({ -1, -1, -1, -1 }, t[2]:totable())
+    t[T.of("int64", { 1 })] = T { { 4, 3, 2, 1 } }
+    assert.same({ 4, 3, 2, 1 }, t[1]:totable())
+  end)
+
   it("name the function, the dim and the shape in errors", function()
     local t = grid()
     assert.has_error(function() t:select(3, 1) end,

@@ -538,7 +538,8 @@ static int index_view(lua_State *L, Tensor *t, int key, const char *fn, int64_t 
 }
 
 /* __index: t[i] selects along the first dim (a number for a 1-D tensor); t[{...}] is Torch7's
- * multi-dim indexing; t[mask] is maskedSelect; names find methods. */
+ * multi-dim indexing; t[mask] (uint8) is maskedSelect, t[indices] (int64) index(1, indices);
+ * names find methods. */
 static int l_tensor_index(lua_State *L) {
     int kind = lua_type(L, 2);
     if (kind == LUA_TNUMBER) {
@@ -559,7 +560,16 @@ static int l_tensor_index(lua_State *L) {
         if (index_view(L, t, 2, "[]", &off)) push_element(L, t, off);
         return 1;
     }
-    if (kind == LUA_TUSERDATA && luaL_testudata(L, 2, TENSOR_MT)) {
+    Tensor *key = kind == LUA_TUSERDATA ? luaL_testudata(L, 2, TENSOR_MT) : NULL;
+    if (key && key->dtype == DTYPE_INT64) { /* t[indices]: Torch7's index(1, indices) */
+        lua_getfield(L, lua_upvalueindex(1), "index");
+        lua_pushvalue(L, 1);
+        lua_pushinteger(L, 1);
+        lua_pushvalue(L, 2);
+        lua_call(L, 3, 1);
+        return 1;
+    }
+    if (key) { /* t[mask] */
         lua_getfield(L, lua_upvalueindex(1), "maskedSelect");
         lua_pushvalue(L, 1);
         lua_pushvalue(L, 2);
@@ -589,7 +599,8 @@ static void assign(lua_State *L, Tensor *view, int idx, const char *fn) {
     check_status(L, tensor_copy(view, src), fn, NULL);
 }
 
-/* __newindex: t[i] = v, t[{...}] = number | tensor (into the view), t[mask] = number | tensor. */
+/* __newindex: t[i] = v, t[{...}] = number | tensor (into the view), t[mask] = number | tensor,
+ * t[indices] = number | tensor (along dim 1). */
 static int l_tensor_newindex(lua_State *L) {
     const char *fn = "[]=";
     Tensor *t = check_tensor(L, 1, fn);
@@ -615,14 +626,18 @@ static int l_tensor_newindex(lua_State *L) {
         assign(L, check_tensor(L, -1, fn), 3, fn);
         return 0;
     }
-    if (kind == LUA_TUSERDATA && luaL_testudata(L, 2, TENSOR_MT)) {
+    Tensor *key = kind == LUA_TUSERDATA ? luaL_testudata(L, 2, TENSOR_MT) : NULL;
+    if (key) { /* t[indices] = v: indexFill/indexCopy along dim 1; t[mask] = v: maskedFill/Copy */
+        int number = lua_type(L, 3) == LUA_TNUMBER, by_index = key->dtype == DTYPE_INT64;
         lua_getmetatable(L, 1);
         lua_getfield(L, -1, "__methods");
-        lua_getfield(L, -1, lua_type(L, 3) == LUA_TNUMBER ? "maskedFill" : "maskedCopy");
+        lua_getfield(L, -1, by_index ? (number ? "indexFill" : "indexCopy")
+                                     : (number ? "maskedFill" : "maskedCopy"));
         lua_pushvalue(L, 1);
+        if (by_index) lua_pushinteger(L, 1);
         lua_pushvalue(L, 2);
         lua_pushvalue(L, 3);
-        lua_call(L, 3, 0);
+        lua_call(L, by_index ? 4 : 3, 0);
         return 0;
     }
     raisef(L, fn, "tensors take numbers, index tables or masks as keys, got %s", luaL_typename(L, 2));
