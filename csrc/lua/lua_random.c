@@ -206,10 +206,10 @@ static int l_fill_permutation(lua_State *L) {
 
 /* ---- construction: values of Torch7's range, linspace, logspace and eye ---- */
 
-/* core.tensor_fill_linear(t, start, step [, log10]): element i (row-major) = start + i * step
- * (10 to that power with log10). Returns t. */
+/* core.tensor_fill_linear(t, start, step [, log10 [, fn]]): element i (row-major) = start + i * step
+ * (10 to that power with log10); fn names the caller in errors. Returns t. */
 static int l_tensor_fill_linear(lua_State *L) {
-    const char *fn = "fill_linear";
+    const char *fn = luaL_optstring(L, 5, "fill_linear");
     Tensor *t = check_tensor(L, 1, fn);
     double start = check_number(L, 2, fn, "start"), step = check_number(L, 3, fn, "step");
     if (tensor_fill_linear(t, start, step, lua_toboolean(L, 4)) != MN_OK)
@@ -260,23 +260,30 @@ static const luaL_Reg rng_methods[] = {
     {"set_state", l_rng_set_state}, {NULL, NULL},
 };
 
-/* The fills: {kind, C function}; generator method "fill_<kind>", core function "tensor_<kind>". */
-static const luaL_Reg fills[] = {
-    {"uniform", l_fill_uniform},         {"normal", l_fill_normal},
-    {"exponential", l_fill_exponential}, {"bernoulli", l_fill_bernoulli},
-    {"random", l_fill_random},           {"permutation", l_fill_permutation},
-    {NULL, NULL},
+/* The fills: generator method "fill_<kind>" and core function "tensor_<kind>", the latter named
+ * in errors by the Torch7 method built on it. */
+static const struct {
+    const char *kind, *torch_name;
+    lua_CFunction func;
+} fills[] = {
+    {"uniform", "uniform", l_fill_uniform},
+    {"normal", "normal", l_fill_normal},
+    {"exponential", "exponential", l_fill_exponential},
+    {"bernoulli", "bernoulli", l_fill_bernoulli},
+    {"random", "random", l_fill_random},
+    {"permutation", "randperm", l_fill_permutation},
 };
 
-/* Registers fills[i] into the table at the top of the stack under prefix..kind, its error name
- * being name_prefix..kind. */
-static void register_fills(lua_State *L, const char *prefix, const char *name_prefix) {
-    for (const luaL_Reg *f = fills; f->name; f++) {
-        lua_pushfstring(L, "%s%s", name_prefix, f->name);
-        lua_pushcclosure(L, f->func, 1);
-        lua_pushfstring(L, "%s%s", prefix, f->name);
-        lua_insert(L, -2);
-        lua_settable(L, -3);
+/* Registers the fills into the table at the top of the stack: as generator methods
+ * (rng:fill_uniform, errors naming "rng:fill_uniform") or as core.tensor_<kind>. */
+static void register_fills(lua_State *L, int as_methods) {
+    for (size_t i = 0; i < sizeof fills / sizeof *fills; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%s%s", as_methods ? "fill_" : "tensor_", fills[i].kind);
+        if (as_methods) lua_pushfstring(L, "rng:fill_%s", fills[i].kind);
+        else lua_pushstring(L, fills[i].torch_name);
+        lua_pushcclosure(L, fills[i].func, 1);
+        lua_setfield(L, -2, key);
     }
 }
 
@@ -287,11 +294,11 @@ void register_random(lua_State *L) {
     lua_setfield(L, -2, "tensor_fill_linear");
     lua_pushcfunction(L, l_tensor_eye);
     lua_setfield(L, -2, "tensor_eye");
-    register_fills(L, "tensor_", ""); /* core.tensor_uniform(rng, t, ...), named "uniform" */
+    register_fills(L, 0); /* core.tensor_uniform(rng, t, ...), named "uniform" */
     luaL_newmetatable(L, RNG_MT);
     lua_newtable(L);
     luaL_register(L, NULL, rng_methods);
-    register_fills(L, "fill_", "rng:fill_"); /* rng:fill_uniform(t, ...) */
+    register_fills(L, 1); /* rng:fill_uniform(t, ...) */
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

@@ -383,7 +383,7 @@ function methods.range(t, a, b, step)
     error(("range: a step of %g never goes from %g to %g"):format(step, a, b), 2)
   end
   local n = math.floor((b - a) / step) + 1
-  return core.tensor_fill_linear(t:resize(n), a, step)
+  return core.tensor_fill_linear(t:resize(n), a, step, false, "range")
 end
 
 -- x:linspace(a, b [, n]) / x:logspace(a, b [, n]): n (default 100) points from a to b (10^a to
@@ -399,7 +399,7 @@ for _, pair in ipairs { { "linspace", false }, { "logspace", true } } do
     if n == 1 and a ~= b then
       error(("%s: one point needs a == b, got %g and %g (ask for n >= 2)"):format(name, a, b), 2)
     end
-    return core.tensor_fill_linear(t:resize(n), a, n > 1 and (b - a) / (n - 1) or 0, log10)
+    return core.tensor_fill_linear(t:resize(n), a, n > 1 and (b - a) / (n - 1) or 0, log10, name)
   end
 end
 
