@@ -217,6 +217,24 @@ describe("tensor linear algebra: Torch7's forms and hand-computed cases", functi
     assert.same({ { 2, 0 }, { 0, 2 } }, col:totable())
   end)
 
+  it("reads transposed, narrowed and batch-expanded operands in place (no copy)", function()
+    torch.manualSeed(4)
+    local a, b = torch.randn(6, 5), torch.randn(7, 6)
+    local before = core.linalg_copies()
+    torch.mm(a:t(), b:t())                                  -- (5, 6) @ (6, 7), both columns contiguous
+    torch.mm(a:narrow(2, 2, 3):t(), b:t():narrow(2, 1, 3)) -- narrowed and transposed
+    torch.Tensor(7, 5):t():mm(a:t(), b:t())                 -- into a transposed res
+    torch.mv(a, b[{ {}, 2 }]:narrow(1, 1, 5))               -- a column of b as the vector
+    torch.addr(torch.zeros(6, 6), a[{ {}, 1 }], b[1])        -- a column and a row
+    torch.bmm(torch.randn(1, 4, 6):expand(3, 4, 6), torch.randn(3, 7, 6):transpose(2, 3))
+    torch.Tensor(2, 7):fill(1):addmm(a:t():narrow(1, 2, 2), b:t()) -- in place
+    assert.equal(before, core.linalg_copies())
+    -- layouts sgemm cannot read (an expanded matrix, every other column) are copied once each
+    torch.mm(torch.randn(1, 6):expand(4, 6), a:select(2, 1):view(6, 1))
+    torch.mm(torch.randn(3, 12):view(3, 6, 2):select(3, 1), a)
+    assert.equal(before + 2, core.linalg_copies())
+  end)
+
   it("single elements and empty products", function()
     assert.same({ { 6 } }, torch.mm(torch.Tensor { { 2 } }, torch.Tensor { { 3 } }):totable())
     assert.same({ 2, 3 }, torch.mm(torch.zeros(2, 0), torch.zeros(0, 3)):size())

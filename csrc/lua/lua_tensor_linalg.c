@@ -151,9 +151,17 @@ static const luaL_Reg linalg_methods[] = {
     {NULL, NULL},
 };
 
+/* core.linalg_copies() -> the operand and result copies the products have made so far. */
+static int l_linalg_copies(lua_State *L) {
+    lua_pushnumber(L, (lua_Number)tensor_linalg_copies());
+    return 1;
+}
+
 void register_tensor_linalg(lua_State *L) {
     lua_pushcfunction(L, l_tensor_product);
     lua_setfield(L, -2, "tensor_product");
+    lua_pushcfunction(L, l_linalg_copies);
+    lua_setfield(L, -2, "linalg_copies");
     lua_getfield(L, -1, "tensor_methods");
     luaL_register(L, NULL, linalg_methods);
     lua_pop(L, 1);

@@ -8,6 +8,12 @@
 /* A product's smallest worth of a thread, as gemm's own split (flops). */
 #define PRODUCT_MIN_PART_FLOPS ((int64_t)1 << 17)
 
+static int64_t copies; /* tensor_linalg_copies (atomic) */
+
+int64_t tensor_linalg_copies(void) { return __atomic_load_n(&copies, __ATOMIC_RELAXED); }
+
+static void count_copy(void) { __atomic_fetch_add(&copies, 1, __ATOMIC_RELAXED); }
+
 /* How sgemm reads one matrix of rows x cols elements srow and scol apart: its row stride `ld`
  * and whether it is stored transposed (columns contiguous). 0 when neither its rows nor its
  * columns are contiguous (or rows overlap). */
@@ -83,15 +89,18 @@ static int batched_product(Tensor *c, const Tensor *a, const Tensor *b, float al
     Batch j = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta};
     int st = MN_OK;
     if (!operand_of(a, 0, &j.a)) {
+        count_copy();
         if ((st = tensor_clone(&ca, a))) goto done;
         operand_of(&ca, 0, &j.a);
     }
     if (!operand_of(b, 0, &j.b)) {
+        count_copy();
         if ((st = tensor_clone(&cb, b))) goto done;
         operand_of(&cb, 0, &j.b);
     }
     Tensor *out = c;
     if (!operand_of(c, 1, &j.c)) {
+        count_copy();
         st = beta == 0 ? tensor_init_like(&cc, c, -1) : tensor_clone(&cc, c);
         if (st) goto done;
         out = &cc;
@@ -154,6 +163,7 @@ int tensor_matmul(Tensor *c, const Tensor *a, const Tensor *b, int trans_a, int 
 /* *in, or a copy of it in *copy when it overlaps out (reading it while out is written). */
 static int unalias(const Tensor **in, const Tensor *out, Tensor *copy) {
     if (!tensor_overlaps(*in, out)) return MN_OK;
+    count_copy();
     int st = tensor_clone(copy, *in);
     if (!st) *in = copy;
     return st;

@@ -34,4 +34,8 @@ int tensor_addbmm(Tensor *res, float beta, const Tensor *m, float alpha, const T
  * depends only on the thread count. */
 int tensor_dot(double *out, const Tensor *a, const Tensor *b);
 
+/* How many contiguous copies of operands or results the products have made since the library was
+ * loaded (the specs check that transposed and narrowed views are read in place). */
+int64_t tensor_linalg_copies(void);
+
 #endif
