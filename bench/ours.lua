@@ -3,7 +3,9 @@
 --
 --   luajit bench/ours.lua --task train --model default --data DIR --steps 50
 --   tasks: train (images/s, SGD momentum), infer (images/s, batch 1000, eval),
---          latency (us/image, batch 1), sgemm (GFLOP/s of an N x N x N cblas_sgemm)
+--          latency (us/image, batch 1), sgemm (GFLOP/s of an N x N x N cblas_sgemm),
+--          products (GFLOP/s of torch.mm on contiguous and transposed N x N operands, and of
+--          torch.bmm on 256 matrices of 32 x 32 against a loop of torch.mm)
 local cjson = require "cjson"
 local mnist = require "mnist"
 local core = require "mnist.core"
@@ -154,6 +156,29 @@ function tasks.sgemm(args)
   local flops = 2 * n * n * n
   return { gflops = flops / cblas / 1e9, ours_gflops = flops / ours / 1e9,
     core = core.blas_info().core, gemm = core.blas_info().gemm }
+end
+
+-- Torch7's products (lua/mnist/tensor.lua, csrc/tensor/tensor_linalg.c): transposed operands are
+-- read in place, so mm(a:t(), b:t()) should run at mm(a, b)'s speed; bmm splits a batch of small
+-- matrices over the threads, which a loop of mm cannot.
+function tasks.products(args)
+  local torch = require "mnist.torch"
+  local n = args.size
+  local a, b, c = torch.rand(n, n), torch.rand(n, n), torch.Tensor(n, n)
+  local at, bt = a:t():contiguous():t(), b:t():contiguous():t()
+  local flops = 2 * n * n * n
+  local plain = median_seconds(args, function() c:mm(a, b) end)
+  local transposed = median_seconds(args, function() c:mm(at, bt) end)
+  local batch, m = 256, 32
+  local x, y, z = torch.rand(batch, m, m), torch.rand(batch, m, m), torch.Tensor(batch, m, m)
+  local bmm = median_seconds(args, function() z:bmm(x, y) end)
+  local loop = median_seconds(args, function()
+    for i = 1, batch do z[i]:mm(x[i], y[i]) end
+  end)
+  local bflops = 2 * batch * m * m * m
+  return { mm_gflops = flops / plain / 1e9, mm_transposed_gflops = flops / transposed / 1e9,
+    bmm_gflops = bflops / bmm / 1e9, mm_loop_gflops = bflops / loop / 1e9,
+    gemm = core.blas_info().gemm }
 end
 
 -- Publishes freshly initialised default-model weights into the artifact dir (MNIST_HOME), for the

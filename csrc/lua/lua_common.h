@@ -72,6 +72,7 @@ Rng *check_rng(lua_State *L, int idx, const char *fn);
 void register_tensor(lua_State *L);
 void register_tensor_reduce(lua_State *L); /* after register_tensor: adds methods */
 void register_tensor_index(lua_State *L);  /* after register_tensor: adds methods */
+void register_tensor_linalg(lua_State *L); /* likewise */
 void register_random(lua_State *L);
 void register_nn(lua_State *L);
 void register_optim(lua_State *L);

@@ -204,6 +204,7 @@ int luaopen_mnist_core(lua_State *L) {
     register_tensor(L);
     register_tensor_reduce(L);
     register_tensor_index(L);
+    register_tensor_linalg(L);
     register_random(L);
     register_nn(L);
     register_optim(L);

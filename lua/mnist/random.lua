@@ -2,6 +2,8 @@
 -- shuffling so that one seed reproduces a run. `mnist.manual_seed(s)` reseeds it.
 --   local rng = require("mnist.random").default
 --   rng:uniform(), rng:random(10), rng:permutation(60000), rng:fill_uniform(t, -b, b)
+--   rng:fill_normal / fill_exponential / fill_bernoulli / fill_random / fill_permutation(t, ...):
+--   tensors of any strides (the Torch7 methods x:uniform(), x:normal(), ... use this generator)
 --   local s = rng:state(); ...; rng:set_state(s)   -- checkpoint and resume
 local core = require "mnist.core"
 

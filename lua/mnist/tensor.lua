@@ -306,11 +306,11 @@ metatable.__mul = function(a, b)
   if type(b) == "number" then return a:clone():mul(b) end
   if not (M.is_tensor(a) and M.is_tensor(b)) then operand_error("*", a, b) end
   if a:dim() == 1 and b:dim() == 1 then
-    return M.matmul(a:view(1, -1), b:view(-1, 1)):get(1, 1)
+    return a:dot(b)
   elseif a:dim() == 2 and b:dim() == 1 then
-    return M.matmul(a, b:view(-1, 1)):view(-1)
+    return M.empty("float32"):mv(a, b)
   elseif a:dim() == 2 and b:dim() == 2 then
-    return M.matmul(a, b)
+    return M.empty("float32"):mm(a, b)
   end
   error(("tensor *: a matrix product takes 1-D or 2-D tensors, got %s and %s"):format(
     M.shape_str(a), M.shape_str(b)), 2)
@@ -375,11 +375,141 @@ function methods.chunk(x, n, dim) return M.chunk_views({}, x, n, dim) end
 
 -- Random numbers and construction (csrc/lua/lua_random.c) -----------------------------------------
 
--- (the Lua side of uniform, normal, rand, range, eye, ... goes here)
+-- Random fills draw from the rock's one seeded generator (mnist.random.default, reseeded by
+-- torch.manualSeed / mnist.manual_seed), element after element in x's row-major order, so a seed
+-- gives the same values whatever x's strides: x:t():uniform() and x[{{}, 2}]:normal() fill views.
+--   x:uniform([a, b])        float32, uniform in [a, b), default [0, 1)
+--   x:normal([mean, std])    float32, default 0, 1
+--   x:exponential([lambda])  float32, rate lambda (default 1)
+--   x:bernoulli([p])         any dtype: 1 with probability p (default 0.5; a float tensor of
+--                            probabilities, one per element, also does)
+--   x:random([a,] [b])       any dtype: whole numbers in a..b, 1..b, or with no bound 0 .. the
+--                            largest whole number the dtype holds exactly (uint8 255, float32 2^24,
+--                            int64 2^53)
+-- Each returns x.
+local random = require "mnist.random"
+
+for _, kind in ipairs { "uniform", "normal", "exponential", "bernoulli", "random" } do
+  local fill = core["tensor_" .. kind]
+  methods[kind] = function(t, ...) return fill(random.default, t, ...) end
+end
+
+-- Torch7's constructors as methods: x:zeros(sizes...) resizes x and fills it (torch.zeros(...) in
+-- mnist.torch makes a new tensor through them). x keeps its dtype.
+function methods.zeros(t, ...) return t:resize(shape_args(...)):fill(0) end
+function methods.ones(t, ...) return t:resize(shape_args(...)):fill(1) end
+function methods.rand(t, ...) return t:resize(shape_args(...)):uniform() end
+function methods.randn(t, ...) return t:resize(shape_args(...)):normal() end
+
+-- A whole number >= lo for argument `what` of fn.
+local function whole(fn, what, v, lo)
+  if type(v) ~= "number" or v ~= math.floor(v) or v < lo then
+    error(("%s: %s must be a whole number >= %d, got %s"):format(fn, what, lo, tostring(v)), 3)
+  end
+  return v
+end
+
+-- x:randperm(n): x = 1..n in random order, resized to (n) (int64 from torch.randperm; Torch7's
+-- gives a DoubleTensor).
+function methods.randperm(t, n)
+  whole("randperm", "n", n, 1)
+  return core.tensor_permutation(random.default, t:resize(n))
+end
+
+-- x:range(a, b [, step]): a, a + step, ... up to b included, floor((b - a) / step) + 1 values
+-- (Torch7's range, which unlike Lua's numeric for includes b when it is reached).
+function methods.range(t, a, b, step)
+  step = step or 1
+  if type(a) ~= "number" or type(b) ~= "number" or type(step) ~= "number" then
+    error("range: expected numbers: range(a, b [, step])", 2)
+  end
+  if step == 0 then error("range: step must not be 0", 2) end
+  if (b - a) / step < 0 then
+    error(("range: a step of %g never goes from %g to %g"):format(step, a, b), 2)
+  end
+  local n = math.floor((b - a) / step) + 1
+  return core.tensor_fill_linear(t:resize(n), a, step, false, "range")
+end
+
+-- x:linspace(a, b [, n]) / x:logspace(a, b [, n]): n (default 100) points from a to b (10^a to
+-- 10^b), both ends included. As Torch7, one point only when a == b.
+for _, pair in ipairs { { "linspace", false }, { "logspace", true } } do
+  local name, log10 = pair[1], pair[2]
+  methods[name] = function(t, a, b, n)
+    n = n or 100
+    if type(a) ~= "number" or type(b) ~= "number" then
+      error(("%s: expected numbers: %s(a, b [, n])"):format(name, name), 2)
+    end
+    whole(name, "n", n, 1)
+    if n == 1 and a ~= b then
+      error(("%s: one point needs a == b, got %g and %g (ask for n >= 2)"):format(name, a, b), 2)
+    end
+    return core.tensor_fill_linear(t:resize(n), a, n > 1 and (b - a) / (n - 1) or 0, log10, name)
+  end
+end
+
+-- x:eye(n [, m]): the (n, m) identity (m defaults to n).
+function methods.eye(t, n, m)
+  whole("eye", "n", n, 1)
+  whole("eye", "m", m or n, 1)
+  return core.tensor_eye(t:resize(n, m or n))
+end
 
 -- Linear algebra (csrc/lua/lua_tensor_linalg.c) ----------------------------------------------------
 
--- (the Lua side of mm, mv, addmm, dot, bmm, ... goes here)
+-- Torch7's matrix products through the core's sgemm (csrc/tensor/tensor_linalg.c): transposed
+-- and narrowed operands are read in place; res is resized to the result's shape unless it has it.
+--   res:mm(mat1, mat2)  res:mv(mat, vec)  res:ger(vec1, vec2)  res:bmm(batch1, batch2)   res = a @ b
+--   x:dot(y)                                  a number (same element count, any shapes)
+--   res:addmm([v1,] [M,] [v2,] mat1, mat2)    res = v1 * M + v2 * mat1 @ mat2 (M defaults to res)
+--   res:addmv(..., mat, vec), res:addr(..., vec1, vec2), res:baddbmm(..., batch1, batch2),
+--   res:addbmm(..., batch1, batch2) (the batch's products summed) likewise.
+-- As in Torch7, one number is v2 (x:addmm(0.5, a, b): x += 0.5 * a @ b); two are v1 and v2.
+local function product_operands(fn, a, b, usage)
+  if not (M.is_tensor(a) and M.is_tensor(b)) then
+    error(("%s: expected %s, got %s and %s"):format(fn, usage, type(a), type(b)), 3)
+  end
+  return a, b
+end
+
+for _, p in ipairs { { "mm", "mat1, mat2" }, { "mv", "mat, vec" }, { "ger", "vec1, vec2" },
+  { "bmm", "batch1, batch2" } } do
+  local kind, usage = p[1], p[2]
+  methods[kind] = function(res, a, b)
+    product_operands(kind, a, b, "res:" .. kind .. "(" .. usage .. ")")
+    return core.tensor_product(kind, res, 0, nil, 1, a, b)
+  end
+end
+
+-- The optional arguments before the two operands: "" | v2 | M | M, v2 | v1, M | v1, M, v2 | v1, v2.
+local ADD_FORMS = {
+  [""] = function(res) return 1, res, 1 end,
+  ["n"] = function(res, v2) return 1, res, v2 end,
+  ["T"] = function(_, m) return 1, m, 1 end,
+  ["Tn"] = function(_, m, v2) return 1, m, v2 end,
+  ["nT"] = function(_, v1, m) return v1, m, 1 end,
+  ["nTn"] = function(_, v1, m, v2) return v1, m, v2 end,
+  ["nn"] = function(res, v1, v2) return v1, res, v2 end,
+}
+
+for _, p in ipairs { { "addmm", "mat1, mat2" }, { "addmv", "mat, vec2" }, { "addr", "vec1, vec2" },
+  { "baddbmm", "batch1, batch2" }, { "addbmm", "batch1, batch2" } } do
+  local kind, usage = p[1], p[2]
+  methods[kind] = function(res, ...)
+    local n, args = select("#", ...), { ... }
+    local form = {}
+    for i = 1, n - 2 do
+      form[i] = M.is_tensor(args[i]) and "T" or type(args[i]) == "number" and "n" or "?"
+    end
+    local parse = ADD_FORMS[table.concat(form)]
+    if not parse or n < 2 then
+      error(("%s: expected res:%s([v1,] [M,] [v2,] %s)"):format(kind, kind, usage), 2)
+    end
+    product_operands(kind, args[n - 1], args[n], "res:" .. kind .. "([v1,] [M,] [v2,] " .. usage .. ")")
+    local v1, m, v2 = parse(res, unpack(args, 1, n - 2))
+    return core.tensor_product(kind, res, v1, m, v2, args[n - 1], args[n])
+  end
+end
 
 -- Printing ---------------------------------------------------------------------------------------
 

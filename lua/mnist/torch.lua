@@ -117,10 +117,6 @@ end
 
 function M.numel(x) return x:numel() end
 
--- torch.zeros(sizes...), torch.ones(sizes...): float32.
-function M.zeros(...) return T.zeros(...) end
-function M.ones(...) return T.ones(...) end
-
 -- Reductions: torch.sum(x, dim), torch.max(x, dim), torch.sort(x), ... ---------------------------
 
 -- (goes here)
@@ -150,10 +146,79 @@ end
 
 -- Random numbers and construction: torch.rand, torch.randn, torch.randperm, torch.range, ... ------
 
--- (goes here)
+-- torch.f([res,] ...): into res when the first argument is a tensor followed by more arguments
+-- (a lone LongTensor is a size list, as Torch7's LongStorage), else a new tensor of `dtype`.
+-- Values come from the methods of the same name (mnist.tensor), random ones from the rock's
+-- seeded generator (torch.manualSeed).
+local function constructor(name, dtype)
+  M[name] = function(first, ...)
+    if T.is_tensor(first) and select("#", ...) > 0 then return first[name](first, ...) end
+    local res = T.empty(dtype)
+    return res[name](res, first, ...)
+  end
+end
+-- torch.zeros/ones/rand/randn(sizes...), torch.range(a, b [, step]), torch.linspace(a, b [, n]),
+-- torch.logspace(a, b [, n]), torch.eye(n [, m]): float32 (Torch7's default type).
+for _, name in ipairs { "zeros", "ones", "rand", "randn", "range", "linspace", "logspace", "eye" } do
+  constructor(name, "float32")
+end
+-- torch.randperm(n): 1..n in random order as a LongTensor (Torch7's is a DoubleTensor).
+constructor("randperm", "int64")
+
+-- Torch7's number forms (tensors have the methods: x:uniform(...)): torch.uniform([a, b]),
+-- torch.normal([mean, std]), torch.random([a,] [b]) (1..b, a..b; with no bound 1..2^32),
+-- torch.bernoulli([p]) (0 or 1), torch.exponential([lambda]), all from the same generator.
+function M.uniform(a, b)
+  return random.default:uniform(a or 0, b or 1)
+end
+function M.normal(mean, std)
+  return random.default:normal(mean or 0, std or 1)
+end
+function M.random(a, b)
+  if a == nil then return random.default:random(2 ^ 32) end
+  if b == nil then return random.default:random(a) end
+  if type(a) ~= "number" or type(b) ~= "number" or b < a then
+    error(("random: expected whole numbers a <= b, got %s and %s"):format(tostring(a), tostring(b)), 2)
+  end
+  return a - 1 + random.default:random(b - a + 1)
+end
+function M.bernoulli(p)
+  p = p or 0.5
+  if type(p) ~= "number" or p < 0 or p > 1 then
+    error("bernoulli: p must be a number in [0, 1], got " .. tostring(p), 2)
+  end
+  return random.default:uniform() < p and 1 or 0
+end
+function M.exponential(lambda)
+  lambda = lambda or 1
+  if type(lambda) ~= "number" or not (lambda > 0) then
+    error("exponential: lambda must be a positive number, got " .. tostring(lambda), 2)
+  end
+  return -math.log(1 - random.default:uniform()) / lambda
+end
 
 -- Linear algebra: torch.mm, torch.mv, torch.addmm, torch.dot, torch.bmm, ... ---------------------
 
--- (goes here)
+-- torch.f([res,] ...): into res when the call has one tensor more than f reads (Torch7's), else a
+-- new float32 tensor. `inputs`: the tensors f reads (mm: 2; addmm: M, mat1, mat2).
+local function product(name, inputs)
+  M[name] = function(...)
+    local args, tensors = { ... }, 0
+    for i = 1, select("#", ...) do
+      if T.is_tensor(args[i]) then tensors = tensors + 1 end
+    end
+    if tensors > inputs and T.is_tensor(args[1]) then return args[1][name](...) end
+    local res = T.empty("float32")
+    return res[name](res, ...)
+  end
+end
+for _, name in ipairs { "mm", "mv", "ger", "bmm" } do product(name, 2) end
+for _, name in ipairs { "addmm", "addmv", "addr", "baddbmm", "addbmm" } do product(name, 3) end
+
+-- torch.dot(x, y): a number.
+function M.dot(x, y)
+  if not T.is_tensor(x) then error("dot: expected two tensors, got " .. type(x), 2) end
+  return x:dot(y)
+end
 
 return M
