@@ -4,6 +4,7 @@
 --   cm:add_batch(log_probs, labels)   -- (N, 10) scores and (N) 0-based labels (tensor or table)
 --   cm:accuracy()                     -- fraction correct
 --   print(cm)                         -- the matrix, per-class accuracy, global accuracy
+--   metrics.add_mistakes(list, log_probs, labels, offset)  -- the misclassified samples
 local M = {}
 
 local ConfusionMatrix = {}
@@ -59,6 +60,30 @@ function ConfusionMatrix:class_accuracy(k)
   local row, n = self.counts[k + 1], 0
   for p = 1, self.n do n = n + row[p] end
   return n > 0 and row[k + 1] / n or 0
+end
+
+-- The misclassified samples of a batch, appended to `out`: log-probabilities (N, n), labels (N)
+-- (tensor or table), `offset` the number of samples of the split before this batch. Each entry:
+-- {index = 1-based position in the split, label, prediction, probability = of the prediction}.
+function M.add_mistakes(out, log_probs, labels, offset)
+  local predictions = log_probs:argmax()
+  if type(predictions) == "number" then predictions = { predictions } end
+  for i, p in ipairs(predictions) do
+    if p - 1 ~= labels[i] then
+      out[#out + 1] = { index = offset + i, label = labels[i], prediction = p - 1,
+        probability = math.exp(log_probs:get(i, p)) }
+    end
+  end
+  return out
+end
+
+-- Worst first: the most confident wrong predictions, then by position.
+function M.sort_mistakes(list)
+  table.sort(list, function(a, b)
+    if a.probability ~= b.probability then return a.probability > b.probability end
+    return a.index < b.index
+  end)
+  return list
 end
 
 function ConfusionMatrix:__tostring()
