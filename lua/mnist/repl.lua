@@ -179,7 +179,8 @@ function M.run(cfg)
     end)
     if not ok then
       pending = nil
-      print(tostring(stop))
+      local msg = tostring(stop)
+      print(msg:match("interrupted!$") and "interrupted (Ctrl-C): input dropped" or msg)
     elseif stop then
       break
     end

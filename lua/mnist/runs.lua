@@ -156,7 +156,7 @@ local function tabulate(rows)
   for _, row in ipairs(rows) do
     local cells = {}
     for i, cell in ipairs(row) do cells[i] = i < #row and cell .. (" "):rep(widths[i] - #cell) or cell end
-    lines[#lines + 1] = table.concat(cells, "  ")
+    lines[#lines + 1] = (table.concat(cells, "  "):gsub("%s+$", ""))
   end
   return table.concat(lines, "\n")
 end
