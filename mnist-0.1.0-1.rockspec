@@ -14,7 +14,8 @@ description = {
   ]],
   license = "MIT",
 }
--- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term), so
+-- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term; the REPL
+-- uses lua-readline when it is installed), so
 -- they are declared here for documentation and satisfied by `--deps-mode=none`.
 dependencies = {
   "lua >= 5.1",
@@ -93,6 +94,9 @@ build = {
     ["mnist.download"] = "lua/mnist/download.lua",
     ["mnist.dataset"] = "lua/mnist/dataset.lua",
     ["mnist.preprocessing"] = "lua/mnist/preprocessing.lua",
+    ["mnist.report"] = "lua/mnist/report.lua",
+    ["mnist.runs"] = "lua/mnist/runs.lua",
+    ["mnist.repl"] = "lua/mnist/repl.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
