@@ -14,9 +14,9 @@ description = {
   ]],
   license = "MIT",
 }
--- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term; the REPL
--- uses lua-readline when it is installed), so
--- they are declared here for documentation and satisfied by `--deps-mode=none`.
+-- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term, and
+-- lua-readline for the REPL's line editing), so they are declared here for documentation and
+-- satisfied by `--deps-mode=none`.
 dependencies = {
   "lua >= 5.1",
 }
