@@ -403,12 +403,14 @@ end
 
 -- Trains per cfg. opts: resume (bool), run_id, quiet (no output), stop_after (epoch, step): stop
 -- as if interrupted there (tests). Returns a summary table (run dir, metrics, weight paths).
--- A run that fails is marked so in its run.json (mnist.runs), with the error.
+-- A run that fails is marked so in its run.json (mnist.runs), with the error, and its page says so.
 function M.run(cfg, opts)
   local started = {}
   local ok, result = pcall(train, cfg, opts or {}, started)
   if not ok then
-    if started.dir then require("mnist.runs").mark(started.dir, { status = "failed", message = tostring(result) }) end
+    if started.dir and require("mnist.runs").mark(started.dir, { status = "failed", message = tostring(result) }) then
+      require("mnist.report").write(started.dir, { warn = true })
+    end
     error(result, 0)
   end
   return result
