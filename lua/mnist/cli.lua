@@ -115,7 +115,7 @@ local COMMANDS = {
     end,
   },
   {
-    "train", "Train the model; writes metrics, checkpoints and versioned weights.",
+    "train", "Train the model; writes metrics, checkpoints, report.html and versioned weights.",
     function(cmd)
       cmd:flag("--resume", "continue from the last complete checkpoint of the same config")
       cmd:option("--run-id", "name of the run directory under <artifact_dir>/runs/")

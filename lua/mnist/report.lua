@@ -69,7 +69,7 @@ end
 -- {{x, y}, ...}, line (default true), markers}}, y_percent (values are fractions shown as %).
 -- The legend sits right of the plot area, clear of every line.
 local function chart(spec)
-  local W, H, left, right, top, bottom = 640, 280, 64, 450, 34, 236
+  local W, H, left, right, top, bottom = 610, 280, 64, 420, 34, 236
   local xs, ys = {}, {}
   for _, s in ipairs(spec.series) do
     for _, p in ipairs(s.points) do
