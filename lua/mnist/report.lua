@@ -496,6 +496,8 @@ function M.errors_png(path, mistakes, images, opts)
   for k = 1, count do
     local m = mistakes[k]
     local ox, oy = ((k - 1) % columns) * tile_w, math.floor((k - 1) / columns) * tile_h
+    for x = 0, tile_w - 1 do put(ox + x, oy + tile_h - 1, 220, 220, 220) end -- tile edges
+    for y = 0, tile_h - 1 do put(ox + tile_w - 1, oy + y, 220, 220, 220) end
     local bytes = images[m.index]:tobytes()
     for y = 0, 27 do
       for x = 0, 27 do
