@@ -79,6 +79,16 @@ describe("first steps", function()
     local retries = 0
     for _ in verbose:gmatch("retrying in") do retries = retries + 1 end
     assert.equal(6, retries, verbose)
+    -- on the command line, a bare flag
+    local cli = require "mnist.cli"
+    local function parsed(argv)
+      local args = cli.parser():parse(argv)
+      args.positional = args.positional or {}
+      return cli.config_from_args(args)
+    end
+    assert.is_true(parsed({ "download", "--verbose" }).verbose)
+    assert.is_false(parsed({ "download" }).verbose)
+    assert.is_true(parsed({ "train", "--verbose", "--epochs", "1" }).verbose)
   end)
 
   it("help texts speak of what the user has, not of DESIGN.md", function()

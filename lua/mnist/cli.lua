@@ -42,13 +42,20 @@ local function convert(key, text)
   return text
 end
 
+-- Settings given as a bare flag (--verbose), not --key <value>.
+local BARE_FLAGS = { verbose = true }
+
 -- Every config setting becomes a typed flag (--batch-size 128), plus --set key=value.
 local function add_config_options(cmd)
   for _, field in ipairs(config.fields) do
     local key, default, description = field[1], field[2], field[3]
     local shown = type(default) == "table" and table.concat(default, ",") or tostring(default)
-    cmd:option(flag_name(key), ("%s (default: %s)"):format(description, shown == "" and '""' or shown))
-      :target("set_" .. key):argname("<value>")
+    if BARE_FLAGS[key] then
+      cmd:flag(flag_name(key), description):target("set_" .. key)
+    else
+      cmd:option(flag_name(key), ("%s (default: %s)"):format(description, shown == "" and '""' or shown))
+        :target("set_" .. key):argname("<value>")
+    end
   end
   cmd:option("--set", "key=value, for any setting (repeatable)"):count("*"):argname("<key=value>")
   cmd:option("--config", "override file (YAML or JSON); may also be the first positional argument")
@@ -70,7 +77,8 @@ function M.config_from_args(args)
   for _, field in ipairs(config.fields) do
     local key = field[1]
     local text = args["set_" .. key]
-    if text ~= nil then overrides[key] = convert(key, text) end
+    if text == true then overrides[key] = true -- a bare flag
+    elseif text ~= nil then overrides[key] = convert(key, text) end
   end
   for _, item in ipairs(args.set or {}) do
     local key, text = item:match("^([%w_%-]+)=(.*)$")
