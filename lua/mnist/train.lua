@@ -14,6 +14,8 @@ local metrics = require "mnist.metrics"
 local nn = require "mnist.nn"
 local optim = require "mnist.optim"
 local random = require "mnist.random"
+local report = require "mnist.report"
+local runs = require "mnist.runs"
 
 local M = {}
 
@@ -235,18 +237,30 @@ local function check_finite(loss, epoch, step, lr, checkpoint_path)
   end
 end
 
--- Trains per cfg (see M.run); sets started.dir once the run directory is known.
-local function train(cfg, opts, started)
+local train_in
+
+-- Trains per cfg. opts: resume (bool), run_id, quiet (no output), stop_after (epoch, step): stop
+-- as if interrupted there (tests). Returns a summary table (run dir, metrics, weight paths).
+-- A run that fails is marked so in its run.json (mnist.runs), with the error, and its page says so.
+function M.run(cfg, opts)
+  opts = opts or {}
+  check_writable(config.weights_dir(cfg), "weights directory")
+  local dir, run_id, resume_from = run_directory(cfg, opts)
+  local ok, summary = pcall(train_in, cfg, opts, dir, run_id, resume_from)
+  if not ok then
+    if runs.mark(dir, { status = "failed", message = tostring(summary) }) then report.write(dir, { warn = true }) end
+    error(summary, 0)
+  end
+  return summary
+end
+
+-- The run itself, in its directory.
+function train_in(cfg, opts, dir, run_id, resume_from)
   local dataset = require "mnist.dataset"
   local model = require "mnist.model"
   local checkpoint = require "mnist.checkpoint"
   local artifacts = require "mnist.artifacts"
-  local report = require "mnist.report"
-  local runs = require "mnist.runs"
 
-  check_writable(config.weights_dir(cfg), "weights directory")
-  local dir, run_id, resume_from = run_directory(cfg, opts)
-  started.dir = dir
   check_writable(dir, "run directory")
   if opts.resume then remove_stale_temps(dir) end
   local threads = M.set_threads(cfg)
@@ -284,11 +298,11 @@ local function train(cfg, opts, started)
     local ok, err = core.write_atomic(dir .. "/config.json", fs.json(cfg) .. "\n")
     if not ok then fail("cannot write the run's config: %s", err) end
   end
-  log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads, artifacts in %s", run_id,
-    cfg.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads, cfg.artifact_dir)
   local data_hashes = runs.data_hashes(cfg)
   runs.mark(dir, { status = "running", version = require "mnist.version", git_commit = artifacts.git_commit(),
     data = data_hashes, steps_per_epoch = steps })
+  log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads, artifacts in %s", run_id,
+    cfg.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads, cfg.artifact_dir)
 
   local images, labels
   local function feval()
@@ -399,21 +413,6 @@ local function train(cfg, opts, started)
   local page = report.write(dir, { warn = true })
   if page then log(opts, "report: %s", page) end
   return summary
-end
-
--- Trains per cfg. opts: resume (bool), run_id, quiet (no output), stop_after (epoch, step): stop
--- as if interrupted there (tests). Returns a summary table (run dir, metrics, weight paths).
--- A run that fails is marked so in its run.json (mnist.runs), with the error, and its page says so.
-function M.run(cfg, opts)
-  local started = {}
-  local ok, result = pcall(train, cfg, opts or {}, started)
-  if not ok then
-    if started.dir and require("mnist.runs").mark(started.dir, { status = "failed", message = tostring(result) }) then
-      require("mnist.report").write(started.dir, { warn = true })
-    end
-    error(result, 0)
-  end
-  return result
 end
 
 -- `mnist.lua train`: runs and maps an interruption to exit code 130.
