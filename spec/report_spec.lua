@@ -42,6 +42,19 @@ local function count(s, pattern)
   return n
 end
 
+describe("report.base64", function()
+  it("encodes as coreutils' base64 does", function()
+    local report = require "mnist.report"
+    for _, s in ipairs { "", "a", "ab", "abc", "abcd", "\0\255\128", ("xyz\1"):rep(50) } do
+      local file = os.tmpname()
+      H.write(file, s)
+      local want = H.run("base64 -w0 " .. H.quote(file))
+      os.remove(file)
+      assert.equal(want, report.base64(s))
+    end
+  end)
+end)
+
 describe("report.html", function()
   local home, dir, train_out, code
   setup(function()
