@@ -95,7 +95,7 @@ describe("mnist.lua repl", function()
     wait_for("\n42\n")
   end)
 
-  it("edits lines and keeps the history (up arrow; saved on exit)", function()
+  it("edits lines, completes names and keeps the history (up arrow; saved on exit)", function()
     if skip then pending(skip) return end
     keys("Up")      -- recalls "6 * 7"
     keys("Enter")
@@ -103,6 +103,11 @@ describe("mnist.lua repl", function()
     type_line("'abc'")
     keys("Up", "Left", "Left", "BSpace", "X", "Enter") -- edit in place: 'aXc'
     wait_for("\naXc\n")
+    -- Tab completes names of the session: mnist.tens -> mnist.tensor
+    H.sh(("%s -S %s send-keys -t repl -l %s"):format(tmux, H.quote(socket), H.quote("mnist.tens")))
+    keys("Tab")
+    type_line("{3}")
+    wait_for("\n> mnist%.tensor ?{3}\nmnist%.tensor %(1%) float32\n 3\n")
     keys("C-d")
     wait_for("REPL%-EXITED=0")
     local history = H.read(home .. "/repl_history")

@@ -130,10 +130,50 @@ function M.eval(source, env)
   return true, table.concat(out, "\t")
 end
 
+-- Tab completion ----------------------------------------------------------------------------------
+
+-- The names reachable from `v` by `.` or `:`: its fields, then its metatables' __index tables.
+local function field_names(v, out, depth)
+  if depth > 4 then return out end
+  if type(v) == "table" then
+    for k in pairs(v) do
+      if type(k) == "string" then out[k] = true end
+    end
+  end
+  local mt = getmetatable(v)
+  if type(mt) == "table" and type(mt.__index) == "table" then field_names(mt.__index, out, depth + 1) end
+  return out
+end
+
+-- The completions of `word` (e.g. "mnist.ten", "net:for") in env, sorted.
+function M.completions(env, word)
+  local path, sep, partial = word:match("^(.-)([.:])([%w_]*)$")
+  local scope = env
+  if path then
+    for name in path:gmatch("[^.:]+") do
+      if not is_identifier(name) then return {} end
+      local ok, v = pcall(function() return scope[name] end)
+      if not ok or v == nil then return {} end
+      scope = v
+    end
+  else
+    partial, path, sep = word, "", ""
+  end
+  local names = field_names(scope, {}, 0)
+  if scope == env then field_names(_G, names, 0) end
+  local out = {}
+  for name in pairs(names) do
+    if name:sub(1, #partial) == partial and is_identifier(name) then out[#out + 1] = path .. sep .. name end
+  end
+  table.sort(out)
+  return out
+end
+
 -- The session ------------------------------------------------------------------------------------
 
--- readline when stdin is a terminal and lua-readline is installed; history in `history_path`.
-local function line_reader(history_path)
+-- readline when stdin is a terminal and lua-readline is installed; history in `history_path`,
+-- Tab completes names in `env`.
+local function line_reader(history_path, env)
   local ok_term, term = pcall(require, "term")
   local tty = ok_term and term.isatty(io.stdin)
   local ok, readline = pcall(require, "readline")
@@ -143,7 +183,9 @@ local function line_reader(history_path)
       return io.read("*l")
     end, function() end, tty and "no line editing: install Debian's lua-readline for it" or nil
   end
-  readline.set_options { histfile = history_path or "", keeplines = M.HISTORY_LINES, completion = false }
+  readline.set_options { histfile = history_path or "", keeplines = M.HISTORY_LINES, completion = true }
+  readline.set_complete_function(function(text, from, to) return M.completions(env, text:sub(from, to)) end)
+  readline.set_completion_append_character("")
   return readline.readline, readline.save_history
 end
 
@@ -152,7 +194,7 @@ function M.run(cfg)
   local fs = require "mnist.fs"
   local env = M.environment(cfg)
   local history = fs.mkdir_p(cfg.artifact_dir) and (cfg.artifact_dir .. "/" .. M.HISTORY) or nil
-  local read, save_history, note = line_reader(history)
+  local read, save_history, note = line_reader(history, env)
   print(M.banner())
   if note then print("(" .. note .. ")") end
   local pending = nil
