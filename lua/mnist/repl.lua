@@ -2,8 +2,8 @@
 -- optim loaded, in the spirit of Torch7's th. Each line's value is printed (tensors and models as
 -- print shows them, tables as literals); a statement runs as is; an unfinished statement (a
 -- `for` without its `end`) continues on the next line; an error is printed and the session goes
--- on. Line editing, Tab completion and history (kept in <artifact_dir>/repl_history) come from GNU readline
--- through Debian's lua-readline; without it, lines are read plainly.
+-- on. Line editing, Tab completion and history (kept in <artifact_dir>/repl_history) come from
+-- GNU readline through Debian's lua-readline; without it, lines are read plainly.
 --
 -- At the prompt `local x = ...` defines x for the rest of the session (a chunk's locals would
 -- die with the line), so the README's examples can be pasted as they are.

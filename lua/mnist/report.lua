@@ -110,7 +110,8 @@ local function chart(spec)
     parts[#parts + 1] = ('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="tick"/><text x="%.1f" y="%d" class="xtick">%s</text>')
       :format(px(v), px(v), bottom, bottom + 4, px(v), bottom + 17, tick_label(v, xstep))
   end
-  parts[#parts + 1] = ('<rect x="%d" y="%d" width="%d" height="%d" class="frame"/>'):format(left, top, right - left, bottom - top)
+  parts[#parts + 1] = ('<rect x="%d" y="%d" width="%d" height="%d" class="frame"/>'):format(left, top,
+    right - left, bottom - top)
   parts[#parts + 1] = ('<text x="%d" y="%d" class="xlabel">%s</text>'):format((left + right) / 2, H - 10, esc(spec.x_label))
   -- series
   for i, s in ipairs(spec.series) do
@@ -333,8 +334,12 @@ function M.html(dir)
   p[#p + 1] = "<h2>Provenance</h2>"
   rows = { { "mnist version", info.version or "–" }, { "git commit", info.git_commit or "–" },
     { "run directory", dir }, { "started", info.started or "–" }, { "last update", info.updated or "–" } }
-  for _, k in ipairs(fs.sorted_keys(info.data or {})) do rows[#rows + 1] = { "data " .. k .. " (SHA-256 of the IDX content)", info.data[k] } end
-  for _, k in ipairs(fs.sorted_keys(info.weights or {})) do rows[#rows + 1] = { "weights " .. k .. " (SHA-256)", info.weights[k] } end
+  for _, k in ipairs(fs.sorted_keys(info.data or {})) do
+    rows[#rows + 1] = { "data " .. k .. " (SHA-256 of the IDX content)", info.data[k] }
+  end
+  for _, k in ipairs(fs.sorted_keys(info.weights or {})) do
+    rows[#rows + 1] = { "weights " .. k .. " (SHA-256)", info.weights[k] }
+  end
   if not info.weights then rows[#rows + 1] = { "weights", "not published yet (written when the run finishes)" } end
   p[#p + 1] = key_value_table("provenance", rows)
   p[#p + 1] = ("<p class=\"sub\">Written by mnist %s at %s UTC. Rebuild with <code>mnist.lua report %s</code>.</p>"):format(
