@@ -7,14 +7,16 @@ LUA_INC   ?= /usr/include/luajit-2.1
 BLAS_INC  ?= /usr/include/x86_64-linux-gnu
 OPT       ?= -O3
 # sqrtf never needs to set errno here; without -fno-math-errno GCC cannot vectorise the optimizer
-# loops (csrc/optim.c), which then run 5x slower.
+# loops (csrc/nn/optim.c), which then run 5x slower.
 MATH_FLAGS := -fno-math-errno
-CFLAGS_ALL = -std=gnu11 $(OPT) $(MATH_FLAGS) -fPIC -Wall -Wextra -Werror -pthread -I$(LUA_INC) -I$(BLAS_INC) $(CFLAGS)
+CFLAGS_ALL = -std=gnu11 $(OPT) $(MATH_FLAGS) -fPIC -Wall -Wextra -Werror -pthread -Icsrc -I$(LUA_INC) -I$(BLAS_INC) $(CFLAGS)
 LIBS      := -lopenblas -lcrypto -lz -lstb -lm -pthread
 BUILD     ?= build
 CORE      := $(BUILD)/mnist/core.so
-SOURCES   := $(wildcard csrc/*.c)
-HEADERS   := $(wildcard csrc/*.h)
+# csrc/ by layer: sys/ (files, processes, threads), tensor/, nn/, data/, and lua/ (the bindings,
+# the only files that include lua.h).
+SOURCES   := $(wildcard csrc/*/*.c)
+HEADERS   := $(wildcard csrc/*/*.h)
 
 # Debian packages the project needs at build, test and run time (make deps installs the missing).
 DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-dev lua-cjson lua-busted \
@@ -73,7 +75,7 @@ FUZZ_DEBS    := clang libclang-rt-14-dev
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(MATH_FLAGS) -pthread -Wall -Wextra \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-                -I$(LUA_INC) -I$(BLAS_INC) -DMNIST_SOURCE_DIR='"$(CURDIR)"'
+                -Icsrc -I$(LUA_INC) -I$(BLAS_INC) -DMNIST_SOURCE_DIR='"$(CURDIR)"'
 FUZZ_OBJS    := $(patsubst csrc/%.c,build-fuzz/obj/%.o,$(SOURCES)) build-fuzz/obj/stb_impl.o build-fuzz/obj/lua_harness.o
 
 build-fuzz/obj/%.o: csrc/%.c $(HEADERS) Makefile
@@ -87,7 +89,7 @@ build-fuzz/obj/%.o: fuzz/%.c $(wildcard fuzz/*.h) Makefile
 # Debian's stb_image 2.27 shifts by 32 or more and overflows ints on corrupt JPEG data (fixed
 # upstream in 2.28; it garbles the pixels of a corrupt file, no memory is touched out of bounds).
 # We cannot patch it: its arithmetic checks are off, ASan and UBSan's bounds checks stay on, and
-# csrc/image.c refuses the inputs behind its memory-safety bugs before stb sees them.
+# csrc/data/image.c refuses the inputs behind its memory-safety bugs before stb sees them.
 build-fuzz/obj/stb_impl.o: FUZZ_EXTRA := -fno-sanitize=shift,signed-integer-overflow
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJS) $(wildcard fuzz/*.h)

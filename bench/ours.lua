@@ -87,7 +87,7 @@ function tasks.train(args)
   end
   local loss
   local function step(i)
-    xb, yb = x:narrow(i * args.batch + 1, args.batch), y:narrow(i * args.batch + 1, args.batch)
+    xb, yb = x:narrow(1, i * args.batch + 1, args.batch), y:narrow(1, i * args.batch + 1, args.batch)
     loss = optim.sgd(feval, params, config, state)
   end
   for i = 0, args.warmup - 1 do step(i) end
@@ -116,7 +116,7 @@ function tasks.latency(args)
 end
 
 -- The machine's sgemm ceiling: OpenBLAS's cblas_sgemm on `threads` threads (through the FFI: the
--- core keeps OpenBLAS at one thread and uses its own sgemm), and our sgemm (csrc/gemm.c, what
+-- core keeps OpenBLAS at one thread and uses its own sgemm), and our sgemm (csrc/tensor/gemm.c, what
 -- the kernels run) on the same threads, both on an N x N x N product.
 local ffi = require "ffi"
 ffi.cdef [[

@@ -297,7 +297,7 @@ if sgemm then
     percent(results.gflops_train.ours_fraction), percent(results.gflops_train.pytorch_fraction)))
 end
 if sgemm_ours then
-  emit(("| our sgemm (csrc/gemm.c, %s) 2048^3, %d threads (GFLOP/s) | %s | | | |"):format(
+  emit(("| our sgemm (csrc/tensor/gemm.c, %s) 2048^3, %d threads (GFLOP/s) | %s | | | |"):format(
     samples.gemm_kernel or "?", THREADS, cell(sgemm_ours, "%.0f")))
   local g = results.gflops_train.ours
   emit(("| training GFLOP/s / our sgemm peak | %s | | | |"):format(percent(g and g.median / sgemm_ours.median)))

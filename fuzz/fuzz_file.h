@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../csrc/tensor.h"
+#include "tensor/tensor.h"
 
 /* The path of a regular file holding exactly data[0..size). Aborts (a harness bug, not a finding)
  * when the memfd cannot be made. */

@@ -7,8 +7,8 @@
 
 #include "fuzz_file.h"
 
-#include "../csrc/fileio.h"
-#include "../csrc/idx.h"
+#include "sys/fileio.h"
+#include "data/idx.h"
 
 static void fuzz_idx_file(const char *path) {
     char why[256];

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../csrc/image.h"
+#include "data/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char why[256];

@@ -2,7 +2,7 @@
  * payload hash check. A file that opens must map every byte its views claim. */
 #include "fuzz_file.h"
 
-#include "../csrc/record.h"
+#include "data/record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_file(data, size);

@@ -113,6 +113,33 @@ describe("config overrides", function()
         .. "or set it, e.g. --n-validation 8")
   end)
 
+  it("checks the learning-rate schedule's settings, naming the key", function()
+    assert.has_error(function() config.resolve { lr_schedule = "exponential" } end,
+      "config: overrides: 'lr_schedule' must be one of step, multistep, cosine, onecycle, warmup, constant, got 'exponential'")
+    assert.has_error(function() config.resolve { lr_schedule = "multistep" } end,
+      "config: 'lr_milestones' must list at least one epoch for lr_schedule 'multistep'")
+    assert.has_error(function() config.resolve { lr_milestones = { 3, 2 } } end,
+      "config: overrides: 'lr_milestones' must be increasing whole numbers >= 1, got 2 at position 2")
+    assert.has_error(function() config.resolve { lr_milestones = { "two" } } end,
+      "config: overrides: 'lr_milestones' must be increasing whole numbers >= 1, got two at position 1")
+    assert.has_error(function() config.resolve { lr_pct_start = 1 } end,
+      "config: 'lr_pct_start' must be between 0 and 1 (exclusive), got 1")
+    assert.has_error(function() config.resolve { lr_warmup_factor = 0 } end,
+      "config: 'lr_warmup_factor' must be in (0, 1], got 0")
+    assert.has_error(function() config.resolve { lr_warmup_steps = 0 } end,
+      "config: overrides: 'lr_warmup_steps' must be a whole number >= 1, got 0")
+    assert.has_error(function()
+      config.resolve { lr_schedule = "onecycle", limit_train = 200, n_validation = 100, batch_size = 64, epochs = 1 }
+    end, "config: 'lr_pct_start' 0.3 of 1 batches (epochs x batches per epoch) leaves no batch to rise over")
+    assert.has_error(function() config.resolve { optimizer = "nag" } end,
+      "config: 'momentum' must be > 0 for optimizer 'nag' (Nesterov momentum)")
+    -- a YAML list, and a flag's "2,4"
+    local path = tmpfile("m.yml", "lr_schedule: multistep\nlr_milestones: [2, 4]\n")
+    assert.same({ 2, 4 }, config.load(path).lr_milestones)
+    assert.same({ 2, 4 }, config.resolve({ lr_schedule = "multistep", lr_milestones = { "2", "4" } }).lr_milestones)
+    assert.equal("adagrad", config.resolve({ optimizer = "adagrad" }).optimizer)
+  end)
+
   it("diff lists only what differs from the defaults", function()
     local cfg = config.resolve { epochs = 9, mirrors = { "a" } }
     assert.same({ epochs = 9, mirrors = { "a" } }, config.diff(cfg))

@@ -5,7 +5,7 @@
 -- checkpoint to the very weights an uninterrupted run produces.
 --
 -- Every write of the processes pauses 10 ms after each chunk and after its rename
--- (MNIST_SLOW_WRITES, a test hook in csrc/fileio.c), so that about half the kills land inside a
+-- (MNIST_SLOW_WRITES, a test hook in csrc/sys/fileio.c), so that about half the kills land inside a
 -- write rather than in the arithmetic. MNIST_CRASH_KILLS=n sets the number of kills (default 50),
 -- MNIST_CRASH_SEED the random delays.
 local cjson = require "cjson"

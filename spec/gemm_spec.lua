@@ -1,4 +1,4 @@
--- Our sgemm (csrc/gemm.c) and the kernels' threads (csrc/parallel.c): every micro-kernel against
+-- Our sgemm (csrc/tensor/gemm.c) and the kernels' threads (csrc/sys/parallel.c): every micro-kernel against
 -- a plain Lua product, edge tiles and transposes included, and results that depend on the thread
 -- count only (bitwise the same from run to run).
 local mnist = require "mnist"

@@ -1,6 +1,6 @@
 -- Hostile files: every input the fuzzers (fuzz/) found, replayed through the same entry points
 -- (under `make asan` with the sanitizers watching), plus the hand-made triggers of the known
--- stb_image 2.27 bugs that csrc/image.c refuses before stb reads a byte, and the damaged
+-- stb_image 2.27 bugs that csrc/data/image.c refuses before stb reads a byte, and the damaged
 -- checkpoints --resume refuses before restoring anything.
 local core = require "mnist.core"
 local H = require "spec.support.helpers"
@@ -66,7 +66,7 @@ describe("fuzzer findings and seeds", function()
   end
 end)
 
-describe("stb_image 2.27 guards (csrc/image.c)", function()
+describe("stb_image 2.27 guards (csrc/data/image.c)", function()
   local function decode_error(bytes)
     local gray, why = core.image_decode(bytes)
     assert.is_nil(gray)

@@ -1,4 +1,4 @@
--- IDX parsing (csrc/idx.c): real MNIST files and crafted bad ones.
+-- IDX parsing (csrc/data/idx.c): real MNIST files and crafted bad ones.
 local H = dofile("spec/support/helpers.lua")
 local core = require "mnist.core"
 local dataset = require "mnist.dataset"
@@ -19,7 +19,7 @@ describe("IDX reader", function()
     local m = H.mirror()
     local labels = dataset.read_idx(m .. "/train-labels-idx1-ubyte.gz")
     assert.same({ 60000 }, labels:size())
-    assert.equal("uint8", labels:type())
+    assert.equal("uint8", labels:dtype())
     local first = {}
     for i = 1, 10 do first[i] = labels[i] end
     assert.same({ 5, 0, 4, 1, 9, 2, 1, 3, 1, 4 }, first) -- DESIGN.md "Data facts"
@@ -39,14 +39,14 @@ describe("IDX reader", function()
     assert.equal(12, raw:get(2, 3, 2))
   end)
 
-  it("refuses a wrong magic, a type other than unsigned byte, a rank above 4", function()
+  it("refuses a wrong magic, a type other than unsigned byte, a rank above 8", function()
     assert.matches("bad magic 0x00000903", read_err("magic", "\0\0\9\3" .. H.be32(1) .. H.be32(1) .. H.be32(1) .. "x"))
     -- gzip's own magic with a broken stream: the gzip error is the reason
     assert.matches("0 bytes, too short for an IDX header %(header crc mismatch%)",
       read_err("magic2", "\31\139\8\3" .. ("\0"):rep(20)))
     assert.matches("bad magic 0x00000d01", read_err("float", "\0\0\13\1" .. H.be32(1) .. "abcd"))
     assert.matches("bad magic", read_err("rank0", "\0\0\8\0"))
-    assert.matches("rank 5 is more than the 4", read_err("rank5", H.idx({ 1, 1, 1, 1, 1 }, "x")))
+    assert.matches("rank 9 is more than the 8", read_err("rank9", H.idx({ 1, 1, 1, 1, 1, 1, 1, 1, 1 }, "x")))
     assert.matches("empty file", read_err("empty", ""))
     assert.matches("too short for an IDX header", read_err("short", "\0\0"))
   end)

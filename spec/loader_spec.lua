@@ -1,4 +1,4 @@
--- The batch loader (csrc/loader.c, mnist.dataset.loader): coverage, determinism whatever the
+-- The batch loader (csrc/data/loader.c, mnist.dataset.loader): coverage, determinism whatever the
 -- prefetch depth, augmentation, resume, and the background thread's life cycle.
 local core = require "mnist.core"
 local T = require "mnist.tensor"
@@ -98,8 +98,8 @@ describe("loader", function()
   it("normalises (pixel / 255 - mean) / std and gives float labels 0..9", function()
     local loader = dataset.loader(images, labels, nil, { batch_size = 4, mean = 0.1307, std = 0.3081, prefetch = 1 })
     local x, y = loader:epoch(1)()
-    assert.equal("float32", x:type())
-    assert.equal("float32", y:type())
+    assert.equal("float32", x:dtype())
+    assert.equal("float32", y:dtype())
     assert.same({ 0, 1, 2, 3 }, y:totable())
     for i = 1, 4 do
       for _, p in ipairs { 1, 2, 3, 400, 784 } do

@@ -132,10 +132,10 @@ describe("nn errors", function()
 
     it("refuse outputs that overlap their inputs", function()
       local rows = T(3, 2)
-      assert.has_error(function() core.linear_forward(rows:narrow(1, 2), rows:narrow(2, 2), T(2, 2)) end,
+      assert.has_error(function() core.linear_forward(rows:narrow(1, 1, 2), rows:narrow(1, 2, 2), T(2, 2)) end,
         "linear_forward: bad argument: out (2, 2), input (2, 2), weight (2, 2)")
       local arena = T(200) -- the input lives inside the workspace
-      local input = arena:narrow(1, 36):view(1, 1, 6, 6)
+      local input = arena:narrow(1, 1, 36):view(1, 1, 6, 6)
       assert.has_error(function()
         core.conv2d_forward(T(1, 1, 4, 4), arena, input, T(1, 1, 3, 3), nil, 1, 1, 0, 0)
       end, "conv2d_forward: bad argument: out (1, 1, 4, 4), workspace (200), input (1, 1, 6, 6), weight (1, 1, 3, 3)")

@@ -314,9 +314,9 @@ describe("nn modules", function()
       local single = conv:clone()
       single:zeroGradParameters()
       for i = 1, n do
-        local xi, gi1 = x:narrow(i, 1), g:narrow(i, 1)
-        assert.is_true(max_abs_diff(single:forward(xi), y:narrow(i, 1)) < 1e-5, "output of image " .. i)
-        assert.is_true(max_abs_diff(single:backward(xi, gi1), gi:narrow(i, 1)) < 1e-5, "gradInput of image " .. i)
+        local xi, gi1 = x:narrow(1, i, 1), g:narrow(1, i, 1)
+        assert.is_true(max_abs_diff(single:forward(xi), y:narrow(1, i, 1)) < 1e-5, "output of image " .. i)
+        assert.is_true(max_abs_diff(single:backward(xi, gi1), gi:narrow(1, i, 1)) < 1e-5, "gradInput of image " .. i)
       end
       local scale = 0
       for _, v in ipairs(H.values(gw)) do scale = math.max(scale, math.abs(v)) end
@@ -353,7 +353,12 @@ describe("nn modules", function()
       mnist.core.blas_set_threads(2)
       local two = nn.SpatialConvolution(32, 64, 3, 3)
       two:forward(uniform(23, 32, 26, 26))
-      local filters = 16 * 64 * 32 -- Winograd's transformed filters, shared by the threads
+      -- Winograd's transformed filters, shared by the threads: 16 planes of (64, 32) for the forward
+      -- or (32, 64) for the input gradient, whichever is larger, packed for our sgemm, whose
+      -- micro-kernel (AVX-512, AVX2 or generic) rounds the rows up to its block
+      local packed = mnist.core.gemm_packed_a_floats
+      local filters = 16 * math.max(packed(64, 32), packed(32, 64))
+      assert.is_true(filters >= 16 * 64 * 32)
       assert.equal(filters + 2 * (per_thread - filters) + 64 * 32 * 9 + 64, two.workspace:numel())
       -- a single image needs no second thread's scratch: its products use both threads
       local single = nn.SpatialConvolution(32, 64, 3, 3)
@@ -547,16 +552,16 @@ nn.Sequential {  -- 1,200,266 parameters
     function Scale:updateOutput(x)
       self:checkInput(x, 2, "(N, D)")
       self.output = self:buffer("output", x:size())
-      for i = 1, x:size(1) do self.output[i]:copy(x[i]):mul(self.weight) end
+      for i = 1, x:size(1) do self.output[i]:copy(x[i]):cmul(self.weight) end
       return self.output
     end
     function Scale:updateGradInput(x, gradOutput)
       self.gradInput = self:buffer("gradInput", x:size())
-      for i = 1, x:size(1) do self.gradInput[i]:copy(gradOutput[i]):mul(self.weight) end
+      for i = 1, x:size(1) do self.gradInput[i]:copy(gradOutput[i]):cmul(self.weight) end
       return self.gradInput
     end
     function Scale:accGradParameters(x, gradOutput)
-      for i = 1, x:size(1) do self.gradWeight:add(x[i]:clone():mul(gradOutput[i])) end
+      for i = 1, x:size(1) do self.gradWeight:add(x[i]:clone():cmul(gradOutput[i])) end
     end
 
     local model = nn.Sequential():add(nn.Linear(4, 3)):add(Scale(3)):add(nn.LogSoftMax())

@@ -40,7 +40,7 @@ describe("training the default model", function()
     local batch_labels = T.zeros(BATCH)
     for step = 1, STEPS do
       local first = ((step - 1) * BATCH) % IMAGES + 1
-      local x = images:narrow(first, BATCH)
+      local x = images:narrow(1, first, BATCH)
       for i = 1, BATCH do batch_labels[i] = labels[first + i - 1] end
       losses[step] = crit:forward(model:forward(x), batch_labels)
       model:zeroGradParameters()

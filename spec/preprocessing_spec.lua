@@ -1,4 +1,4 @@
--- Preprocessing (mnist.preprocessing, csrc/image.c): every accepted input, the MNIST recipe on
+-- Preprocessing (mnist.preprocessing, csrc/data/image.c): every accepted input, the MNIST recipe on
 -- real MNIST digits turned into inverted, off-centre, rescaled picture files, and clear errors.
 local H = dofile("spec/support/helpers.lua")
 local core = require "mnist.core"
@@ -68,7 +68,7 @@ describe("preprocessing", function()
     assert.same({ 1, 1, 28, 28 }, as_u8:size())
     assert.is_true(mad(as_u8, want) < 1e-6)
     assert.is_true(mad(mnist.preprocess_images(d:float(1 / 255)), want) < 1e-6)
-    local batch = digits:narrow(1, 3)
+    local batch = digits:narrow(1, 1, 3)
     local from3 = mnist.preprocess_images(batch)
     local from4 = mnist.preprocess_images(batch:view(3, 1, 28, 28))
     assert.same({ 3, 1, 28, 28 }, from3:size())
@@ -80,7 +80,7 @@ describe("preprocessing", function()
   end)
 
   it("accepts raw digit bytes, nested tables and tables of mixed inputs", function()
-    local two = digits:narrow(1, 2)
+    local two = digits:narrow(1, 1, 2)
     local from_bytes = mnist.preprocess_images(two:tobytes())
     assert.same({ 2, 1, 28, 28 }, from_bytes:size())
     assert.is_true(mad(mnist.preprocess_images(two), from_bytes) < 1e-6)
@@ -218,8 +218,8 @@ describe("preprocessing", function()
   it("validates and converts labels", function()
     assert.same({ 5 }, mnist.preprocess_labels(5):totable())
     assert.same({ 0, 9, 3 }, mnist.preprocess_labels { 0, 9, 3 }:totable())
-    local y = mnist.preprocess_labels(labels:narrow(1, 4))
-    assert.equal("float32", y:type())
+    local y = mnist.preprocess_labels(labels:narrow(1, 1, 4))
+    assert.equal("float32", y:dtype())
     assert.same({ 7, 2, 1, 0 }, y:totable()) -- the first MNIST test labels
     assert.same({ 1, 2 }, mnist.preprocess_labels(T { { 1 }, { 2 } }):totable())
     assert.has_error(function() mnist.preprocess_labels { 1, 10 } end,

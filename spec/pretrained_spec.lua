@@ -15,7 +15,7 @@ describe("pretrained weights", function()
     local net = mnist.classifier(settings(), { pretrained = true })
     local records = mnist.dataset.ensure_records(mnist.config.resolve {
       artifact_dir = home, mirrors = { helpers.mirror() } }, { log = false })
-    local images = records.test.images:narrow(1, 500)
+    local images = records.test.images:narrow(1, 1, 500)
     local labels, probs = net:predict(images)
     assert.same({ 500, 10 }, probs:size())
     local correct = 0

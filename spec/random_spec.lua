@@ -77,7 +77,7 @@ describe("random generator", function()
     assert.near(0, t:mean(), 0.02)
     rng:fill_normal(t, 3, 2)
     assert.near(3, t:mean(), 0.03)
-    local var = (t - t:mean()):mul(t - t:mean()):mean()
+    local var = (t - t:mean()):cmul(t - t:mean()):mean()
     assert.near(4, var, 0.1)
   end)
 

@@ -1,4 +1,4 @@
--- Record files (csrc/record.c): the documented layout, round trip, and refusal of damaged files.
+-- Record files (csrc/data/record.c): the documented layout, round trip, and refusal of damaged files.
 local H = dofile("spec/support/helpers.lua")
 local core = require "mnist.core"
 local T = require "mnist.tensor"
@@ -44,7 +44,7 @@ describe("record files", function()
     assert.equal(sha, got)
     assert.same({ 3, 2, 4 }, x:size())
     assert.same({ 3 }, y:size())
-    assert.equal("uint8", x:type())
+    assert.equal("uint8", x:dtype())
     assert.same(images:totable(), x:totable())
     assert.same({ 7, 8, 9 }, y:totable())
     -- views of one mapping: they outlive each other and the file name

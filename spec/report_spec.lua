@@ -42,6 +42,29 @@ local function count(s, pattern)
   return n
 end
 
+describe("report's mistakes", function()
+  it("lists the misclassified samples with the prediction's probability, most confident first", function()
+    local report = require "mnist.report"
+    local T = require "mnist.tensor"
+    local log = math.log
+    -- rows: predicted 1 (p .7, label 0), correct, predicted 2 (p .9, label 1), predicted 0 (p .7, label 2)
+    local log_probs = T {
+      { log(0.2), log(0.7), log(0.1) },
+      { log(0.8), log(0.1), log(0.1) },
+      { log(0.05), log(0.05), log(0.9) },
+      { log(0.7), log(0.2), log(0.1) },
+    }
+    local list = report.add_mistakes({}, log_probs, { 0, 0, 1, 2 }, 10)
+    assert.equal(3, #list)
+    report.sort_mistakes(list)
+    local want = { { 13, 1, 2, 0.9 }, { 11, 0, 1, 0.7 }, { 14, 2, 0, 0.7 } } -- ties: by position
+    for i, w in ipairs(want) do
+      assert.same({ w[1], w[2], w[3] }, { list[i].index, list[i].label, list[i].prediction })
+      assert.near(w[4], list[i].probability, 1e-6)
+    end
+  end)
+end)
+
 describe("report.base64", function()
   it("encodes as coreutils' base64 does", function()
     local report = require "mnist.report"

@@ -99,6 +99,24 @@ describe("training", function()
     end, "train: --resume: run first was made with other settings: batch_size (64 vs 32)")
   end)
 
+  it("trains with Adagrad (lr 0.045, the 2021 reference) under a per-batch one-cycle schedule, resuming bitwise", function()
+    local own_home = helpers.tmpdir() -- its lenet weights must not replace the default model's
+    local cfg = settings { arch = "lenet", optimizer = "adagrad", learning_rate = 0.045,
+      lr_schedule = "onecycle", epochs = 2, artifact_dir = own_home }
+    local steps = mnist.config.steps_per_epoch(cfg) -- 31 batches of 64 from 2,000 images
+    local whole = train.run(cfg, { quiet = true, run_id = "onecycle" })
+    -- the schedule has moved once per batch: after epoch 1, the rate of batch steps + 1
+    local sched = mnist.optim.OneCycleLR(0.045, 2 * steps)
+    for _ = 1, steps do sched:step() end
+    assert.near(sched:get_lr(), whole.history[1].learning_rate, 1e-15)
+    assert.is_true(whole.history[2].test_accuracy > 0.6, "accuracy " .. whole.history[2].test_accuracy) -- chance: 0.1
+    local cut = train.run(cfg, { quiet = true, run_id = "onecycle-cut", stop_after = { 1, 9 } })
+    assert.is_true(cut.interrupted)
+    local resumed = train.run(cfg, { quiet = true, run_id = "onecycle-cut", resume = true })
+    assert.equal(checkpoint_hash(whole), checkpoint_hash(resumed))
+    os.execute("rm -rf " .. own_home)
+  end)
+
   it("stops on a NaN loss with a clear error and keeps the last good checkpoint", function()
     local cfg = settings { optimizer = "sgd", learning_rate = 1e38, epochs = 2 }
     local ok, err = pcall(train.run, cfg, { quiet = true, run_id = "nan" })

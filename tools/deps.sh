@@ -15,7 +15,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -q $missing; then
-  apt-get update -q
-  apt-get install -y -q $missing
+# Another apt-get (a second build, unattended upgrades) may hold dpkg's lock: wait for it.
+lock="-o DPkg::Lock::Timeout=600"
+if ! apt-get install $lock -y -q $missing; then
+  apt-get update $lock -q
+  apt-get install $lock -y -q $missing
 fi

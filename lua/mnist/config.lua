@@ -21,13 +21,19 @@ M.fields = {
   { "batch_size", 64, "training batch size" },
   { "test_batch_size", 1000, "batch size for validation, test and inference" },
   { "epochs", 3, "passes over the training split" },
-  { "optimizer", "adadelta", "sgd, adam, adamw or adadelta" },
+  { "optimizer", "adadelta", "sgd, nag, adam, adamw, adadelta, adagrad or rmsprop (mnist.optim)" },
   { "learning_rate", 1.0, "initial learning rate" },
-  { "momentum", 0.0, "sgd momentum" },
+  { "momentum", 0.0, "momentum of sgd, nag (> 0) and rmsprop" },
   { "nesterov", false, "sgd: Nesterov momentum" },
   { "weight_decay", 0.0, "L2 penalty (decoupled for adamw)" },
-  { "lr_gamma", 0.7, "learning-rate decay factor applied every lr_step epochs (StepLR)" },
-  { "lr_step", 1, "epochs between learning-rate decays" },
+  { "lr_schedule", "step", "learning-rate schedule: step, multistep, cosine, onecycle, warmup or constant" },
+  { "lr_gamma", 0.7, "step, multistep: factor applied to the learning rate at each decay" },
+  { "lr_step", 1, "step: epochs between learning-rate decays (StepLR)" },
+  { "lr_milestones", {}, "multistep: epochs after which the rate is multiplied by lr_gamma, e.g. 2,4" },
+  { "lr_min", 0.0, "cosine: the rate reached after the last epoch (CosineAnnealingLR's eta_min)" },
+  { "lr_pct_start", 0.3, "onecycle: share of all batches spent rising to learning_rate (the peak)" },
+  { "lr_warmup_steps", 100, "warmup: batches over which the rate rises linearly to learning_rate" },
+  { "lr_warmup_factor", 0.1, "warmup: the first batch's rate as a fraction of learning_rate" },
   { "seed", 1, "seed of the one random generator (init, shuffling, dropout, augmentation)" },
   { "threads", 0, "worker threads for BLAS and kernels; 0 = all cores" },
   { "n_validation", 5000, "training images held out for validation (seeded split; 1/12 of limit_train when that is set)" },
@@ -61,14 +67,19 @@ end
 M.choices = {
   dataset = { "mnist", "fashion" },
   arch = { "default", "lenet" },
-  optimizer = { "sgd", "adam", "adamw", "adadelta" },
+  optimizer = { "sgd", "nag", "adam", "adamw", "adadelta", "adagrad", "rmsprop" },
+  lr_schedule = { "step", "multistep", "cosine", "onecycle", "warmup", "constant" },
 }
+
+-- List settings whose items are whole numbers >= 1, in increasing order (from a flag they
+-- arrive as strings: "2,4").
+local NUMBER_LISTS = { lr_milestones = true }
 
 -- Numeric settings that must be whole numbers, with their smallest value.
 local WHOLE = {
   batch_size = 1, test_batch_size = 1, epochs = 0, lr_step = 1, seed = 0, threads = 0,
   n_validation = 0, limit_train = 0, limit_test = 0, augment_shift = 0, prefetch = 1,
-  log_interval = 1, download_retries = 1,
+  log_interval = 1, download_retries = 1, lr_warmup_steps = 1,
 }
 
 -- Edit distance, to suggest the nearest valid key for a typo.
@@ -126,6 +137,18 @@ local function check_value(key, value, source)
     if type(value) == "string" then value = { value } end -- one mirror given as a string
     if type(value) ~= "table" then
       fail(source, ("'%s' must be a list, got %s"):format(key, describe_type(value)))
+    end
+    if NUMBER_LISTS[key] then
+      local numbers = {}
+      for i, v in ipairs(value) do
+        local n = tonumber(v)
+        if not n or n ~= math.floor(n) or n < 1 or (i > 1 and n <= numbers[i - 1]) then
+          fail(source, ("'%s' must be increasing whole numbers >= 1, got %s at position %d"):format(
+            key, M.shorten(v), i))
+        end
+        numbers[i] = n
+      end
+      return numbers
     end
     for i, v in ipairs(value) do
       if type(v) ~= "string" then
@@ -195,6 +218,30 @@ function M.scaled_validation(limit_train)
   return math.floor(limit_train * M.defaults.n_validation / M.TRAIN_SIZE)
 end
 
+-- The learning-rate schedule's and the optimizer's settings that depend on one another.
+local function check_schedule(cfg, source)
+  local schedule = cfg.lr_schedule
+  if schedule == "multistep" and #cfg.lr_milestones == 0 then
+    fail(source, "'lr_milestones' must list at least one epoch for lr_schedule 'multistep'")
+  end
+  if not (cfg.lr_pct_start > 0 and cfg.lr_pct_start < 1) then
+    fail(source, ("'lr_pct_start' must be between 0 and 1 (exclusive), got %s"):format(tostring(cfg.lr_pct_start)))
+  end
+  if not (cfg.lr_warmup_factor > 0 and cfg.lr_warmup_factor <= 1) then
+    fail(source, ("'lr_warmup_factor' must be in (0, 1], got %s"):format(tostring(cfg.lr_warmup_factor)))
+  end
+  if schedule == "onecycle" and cfg.epochs > 0 then
+    local batches = cfg.epochs * M.steps_per_epoch(cfg)
+    if cfg.lr_pct_start * batches <= 1 then
+      fail(source, ("'lr_pct_start' %s of %d batches (epochs x batches per epoch) leaves no batch to rise over"):format(
+        tostring(cfg.lr_pct_start), batches))
+    end
+  end
+  if cfg.optimizer == "nag" and cfg.momentum <= 0 then
+    fail(source, "'momentum' must be > 0 for optimizer 'nag' (Nesterov momentum)")
+  end
+end
+
 -- Cross-field checks and the artifact directory, once all layers are applied. `given`: the keys
 -- set by a file or flags (an n_validation nobody set scales with limit_train).
 local function finish(cfg, source, given)
@@ -210,6 +257,7 @@ local function finish(cfg, source, given)
       .. "out %d images, or set it, e.g. --n-validation %d"):format(cfg.n_validation, cfg.limit_train,
       M.scaled_validation(cfg.limit_train), M.scaled_validation(cfg.limit_train)))
   end
+  check_schedule(cfg, source)
   return cfg
 end
 

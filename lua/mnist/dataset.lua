@@ -7,7 +7,7 @@
 --     for images, labels, step in loader:epoch(epoch) do ... end
 --   end
 --
--- Record files (csrc/record.h documents the binary layout) live in config.data_dir(cfg):
+-- Record files (csrc/data/record.h documents the binary layout) live in config.data_dir(cfg):
 -- train.rec and test.rec (the parsed, verified IDX files) and manifest.json naming the source
 -- files and every hash. The split is not baked into them: validation is a seeded choice of
 -- cfg.n_validation training rows (core.split_indices), so changing the seed needs no rewrite.
@@ -22,7 +22,7 @@ local download = require "mnist.download"
 local M = {}
 
 M.NUM_CLASSES = 10
-M.RECORD_VERSION = 1 -- RECORD_VERSION in csrc/record.h
+M.RECORD_VERSION = 1 -- RECORD_VERSION in csrc/data/record.h
 M.MANIFEST_FORMAT = "mnist-records"
 M.SPLITS = { train = true, validation = true, test = true }
 
@@ -96,7 +96,7 @@ function M.save_records(cfg, opts)
     version = M.RECORD_VERSION,
     dataset = cfg.dataset,
     created_by = "mnist " .. version,
-    layout = "csrc/record.h: 64-byte header (magic MNISTREC, version, header size, count, height, "
+    layout = "csrc/data/record.h: 64-byte header (magic MNISTREC, version, header size, count, height, "
       .. "width, payload SHA-256), uint8 images (N, H, W), uint8 labels (N)",
     records = {},
   }
@@ -242,7 +242,7 @@ function Loader:epoch(epoch, first)
     if not slot then return nil end
     current.step = step
     local b = buffers[slot]
-    if count < B then return b[1]:narrow(1, count), b[2]:narrow(1, count), step end
+    if count < B then return b[1]:narrow(1, 1, count), b[2]:narrow(1, 1, count), step end
     return b[1], b[2], step
   end
 end

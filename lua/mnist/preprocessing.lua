@@ -8,7 +8,7 @@
 -- preprocess_images accepts: a tensor of (28, 28), (N, 28, 28) or (N, 1, 28, 28) (uint8 0..255,
 -- or float32 intensities in [0, 1]) taken as MNIST-format digits; a tensor (H, W) of another size,
 -- image file paths (PNG, JPEG, BMP, binary PGM, GIF, TGA), encoded image bytes, or raw bytes of
--- 28x28 digits, which pass through the MNIST recipe (csrc/image.h: grayscale, invert a light
+-- 28x28 digits, which pass through the MNIST recipe (csrc/data/image.h: grayscale, invert a light
 -- background, crop to the ink, fit 20x20 keeping the aspect, centre of mass to the middle of
 -- 28x28); or a Lua table of any of these. The output is normalised like the training data:
 -- (intensity - mean) / std with the config's normalize_mean and normalize_std.
@@ -91,7 +91,7 @@ local function collect_tensor(t, list, opts, fn, what)
   else
     fail(fn, "%s: expected an image (H, W), images (N, H, W) or (N, 1, H, W), got %s", what, shape_str(t))
   end
-  local float = t:type() == "float32"
+  local float = t:dtype() == "float32"
   if float then check_unit_range(t, fn, what) end
   local images = t:view(n, h, w)
   for i = 1, n do
@@ -170,7 +170,7 @@ function M.preprocess_images(x, opts)
     local size = x:size()
     if size[#size] == SIDE and size[#size - 1] == SIDE and (#size == 2 or #size == 3 or (#size == 4 and size[2] == 1)) then
       local n = x:numel() / PIXELS
-      if x:type() == "uint8" then return x:float(1 / (255 * std), -mean / std):view(n, 1, SIDE, SIDE) end
+      if x:dtype() == "uint8" then return x:float(1 / (255 * std), -mean / std):view(n, 1, SIDE, SIDE) end
       check_unit_range(x, fn, "input")
       return x:clone():add(-mean):scale(1 / std):view(n, 1, SIDE, SIDE)
     end
@@ -224,7 +224,7 @@ function M.save_image(t, path)
   local h, w = size[#size - 1], size[#size]
   if not h or t:numel() ~= h * w then fail(fn, "expected one image (H, W), got %s", shape_str(t)) end
   local bytes = t
-  if t:type() == "float32" then
+  if t:dtype() == "float32" then
     check_unit_range(t, fn, "image")
     local flat, out = t:view(h * w), {}
     for i = 1, h * w do out[i] = string.char(math.floor(flat[i] * 255 + 0.5)) end

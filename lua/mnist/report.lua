@@ -8,7 +8,8 @@
 --                    the run directory alone
 --   curve.png        loss and accuracy for terminals, drawn by gnuplot
 -- Training calls after_epoch (after every epoch) and write (at the end); `mnist.lua report [ID]`
--- rebuilds the page. `mnist.lua evaluate --errors FILE.png` draws errors_png.
+-- rebuilds the page. `mnist.lua evaluate --errors FILE.png` draws errors_png. The mistakes come
+-- from train.evaluate, through add_mistakes and sort_mistakes.
 local cjson = require "cjson"
 local core = require "mnist.core"
 local fs = require "mnist.fs"
@@ -18,6 +19,32 @@ local M = {}
 
 M.PAGE, M.EVALUATION = "report.html", "evaluation.json"
 M.MAX_MISTAKES = 100 -- digits kept in evaluation.json and shown in the gallery
+
+-- Mistakes -----------------------------------------------------------------------------------------
+
+-- The misclassified samples of a batch, appended to `out`: log-probabilities (N, n), labels (N)
+-- (tensor or table), `offset` the number of samples of the split before this batch. Each entry:
+-- {index = 1-based position in the split, label, prediction, probability = of the prediction}.
+function M.add_mistakes(out, log_probs, labels, offset)
+  local predictions = log_probs:argmax()
+  if type(predictions) == "number" then predictions = { predictions } end
+  for i, p in ipairs(predictions) do
+    if p - 1 ~= labels[i] then
+      out[#out + 1] = { index = offset + i, label = labels[i], prediction = p - 1,
+        probability = math.exp(log_probs:get(i, p)) }
+    end
+  end
+  return out
+end
+
+-- Worst first: the most confident wrong predictions, then by position.
+function M.sort_mistakes(list)
+  table.sort(list, function(a, b)
+    if a.probability ~= b.probability then return a.probability > b.probability end
+    return a.index < b.index
+  end)
+  return list
+end
 
 -- Encoding helpers ---------------------------------------------------------------------------
 
@@ -373,10 +400,10 @@ end
 -- Saves the test evaluation `result` (mnist.train.evaluate) of epoch `epoch` into
 -- dir/evaluation.json, with the worst MAX_MISTAKES digits as PNG from `images`.
 function M.save_evaluation(dir, result, images, epoch)
-  local confusion = {}
-  for t = 1, result.confusion.n do
+  local confusion, cm = {}, result.confusion -- an optim.ConfusionMatrix: mat (n, n), rows = truth
+  for t = 1, cm.nclasses do
     confusion[t] = {}
-    for p = 1, result.confusion.n do confusion[t][p] = result.confusion.counts[t][p] end
+    for p = 1, cm.nclasses do confusion[t][p] = cm.mat:get(t, p) end
   end
   local mistakes = {}
   for i = 1, math.min(#result.mistakes, M.MAX_MISTAKES) do

@@ -1,12 +1,14 @@
--- mnist.tensor: float32 (and uint8) tensors from the C core, with the Lua conveniences on top.
+-- mnist.tensor: strided float32, uint8 and int64 tensors from the C core, with Torch7's methods.
 --
 --   mnist.tensor(2, 3)              zeros of shape (2, 3)
 --   mnist.tensor{{1, 2}, {3, 4}}    from nested tables
 --   mnist.tensor.frombytes(s, {28, 28}, 1/255)   bytes -> float32 (uint8 when no scale)
 --
--- Indices are 1-based (t[1], t:get(i, j)); `view`, `select`, `narrow` and t[i] share storage,
--- `reshape` and `clone` copy. Methods in C: size dim numel type get set select narrow fill copy
--- clone view add mul scale axpy sum mean max argmax totable float set_storage shares.
+-- Torch7's semantics (README "Tensors"): dims and indices are 1-based; narrow(dim, index, size),
+-- select(dim, index), transpose, t(), expand, unfold, view and t[{...}] share storage; reshape,
+-- clone and contiguous() (of a strided view) copy. Element-wise math has Torch7's three forms:
+-- x:tanh() in place, res:tanh(x) into res, torch.tanh(x) (mnist.torch) a new tensor. Operands
+-- have the same number of elements; nothing broadcasts silently (use expand).
 local core = require "mnist.core"
 
 local M = {}
@@ -16,9 +18,35 @@ function M.is_tensor(x)
   return getmetatable(x) == metatable
 end
 
+-- Torch7's type names and the core's dtypes.
+M.TYPENAMES = { float32 = "torch.FloatTensor", uint8 = "torch.ByteTensor", int64 = "torch.LongTensor" }
+local DTYPES = {
+  ["torch.FloatTensor"] = "float32", float = "float32", float32 = "float32",
+  ["torch.ByteTensor"] = "uint8", byte = "uint8", uint8 = "uint8",
+  ["torch.LongTensor"] = "int64", long = "int64", int64 = "int64",
+}
+
+-- The core's dtype for a type name ("torch.LongTensor", "long", "int64"); a clear error for the
+-- types this rock does not have (double, CUDA, ...).
+function M.dtype_of(name, fn)
+  local dtype = DTYPES[name]
+  if not dtype then
+    error(("%s: unsupported tensor type '%s' (this rock has torch.FloatTensor, torch.ByteTensor "
+      .. "and torch.LongTensor; no double or CUDA tensors)"):format(fn or "type", tostring(name)), 3)
+  end
+  return dtype
+end
+
 local function shape_args(first, ...)
+  if first == nil then return {} end
   if type(first) == "table" then return first end
+  if M.is_tensor(first) then return first:totable() end -- a LongTensor of sizes
   return { first, ... }
+end
+
+-- M.empty(dtype, sizes...) / M.zeros / M.ones / M.bytes: new contiguous tensors.
+function M.empty(dtype, ...)
+  return core.tensor(dtype or "float32", shape_args(...))
 end
 
 function M.zeros(...)
@@ -37,14 +65,27 @@ end
 -- M.frombytes(s, shape [, scale [, shift]]): uint8 tensor, or float32 = byte * scale + shift.
 M.frombytes = core.tensor_from_bytes
 
--- M.fromraw(s, shape): float32 from raw little-endian float32 bytes (the inverse of t:tobytes()).
+-- M.fromraw(s, shape [, dtype]): from raw little-endian bytes (the inverse of t:tobytes()).
 M.fromraw = core.tensor_from_raw
+
+-- M.of(dtype, ...): as Torch7's constructors: a nested table gives the values, numbers (or a
+-- LongTensor) the sizes of a zero-filled tensor, nothing an empty tensor.
+function M.of(dtype, first, ...)
+  if type(first) == "table" then return core.tensor_from_table(first, dtype) end
+  return M.empty(dtype, first, ...)
+end
 
 function M.new(first, ...)
   if M.is_tensor(first) then return first:clone() end
   if type(first) == "table" then return core.tensor_from_table(first) end
   if type(first) == "number" then return M.zeros(first, ...) end
+  if first == nil then return M.zeros() end
   error("mnist.tensor: expected a shape (numbers), a nested table or a tensor, got " .. type(first), 2)
+end
+
+-- A new contiguous tensor with x's shape (and dtype, unless given).
+function M.new_like(x, dtype)
+  return core.tensor(dtype or x:dtype(), x:size())
 end
 
 -- c = op(a) @ op(b) (a new tensor, or written into `out`); op transposes when trans_* is true.
@@ -63,39 +104,238 @@ function M.shape_str(t)
   return "(" .. table.concat(t:size(), ", ") .. ")"
 end
 
--- Methods written in Lua -------------------------------------------------------------------------
+-- Shape, type and copies -------------------------------------------------------------------------
 
-function methods.matmul(a, b, trans_a, trans_b)
-  return M.matmul(a, b, trans_a, trans_b)
-end
-
--- A copy with another shape of the same element count (Torch's reshape copies; view shares).
-function methods.reshape(t, ...)
-  return t:clone():view(...)
-end
+methods.nDimension = methods.dim
+methods.nElement = methods.numel
 
 function methods.shape(t)
   return M.shape_str(t)
 end
 
--- Operators return new tensors; the methods (add, mul, scale) work in place.
-local function binary(a, b, name, in_place)
-  if M.is_tensor(a) then return in_place(a:clone(), b) end
-  if name == "sub" then return in_place(b:clone():scale(-1), a) end
-  return in_place(b:clone(), a) -- number op tensor, commutative
+-- t:type() -> "torch.FloatTensor"; t:type(name) -> t converted (t itself when already of that type).
+function methods.type(t, name)
+  if name == nil then return M.TYPENAMES[t:dtype()] end
+  return t:to(M.dtype_of(name, "type"))
 end
-metatable.__add = function(a, b) return binary(a, b, "add", methods.add) end
-metatable.__mul = function(a, b) return binary(a, b, "mul", methods.mul) end
+
+function methods.typeAs(t, other)
+  return t:to(other:dtype())
+end
+
+-- t:float() -> float32 (t itself when already float32); t:float(scale [, shift]) -> a new float32
+-- tensor of value * scale + shift (the project's one-pass byte normalisation).
+function methods.float(t, scale, shift)
+  if scale == nil and shift == nil then return t:to("float32") end
+  return t:scaled_float(scale or 1, shift)
+end
+
+function methods.byte(t) return t:to("uint8") end
+function methods.long(t) return t:to("int64") end
+
+function methods.isTensor(_, x) return M.is_tensor(x) end
+
+function methods.isSameSizeAs(t, other)
+  if t:dim() ~= other:dim() then return false end
+  for d = 1, t:dim() do
+    if t:size(d) ~= other:size(d) then return false end
+  end
+  return true
+end
+
+function methods.expandAs(t, other) return t:expand(other) end
+function methods.viewAs(t, other) return t:view(other:size()) end
+function methods.resizeAs(t, other) return t:resize(other:size()) end
+
+function methods.zero(t) return t:fill(0) end
+
+-- A copy with another shape of the same element count (Torch7's reshape copies; view shares).
+function methods.reshape(t, ...)
+  return t:clone():view(...)
+end
+
+function methods.matmul(a, b, trans_a, trans_b)
+  return M.matmul(a, b, trans_a, trans_b)
+end
+
+-- Element-wise math: Torch7's forms --------------------------------------------------------------
+
+-- res takes x's shape (kept as it is when it already has it, so a view can be written into).
+local function into(res, x)
+  if not res:isSameSizeAs(x) then res:resize(x:size()) end
+  return res
+end
+
+-- x:f() in place, res:f(x) into res.
+local UNARY = {
+  "abs", "sign", "sqrt", "rsqrt", "exp", "log", "log1p", "tanh", "sigmoid", "floor", "ceil", "round",
+  "trunc", "frac", "neg", "square", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
+  "expm1", "cinv",
+}
+M.UNARY = UNARY
+for _, op in ipairs(UNARY) do
+  methods[op] = function(res, x)
+    if x == nil then return core.tensor_map(res, res, op) end
+    return core.tensor_map(into(res, x), x, op)
+  end
+end
+
+-- Splits Torch7's (res, [x,] ...) method arguments: returns the source tensor and the rest.
+local function source(res, first, ...)
+  if M.is_tensor(first) and select("#", ...) > 0 then return into(res, first), first, ... end
+  return res, res, first, ...
+end
+
+-- x:add(value) | x:add(y) | x:add(value, y); res:add(x, value) | res:add(x, y) | res:add(x, value, y)
+local function add(sign)
+  return function(res, ...)
+    local out, x, a, b = source(res, ...)
+    if type(a) == "number" and b == nil then return core.tensor_map(out, x, "add", sign * a) end
+    if M.is_tensor(a) then return core.tensor_zip(out, x, a, "add", sign) end
+    if type(a) == "number" and M.is_tensor(b) then return core.tensor_zip(out, x, b, "add", sign * a) end
+    error(("%s: expected a number, a tensor, or a number and a tensor, got %s and %s"):format(
+      sign > 0 and "add" or "sub", type(a), type(b)), 2)
+  end
+end
+methods.add = add(1)
+methods.sub = add(-1)
+
+-- x:mul(value), x:div(value), x:fmod(v), x:remainder(v); res:mul(x, value), ...
+for _, op in ipairs { "mul", "div", "fmod", "remainder" } do
+  methods[op] = function(res, ...)
+    local out, x, value = source(res, ...)
+    if type(value) ~= "number" then
+      error(("%s: expected a number (for tensors, use c%s), got %s"):format(op, op, type(value)), 2)
+    end
+    return core.tensor_map(out, x, op, value)
+  end
+end
+
+-- x:cmul(y), x:cdiv(y), x:cpow(y), x:atan2(y); res:cmul(x, y), ...
+for _, op in ipairs { "cmul", "cdiv", "cpow", "atan2" } do
+  methods[op] = function(res, a, b)
+    if b == nil then return core.tensor_zip(res, res, a, op) end
+    return core.tensor_zip(into(res, a), a, b, op)
+  end
+end
+
+-- x:cmax(y | value), res:cmax(x, y | value); likewise cmin.
+for _, pair in ipairs { { "cmax", 1 }, { "cmin", -1 } } do
+  local op, side = pair[1], pair[2]
+  methods[op] = function(res, a, b)
+    local out, x, y = res, res, a
+    if b ~= nil then out, x, y = into(res, a), a, b end
+    if type(y) == "number" then
+      local hi = math.huge
+      return core.tensor_map(out, x, "clamp", side > 0 and y or -hi, side > 0 and hi or y)
+    end
+    return core.tensor_zip(out, x, y, op)
+  end
+end
+
+-- x:pow(value); res:pow(x, value); res:pow(value, x) (value ^ x, Torch7's torch.pow(number, x)).
+function methods.pow(res, a, b)
+  if b == nil then return core.tensor_map(res, res, "pow", a) end
+  if type(a) == "number" then return core.tensor_map(into(res, b), b, "rpow", a) end
+  return core.tensor_map(into(res, a), a, "pow", b)
+end
+
+-- x:clamp(lo, hi); res:clamp(x, lo, hi).
+function methods.clamp(res, ...)
+  local out, x, lo, hi = source(res, ...)
+  if type(lo) ~= "number" or type(hi) ~= "number" then
+    error("clamp: expected two numbers, the lower and the upper bound", 2)
+  end
+  return core.tensor_map(out, x, "clamp", lo, hi)
+end
+
+-- x:addcmul([value,] t1, t2): x += value * t1 * t2; res:addcmul(x, [value,] t1, t2). Likewise addcdiv.
+for _, op in ipairs { "addcmul", "addcdiv" } do
+  methods[op] = function(res, ...)
+    local args, tensors = { ... }, 0
+    for i = 1, select("#", ...) do
+      if M.is_tensor(args[i]) then tensors = tensors + 1 end
+    end
+    local out, x = res, res
+    if tensors == 3 then out, x = into(res, args[1]), table.remove(args, 1) end
+    local value = 1
+    if type(args[1]) == "number" then value = table.remove(args, 1) end
+    if not M.is_tensor(args[1]) or not M.is_tensor(args[2]) then
+      error(op .. ": expected [value,] tensor1, tensor2", 2)
+    end
+    return core.tensor_zip3(out, x, args[1], args[2], op, value)
+  end
+end
+
+-- x:lerp(y, weight): x + weight * (y - x) in place; res:lerp(a, b, weight).
+function methods.lerp(res, a, b, w)
+  if w == nil then return core.tensor_zip(res, res, a, "lerp", b) end
+  return core.tensor_zip(into(res, a), a, b, "lerp", w)
+end
+
+-- x:gt(y | value) -> a new uint8 mask; res:gt(x, y | value) into res (a uint8 tensor).
+for _, op in ipairs { "eq", "ne", "gt", "lt", "ge", "le" } do
+  methods[op] = function(res, a, b)
+    if b == nil then return core.tensor_compare(M.new_like(res, "uint8"), res, a, op) end
+    return core.tensor_compare(into(res, a), a, b, op)
+  end
+end
+
+-- The project's helpers from before the Torch7 names (kept: used across the pipeline).
+function methods.scale(t, s) return t:mul(s) end         -- t *= s
+function methods.axpy(t, alpha, x) return t:add(alpha, x) end -- t += alpha * x
+
+-- Operators return new tensors. As in Torch7, tensor * tensor is a matrix product (dot for two
+-- vectors, mv for a matrix and a vector, mm for two matrices); use cmul for the element-wise one.
+local function operand_error(op, a, b)
+  error(("tensor %s: expected tensors or numbers, got %s and %s"):format(op, type(a), type(b)), 3)
+end
+
+metatable.__add = function(a, b)
+  if M.is_tensor(a) then return a:clone():add(b) end
+  if M.is_tensor(b) then return b:clone():add(a) end
+  operand_error("+", a, b)
+end
 metatable.__sub = function(a, b)
-  if M.is_tensor(a) and M.is_tensor(b) then return a:clone():axpy(-1, b) end
-  if M.is_tensor(a) then return a:clone():add(-b) end
-  return binary(a, b, "sub", methods.add)
+  if M.is_tensor(a) then return a:clone():sub(b) end
+  if M.is_tensor(b) then return b:clone():neg():add(a) end
+  operand_error("-", a, b)
+end
+metatable.__mul = function(a, b)
+  if type(a) == "number" then return b:clone():mul(a) end
+  if type(b) == "number" then return a:clone():mul(b) end
+  if not (M.is_tensor(a) and M.is_tensor(b)) then operand_error("*", a, b) end
+  if a:dim() == 1 and b:dim() == 1 then
+    return M.matmul(a:view(1, -1), b:view(-1, 1)):get(1, 1)
+  elseif a:dim() == 2 and b:dim() == 1 then
+    return M.matmul(a, b:view(-1, 1)):view(-1)
+  elseif a:dim() == 2 and b:dim() == 2 then
+    return M.matmul(a, b)
+  end
+  error(("tensor *: a matrix product takes 1-D or 2-D tensors, got %s and %s"):format(
+    M.shape_str(a), M.shape_str(b)), 2)
 end
 metatable.__div = function(a, b)
-  if type(b) ~= "number" then error("tensor division: only by a number", 2) end
-  return a:clone():scale(1 / b)
+  if type(b) ~= "number" then error("tensor /: only by a number (use cdiv for tensors)", 2) end
+  return a:clone():div(b)
 end
-metatable.__unm = function(a) return a:clone():scale(-1) end
+metatable.__unm = function(a) return a:clone():neg() end
+
+-- Reductions (csrc/lua/lua_tensor_reduce.c adds the C methods) ---------------------------------
+
+-- (the Lua side of sum, max, sort, ... goes here)
+
+-- Indexing and joining (csrc/lua/lua_tensor_index.c) -----------------------------------------------
+
+-- (the Lua side of cat, split, index, gather, masked*, ... goes here)
+
+-- Random numbers and construction (csrc/lua/lua_random.c) -----------------------------------------
+
+-- (the Lua side of uniform, normal, rand, range, eye, ... goes here)
+
+-- Linear algebra (csrc/lua/lua_tensor_linalg.c) ----------------------------------------------------
+
+-- (the Lua side of mm, mv, addmm, dot, bmm, ... goes here)
 
 -- Printing ---------------------------------------------------------------------------------------
 
@@ -162,10 +402,16 @@ local function matrix_lines(t2, fmt, width)
   return lines
 end
 
+-- Torch7's way: the values (slices of more than 2 dims headed "(i,j,.,.) ="), then a footer
+-- naming the type and size, "[torch.FloatTensor of size 2x3]".
 metatable.__tostring = function(t)
-  local header = ("mnist.tensor %s %s"):format(M.shape_str(t), t:type())
   local size = t:size()
+  local footer = ("[%s of size %s]"):format(M.TYPENAMES[t:dtype()], table.concat(size, "x"))
+  if t:dim() == 0 then return ("[%s with no dimension]"):format(M.TYPENAMES[t:dtype()]) end
+  if t:numel() == 0 then return footer end
+  t = t:contiguous()
   local is_image = size[#size] == 28 and size[#size - 1] == 28 and t:numel() == 784
+  if is_image then return block_art(t:view(28, 28):float():totable()) .. "\n" .. footer end
   local flat = t:view(t:numel())
   -- format and width from the values that will be printed (all of them for small tensors)
   local sample = {}
@@ -174,13 +420,12 @@ metatable.__tostring = function(t)
   local fmt = number_format(sample)
   local width = 1
   for _, v in ipairs(sample) do width = math.max(width, #fmt:format(v)) end
-  if is_image then return header .. "\n" .. block_art(t:view(28, 28):totable()) end
   if t:dim() == 1 then
-    return header .. "\n" .. table.concat(matrix_lines(t:view(1, t:numel()), fmt, width), "\n")
+    return table.concat(matrix_lines(t:view(1, t:numel()), fmt, width), "\n") .. "\n" .. footer
   end
   local rows, cols = size[#size - 1], size[#size]
-  local lead = t:view(t:numel() / (rows * cols), rows, cols)
-  local out = { header }
+  local lead = t:view(-1, rows, cols)
+  local out = {}
   local lead_shape = {}
   for i = 1, #size - 2 do lead_shape[i] = size[i] end
   for _, k in ipairs(shown(lead:size(1))) do
@@ -188,7 +433,6 @@ metatable.__tostring = function(t)
       out[#out + 1] = "..."
     else
       if #lead_shape > 0 then
-        -- the leading indices of slice k, as Torch prints them: (i,j,.,.)
         local idx, rest = {}, k - 1
         for d = #lead_shape, 1, -1 do
           idx[d] = rest % lead_shape[d] + 1
@@ -197,8 +441,10 @@ metatable.__tostring = function(t)
         out[#out + 1] = ("(%s,.,.) ="):format(table.concat(idx, ","))
       end
       for _, line in ipairs(matrix_lines(lead[k], fmt, width)) do out[#out + 1] = line end
+      if #lead_shape > 0 then out[#out + 1] = "" end
     end
   end
+  out[#out + 1] = footer
   return table.concat(out, "\n")
 end
 

@@ -10,7 +10,6 @@ local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
 local fs = require "mnist.fs"
-local metrics = require "mnist.metrics"
 local nn = require "mnist.nn"
 local optim = require "mnist.optim"
 local random = require "mnist.random"
@@ -39,8 +38,27 @@ function M.optim_config(cfg)
   local c = { learningRate = cfg.learning_rate, weightDecay = cfg.weight_decay }
   if cfg.optimizer == "sgd" then
     c.momentum, c.nesterov = cfg.momentum, cfg.nesterov
+  elseif cfg.optimizer == "nag" or cfg.optimizer == "rmsprop" then
+    c.momentum = cfg.momentum
   end
   return c
+end
+
+-- The run's learning-rate schedule (mnist.optim.schedules) over `steps` batches per epoch; it
+-- owns the optimizer's config. Per-step schedules (onecycle, warmup) advance after every batch,
+-- the others after every epoch. cosine and onecycle span cfg.epochs: more --epochs on --resume
+-- stretch what is left of them.
+function M.lr_schedule(cfg, steps)
+  local c, kind = M.optim_config(cfg), cfg.lr_schedule
+  if kind == "step" then return optim.StepLR(c, cfg.lr_step, cfg.lr_gamma) end
+  if kind == "multistep" then return optim.MultiStepLR(c, cfg.lr_milestones, cfg.lr_gamma) end
+  if kind == "cosine" then return optim.CosineAnnealingLR(c, math.max(cfg.epochs, 1), cfg.lr_min) end
+  if kind == "onecycle" then
+    return optim.OneCycleLR(c, math.max(cfg.epochs * steps, 2), { pct_start = cfg.lr_pct_start })
+  end
+  if kind == "warmup" then return optim.LinearLR(c, cfg.lr_warmup_steps, cfg.lr_warmup_factor) end
+  if kind == "constant" then return optim.StepLR(c, 1, 1) end
+  fail("unknown lr_schedule '%s'", tostring(kind))
 end
 
 -- Most images per forward pass in evaluate: every module keeps its output buffer, and a whole
@@ -66,11 +84,13 @@ local function chunk_size(b)
   return math.ceil(b / math.ceil(b / M.EVAL_CHUNK))
 end
 
--- Loss (mean NLL), accuracy, confusion matrix and mistakes (metrics.add_mistakes, worst first) of
+local DIGITS = { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" } -- class k is digit k (0-based)
+
+-- Loss (mean NLL), accuracy, confusion matrix and mistakes (report.add_mistakes, worst first) of
 -- `net` over every batch of `loader`.
 function M.evaluate(net, loader)
   local criterion = nn.ClassNLLCriterion()
-  local cm = metrics.ConfusionMatrix(10)
+  local cm = optim.ConfusionMatrix(DIGITS)
   local loss_sum, n, mistakes = 0, 0, {}
   net:evaluate()
   release_buffers(net)
@@ -79,17 +99,18 @@ function M.evaluate(net, loader)
     local size = chunk_size(b)
     for first = 1, b, size do
       local len = math.min(size, b - first + 1)
-      local x, y = images:narrow(first, len), labels:narrow(first, len)
+      local x, y = images:narrow(1, first, len), labels:narrow(1, first, len)
       local output = net:forward(x)
       loss_sum = loss_sum + criterion:forward(output, y) * len
-      cm:add_batch(output, y)
-      metrics.add_mistakes(mistakes, output, y, n + first - 1)
+      cm:batchAdd(output, y)
+      report.add_mistakes(mistakes, output, y, n + first - 1)
     end
     n = n + b
   end
   release_buffers(net)
-  return { loss = n > 0 and loss_sum / n or 0, accuracy = cm:accuracy(), confusion = cm, n = n,
-    mistakes = metrics.sort_mistakes(mistakes) }
+  cm:updateValids()
+  return { loss = n > 0 and loss_sum / n or 0, accuracy = cm.totalValid, confusion = cm, n = n,
+    mistakes = report.sort_mistakes(mistakes) }
 end
 
 -- Run directories ---------------------------------------------------------------------------------
@@ -279,7 +300,7 @@ function train_in(cfg, opts, dir, run_id, resume_from)
   end
 
   local optim_state = {}
-  local scheduler = optim.StepLR(M.optim_config(cfg), cfg.lr_step, cfg.lr_gamma)
+  local scheduler = M.lr_schedule(cfg, steps)
   local update = optim[cfg.optimizer]
   local history, first_epoch, first_step, progress_sums = {}, 1, 1, nil
   local checkpoint_path = dir .. "/checkpoint.safetensors"
@@ -330,9 +351,11 @@ function train_in(cfg, opts, dir, run_id, resume_from)
       local start = clock() - sums.seconds
       for batch_images, batch_labels, step in train_loader:epoch(epoch, first_step) do
         images, labels = batch_images, batch_labels
+        local lr = scheduler.config.learningRate
         local _, fx = update(feval, params, scheduler.config, optim_state)
         local loss = fx[1]
-        check_finite(loss, epoch, step, scheduler.config.learningRate, exists(checkpoint_path) and checkpoint_path)
+        check_finite(loss, epoch, step, lr, exists(checkpoint_path) and checkpoint_path)
+        if scheduler.per_step then scheduler:step() end
         local b = images:size(1)
         sums.loss, sums.seen = sums.loss + loss * b, sums.seen + b
         -- the mean loss since the last logged step, for the report's per-step curve
@@ -371,7 +394,7 @@ function train_in(cfg, opts, dir, run_id, resume_from)
       local t = M.evaluate(net, test_loader)
       record.test_loss, record.test_accuracy = t.loss, t.accuracy
       history[#history + 1] = record
-      scheduler:step()
+      if not scheduler.per_step then scheduler:step() end
       save_checkpoint(epoch + 1, 0, nil)
       write_metrics(dir, history)
       report.after_epoch(dir, cfg, t)

@@ -86,7 +86,7 @@ function M.stage(path, named, metadata)
     end
     if seen[name] then fail(path, ("duplicate tensor name '%s'"):format(name)) end
     seen[name] = true
-    if not T.is_tensor(t) or t:type() ~= "float32" then
+    if not T.is_tensor(t) or t:dtype() ~= "float32" then
       fail(path, ("'%s' must be a float32 tensor"):format(name))
     end
     local nbytes = t:numel() * 4

@@ -48,8 +48,9 @@ function BatchNormalization:describe()
     self.affine and "" or ", not affine")
 end
 
+-- The input, contiguous, after its checks.
 function BatchNormalization:checkBatch(input)
-  self:checkInput(input, self.nDim, self.layout)
+  input = self:checkInput(input, self.nDim, self.layout)
   local n = self.running_mean:numel()
   if input:size(2) ~= n then
     self:fail("expected %d channel%s, got %d (input %s)", n, n == 1 and "" or "s", input:size(2),
@@ -59,10 +60,11 @@ function BatchNormalization:checkBatch(input)
     self:fail("expected more than 1 value per channel when training, got input %s",
       T.shape_str(input))
   end
+  return input
 end
 
 function BatchNormalization:updateOutput(input)
-  self:checkBatch(input)
+  input = self:checkBatch(input)
   return core.batchnorm_forward(self:buffer("output", input:size()), self.save_mean,
     self.save_invstd, self.running_mean, self.running_var, input, self.weight, self.bias,
     self.train, self.momentum, self.eps)
@@ -70,8 +72,8 @@ end
 
 -- Uses the statistics of the last forward pass (batch ones in training, running in evaluation).
 function BatchNormalization:gradients(input, gradOutput, wantInput, wantParams)
-  self:checkBatch(input)
-  self:checkGradOutput(gradOutput)
+  input = self:checkBatch(input)
+  gradOutput = self:checkGradOutput(gradOutput)
   local gradInput = wantInput and self:buffer("gradInput", input:size()) or nil
   core.batchnorm_backward(gradInput, wantParams and self.gradWeight or nil,
     wantParams and self.gradBias or nil, gradOutput, input, self.weight, self.save_mean,

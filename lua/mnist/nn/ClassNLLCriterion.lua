@@ -7,7 +7,9 @@ local Criterion = require "mnist.nn.Criterion"
 local ClassNLLCriterion = Criterion:extend("ClassNLLCriterion")
 
 function ClassNLLCriterion:updateOutput(input, target)
-  self.output = core.nll_forward(input, self:checkBatch(input, target))
+  local labels
+  labels, input = self:checkBatch(input, target)
+  self.output = core.nll_forward(input, labels)
   return self.output
 end
 

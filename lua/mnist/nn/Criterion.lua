@@ -25,8 +25,9 @@ end
 
 -- Checks scores (N, classes) and returns the labels as a tensor of shape (N): the target itself,
 -- or (for a table) a buffer filled from it.
+-- The labels (a tensor) and the input made contiguous, after their checks.
 function Criterion:checkBatch(input, target)
-  self:checkInput(input, 2, "(N, classes)")
+  input = self:checkInput(input, 2, "(N, classes)")
   local n, classes = input:size(1), input:size(2)
   if type(target) == "table" then
     if #target ~= n then
@@ -40,7 +41,7 @@ function Criterion:checkBatch(input, target)
       end
       labels[i] = v
     end
-    return labels
+    return labels, input
   end
   if not T.is_tensor(target) then
     self:fail("expected labels as a table or a tensor of shape (%d), got %s", n, type(target))
@@ -54,7 +55,7 @@ function Criterion:checkBatch(input, target)
     self:fail("label %s at position %d is out of range 0..%d", tostring(value), position,
       classes - 1)
   end
-  return target
+  return target:contiguous(), input
 end
 
 return Criterion

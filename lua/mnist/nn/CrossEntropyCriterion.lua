@@ -7,7 +7,8 @@ local Criterion = require "mnist.nn.Criterion"
 local CrossEntropyCriterion = Criterion:extend("CrossEntropyCriterion")
 
 function CrossEntropyCriterion:updateOutput(input, target)
-  local labels = self:checkBatch(input, target)
+  local labels
+  labels, input = self:checkBatch(input, target)
   local logp = self:buffer("logProbabilities", input:size())
   self.output = core.cross_entropy_forward(logp, input, labels)
   return self.output

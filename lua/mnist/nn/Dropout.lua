@@ -20,7 +20,7 @@ function Dropout:describe()
 end
 
 function Dropout:updateOutput(input)
-  self:checkInput(input)
+  input = self:checkInput(input)
   local out = self:buffer("output", input:size())
   if not self.train then return out:copy(input) end
   return core.dropout_forward(out, self:buffer("mask", input:size()), input, self.p,
@@ -29,7 +29,7 @@ end
 
 function Dropout:updateGradInput(input, gradOutput)
   self:checkInput(input)
-  self:checkGradOutput(gradOutput)
+  gradOutput = self:checkGradOutput(gradOutput)
   local gradInput = self:buffer("gradInput", input:size())
   if not self.train then return gradInput:copy(gradOutput) end
   return core.dropout_backward(gradInput, gradOutput, self.mask)

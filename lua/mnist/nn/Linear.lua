@@ -26,23 +26,25 @@ function Linear:describe()
     self.bias and "" or ", without bias")
 end
 
+-- The input, contiguous, after its checks.
 function Linear:checkLinearInput(input)
-  self:checkInput(input, 2, "(N, features)")
+  input = self:checkInput(input, 2, "(N, features)")
   if input:size(2) ~= self.weight:size(2) then
     self:fail("expected %d input features, got %d (input %s)", self.weight:size(2), input:size(2),
       T.shape_str(input))
   end
+  return input
 end
 
 function Linear:updateOutput(input)
-  self:checkLinearInput(input)
+  input = self:checkLinearInput(input)
   return core.linear_forward(self:buffer("output", { input:size(1), self.weight:size(1) }), input,
     self.weight, self.bias)
 end
 
 function Linear:gradients(input, gradOutput, wantInput, wantParams)
-  self:checkLinearInput(input)
-  self:checkGradOutput(gradOutput)
+  input = self:checkLinearInput(input)
+  gradOutput = self:checkGradOutput(gradOutput)
   local gradInput = wantInput and self:buffer("gradInput", input:size()) or nil
   core.linear_backward(gradInput, wantParams and self.gradWeight or nil,
     wantParams and self.gradBias or nil, gradOutput, input, self.weight)

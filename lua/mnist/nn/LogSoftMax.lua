@@ -6,13 +6,13 @@ local Module = require "mnist.nn.Module"
 local LogSoftMax = Module:extend("LogSoftMax")
 
 function LogSoftMax:updateOutput(input)
-  self:checkInput(input, 2, "(N, classes)")
+  input = self:checkInput(input, 2, "(N, classes)")
   return core.logsoftmax_forward(self:buffer("output", input:size()), input)
 end
 
 function LogSoftMax:updateGradInput(input, gradOutput)
   self:checkInput(input, 2, "(N, classes)")
-  self:checkGradOutput(gradOutput)
+  gradOutput = self:checkGradOutput(gradOutput)
   return core.logsoftmax_backward(self:buffer("gradInput", input:size()), gradOutput, self.output)
 end
 

@@ -28,7 +28,7 @@
 --   end
 --   function Scale:describe() return ("Scale(%d)"):format(self.weight:numel()) end
 --   function Scale:updateOutput(x)                    -- x: (N, n)
---     self:checkInput(x, 2, "(N, D)")
+--     x = self:checkInput(x, 2, "(N, D)")        -- x, or a contiguous copy of a view
 --     self.output = self:buffer("output", x:size())   -- reused while the shape stays the same
 --     ...                                             -- fill self.output from x and self.weight
 --     return self.output
@@ -160,7 +160,7 @@ local function flatten(tensors, arena)
   local offset = 0
   for _, t in ipairs(tensors) do
     local n = t:numel()
-    arena:narrow(offset + 1, n):copy(t)
+    arena:narrow(1, offset + 1, n):copy(t)
     t:set_storage(arena, offset)
     offset = offset + n
   end
@@ -287,15 +287,17 @@ end
 Module.shapeString = shape_str
 
 -- Checks that x is a float32 tensor with `ndim` dims (any number when nil); `layout` names them,
--- e.g. "(N, C, H, W)".
+-- e.g. "(N, C, H, W)". Returns x, or a contiguous copy of a strided view (the C kernels read
+-- contiguous memory): `input = self:checkInput(input, ...)`.
 function Module:checkInput(x, ndim, layout)
   if not T.is_tensor(x) then self:fail("expected a tensor input, got %s", type(x)) end
-  if x:type() ~= "float32" then
-    self:fail("expected a float32 input, got %s %s", x:type(), shape_str(x))
+  if x:dtype() ~= "float32" then
+    self:fail("expected a float32 input, got %s %s", x:dtype(), shape_str(x))
   end
   if ndim and x:dim() ~= ndim then
     self:fail("expected a %d-D batch %s, got %s", ndim, layout, shape_str(x))
   end
+  return x:contiguous()
 end
 
 -- true when tensors a and b have the same shape (compared without building strings or tables).
@@ -307,16 +309,17 @@ local function same_dims(a, b)
   return true
 end
 
--- Checks that gradOutput has the shape of the last output.
+-- Checks that gradOutput has the shape of the last output; returns it contiguous (as checkInput).
 function Module:checkGradOutput(gradOutput)
   if not T.is_tensor(gradOutput) then
     self:fail("expected a gradOutput tensor, got %s", type(gradOutput))
   end
   if not T.is_tensor(self.output) then self:fail("backward called before forward") end
-  if not same_dims(gradOutput, self.output) or gradOutput:type() ~= "float32" then
+  if not same_dims(gradOutput, self.output) or gradOutput:dtype() ~= "float32" then
     self:fail("expected a float32 gradOutput of shape %s, got %s %s", shape_str(self.output),
-      gradOutput:type(), shape_str(gradOutput))
+      gradOutput:dtype(), shape_str(gradOutput))
   end
+  return gradOutput:contiguous()
 end
 
 local function same_shape(t, shape)

@@ -5,6 +5,7 @@
 --   afterwards (behind a convolution or a linear layer, whose backward needs its input, not its
 --   output). The default, nn.ReLU(), leaves both alone.
 local core = require "mnist.core"
+local T = require "mnist.tensor"
 local Module = require "mnist.nn.Module"
 
 local ReLU, parent = Module:extend("ReLU")
@@ -22,7 +23,10 @@ function ReLU:describe()
 end
 
 function ReLU:updateOutput(input)
-  self:checkInput(input)
+  if self.inplace and not input:isContiguous() then
+    self:fail("runs in place, so it needs a contiguous input, got a strided view %s", T.shape_str(input))
+  end
+  input = self:checkInput(input)
   if self.inplace then
     self.output = core.relu_forward(input, input)
     return self.output
@@ -32,7 +36,7 @@ end
 
 function ReLU:updateGradInput(input, gradOutput)
   self:checkInput(input)
-  self:checkGradOutput(gradOutput)
+  gradOutput = self:checkGradOutput(gradOutput)
   if self.inplace then
     self.gradInput = core.relu_backward(gradOutput, gradOutput, self.output)
     return self.gradInput

@@ -2,7 +2,7 @@
 -- batch (N, nIn, H, W) -> (N, nOut, OH, OW), OH = floor((H + 2*padH - kH) / dH) + 1 (OW alike).
 -- Torch's argument order (width first); kH defaults to kW, strides to 1, padding to 0.
 --   weight (nOut, nIn, kH, kW) and bias (nOut), as PyTorch's Conv2d; m:noBias() drops the bias.
--- The kernel (csrc/conv.c) is im2col feeding one sgemm per image, the batch split over threads;
+-- The kernel (csrc/nn/conv.c) is im2col feeding one sgemm per image, the batch split over threads;
 -- the module caches its workspace in m.workspace (one image's columns per thread).
 local core = require "mnist.core"
 local T = require "mnist.tensor"
@@ -49,8 +49,9 @@ function SpatialConvolution:describe()
 end
 
 -- Checks the input and returns the output shape {N, nOut, OH, OW}.
+-- The output's shape, and the input made contiguous.
 function SpatialConvolution:outputShape(input)
-  self:checkInput(input, 4, "(N, C, H, W)")
+  input = self:checkInput(input, 4, "(N, C, H, W)")
   local n, c, h, w = input:size(1), input:size(2), input:size(3), input:size(4)
   if c ~= self.nInputPlane then
     self:fail("expected %d input channel%s, got %d (input %s)", self.nInputPlane,
@@ -62,7 +63,7 @@ function SpatialConvolution:outputShape(input)
       ph, pw, self.kH, self.kW)
   end
   return { n, self.nOutputPlane, math.floor((ph - self.kH) / self.dH) + 1,
-    math.floor((pw - self.kW) / self.dW) + 1 }
+    math.floor((pw - self.kW) / self.dW) + 1 }, input
 end
 
 function SpatialConvolution:ensureWorkspace(input)
@@ -71,7 +72,9 @@ function SpatialConvolution:ensureWorkspace(input)
 end
 
 function SpatialConvolution:updateOutput(input)
-  local out = self:buffer("output", self:outputShape(input))
+  local shape
+  shape, input = self:outputShape(input)
+  local out = self:buffer("output", shape)
   core.conv2d_forward(out, self:ensureWorkspace(input), input, self.weight, self.bias,
     self.dH, self.dW, self.padH, self.padW)
   return out
@@ -79,8 +82,8 @@ end
 
 -- One fused kernel call computes whichever of gradInput / gradWeight / gradBias is asked for.
 function SpatialConvolution:gradients(input, gradOutput, wantInput, wantParams)
-  self:outputShape(input)
-  self:checkGradOutput(gradOutput)
+  local _, dense = self:outputShape(input)
+  input, gradOutput = dense, self:checkGradOutput(gradOutput)
   local gradInput = wantInput and self:buffer("gradInput", input:size()) or nil
   core.conv2d_backward(gradInput, wantParams and self.gradWeight or nil,
     wantParams and self.gradBias or nil, self:ensureWorkspace(input), gradOutput, input,

@@ -27,19 +27,21 @@ function SpatialMaxPooling:describe()
   return s .. ")"
 end
 
+-- The output's shape, and the input made contiguous.
 function SpatialMaxPooling:outputShape(input)
-  self:checkInput(input, 4, "(N, C, H, W)")
+  input = self:checkInput(input, 4, "(N, C, H, W)")
   local h, w = input:size(3) + 2 * self.padH, input:size(4) + 2 * self.padW
   if h < self.kH or w < self.kW then
     self:fail("input %dx%d (padded %dx%d) is smaller than the %dx%d window (height x width)",
       input:size(3), input:size(4), h, w, self.kH, self.kW)
   end
   return { input:size(1), input:size(2), math.floor((h - self.kH) / self.dH) + 1,
-    math.floor((w - self.kW) / self.dW) + 1 }
+    math.floor((w - self.kW) / self.dW) + 1 }, input
 end
 
 function SpatialMaxPooling:updateOutput(input)
-  local shape = self:outputShape(input)
+  local shape
+  shape, input = self:outputShape(input)
   local out = self:buffer("output", shape)
   core.maxpool2d_forward(out, self:buffer("indices", shape), input, self.kH, self.kW, self.dH,
     self.dW, self.padH, self.padW)
@@ -48,7 +50,7 @@ end
 
 function SpatialMaxPooling:updateGradInput(input, gradOutput)
   self:outputShape(input)
-  self:checkGradOutput(gradOutput)
+  gradOutput = self:checkGradOutput(gradOutput)
   return core.maxpool2d_backward(self:buffer("gradInput", input:size()), gradOutput, self.indices)
 end
 

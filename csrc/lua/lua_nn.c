@@ -1,0 +1,328 @@
+/* lua_nn.c: the nn kernels (csrc/nn/) behind lua/mnist/nn/. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+
+#include "lua/lua_common.h"
+#include "nn/activation.h"
+#include "nn/batchnorm.h"
+#include "nn/conv.h"
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/pool.h"
+
+/* The kernels behind lua/mnist/nn/. Outputs come first, as in the C headers; an optional
+ * tensor is nil. The Lua modules check shapes first and raise errors that name the module, so
+ * these checks are the safety net for direct calls. */
+
+
+
+/* Raises "fn: <status>: name1 (shape), name2 (shape), ..." unless st is MN_OK; the variadic
+ * arguments are `count` pairs of (const char *name, const Tensor *t), t possibly NULL. */
+static void check_nn(lua_State *L, int st, const char *fn, int count, ...) {
+    if (st == MN_OK) return;
+    char detail[400] = "", shape[64];
+    size_t used = 0;
+    va_list ap;
+    va_start(ap, count);
+    for (int i = 0; i < count && used < sizeof detail; i++) {
+        const char *name = va_arg(ap, const char *);
+        const Tensor *t = va_arg(ap, const Tensor *);
+        if (!t) continue;
+        used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s %s", used ? ", " : "",
+                                 name, shape_of(t, shape, sizeof shape));
+    }
+    va_end(ap);
+    check_status(L, st, fn, detail);
+}
+
+/* Reads strides and paddings (sh, sw, ph, pw) from idx .. idx+3. */
+static void check_geometry(lua_State *L, int idx, const char *fn, int geo[4]) {
+    static const char *const names[] = {"stride height", "stride width", "pad height", "pad width"};
+    for (int i = 0; i < 4; i++)
+        geo[i] = check_int_arg(L, idx + i, fn, names[i], i < 2 ? 1 : 0, 1 << 20);
+}
+
+/* core.conv2d_workspace_size(inp, weight, sh, sw, ph, pw) -> floats the conv kernels need. */
+static int l_conv2d_workspace_size(lua_State *L) {
+    const char *fn = "conv2d_workspace_size";
+    Tensor *inp = check_dense(L, 1, fn), *weight = check_dense(L, 2, fn);
+    int geo[4];
+    check_geometry(L, 3, fn, geo);
+    Conv2dShape g;
+    check_nn(L, conv2d_shape(&g, inp, weight, geo[0], geo[1], geo[2], geo[3]), fn, 2, "input", inp,
+             "weight", weight);
+    lua_pushnumber(L, (lua_Number)conv2d_workspace_floats(&g));
+    return 1;
+}
+
+/* core.conv2d_forward(out, workspace, inp, weight, bias|nil, sh, sw, ph, pw) -> out */
+static int l_conv2d_forward(lua_State *L) {
+    const char *fn = "conv2d_forward";
+    Tensor *out = check_dense(L, 1, fn), *ws = check_dense(L, 2, fn), *inp = check_dense(L, 3, fn);
+    Tensor *weight = check_dense(L, 4, fn), *bias = opt_dense(L, 5, fn);
+    int geo[4];
+    check_geometry(L, 6, fn, geo);
+    check_nn(L, conv2d_forward(out, ws, inp, weight, bias, geo[0], geo[1], geo[2], geo[3]), fn, 5,
+             "out", out, "workspace", ws, "input", inp, "weight", weight, "bias", bias);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.conv2d_backward(dinp|nil, dweight|nil, dbias|nil, workspace, dout, inp, weight,
+ *                      sh, sw, ph, pw) */
+static int l_conv2d_backward(lua_State *L) {
+    const char *fn = "conv2d_backward";
+    Tensor *dinp = opt_dense(L, 1, fn), *dweight = opt_dense(L, 2, fn),
+           *dbias = opt_dense(L, 3, fn);
+    Tensor *ws = check_dense(L, 4, fn), *dout = check_dense(L, 5, fn), *inp = check_dense(L, 6, fn);
+    Tensor *weight = check_dense(L, 7, fn);
+    int geo[4];
+    check_geometry(L, 8, fn, geo);
+    int st = conv2d_backward(dinp, dweight, dbias, ws, dout, inp, weight, geo[0], geo[1], geo[2],
+                             geo[3]);
+    check_nn(L, st, fn, 7, "dinp", dinp, "dweight", dweight, "dbias", dbias, "workspace", ws,
+             "dout", dout, "input", inp, "weight", weight);
+    return 0;
+}
+
+/* core.maxpool2d_forward(out, indices, inp, kh, kw, sh, sw, ph, pw) -> out */
+static int l_maxpool2d_forward(lua_State *L) {
+    const char *fn = "maxpool2d_forward";
+    Tensor *out = check_dense(L, 1, fn), *indices = check_dense(L, 2, fn),
+           *inp = check_dense(L, 3, fn);
+    int kh = check_int_arg(L, 4, fn, "kernel height", 1, 1 << 20);
+    int kw = check_int_arg(L, 5, fn, "kernel width", 1, 1 << 20);
+    int geo[4];
+    check_geometry(L, 6, fn, geo);
+    check_nn(L, maxpool2d_forward(out, indices, inp, kh, kw, geo[0], geo[1], geo[2], geo[3]), fn, 3,
+             "out", out, "indices", indices, "input", inp);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.maxpool2d_backward(dinp, dout, indices) -> dinp */
+static int l_maxpool2d_backward(lua_State *L) {
+    const char *fn = "maxpool2d_backward";
+    Tensor *dinp = check_dense(L, 1, fn), *dout = check_dense(L, 2, fn),
+           *indices = check_dense(L, 3, fn);
+    check_nn(L, maxpool2d_backward(dinp, dout, indices), fn, 3, "dinp", dinp, "dout", dout,
+             "indices", indices);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.linear_forward(out, inp, weight, bias|nil) -> out */
+static int l_linear_forward(lua_State *L) {
+    const char *fn = "linear_forward";
+    Tensor *out = check_dense(L, 1, fn), *inp = check_dense(L, 2, fn),
+           *weight = check_dense(L, 3, fn);
+    Tensor *bias = opt_dense(L, 4, fn);
+    check_nn(L, linear_forward(out, inp, weight, bias), fn, 4, "out", out, "input", inp, "weight",
+             weight, "bias", bias);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.linear_backward(dinp|nil, dweight|nil, dbias|nil, dout, inp, weight) */
+static int l_linear_backward(lua_State *L) {
+    const char *fn = "linear_backward";
+    Tensor *dinp = opt_dense(L, 1, fn), *dweight = opt_dense(L, 2, fn),
+           *dbias = opt_dense(L, 3, fn);
+    Tensor *dout = check_dense(L, 4, fn), *inp = check_dense(L, 5, fn),
+           *weight = check_dense(L, 6, fn);
+    check_nn(L, linear_backward(dinp, dweight, dbias, dout, inp, weight), fn, 6, "dinp", dinp,
+             "dweight", dweight, "dbias", dbias, "dout", dout, "input", inp, "weight", weight);
+    return 0;
+}
+
+/* core.batchnorm_forward(out, save_mean, save_invstd, running_mean, running_var, inp,
+ *                        weight|nil, bias|nil, training, momentum, eps) -> out */
+static int l_batchnorm_forward(lua_State *L) {
+    const char *fn = "batchnorm_forward";
+    Tensor *out = check_dense(L, 1, fn), *mean = check_dense(L, 2, fn),
+           *invstd = check_dense(L, 3, fn);
+    Tensor *rmean = check_dense(L, 4, fn), *rvar = check_dense(L, 5, fn),
+           *inp = check_dense(L, 6, fn);
+    Tensor *weight = opt_dense(L, 7, fn), *bias = opt_dense(L, 8, fn);
+    int training = lua_toboolean(L, 9);
+    float momentum = check_float_arg(L, 10, fn, "momentum"),
+          eps = check_float_arg(L, 11, fn, "eps");
+    int st = batchnorm_forward(out, mean, invstd, rmean, rvar, inp, weight, bias, training,
+                               momentum, eps);
+    check_nn(L, st, fn, 8, "out", out, "save_mean", mean, "save_invstd", invstd, "running_mean",
+             rmean, "running_var", rvar, "input", inp, "weight", weight, "bias", bias);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.batchnorm_backward(dinp|nil, dweight|nil, dbias|nil, dout, inp, weight|nil, save_mean,
+ *                         save_invstd, training) */
+static int l_batchnorm_backward(lua_State *L) {
+    const char *fn = "batchnorm_backward";
+    Tensor *dinp = opt_dense(L, 1, fn), *dweight = opt_dense(L, 2, fn),
+           *dbias = opt_dense(L, 3, fn);
+    Tensor *dout = check_dense(L, 4, fn), *inp = check_dense(L, 5, fn),
+           *weight = opt_dense(L, 6, fn);
+    Tensor *mean = check_dense(L, 7, fn), *invstd = check_dense(L, 8, fn);
+    int training = lua_toboolean(L, 9);
+    check_nn(L, batchnorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, invstd, training),
+             fn, 8, "dinp", dinp, "dweight", dweight, "dbias", dbias, "dout", dout, "input", inp,
+             "weight", weight, "save_mean", mean, "save_invstd", invstd);
+    return 0;
+}
+
+/* The elementwise pairs share one shape: (a, b, c) -> a. */
+typedef int (*ternary_kernel)(Tensor *, const Tensor *, const Tensor *);
+typedef int (*binary_kernel)(Tensor *, const Tensor *);
+
+static int binary_call(lua_State *L, const char *fn, binary_kernel k, const char *n1,
+                       const char *n2) {
+    Tensor *a = check_dense(L, 1, fn), *b = check_dense(L, 2, fn);
+    check_nn(L, k(a, b), fn, 2, n1, a, n2, b);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int ternary_call(lua_State *L, const char *fn, ternary_kernel k, const char *n1,
+                        const char *n2, const char *n3) {
+    Tensor *a = check_dense(L, 1, fn), *b = check_dense(L, 2, fn), *c = check_dense(L, 3, fn);
+    check_nn(L, k(a, b, c), fn, 3, n1, a, n2, b, n3, c);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.relu_forward(out, inp) -> out;  core.relu_backward(dinp, dout, out) -> dinp */
+static int l_relu_forward(lua_State *L) {
+    return binary_call(L, "relu_forward", relu_forward, "out", "input");
+}
+static int l_relu_backward(lua_State *L) {
+    return ternary_call(L, "relu_backward", relu_backward, "dinp", "dout", "out");
+}
+
+/* core.logsoftmax_forward(out, inp) -> out;  core.logsoftmax_backward(dinp, dout, out) -> dinp */
+static int l_logsoftmax_forward(lua_State *L) {
+    return binary_call(L, "logsoftmax_forward", logsoftmax_forward, "out", "input");
+}
+static int l_logsoftmax_backward(lua_State *L) {
+    return ternary_call(L, "logsoftmax_backward", logsoftmax_backward, "dinp", "dout", "out");
+}
+
+/* core.dropout_forward(out, mask, inp, p, rng) -> out */
+static int l_dropout_forward(lua_State *L) {
+    const char *fn = "dropout_forward";
+    Tensor *out = check_dense(L, 1, fn), *mask = check_dense(L, 2, fn),
+           *inp = check_dense(L, 3, fn);
+    float p = check_float_arg(L, 4, fn, "p");
+    if (!(p >= 0.0f && p <= 1.0f)) raisef(L, fn, "p must be in [0, 1], got %g", (double)p);
+    Rng *rng = check_rng(L, 5, fn);
+    check_nn(L, dropout_forward(out, mask, inp, p, rng), fn, 3, "out", out, "mask", mask, "input",
+             inp);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.dropout_backward(dinp, dout, mask) -> dinp */
+static int l_dropout_backward(lua_State *L) {
+    return ternary_call(L, "dropout_backward", dropout_backward, "dinp", "dout", "mask");
+}
+
+/* The labels tensor at idx: float32 or uint8. */
+static Tensor *check_labels(lua_State *L, int idx, const char *fn) {
+    return check_contiguous(L, idx, fn);
+}
+
+/* core.labels_check(targets, n, classes) -> nil when all n labels are whole numbers in
+ * [0, classes), else the 1-based position and the value of the first bad one. */
+static int l_labels_check(lua_State *L) {
+    const char *fn = "labels_check";
+    Tensor *t = check_labels(L, 1, fn);
+    double n = luaL_checknumber(L, 2), classes = luaL_checknumber(L, 3);
+    int64_t bad;
+    check_nn(L, labels_check(&bad, t, (int64_t)n, (int64_t)classes), fn, 1, "labels", t);
+    if (bad < 0) return 0;
+    lua_pushnumber(L, (lua_Number)(bad + 1));
+    push_element(L, t, bad);
+    return 2;
+}
+
+/* core.nll_forward(logp, targets) -> loss */
+static int l_nll_forward(lua_State *L) {
+    const char *fn = "nll_forward";
+    Tensor *logp = check_dense(L, 1, fn), *targets = check_labels(L, 2, fn);
+    float loss;
+    check_nn(L, nll_forward(&loss, logp, targets), fn, 2, "input", logp, "labels", targets);
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+/* core.nll_backward(dlogp, targets, scale) -> dlogp */
+static int l_nll_backward(lua_State *L) {
+    const char *fn = "nll_backward";
+    Tensor *dlogp = check_dense(L, 1, fn), *targets = check_labels(L, 2, fn);
+    float scale = lua_isnoneornil(L, 3) ? 1.0f : check_float_arg(L, 3, fn, "scale");
+    check_nn(L, nll_backward(dlogp, targets, scale), fn, 2, "dinp", dlogp, "labels", targets);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.cross_entropy_forward(logp, logits, targets) -> loss (logp written) */
+static int l_cross_entropy_forward(lua_State *L) {
+    const char *fn = "cross_entropy_forward";
+    Tensor *logp = check_dense(L, 1, fn), *logits = check_dense(L, 2, fn);
+    Tensor *targets = check_labels(L, 3, fn);
+    float loss;
+    check_nn(L, cross_entropy_forward(&loss, logp, logits, targets), fn, 3, "logp", logp, "input",
+             logits, "labels", targets);
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+/* core.cross_entropy_backward(dlogits, logp, targets, scale) -> dlogits */
+static int l_cross_entropy_backward(lua_State *L) {
+    const char *fn = "cross_entropy_backward";
+    Tensor *dlogits = check_dense(L, 1, fn), *logp = check_dense(L, 2, fn);
+    Tensor *targets = check_labels(L, 3, fn);
+    float scale = lua_isnoneornil(L, 4) ? 1.0f : check_float_arg(L, 4, fn, "scale");
+    check_nn(L, cross_entropy_backward(dlogits, logp, targets, scale), fn, 3, "dinp", dlogits,
+             "logp", logp, "labels", targets);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.storage_offset(t) -> t's first element, counted in elements from the start of its storage
+ * (0-based). With t:shares(arena) it tells whether a parameter still sits where getParameters
+ * put it. */
+static int l_storage_offset(lua_State *L) {
+    lua_pushnumber(L, (lua_Number)check_tensor(L, 1, "storage_offset")->offset);
+    return 1;
+}
+
+static const luaL_Reg nn_functions[] = {
+    {"conv2d_workspace_size", l_conv2d_workspace_size},
+    {"conv2d_forward", l_conv2d_forward},
+    {"conv2d_backward", l_conv2d_backward},
+    {"maxpool2d_forward", l_maxpool2d_forward},
+    {"maxpool2d_backward", l_maxpool2d_backward},
+    {"linear_forward", l_linear_forward},
+    {"linear_backward", l_linear_backward},
+    {"batchnorm_forward", l_batchnorm_forward},
+    {"batchnorm_backward", l_batchnorm_backward},
+    {"relu_forward", l_relu_forward},
+    {"relu_backward", l_relu_backward},
+    {"dropout_forward", l_dropout_forward},
+    {"dropout_backward", l_dropout_backward},
+    {"logsoftmax_forward", l_logsoftmax_forward},
+    {"logsoftmax_backward", l_logsoftmax_backward},
+    {"labels_check", l_labels_check},
+    {"nll_forward", l_nll_forward},
+    {"nll_backward", l_nll_backward},
+    {"cross_entropy_forward", l_cross_entropy_forward},
+    {"cross_entropy_backward", l_cross_entropy_backward},
+    {"storage_offset", l_storage_offset},
+    {NULL, NULL},
+};
+void register_nn(lua_State *L) { luaL_register(L, NULL, nn_functions); }

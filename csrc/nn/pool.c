@@ -1,0 +1,374 @@
+#include "nn/pool.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "tensor/gemm.h"
+#include "nn/nn_common.h"
+#include "sys/parallel.h"
+
+#define MAXPOOL_MAX_PLANE ((int64_t)1 << 24) /* indices are exact floats below this */
+
+int maxpool2d_out_size(int64_t *oh, int64_t *ow, int64_t h, int64_t w, int kh, int kw, int sh,
+                       int sw, int ph, int pw) {
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw)
+        return MN_ERR_ARG;
+    if (h + 2 * ph < kh || w + 2 * pw < kw || h * w > MAXPOOL_MAX_PLANE) return MN_ERR_SHAPE;
+    *oh = (h + 2 * ph - kh) / sh + 1;
+    *ow = (w + 2 * pw - kw) / sw + 1;
+    return MN_OK;
+}
+
+/* take ? a : b through bit masks: compilers turn a ?: on floats into a branch, which random
+ * data mispredicts half the time. */
+static inline float select_float(int take, float a, float b) {
+    uint32_t ua, ub, mask = 0u - (uint32_t)(take != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & mask) | (ub & ~mask);
+    float out;
+    memcpy(&out, &r, sizeof out);
+    return out;
+}
+
+/* [*lo, *hi): the windows j whose column j*sw - pw + c lies inside [0, w). */
+static void window_columns(int64_t *lo, int64_t *hi, int64_t c, int64_t w, int64_t ow, int sw,
+                           int pw) {
+    int64_t first = pw - c, limit = w + pw - c;
+    *lo = first > 0 ? (first + sw - 1) / sw : 0;
+    *hi = limit > 0 ? (limit + sw - 1) / sw : 0;
+    if (*hi > ow) *hi = ow;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* One step for a row of windows: window j (lo <= j < hi) looks at src[base + j*sw] and keeps the
+ * first maximum in scan order (a later NaN wins, as in PyTorch) in best[j], its position in
+ * where[j]. Branch-free, and inlined with sw a constant for the common strides. */
+static inline __attribute__((always_inline)) void
+window_step(float *restrict best, float *restrict where, const float *restrict src, int32_t base,
+            int64_t lo, int64_t hi, int sw) {
+    for (int64_t j = lo; j < hi; j++) {
+        int32_t pos = base + (int32_t)j * sw;
+        float v = src[pos], b = best[j], at = where[j];
+        int take = (v > b) | (v != v) | (at < 0.0f);
+        best[j] = select_float(take, v, b);
+        where[j] = select_float(take, (float)pos, at);
+    }
+}
+
+/* Planes per thread: enough input values (64K) that waking a thread pays. */
+static int64_t plane_grain(int64_t plane) {
+    int64_t grain = ((int64_t)1 << 16) / (plane > 0 ? plane : 1);
+    return grain < 1 ? 1 : grain;
+}
+
+typedef struct {
+    const float *x;   /* (N*C, H, W) forward input */
+    float *y;         /* (N*C, OH, OW) forward output, or backward dout (read) */
+    float *idx;       /* (N*C, OH, OW) positions of the maxima in their plane */
+    float *dx;        /* (N*C, H, W) backward output */
+    int64_t h, w, oh, ow;
+    int kh, kw, sh, sw, ph, pw;
+    int status[PARALLEL_MAX_THREADS]; /* backward: per part, MN_ERR_RANGE for a bad index */
+} PoolJob;
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define POOL_AVX512 1
+
+/* The common 2x2 window with stride 2 and no padding (every window inside the plane), 16 windows
+ * at a time on AVX-512 (masked at the end of a row): the same rule as window_step (the first
+ * maximum in scan order, a later NaN wins), the positions carried as floats beside the maxima. */
+__attribute__((target("avx512f"))) static void row_2x2_avx512(float *best, float *where,
+                                                              const float *src, int32_t row0,
+                                                              int32_t w, int64_t ow) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 steps = _mm512_cvtepi32_ps(even); /* 0, 2, 4, ... */
+    for (int64_t q = 0; q < ow; q += 16) {
+        const int n = ow - q < 16 ? (int)(ow - q) : 16;   /* windows in this step */
+        const __mmask16 out = (__mmask16)((1u << n) - 1);
+        const __mmask16 lo = (__mmask16)(n >= 8 ? 0xffffu : (1u << 2 * n) - 1);
+        const __mmask16 hi = (__mmask16)(n > 8 ? (1u << (2 * n - 16)) - 1 : 0);
+        const int32_t p00 = row0 + 2 * (int32_t)q, p10 = p00 + w;
+        __m512 r0a = _mm512_maskz_loadu_ps(lo, src + p00), r0b = _mm512_maskz_loadu_ps(hi, src + p00 + 16);
+        __m512 r1a = _mm512_maskz_loadu_ps(lo, src + p10), r1b = _mm512_maskz_loadu_ps(hi, src + p10 + 16);
+        __m512 cand[4] = {_mm512_permutex2var_ps(r0a, even, r0b), _mm512_permutex2var_ps(r0a, odd, r0b),
+                          _mm512_permutex2var_ps(r1a, even, r1b), _mm512_permutex2var_ps(r1a, odd, r1b)};
+        const int32_t offset[4] = {p00, p00 + 1, p10, p10 + 1};
+        __m512 b = cand[0];
+        __m512 at = _mm512_add_ps(_mm512_set1_ps((float)offset[0]), steps);
+        for (int c = 1; c < 4; c++) {
+            __mmask16 take = _mm512_cmp_ps_mask(cand[c], b, _CMP_GT_OQ) |
+                             _mm512_cmp_ps_mask(cand[c], cand[c], _CMP_UNORD_Q);
+            b = _mm512_mask_blend_ps(take, b, cand[c]);
+            at = _mm512_mask_blend_ps(take, at, _mm512_add_ps(_mm512_set1_ps((float)offset[c]), steps));
+        }
+        _mm512_mask_storeu_ps(best + q, out, b);
+        _mm512_mask_storeu_ps(where + q, out, at);
+    }
+}
+
+/* The planes of an even-sized input pooled 2x2 with stride 2 are one tall image (N*C*H, W)
+ * whose output rows lie back to back, (N*C*OH, OW): with OW <= 16 a step takes G = 16 / OW
+ * whole output rows at once (16 windows for OW = 4 or 8; 12 for OW = 12) from the 4*G*OW input
+ * values under them, so narrow planes fill the vector too. The lane constants: */
+typedef struct {
+    __m512i even, odd; /* pair (2k, 2k+1) of 32 values */
+    __m512i top, bot;  /* window t's pair in the upper / lower input row of the step */
+    __m512i col;       /* 2 * (t mod OW): window t's first column */
+    __m512i row;       /* t / OW: window t's output row within the step */
+    int g, per;        /* output rows and windows per step */
+} Tall2x2;
+
+__attribute__((target("avx512f"))) static void tall_2x2_setup(Tall2x2 *c, int64_t ow) {
+    int32_t even[16], top[16], col[16], row[16];
+    c->g = (int)(16 / ow), c->per = c->g * (int)ow;
+    for (int t = 0; t < 16; t++) {
+        int r = t / (int)ow, q = t % (int)ow;
+        even[t] = 2 * t;
+        top[t] = t < c->per ? r * 2 * (int)ow + q : 0;
+        col[t] = 2 * q;
+        row[t] = r;
+    }
+    c->even = _mm512_loadu_si512(even);
+    c->odd = _mm512_add_epi32(c->even, _mm512_set1_epi32(1));
+    c->top = _mm512_loadu_si512(top);
+    c->bot = _mm512_add_epi32(c->top, _mm512_set1_epi32((int)ow));
+    c->col = _mm512_loadu_si512(col);
+    c->row = _mm512_loadu_si512(row);
+}
+
+/* The mask of the first n of 16 lanes (n may be <= 0 or >= 16). */
+static inline __mmask16 first_lanes(int64_t n) {
+    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+/* Plane rows, back at [0, oh) after a step moved them down. */
+__attribute__((target("avx512f"))) static inline __m512i wrap_rows(__m512i row, __m512i oh) {
+    for (__mmask16 over; (over = _mm512_cmpge_epi32_mask(row, oh));)
+        row = _mm512_mask_sub_epi32(row, over, row, oh);
+    return row;
+}
+
+/* Forward over planes [lo, hi) of the tall image: the same rule as window_step (first maximum
+ * in scan order, a later NaN wins), applied to each row's pairs and then to the two rows, which
+ * picks the same element. */
+__attribute__((target("avx512f"))) static void tall_2x2_forward(const PoolJob *j, int64_t lo,
+                                                               int64_t hi) {
+    const int64_t ow = j->ow, w = j->w, rows = (hi - lo) * j->oh;
+    Tall2x2 c;
+    tall_2x2_setup(&c, ow);
+    const float *x = j->x + lo * j->h * w; /* (rows * 2, W) */
+    float *y = j->y + lo * j->oh * ow, *where = j->idx + lo * j->oh * ow; /* (rows, OW) */
+    const __m512 one = _mm512_set1_ps(1.0f), below = _mm512_set1_ps((float)w);
+    const __m512i oh = _mm512_set1_epi32((int32_t)j->oh), width2 = _mm512_set1_epi32(2 * (int32_t)w);
+    int32_t first = 0; /* the plane row of the step's first output row */
+    for (int64_t r = 0; r < rows; r += c.g) {
+        const int64_t in = (rows - r < c.g ? rows - r : c.g) * 2 * w; /* input values of the step */
+        const float *src = x + r * 2 * w;
+        /* Whole vectors where the part's rows go on far enough (masked loads and stores are slow
+         * on AMD): lanes past the step's rows belong to the next step, which rewrites them. */
+        const int whole_in = (rows - r) * 2 * w >= 64, whole_out = (rows - r) * ow >= 16;
+        __m512 pair_max[2], pair_at[2];
+        for (int h = 0; h < 2; h++) { /* first max of each pair (2k, 2k+1), k in [16h, 16h+16) */
+            __m512 a, b;
+            if (whole_in) { /* values past the step's rows are read, then ignored */
+                a = _mm512_loadu_ps(src + 32 * h), b = _mm512_loadu_ps(src + 32 * h + 16);
+            } else {
+                a = _mm512_maskz_loadu_ps(first_lanes(in - 32 * h), src + 32 * h);
+                b = _mm512_maskz_loadu_ps(first_lanes(in - 32 * h - 16), src + 32 * h + 16);
+            }
+            __m512 left = _mm512_permutex2var_ps(a, c.even, b), right = _mm512_permutex2var_ps(a, c.odd, b);
+            __mmask16 take = _mm512_cmp_ps_mask(right, left, _CMP_GT_OQ) |
+                             _mm512_cmp_ps_mask(right, right, _CMP_UNORD_Q);
+            pair_max[h] = _mm512_mask_blend_ps(take, left, right);
+            pair_at[h] = _mm512_maskz_mov_ps(take, one);
+        }
+        __m512 up = _mm512_permutex2var_ps(pair_max[0], c.top, pair_max[1]);
+        __m512 down = _mm512_permutex2var_ps(pair_max[0], c.bot, pair_max[1]);
+        __m512 up_at = _mm512_permutex2var_ps(pair_at[0], c.top, pair_at[1]);
+        __m512 down_at = _mm512_add_ps(_mm512_permutex2var_ps(pair_at[0], c.bot, pair_at[1]), below);
+        __mmask16 take = _mm512_cmp_ps_mask(down, up, _CMP_GT_OQ) |
+                         _mm512_cmp_ps_mask(down, down, _CMP_UNORD_Q);
+        __m512i row = wrap_rows(_mm512_add_epi32(_mm512_set1_epi32(first), c.row), oh);
+        __m512i corner = _mm512_add_epi32(_mm512_mullo_epi32(row, width2), c.col);
+        __m512 at = _mm512_add_ps(_mm512_cvtepi32_ps(corner), _mm512_mask_blend_ps(take, up_at, down_at));
+        const __mmask16 out = first_lanes((rows - r) * ow < c.per ? (rows - r) * ow : c.per);
+        if (whole_out) {
+            _mm512_storeu_ps(y + r * ow, _mm512_mask_blend_ps(take, up, down));
+            _mm512_storeu_ps(where + r * ow, at);
+        } else {
+            _mm512_mask_storeu_ps(y + r * ow, out, _mm512_mask_blend_ps(take, up, down));
+            _mm512_mask_storeu_ps(where + r * ow, out, at);
+        }
+        for (first += c.g; first >= j->oh;) first -= (int32_t)j->oh;
+    }
+}
+
+/* Backward over planes [lo, hi) of the tall image when every index lies in its own window's
+ * 2x2 block (what forward writes): the blocks tile the planes, so each input value is its
+ * window's gradient or 0, written once, without the zeroing pass (0 + dy, as the scatter's
+ * sum gives: -0 becomes +0). Returns 0, having written part of dx, on any other index. */
+__attribute__((target("avx512f"))) static int tall_2x2_backward(const PoolJob *j, int64_t lo,
+                                                               int64_t hi) {
+    const int64_t ow = j->ow, w = j->w, rows = (hi - lo) * j->oh;
+    Tall2x2 c;
+    tall_2x2_setup(&c, ow);
+    /* input value p of a step (p < 64) belongs to window win[p] at offset off[p] from its corner */
+    __m512i win[4];
+    __m512 off[4];
+    for (int v = 0; v < 4; v++) {
+        int32_t wv[16];
+        float ov[16];
+        for (int l = 0; l < 16; l++) {
+            int p = 16 * v + l, rr = p / (int)w, cc = p % (int)w;
+            wv[l] = ((rr / 2) * (int)ow + cc / 2) & 15;
+            ov[l] = (float)((rr % 2) * w + cc % 2);
+        }
+        win[v] = _mm512_loadu_si512(wv);
+        off[v] = _mm512_loadu_ps(ov);
+    }
+    const float *dy = j->y + lo * j->oh * ow, *where = j->idx + lo * j->oh * ow; /* (rows, OW) */
+    float *dx = j->dx + lo * j->h * w; /* (rows * 2, W) */
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    const __m512 below = _mm512_set1_ps((float)w), below1 = _mm512_set1_ps((float)w + 1.0f);
+    const __m512i oh = _mm512_set1_epi32((int32_t)j->oh), width2 = _mm512_set1_epi32(2 * (int32_t)w);
+    int32_t first = 0; /* the plane row of the step's first output row */
+    for (int64_t r = 0; r < rows; r += c.g) {
+        const int64_t in = (rows - r < c.g ? rows - r : c.g) * 2 * w;
+        const __mmask16 out = first_lanes((rows - r) * ow < c.per ? (rows - r) * ow : c.per);
+        __m512i row = wrap_rows(_mm512_add_epi32(_mm512_set1_epi32(first), c.row), oh);
+        __m512i corner = _mm512_add_epi32(_mm512_mullo_epi32(row, width2), c.col);
+        __m512 at = _mm512_sub_ps(_mm512_maskz_loadu_ps(out, where + r * ow), _mm512_cvtepi32_ps(corner));
+        __mmask16 inside = _mm512_cmp_ps_mask(at, zero, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(at, one, _CMP_EQ_OQ) |
+                           _mm512_cmp_ps_mask(at, below, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(at, below1, _CMP_EQ_OQ);
+        if ((inside & out) != out) return 0;
+        __m512 g = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(out, dy + r * ow));
+        float *dst = dx + r * 2 * w;
+        for (int v = 0; v < 4 && 16 * v < in; v++) {
+            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_permutexvar_ps(win[v], at), off[v], _CMP_EQ_OQ);
+            __m512 values = _mm512_maskz_mov_ps(hit, _mm512_permutexvar_ps(win[v], g));
+            if (in - 16 * v >= 16) /* a plain store where it can: masked stores are slow on AMD */
+                _mm512_storeu_ps(dst + 16 * v, values);
+            else
+                _mm512_mask_storeu_ps(dst + 16 * v, first_lanes(in - 16 * v), values);
+        }
+        for (first += c.g; first >= j->oh;) first -= (int32_t)j->oh;
+    }
+    return 1;
+}
+#endif
+
+/* 2x2 windows, stride 2, no padding, on AVX-512 where the CPU has it: even planes with
+ * OW <= 16 as one tall image, others a row at a time. */
+static int forward_planes_2x2(const PoolJob *j, int64_t lo, int64_t hi) {
+#ifdef POOL_AVX512
+    if (!gemm_avx512()) return 0;
+    const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    if (h == 2 * oh && w == 2 * ow && ow <= 16) {
+        tall_2x2_forward(j, lo, hi);
+        return 1;
+    }
+    for (int64_t pl = lo; pl < hi; pl++)
+        for (int64_t i = 0; i < oh; i++)
+            row_2x2_avx512(j->y + (pl * oh + i) * ow, j->idx + (pl * oh + i) * ow,
+                           j->x + pl * h * w, (int32_t)(2 * i * w), (int32_t)w, ow);
+    return 1;
+#else
+    (void)j, (void)lo, (void)hi;
+    return 0;
+#endif
+}
+
+/* Planes [lo, hi) of the forward pass. A whole output row at a time: for each window offset
+ * (r, c) in scan order, every window of the row looks at one element. The iterations over q are
+ * independent (no chain through one running max), so they overlap and vectorize; the running
+ * max lives in the output row and its position in the indices row (-1 until the window saw a
+ * real element). */
+static void forward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
+    const PoolJob *j = ctx;
+    const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    const int kh = j->kh, kw = j->kw, sh = j->sh, sw = j->sw, ph = j->ph, pw = j->pw;
+    (void)part;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 &&
+        forward_planes_2x2(j, lo, hi))
+        return;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const float *src = j->x + pl * h * w; /* (H, W) */
+        for (int64_t i = 0; i < oh; i++) {
+            float *best = j->y + (pl * oh + i) * ow;    /* (OW) */
+            float *where = j->idx + (pl * oh + i) * ow; /* (OW) */
+            for (int64_t q = 0; q < ow; q++) best[q] = -INFINITY, where[q] = -1.0f;
+            int64_t r0 = i * sh - ph, r1 = r0 + kh;
+            if (r0 < 0) r0 = 0;
+            if (r1 > h) r1 = h;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = 0; c < kw; c++) {
+                    int64_t a, b; /* windows q whose column q*sw - pw + c is inside [0, w) */
+                    window_columns(&a, &b, c, w, ow, sw, pw);
+                    int32_t base = (int32_t)(r * w - pw + c); /* window q looks at base + q*sw */
+                    if (sw == 2) window_step(best, where, src, base, a, b, 2);
+                    else if (sw == 1) window_step(best, where, src, base, a, b, 1);
+                    else window_step(best, where, src, base, a, b, sw);
+                }
+        }
+    }
+}
+
+/* Planes [lo, hi) of the backward pass: zero, then route each gradient to its maximum. */
+static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
+    PoolJob *j = ctx;
+    const int64_t in_plane = j->h * j->w, out_plane = j->oh * j->ow;
+    const float *dy = j->y;
+#ifdef POOL_AVX512
+    if (gemm_avx512() && j->h == 2 * j->oh && j->w == 2 * j->ow && j->ow <= 16 &&
+        tall_2x2_backward(j, lo, hi))
+        return;
+#endif
+    memset(j->dx + lo * in_plane, 0, (size_t)((hi - lo) * in_plane) * sizeof *j->dx);
+    for (int64_t pl = lo; pl < hi; pl++)
+        for (int64_t q = 0; q < out_plane; q++) {
+            float f = j->idx[pl * out_plane + q];
+            if (!(f >= 0.0f && f < (float)in_plane)) { /* not from forward */
+                j->status[part] = MN_ERR_RANGE;
+                return;
+            }
+            j->dx[pl * in_plane + (int64_t)f] += dy[pl * out_plane + q];
+        }
+}
+
+int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, int kw, int sh,
+                      int sw, int ph, int pw) {
+    if (!nn_is_f32(inp)) return MN_ERR_DTYPE;
+    if (inp->ndim != 4) return MN_ERR_SHAPE;
+    const int64_t h = inp->shape[2], w = inp->shape[3];
+    int64_t oh, ow;
+    int st = maxpool2d_out_size(&oh, &ow, h, w, kh, kw, sh, sw, ph, pw);
+    if (st) return st;
+    const int64_t out_shape[4] = {inp->shape[0], inp->shape[1], oh, ow};
+    if (!nn_has_shape(out, 4, out_shape) || !nn_has_shape(indices, 4, out_shape))
+        return MN_ERR_SHAPE;
+    if (tensor_overlaps(out, inp) || tensor_overlaps(indices, inp) || tensor_overlaps(out, indices))
+        return MN_ERR_ARG;
+    PoolJob job = {tensor_f32(inp), tensor_f32(out), tensor_f32(indices), NULL, h, w, oh, ow,
+                   kh, kw, sh, sw, ph, pw, {0}};
+    parallel_for(inp->shape[0] * inp->shape[1], plane_grain(h * w), forward_planes, &job);
+    return MN_OK;
+}
+
+int maxpool2d_backward(Tensor *dinp, const Tensor *dout, const Tensor *indices) {
+    if (!nn_is_f32(dinp) || !nn_is_f32(dout) || !nn_same_shape(indices, dout)) return MN_ERR_SHAPE;
+    if (dinp->ndim != 4 || dout->ndim != 4 || dinp->shape[0] != dout->shape[0] ||
+        dinp->shape[1] != dout->shape[1])
+        return MN_ERR_SHAPE;
+    if (tensor_overlaps(dinp, dout) || tensor_overlaps(dinp, indices)) return MN_ERR_ARG;
+    PoolJob job = {NULL, tensor_f32(dout), tensor_f32(indices), tensor_f32(dinp),
+                   dinp->shape[2], dinp->shape[3], dout->shape[2], dout->shape[3],
+                   0, 0, 0, 0, 0, 0, {0}};
+    parallel_for(dout->shape[0] * dout->shape[1], plane_grain(dinp->shape[2] * dinp->shape[3]),
+                 backward_planes, &job);
+    for (int p = 0; p < PARALLEL_MAX_THREADS; p++)
+        if (job.status[p]) return job.status[p];
+    return MN_OK;
+}

@@ -1,0 +1,44 @@
+/* pool.h: 2-D max pooling over a batch of images.
+ *
+ * Each output element is the largest input in its KH x KW window (windows start every SH rows
+ * and SW columns; PH/PW rows/columns of padding on each side never win). The position of the
+ * winner is kept in `indices` for the backward pass, as Torch does: the flat position ih*W + iw
+ * in its input plane, stored as a float (exact, since planes are capped at 2^24 elements).
+ * Ties go to the first maximum in scan order and a NaN wins, as in PyTorch.
+ *
+ * Shapes: inp (N, C, H, W), out and indices (N, C, OH, OW) with
+ * OH = (H + 2*PH - KH) / SH + 1, OW = (W + 2*PW - KW) / SW + 1. */
+#ifndef MNIST_POOL_H
+#define MNIST_POOL_H
+
+#include <stdint.h>
+
+#include "tensor/tensor.h"
+
+/* *oh, *ow: the output size of pooling an h x w plane. MN_ERR_ARG for a kernel or stride < 1, a
+ * padding < 0 or more than half the kernel; MN_ERR_SHAPE when the padded plane is smaller than
+ * the kernel or has more than 2^24 elements.
+ *   h, w    input plane height and width
+ *   kh, kw  window height and width
+ *   sh, sw  strides
+ *   ph, pw  padding on each side */
+int maxpool2d_out_size(int64_t *oh, int64_t *ow, int64_t h, int64_t w, int kh, int kw, int sh,
+                       int sw, int ph, int pw);
+
+/* out = max over each window of inp; indices = where each max came from.
+ *   out      (N, C, OH, OW) written
+ *   indices  (N, C, OH, OW) written: flat position (ih*W + iw) of each max, as float
+ *   inp      (N, C, H, W)
+ *   kh .. pw window, stride and padding as in maxpool2d_out_size */
+int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, int kw, int sh,
+                      int sw, int ph, int pw);
+
+/* dinp = the output gradient routed back to each window's max (OVERWRITES dinp; overlapping
+ * windows add up). MN_ERR_RANGE (dinp then undefined) for an index maxpool2d_forward could not
+ * have written.
+ *   dinp     (N, C, H, W) written
+ *   dout     (N, C, OH, OW) gradient w.r.t. the output
+ *   indices  (N, C, OH, OW) from maxpool2d_forward */
+int maxpool2d_backward(Tensor *dinp, const Tensor *dout, const Tensor *indices);
+
+#endif
