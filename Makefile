@@ -24,6 +24,7 @@ DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-de
 # The deploy specs' S3-compatible server (spec/support/s3_server.sh): Swift with its s3api.
 DEBS += swift-proxy swift-account swift-container swift-object memcached
 DEBS += dataset-fashion-mnist python3 # data: the Fashion-MNIST source; the specs' loopback HTTP mirror
+DEBS += lua-readline chromium tmux # the REPL's line editing; the report's browser check and the REPL spec's terminal
 ASAN_DEBS := gcc
 
 # The specs read real MNIST from a local mirror, through the project's own MNIST_MIRROR setting:
@@ -120,7 +121,8 @@ shipped: deps all
 	cd $(SHIPPED) && sha256sum -c *.sha256
 
 # The benchmark against PyTorch (bench/run.lua; not part of `make test`): MNIST_BENCH_DATA names the
-# IDX files' directory, by default the local mirror beside the checkout when there is one.
+# IDX files' directory, by default the local mirror beside the checkout when there is one, else the
+# artifact directory's data (fetched there as `make train` does).
 BENCH_DEBS := python3-torch python3-numpy python3-pil time
 BENCH_DATA := $(wildcard $(CURDIR)/../shared/data/mnist)
 ifneq ($(BENCH_DATA),)

@@ -14,8 +14,9 @@ description = {
   ]],
   license = "MIT",
 }
--- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term), so
--- they are declared here for documentation and satisfied by `--deps-mode=none`.
+-- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term, and
+-- lua-readline for the REPL's line editing), so they are declared here for documentation and
+-- satisfied by `--deps-mode=none`.
 dependencies = {
   "lua >= 5.1",
 }
@@ -111,6 +112,9 @@ build = {
     ["mnist.download"] = "lua/mnist/download.lua",
     ["mnist.dataset"] = "lua/mnist/dataset.lua",
     ["mnist.preprocessing"] = "lua/mnist/preprocessing.lua",
+    ["mnist.report"] = "lua/mnist/report.lua",
+    ["mnist.runs"] = "lua/mnist/runs.lua",
+    ["mnist.repl"] = "lua/mnist/repl.lua",
   },
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },

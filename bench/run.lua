@@ -6,6 +6,7 @@
 -- unless other processes took more than 5% of the machine meanwhile (BENCH_WRITE=1 writes anyway).
 --
 --   MNIST_BENCH_DATA=DIR   directory with the four MNIST (or Fashion-MNIST) IDX files, .gz or raw
+--                          (default: <artifact_dir>/data/mnist, downloaded there first if needed)
 --   BENCH_REPS=N           repetitions (default 5; BENCH_QUICK=1: 1)
 --   BENCH_QUICK=1          a smoke run: one repetition of short workloads, RESULTS.md untouched
 --   BENCH_THREADS=N        threads for both sides (default 2: the development machine's cores)
@@ -53,8 +54,15 @@ local function shell(cmd) -- first line of a command's output
   return out
 end
 
+-- Without MNIST_BENCH_DATA: the data the pipeline keeps in its artifact directory, fetched and
+-- verified the way `make train` does when it is not there yet.
 if not DATA or DATA == "" then
-  die("set MNIST_BENCH_DATA to a directory with the MNIST IDX files (train-images-idx3-ubyte.gz, ...)")
+  local config = require "mnist.config"
+  local cfg = config.resolve()
+  local ok, err = pcall(require("mnist.download").fetch, cfg)
+  if not ok then die("%s\n(or set MNIST_BENCH_DATA to a directory with the four IDX files)", tostring(err)) end
+  DATA = config.data_dir(cfg)
+  io.stderr:write("bench: data from the artifact directory: ", DATA, "\n")
 end
 for _, stem in ipairs { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
   "t10k-labels-idx1-ubyte" } do

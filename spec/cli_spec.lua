@@ -21,7 +21,8 @@ describe("mnist.lua", function()
   it("prints help for the program and for each command, exit 0", function()
     local out, _, code = cli(home, "--help")
     assert.equal(0, code)
-    for _, command in ipairs { "info", "download", "save-datasets", "train", "evaluate", "predict", "deploy" } do
+    for _, command in ipairs { "info", "download", "save-datasets", "train", "evaluate", "predict", "deploy", "report",
+      "runs", "diff", "repl" } do
       assert.truthy(out:find("\n   " .. command, 1, true), command)
       local help, _, c = cli(home, command .. " --help")
       assert.equal(0, c)

@@ -109,7 +109,8 @@ describe("config overrides", function()
 
   it("checks settings against each other", function()
     assert.has_error(function() config.resolve { limit_train = 100, n_validation = 100 } end,
-      "config: 'n_validation' (100) must be smaller than 'limit_train' (100)")
+      "config: 'n_validation' (100) must be smaller than 'limit_train' (100): leave it out to hold out 8 images, "
+        .. "or set it, e.g. --n-validation 8")
   end)
 
   it("checks the learning-rate schedule's settings, naming the key", function()

@@ -12,7 +12,7 @@ M.EXIT_OK, M.EXIT_USAGE, M.EXIT_RUNTIME = 0, 1, 2
 
 -- Error prefixes that mean "the user's input is wrong" (exit 1) rather than "the work failed".
 local INPUT_ERRORS = { "usage", "config", "model", "preprocess_images", "preprocess_labels",
-  "classifier", "weights", "checkpoint" }
+  "classifier", "weights", "checkpoint", "runs" }
 
 -- A failure the caller caused; anything else that raises is a runtime failure.
 function M.usage_error(msg)
@@ -42,13 +42,20 @@ local function convert(key, text)
   return text
 end
 
+-- Settings given as a bare flag (--verbose), not --key <value>.
+local BARE_FLAGS = { verbose = true }
+
 -- Every config setting becomes a typed flag (--batch-size 128), plus --set key=value.
 local function add_config_options(cmd)
   for _, field in ipairs(config.fields) do
     local key, default, description = field[1], field[2], field[3]
     local shown = type(default) == "table" and table.concat(default, ",") or tostring(default)
-    cmd:option(flag_name(key), ("%s (default: %s)"):format(description, shown == "" and '""' or shown))
-      :target("set_" .. key):argname("<value>")
+    if BARE_FLAGS[key] then
+      cmd:flag(flag_name(key), description):target("set_" .. key)
+    else
+      cmd:option(flag_name(key), ("%s (default: %s)"):format(description, shown == "" and '""' or shown))
+        :target("set_" .. key):argname("<value>")
+    end
   end
   cmd:option("--set", "key=value, for any setting (repeatable)"):count("*"):argname("<key=value>")
   cmd:option("--config", "override file (YAML or JSON); may also be the first positional argument")
@@ -70,7 +77,8 @@ function M.config_from_args(args)
   for _, field in ipairs(config.fields) do
     local key = field[1]
     local text = args["set_" .. key]
-    if text ~= nil then overrides[key] = convert(key, text) end
+    if text == true then overrides[key] = true -- a bare flag
+    elseif text ~= nil then overrides[key] = convert(key, text) end
   end
   for _, item in ipairs(args.set or {}) do
     local key, text = item:match("^([%w_%-]+)=(.*)$")
@@ -84,7 +92,8 @@ function M.config_from_args(args)
   return config.load(path, overrides, "command line"), path
 end
 
--- The commands: name, description, extra arguments, and the function that runs it.
+-- The commands: name, description, extra arguments, and the function that runs it; `positional`
+-- names a command's own positional arguments (the others take an optional config file).
 local COMMANDS = {
   {
     "info", "Version, artifact dir, data and weights found, BLAS core and threads.",
@@ -114,7 +123,7 @@ local COMMANDS = {
     end,
   },
   {
-    "train", "Train the model; writes metrics, checkpoints and versioned weights.",
+    "train", "Train the model; writes metrics, checkpoints, report.html and versioned weights.",
     function(cmd)
       cmd:flag("--resume", "continue from the last complete checkpoint of the same config")
       cmd:option("--run-id", "name of the run directory under <artifact_dir>/runs/")
@@ -123,8 +132,12 @@ local COMMANDS = {
   },
   {
     "evaluate", "Accuracy, loss and confusion matrix on the test split.",
-    function(cmd) cmd:option("--weights", "classifier weights file (default: the pretrained weights)") end,
-    function(cfg, args) return require("mnist.train").run_evaluate(cfg, { weights = args.weights }) end,
+    function(cmd)
+      cmd:option("--weights", "classifier weights file (default: the pretrained weights)")
+      cmd:option("--errors", "write a PNG grid of the misclassified test digits (true > predicted) to this file")
+        :argname("<file.png>")
+    end,
+    function(cfg, args) return require("mnist.train").run_evaluate(cfg, { weights = args.weights, errors = args.errors }) end,
   },
   {
     "predict", "Classify images (PNG, JPEG, BMP, PGM, any size): one line per image.",
@@ -136,6 +149,32 @@ local COMMANDS = {
       if #args.positional == 0 then M.usage_error("predict needs at least one image file") end
       return require("mnist.predict").run(cfg, args.positional, { weights = args.weights, json = args.json })
     end,
+    positional = { "images", "image files (a leading .yml/.json is the config file)", "*" },
+  },
+  {
+    "report", "Rebuild a run's report.html (default: the newest run) and print its path.",
+    function(_) end,
+    function(cfg, args) return require("mnist.report").run_cli(cfg, args.positional[1]) end,
+    positional = { "run_id", "the run's id, as `mnist.lua runs` lists it", "?" },
+  },
+  {
+    "runs", "List the runs: id, arch, date, epochs, best validation and test accuracy, time, status.",
+    function(_) end,
+    function(cfg) return require("mnist.runs").run_list(cfg) end,
+  },
+  {
+    "diff", "Compare two runs: the settings that differ, then the metrics side by side.",
+    function(_) end,
+    function(cfg, args)
+      if #args.positional ~= 2 then M.usage_error("diff needs two run ids (see mnist.lua runs)") end
+      return require("mnist.runs").run_diff(cfg, args.positional[1], args.positional[2])
+    end,
+    positional = { "runs", "two run ids, as `mnist.lua runs` lists them", "*" },
+  },
+  {
+    "repl", "An interactive LuaJIT with mnist, torch, nn and optim loaded; prints each value.",
+    function(_) end,
+    function(cfg) return require("mnist.repl").run(cfg) end,
   },
   {
     "deploy", "Upload the versioned weights, checksums and manifest to S3-compatible storage.",
@@ -190,9 +229,8 @@ function M.parser()
   for _, c in ipairs(COMMANDS) do
     local cmd = parser:command(c[1], c[2])
       :epilog("Settings: defaults live in lua/mnist/config.lua; a config file overrides them, flags override both.")
-    if c[1] == "predict" then
-      cmd:argument("images", "image files (a leading .yml/.json is the config file)"):args("*")
-        :target("positional")
+    if c.positional then
+      cmd:argument(c.positional[1], c.positional[2]):args(c.positional[3]):target("positional")
     else
       cmd:argument("config", "config file (YAML or JSON)"):args("?"):target("positional")
     end
@@ -203,9 +241,9 @@ function M.parser()
   return parser
 end
 
-local function runner(name)
+local function command(name)
   for _, c in ipairs(COMMANDS) do
-    if c[1] == name then return c[4] end
+    if c[1] == name then return c end
   end
 end
 
@@ -236,10 +274,10 @@ function M.main(argv)
   local traceback
   local ok_run, err = xpcall(function()
     local cfg = M.config_from_args(args)
-    if #args.positional > 0 and args.command ~= "predict" then
+    if #args.positional > 0 and not command(args.command).positional then
       M.usage_error(("%s: '%s' is not a config file (.yml, .yaml or .json)"):format(args.command, args.positional[1]))
     end
-    return runner(args.command)(cfg, args)
+    return command(args.command)[4](cfg, args)
   end, function(e)
     traceback = debug.traceback(tostring(e), 2)
     return e

@@ -17,7 +17,7 @@ end
 -- Each entry: name, default, description. The order is the order of `mnist.lua train --help`.
 M.fields = {
   { "dataset", "mnist", "data set: mnist or fashion (Fashion-MNIST, same format)" },
-  { "arch", "default", "model: default (DESIGN §4: 2 conv, pool, batch norm, 2 linear) or lenet" },
+  { "arch", "default", "model: default (2 conv, pool, batch norm, 2 linear) or lenet (LeNet-5); see lua/mnist/model.lua" },
   { "batch_size", 64, "training batch size" },
   { "test_batch_size", 1000, "batch size for validation, test and inference" },
   { "epochs", 3, "passes over the training split" },
@@ -36,7 +36,7 @@ M.fields = {
   { "lr_warmup_factor", 0.1, "warmup: the first batch's rate as a fraction of learning_rate" },
   { "seed", 1, "seed of the one random generator (init, shuffling, dropout, augmentation)" },
   { "threads", 0, "worker threads for BLAS and kernels; 0 = all cores" },
-  { "n_validation", 5000, "training images held out for validation (seeded split)" },
+  { "n_validation", 5000, "training images held out for validation (seeded split; 1/12 of limit_train when that is set)" },
   { "limit_train", 0, "use only the first N training images (0 = all; for smoke runs)" },
   { "limit_test", 0, "use only the first N test images (0 = all)" },
   { "normalize_mean", 0.1307, "mean subtracted from pixel values in [0, 1]" },
@@ -48,6 +48,7 @@ M.fields = {
   { "mirrors", {}, "extra dataset mirrors tried first (URLs or local directories)" },
   { "download_timeout", 60, "seconds before one download attempt is abandoned" },
   { "download_retries", 3, "attempts per source before moving on" },
+  { "verbose", false, "print details: every download retry, not only one line per source" },
   { "weights_url", "", "remote for pretrained weights (http(s):// or s3://bucket/prefix)" },
   { "s3_endpoint", "", "S3-compatible endpoint for deploy (e.g. http://127.0.0.1:8080)" },
   { "s3_bucket", "", "bucket for deploy" },
@@ -211,6 +212,12 @@ function M.merge(cfg, overrides, source)
   return cfg
 end
 
+-- The validation split a smoke run gets when it sets limit_train and not n_validation: the
+-- full data set's share (5,000 of 60,000 images), so `--limit-train 3000` holds out 250.
+function M.scaled_validation(limit_train)
+  return math.floor(limit_train * M.defaults.n_validation / M.TRAIN_SIZE)
+end
+
 -- The learning-rate schedule's and the optimizer's settings that depend on one another.
 local function check_schedule(cfg, source)
   local schedule = cfg.lr_schedule
@@ -235,23 +242,37 @@ local function check_schedule(cfg, source)
   end
 end
 
--- Cross-field checks and the artifact directory, once all layers are applied.
-local function finish(cfg, source)
+-- Cross-field checks and the artifact directory, once all layers are applied. `given`: the keys
+-- set by a file or flags (an n_validation nobody set scales with limit_train).
+local function finish(cfg, source, given)
   if cfg.artifact_dir == "" then
     cfg.artifact_dir = os.getenv("MNIST_HOME") or (home() .. "/.mnist")
   end
   cfg.artifact_dir = cfg.artifact_dir:gsub("^~/", home() .. "/")
+  if cfg.limit_train > 0 and not (given and given.n_validation) then
+    cfg.n_validation = math.min(cfg.n_validation, M.scaled_validation(math.min(cfg.limit_train, M.TRAIN_SIZE)))
+  end
   if cfg.limit_train > 0 and cfg.n_validation >= cfg.limit_train then
-    fail(source, ("'n_validation' (%d) must be smaller than 'limit_train' (%d)"):format(
-      cfg.n_validation, cfg.limit_train))
+    fail(source, ("'n_validation' (%d) must be smaller than 'limit_train' (%d): leave it out to hold "
+      .. "out %d images, or set it, e.g. --n-validation %d"):format(cfg.n_validation, cfg.limit_train,
+      M.scaled_validation(cfg.limit_train), M.scaled_validation(cfg.limit_train)))
   end
   check_schedule(cfg, source)
   return cfg
 end
 
+local function keys_of(...)
+  local keys = {}
+  for i = 1, select("#", ...) do
+    local t = select(i, ...)
+    if type(t) == "table" then for k in pairs(t) do keys[k] = true end end
+  end
+  return keys
+end
+
 -- Defaults + overrides (a table, e.g. from flags). Accepts nil, or an already-resolved config.
 function M.resolve(overrides, source)
-  return finish(M.merge(M.default_config(), overrides, source or "overrides"), source)
+  return finish(M.merge(M.default_config(), overrides, source or "overrides"), source, keys_of(overrides))
 end
 
 local function read_file(path)
@@ -299,9 +320,10 @@ end
 -- Defaults, then the file at `path` (may be nil), then `overrides` (e.g. CLI flags).
 function M.load(path, overrides, overrides_source)
   local cfg = M.default_config()
-  if path then M.merge(cfg, M.parse_file(path), path) end
+  local from_file = path and M.parse_file(path)
+  if path then M.merge(cfg, from_file, path) end
   M.merge(cfg, overrides, overrides_source or "command line")
-  return finish(cfg, path)
+  return finish(cfg, path, keys_of(from_file, overrides))
 end
 
 -- Only the settings that differ from the defaults (what an override file would need to say).
@@ -321,7 +343,7 @@ end
 -- The settings that decide the weights a run produces. The others say where files go, how
 -- often to log, where to download from or deploy to, and how many epochs to run (a run may be
 -- resumed with more epochs).
-M.NOT_IDENTITY = { epochs = true, artifact_dir = true, log_interval = true, prefetch = true,
+M.NOT_IDENTITY = { epochs = true, artifact_dir = true, log_interval = true, prefetch = true, verbose = true,
   mirrors = true, download_timeout = true, download_retries = true, weights_url = true,
   s3_endpoint = true, s3_bucket = true, s3_prefix = true, s3_region = true }
 

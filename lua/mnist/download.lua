@@ -207,7 +207,8 @@ local function http_get(url, out, ctx)
   local res = http.request {
     url = url, output = out, follow = true, max_bytes = 268435456,
     timeout = ctx.cfg.download_timeout, retries = ctx.cfg.download_retries, backoff = ctx.backoff,
-    on_retry = function(r, attempt, delay)
+    -- one line per source is enough to follow; every retry only with --verbose
+    on_retry = ctx.cfg.verbose and function(r, attempt, delay)
       ctx.log(("%s: %s (attempt %d of %d), retrying in %gs"):format(url, http.describe(r), attempt,
         ctx.cfg.download_retries, delay))
     end,

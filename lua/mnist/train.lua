@@ -3,8 +3,9 @@
 -- A run is a reproducible command: the weights follow from the code's version and the resolved
 -- config. It writes, under <artifact_dir>/runs/<run-id>/: config.json (the resolved config),
 -- metrics.jsonl (one line per epoch), checkpoint.safetensors (after every epoch, atomically, and
--- on Ctrl-C), curve.png (loss and accuracy per epoch, when gnuplot is installed); and at the end
--- the versioned weights and manifest.json in <artifact_dir>/weights/ (mnist.artifacts).
+-- on Ctrl-C), run.json (status and provenance, mnist.runs), evaluation.json and report.html
+-- (mnist.report, after every epoch), curve.png (when gnuplot is installed); and at the end the
+-- versioned weights and manifest.json in <artifact_dir>/weights/ (mnist.artifacts).
 local cjson = require "cjson"
 local core = require "mnist.core"
 local config = require "mnist.config"
@@ -12,6 +13,8 @@ local fs = require "mnist.fs"
 local nn = require "mnist.nn"
 local optim = require "mnist.optim"
 local random = require "mnist.random"
+local report = require "mnist.report"
+local runs = require "mnist.runs"
 
 local M = {}
 
@@ -83,11 +86,12 @@ end
 
 local DIGITS = { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" } -- class k is digit k (0-based)
 
--- Loss (mean NLL), accuracy and confusion matrix of `net` over every batch of `loader`.
+-- Loss (mean NLL), accuracy, confusion matrix and mistakes (report.add_mistakes, worst first) of
+-- `net` over every batch of `loader`.
 function M.evaluate(net, loader)
   local criterion = nn.ClassNLLCriterion()
   local cm = optim.ConfusionMatrix(DIGITS)
-  local loss_sum, n = 0, 0
+  local loss_sum, n, mistakes = 0, 0, {}
   net:evaluate()
   release_buffers(net)
   for images, labels in loader:epoch(0) do
@@ -99,12 +103,14 @@ function M.evaluate(net, loader)
       local output = net:forward(x)
       loss_sum = loss_sum + criterion:forward(output, y) * len
       cm:batchAdd(output, y)
+      report.add_mistakes(mistakes, output, y, n + first - 1)
     end
     n = n + b
   end
   release_buffers(net)
   cm:updateValids()
-  return { loss = n > 0 and loss_sum / n or 0, accuracy = cm.totalValid, confusion = cm, n = n }
+  return { loss = n > 0 and loss_sum / n or 0, accuracy = cm.totalValid, confusion = cm, n = n,
+    mistakes = report.sort_mistakes(mistakes) }
 end
 
 -- Run directories ---------------------------------------------------------------------------------
@@ -242,40 +248,6 @@ function Progress:finish()
   if self.tty then io.stdout:write("\r\27[K") end
 end
 
--- The training curve ---------------------------------------------------------------------------
-
--- Draws loss and accuracy per epoch with gnuplot; returns the PNG path, or nil and why not.
-local function draw_curve(dir, history)
-  if #history == 0 then return nil, "no finished epoch" end
-  if not fs.run("command -v gnuplot >/dev/null 2>&1") then return nil, "gnuplot is not installed" end
-  local data = {}
-  for _, h in ipairs(history) do
-    data[#data + 1] = ("%d %.6f %.6f %.6f %.6f"):format(h.epoch, h.train_loss, h.validation_loss or 0 / 0,
-      h.train_accuracy, h.test_accuracy)
-  end
-  local ok = core.write_atomic(dir .. "/curve.dat", table.concat(data, "\n") .. "\n")
-  if not ok then return nil, "cannot write " .. dir .. "/curve.dat" end
-  local script = ([[
-set terminal png size 900,400
-set output '%s/curve.png.tmp'
-set multiplot layout 1,2
-set xlabel 'epoch'
-set xtics 1
-set title 'loss'
-plot '%s/curve.dat' using 1:2 with linespoints title 'train', '' using 1:3 with linespoints title 'validation'
-set title 'accuracy'
-plot '%s/curve.dat' using 1:4 with linespoints title 'train', '' using 1:5 with linespoints title 'test'
-unset multiplot
-]]):format(dir, dir, dir)
-  core.write_atomic(dir .. "/curve.gp", script)
-  if not fs.run(("gnuplot %s 2>/dev/null"):format(fs.quote(dir .. "/curve.gp")))
-    or not os.rename(dir .. "/curve.png.tmp", dir .. "/curve.png") then
-    os.remove(dir .. "/curve.png.tmp")
-    return nil, "gnuplot failed (see " .. dir .. "/curve.gp)"
-  end
-  return dir .. "/curve.png"
-end
-
 -- Training ---------------------------------------------------------------------------------------
 
 local function check_finite(loss, epoch, step, lr, checkpoint_path)
@@ -286,17 +258,30 @@ local function check_finite(loss, epoch, step, lr, checkpoint_path)
   end
 end
 
+local train_in
+
 -- Trains per cfg. opts: resume (bool), run_id, quiet (no output), stop_after (epoch, step): stop
 -- as if interrupted there (tests). Returns a summary table (run dir, metrics, weight paths).
+-- A run that fails is marked so in its run.json (mnist.runs), with the error, and its page says so.
 function M.run(cfg, opts)
   opts = opts or {}
+  check_writable(config.weights_dir(cfg), "weights directory")
+  local dir, run_id, resume_from = run_directory(cfg, opts)
+  local ok, summary = pcall(train_in, cfg, opts, dir, run_id, resume_from)
+  if not ok then
+    if runs.mark(dir, { status = "failed", message = tostring(summary) }) then report.write(dir, { warn = true }) end
+    error(summary, 0)
+  end
+  return summary
+end
+
+-- The run itself, in its directory.
+function train_in(cfg, opts, dir, run_id, resume_from)
   local dataset = require "mnist.dataset"
   local model = require "mnist.model"
   local checkpoint = require "mnist.checkpoint"
   local artifacts = require "mnist.artifacts"
 
-  check_writable(config.weights_dir(cfg), "weights directory")
-  local dir, run_id, resume_from = run_directory(cfg, opts)
   check_writable(dir, "run directory")
   if opts.resume then remove_stale_temps(dir) end
   local threads = M.set_threads(cfg)
@@ -334,6 +319,9 @@ function M.run(cfg, opts)
     local ok, err = core.write_atomic(dir .. "/config.json", fs.json(cfg) .. "\n")
     if not ok then fail("cannot write the run's config: %s", err) end
   end
+  local data_hashes = runs.data_hashes(cfg)
+  runs.mark(dir, { status = "running", version = require "mnist.version", git_commit = artifacts.git_commit(),
+    data = data_hashes, steps_per_epoch = steps })
   log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads, artifacts in %s", run_id,
     cfg.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads, cfg.artifact_dir)
 
@@ -370,6 +358,13 @@ function M.run(cfg, opts)
         if scheduler.per_step then scheduler:step() end
         local b = images:size(1)
         sums.loss, sums.seen = sums.loss + loss * b, sums.seen + b
+        -- the mean loss since the last logged step, for the report's per-step curve
+        sums.window_loss, sums.window_seen = (sums.window_loss or 0) + loss * b, (sums.window_seen or 0) + b
+        if step % cfg.log_interval == 0 or step == steps then
+          sums.step_losses = sums.step_losses or {}
+          sums.step_losses[#sums.step_losses + 1] = { step, sums.window_loss / sums.window_seen }
+          sums.window_loss, sums.window_seen = 0, 0
+        end
         local predicted = net.output:argmax()
         for i = 1, b do
           if predicted[i] - 1 == labels[i] then sums.correct = sums.correct + 1 end
@@ -390,7 +385,7 @@ function M.run(cfg, opts)
       local record = {
         epoch = epoch, train_loss = sums.loss / sums.seen, train_accuracy = sums.correct / sums.seen,
         learning_rate = scheduler.config.learningRate, seconds = sums.seconds,
-        images_per_s = sums.seen / math.max(sums.seconds, 1e-9),
+        images_per_s = sums.seen / math.max(sums.seconds, 1e-9), step_losses = sums.step_losses,
       }
       if validation_loader then
         local v = M.evaluate(net, validation_loader)
@@ -402,6 +397,7 @@ function M.run(cfg, opts)
       if not scheduler.per_step then scheduler:step() end
       save_checkpoint(epoch + 1, 0, nil)
       write_metrics(dir, history)
+      report.after_epoch(dir, cfg, t)
       log(opts, "epoch %d/%d: train loss %.4f acc %.2f%% | validation %s | test loss %.4f acc %.2f%% | %.0f img/s, %.1f s",
         epoch, cfg.epochs, record.train_loss, 100 * record.train_accuracy,
         record.validation_accuracy and ("%.2f%%"):format(100 * record.validation_accuracy) or "-",
@@ -412,6 +408,8 @@ function M.run(cfg, opts)
   progress:finish()
   if not ok then
     if type(err) == "table" and err.interrupted then
+      runs.mark(dir, { status = "interrupted", message = ("at epoch %d, step %d"):format(err.epoch, err.step) })
+      report.write(dir, { warn = true })
       log(opts, "interrupted at epoch %d, step %d: checkpoint written to %s\nresume with: mnist.lua train --resume --run-id %s",
         err.epoch, err.step, checkpoint_path, run_id)
       return { interrupted = true, dir = dir, run_id = run_id, checkpoint = checkpoint_path, exit_code = 130 }
@@ -426,13 +424,17 @@ function M.run(cfg, opts)
     log(opts, "%s", tostring(final.confusion))
     summary.weights = artifacts.publish(net, cfg, {
       test_accuracy = final.accuracy, test_loss = final.loss, epochs = #history, run_id = run_id,
-      data = train_loader.manifest_hashes,
+      data = data_hashes,
     })
     log(opts, "weights: %s", summary.weights.classifier)
     log(opts, "         %s", summary.weights.features)
-    local png, why = draw_curve(dir, history)
+    local png, why = report.curve_png(dir)
     log(opts, png and ("training curve: %s"):format(png) or ("training curve skipped: %s"):format(why))
   end
+  runs.mark(dir, { status = "finished", message = "", test_accuracy = summary.test_accuracy,
+    weights = summary.weights and runs.published_hashes(summary.weights.manifest) })
+  local page = report.write(dir, { warn = true })
+  if page then log(opts, "report: %s", page) end
   return summary
 end
 
@@ -442,7 +444,8 @@ function M.run_cli(cfg, opts)
   return summary.exit_code
 end
 
--- `mnist.lua evaluate`: accuracy, loss and confusion matrix of the classifier on the test split.
+-- `mnist.lua evaluate`: accuracy, loss and confusion matrix of the classifier on the test split;
+-- opts.errors: a PNG file for the grid of the misclassified test digits (mnist.report.errors_png).
 function M.run_evaluate(cfg, opts)
   local model = require "mnist.model"
   local dataset = require "mnist.dataset"
@@ -451,6 +454,11 @@ function M.run_evaluate(cfg, opts)
   local result = M.evaluate(net, dataset.load_dataset("test", cfg))
   print(("test: %d images, loss %.4f, accuracy %.2f%%"):format(result.n, result.loss, 100 * result.accuracy))
   print(tostring(result.confusion))
+  if opts.errors then
+    local images = dataset.ensure_records(cfg).test.images
+    require("mnist.report").errors_png(opts.errors, result.mistakes, images)
+    print(("misclassified: %d images, worst first: %s"):format(#result.mistakes, opts.errors))
+  end
   return nil, result
 end
 
