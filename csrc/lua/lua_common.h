@@ -70,7 +70,7 @@ Rng *check_rng(lua_State *L, int idx, const char *fn);
 
 /* Each adds its domain's functions (and metatables) to the module table at the stack top. */
 void register_tensor(lua_State *L);
-void register_tensor_reduce(lua_State *L); /* after register_tensor: adds methods */
+void register_tensor_reduce(lua_State *L); /* after register_tensor */
 void register_random(lua_State *L);
 void register_nn(lua_State *L);
 void register_optim(lua_State *L);
