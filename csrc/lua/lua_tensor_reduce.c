@@ -50,6 +50,16 @@ static Tensor *push_result(lua_State *L, int idx, const char *fn, const char *wh
     return t;
 }
 
+/* x, or a copy of it (pushed) when the result at idx shares its storage: resizing the result
+ * (torch.sum(x, x, 1)) would otherwise change or overwrite the input before it is read. */
+static Tensor *apart_from(lua_State *L, Tensor *x, int idx, const char *fn) {
+    Tensor *res = luaL_testudata(L, idx, TENSOR_MT);
+    if (!res || !res->storage || !tensor_shares_storage(res, x)) return x;
+    Tensor *copy = push_tensor(L);
+    check_status(L, tensor_clone(copy, x), fn, NULL);
+    return copy;
+}
+
 /* Turns a result's 0-based indices into Torch7's 1-based ones. */
 static void one_based(Tensor *indices) {
     if (indices->numel == 0) return;
@@ -93,6 +103,7 @@ static int l_tensor_reduce(lua_State *L) {
     int dim = check_dim(L, 4, x->ndim, fn, 0);
     int64_t shape[TENSOR_MAX_DIMS];
     reduced_shape(shape, x, dim, 1);
+    x = apart_from(L, x, 1, fn);
     Tensor *out = push_result(L, 1, fn, "the result", DTYPE_FLOAT32, x->ndim, shape);
     check_status(L, tensor_reduce_dim(out, x, dim, op, arg), fn, NULL);
     return 1;
@@ -121,6 +132,7 @@ static int l_tensor_extreme(lua_State *L) {
                want_min ? "minimum" : "maximum");
     int64_t shape[TENSOR_MAX_DIMS];
     reduced_shape(shape, x, dim, 1);
+    x = apart_from(L, apart_from(L, x, 1, fn), 2, fn);
     Tensor *values = push_result(L, 1, fn, "the values", DTYPE_FLOAT32, x->ndim, shape);
     Tensor *indices = push_result(L, 2, fn, "the indices", DTYPE_INT64, x->ndim, shape);
     check_status(L, tensor_extreme_dim(values, indices, x, dim, want_min), fn, NULL);
@@ -135,6 +147,7 @@ static int l_tensor_cumulate(lua_State *L) {
     const char *fn = names[product];
     Tensor *x = check_input(L, 2, fn);
     int dim = check_dim(L, 4, x->ndim, fn, 0);
+    x = apart_from(L, x, 1, fn);
     Tensor *out = push_result(L, 1, fn, "the result", DTYPE_FLOAT32, x->ndim, x->shape);
     check_status(L, tensor_cumulate(out, x, dim, product), fn, NULL);
     return 1;
@@ -146,6 +159,7 @@ static int l_tensor_sort(lua_State *L) {
     Tensor *x = check_input(L, 3, fn);
     int dim = check_dim(L, 4, x->ndim, fn, 0);
     int descending = lua_toboolean(L, 5);
+    x = apart_from(L, apart_from(L, x, 1, fn), 2, fn);
     Tensor *values = push_result(L, 1, fn, "the values", DTYPE_FLOAT32, x->ndim, x->shape);
     Tensor *indices = push_result(L, 2, fn, "the indices", DTYPE_INT64, x->ndim, x->shape);
     check_status(L, tensor_sort(values, indices, x, dim, descending), fn, NULL);
@@ -173,6 +187,7 @@ static int l_tensor_topk(lua_State *L) {
     int largest = lua_toboolean(L, 6);
     int64_t shape[TENSOR_MAX_DIMS];
     reduced_shape(shape, x, dim, k);
+    x = apart_from(L, apart_from(L, x, 1, fn), 2, fn);
     Tensor *values = push_result(L, 1, fn, "the values", DTYPE_FLOAT32, x->ndim, shape);
     Tensor *indices = push_result(L, 2, fn, "the indices", DTYPE_INT64, x->ndim, shape);
     check_status(L, tensor_topk(values, indices, x, dim, k, largest), fn, NULL);
@@ -193,6 +208,7 @@ static int l_tensor_kthvalue(lua_State *L) {
     int64_t k = lua_isnoneornil(L, 4) ? (x->shape[dim] + 1) / 2 : check_k(L, 4, fn, x, dim, 1);
     int64_t shape[TENSOR_MAX_DIMS];
     reduced_shape(shape, x, dim, 1);
+    x = apart_from(L, apart_from(L, x, 1, fn), 2, fn);
     Tensor *values = push_result(L, 1, fn, "the values", DTYPE_FLOAT32, x->ndim, shape);
     Tensor *indices = push_result(L, 2, fn, "the indices", DTYPE_INT64, x->ndim, shape);
     check_status(L, tensor_kthvalue(values, indices, x, dim, k), fn, NULL);
