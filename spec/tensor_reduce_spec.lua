@@ -246,6 +246,15 @@ describe("tensor reductions, by hand", function()
     assert.equal(3, v[1])
   end)
 
+  it("mode: the most frequent value (the smallest on ties) and its first index", function()
+    local x = T { { 3, 1, 3, 1, 2 }, { 5, 4, 4, 5, 5 } }
+    local v, i = x:mode()
+    assert.same({ { 1 }, { 5 } }, v:totable())
+    assert.same({ { 2 }, { 1 } }, i:totable())
+    v, i = torch.mode(x, 1)
+    assert.same({ { 3, 1, 3, 1, 2 } }, v:totable())
+  end)
+
   it("any and all of uint8 masks return booleans", function()
     assert.is_true(t:gt(6):any())
     assert.is_false(t:gt(6):all())

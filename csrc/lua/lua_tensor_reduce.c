@@ -216,6 +216,24 @@ static int l_tensor_kthvalue(lua_State *L) {
     return 2;
 }
 
+/* core.tensor_mode(resval, resind, x, dim) -> values, indices (1-based). */
+static int l_tensor_mode(lua_State *L) {
+    const char *fn = "mode";
+    Tensor *x = check_input(L, 3, fn);
+    int dim = check_dim(L, 4, x->ndim, fn, 0);
+    char b[64];
+    if (x->shape[dim] == 0)
+        raisef(L, fn, "dim %d of %s has size 0: no mode", dim + 1, shape_of(x, b, sizeof b));
+    int64_t shape[TENSOR_MAX_DIMS];
+    reduced_shape(shape, x, dim, 1);
+    x = apart_from(L, apart_from(L, x, 1, fn), 2, fn);
+    Tensor *values = push_result(L, 1, fn, "the values", DTYPE_FLOAT32, x->ndim, shape);
+    Tensor *indices = push_result(L, 2, fn, "the indices", DTYPE_INT64, x->ndim, shape);
+    check_status(L, tensor_mode(values, indices, x, dim), fn, NULL);
+    one_based(indices);
+    return 2;
+}
+
 /* core.tensor_any_all(mask, "any" | "all") -> boolean. */
 static int l_tensor_any_all(lua_State *L) {
     static const char *const names[] = {"any", "all", NULL};
@@ -238,6 +256,7 @@ static const luaL_Reg reduce_functions[] = {
     {"tensor_sort", l_tensor_sort},
     {"tensor_topk", l_tensor_topk},
     {"tensor_kthvalue", l_tensor_kthvalue},
+    {"tensor_mode", l_tensor_mode},
     {"tensor_any_all", l_tensor_any_all},
     {NULL, NULL},
 };

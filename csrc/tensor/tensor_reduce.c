@@ -492,8 +492,22 @@ typedef struct {
     int64_t first, count;/* the sorted positions written out */
     int64_t vs, is;      /* bytes between the written values, indices */
     int descending;
+    int mode;            /* write the most frequent value instead (count 1) */
     char *scratch;       /* per part: n floats and int64s, twice */
 } SortArgs;
+
+/* The position in sorted key[0..n) of the most frequent value's first element: the longest run
+ * of equal keys, the first (smallest) on ties. */
+static int64_t mode_of(const float *key, int64_t n) {
+    int64_t best = 0, best_len = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i + 1;
+        while (j < n && key[j] == key[i]) j++;
+        if (j - i > best_len) best = i, best_len = j - i;
+        i = j;
+    }
+    return best;
+}
 
 /* ptr[0]: values, ptr[1]: indices, ptr[2]: x's slices. */
 static void sort_run(void *ctx, int64_t count, char *const *ptr, const int64_t *step, int part) {
@@ -507,6 +521,12 @@ static void sort_run(void *ctx, int64_t count, char *const *ptr, const int64_t *
         for (int64_t r = 0; r < n; r++) key[r] = *(const float *)(p + r * a->s), idx[r] = r;
         merge_sort(key, idx, tkey, tidx, n, a->descending);
         char *vo = ptr[0] + i * step[0], *io = ptr[1] + i * step[1];
+        if (a->mode) {
+            int64_t at = mode_of(key, n);
+            *(float *)vo = key[at];
+            *(int64_t *)io = idx[at];
+            continue;
+        }
         for (int64_t r = 0; r < a->count; r++) {
             *(float *)(vo + r * a->vs) = key[a->first + r];
             *(int64_t *)(io + r * a->is) = idx[a->first + r];
@@ -517,7 +537,7 @@ static void sort_run(void *ctx, int64_t count, char *const *ptr, const int64_t *
 /* values, indices (x's sizes with dim's `count`) = sorted positions [first, first + count) of
  * every slice along dim. */
 static int sorted_slices(Tensor *values, Tensor *indices, const Tensor *x, int dim, int descending,
-                         int64_t first, int64_t count) {
+                         int64_t first, int64_t count, int mode) {
     int st = check_output(values, x, dim, count, DTYPE_FLOAT32);
     if (!st) st = check_output(indices, x, dim, count, DTYPE_INT64);
     Tensor copy = {0};
@@ -525,7 +545,7 @@ static int sorted_slices(Tensor *values, Tensor *indices, const Tensor *x, int d
     if (st) return st;
     Tensor base = slice_base(x, dim), vbase = slice_base(values, dim), ibase = slice_base(indices, dim);
     SortArgs a = {x->shape[dim], x->stride[dim] * 4, first, count, values->stride[dim] * 4,
-                  indices->stride[dim] * 8, descending, NULL};
+                  indices->stride[dim] * 8, descending, mode, NULL};
     int64_t grain = slice_grain(a.n);
     if (a.n > 0 && count > 0 && base.numel > 0) {
         int parts = strided_parts(base.numel, grain);
@@ -545,21 +565,28 @@ static int sorted_slices(Tensor *values, Tensor *indices, const Tensor *x, int d
 int tensor_sort(Tensor *values, Tensor *indices, const Tensor *x, int dim, int descending) {
     int st = check_input(x, dim);
     if (st) return st;
-    return sorted_slices(values, indices, x, dim, descending, 0, x->shape[dim]);
+    return sorted_slices(values, indices, x, dim, descending, 0, x->shape[dim], 0);
 }
 
 int tensor_topk(Tensor *values, Tensor *indices, const Tensor *x, int dim, int64_t k, int largest) {
     int st = check_input(x, dim);
     if (st) return st;
     if (k < 0 || k > x->shape[dim]) return MN_ERR_RANGE;
-    return sorted_slices(values, indices, x, dim, largest, 0, k);
+    return sorted_slices(values, indices, x, dim, largest, 0, k, 0);
 }
 
 int tensor_kthvalue(Tensor *values, Tensor *indices, const Tensor *x, int dim, int64_t k) {
     int st = check_input(x, dim);
     if (st) return st;
     if (k < 1 || k > x->shape[dim]) return MN_ERR_RANGE;
-    return sorted_slices(values, indices, x, dim, 0, k - 1, 1);
+    return sorted_slices(values, indices, x, dim, 0, k - 1, 1, 0);
+}
+
+int tensor_mode(Tensor *values, Tensor *indices, const Tensor *x, int dim) {
+    int st = check_input(x, dim);
+    if (st) return st;
+    if (x->shape[dim] == 0) return MN_ERR_SHAPE;
+    return sorted_slices(values, indices, x, dim, 0, 0, 1, 1);
 }
 
 /* ---- any, all ---- */

@@ -54,6 +54,10 @@ int tensor_topk(Tensor *values, Tensor *indices, const Tensor *x, int dim, int64
  * MN_ERR_RANGE unless 1 <= k <= dim's size. */
 int tensor_kthvalue(Tensor *values, Tensor *indices, const Tensor *x, int dim, int64_t k);
 
+/* values, indices (x's sizes with dim's 1): the most frequent value of every slice (the smallest
+ * on ties) and the position of its first occurrence. MN_ERR_SHAPE when dim has size 0. */
+int tensor_mode(Tensor *values, Tensor *indices, const Tensor *x, int dim);
+
 /* *result = 1 when any (want_all: every) element of the uint8 tensor x is non-zero. */
 int tensor_any_all(int *result, const Tensor *x, int want_all);
 

@@ -409,6 +409,13 @@ function methods.median(...)
   return core.tensor_kthvalue(rv, ri, x, nil, dim or -1, "median")
 end
 
+-- x:mode([dim]) -> the most frequent values along dim (the last by default; the smallest on ties)
+-- and the index of their first occurrence.
+function methods.mode(...)
+  local rv, ri, x, dim = results(...)
+  return core.tensor_mode(rv, ri, x, dim or -1)
+end
+
 -- mask:any(), mask:all() -> booleans (uint8 masks, as x:gt(0) gives).
 function methods.any(t) return core.tensor_any_all(t, "any") end
 function methods.all(t) return core.tensor_any_all(t, "all") end
