@@ -387,7 +387,7 @@ describe("tensor reduction errors name the function, the argument and the shapes
     assert.has_error(function() x:sum("2") end, "sum: dim must be a number, got string")
     assert.has_error(function() x:max(x) end, "max: expected (dim) or (resind, x, dim), got a tensor and nil (element-wise: cmax)")
     assert.has_error(function() torch.sum(nil) end, "torch.sum: expected a tensor, got nil")
-    assert.has_error(function() torch.max(T(), T(), x, 1) end, "max: the indices must be a int64 tensor, got float32")
+    assert.has_error(function() torch.max(T(), T(), x, 1) end, "max: the indices must be int64, got float32")
   end)
 end)
 

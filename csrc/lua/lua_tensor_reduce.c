@@ -39,7 +39,7 @@ static Tensor *push_result(lua_State *L, int idx, const char *fn, const char *wh
     Tensor *t = luaL_testudata(L, idx, TENSOR_MT);
     if (!t || !t->storage) raisef(L, fn, "%s: expected a tensor, got %s", what, luaL_typename(L, idx));
     if (t->dtype != dtype)
-        raisef(L, fn, "%s must be a %s tensor, got %s", what, dtype_name(dtype), dtype_name(t->dtype));
+        raisef(L, fn, "%s must be %s, got %s", what, dtype_name(dtype), dtype_name(t->dtype));
     int same = t->ndim == ndim;
     for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
     if (!same) {
@@ -93,7 +93,7 @@ static int l_tensor_reduce(lua_State *L) {
         Tensor *x = luaL_testudata(L, 2, TENSOR_MT);
         if (!x || !x->storage) raisef(L, fn, "expected a tensor, got %s", luaL_typename(L, 2));
         if (x->dtype != DTYPE_FLOAT32 && op != REDUCE_SUM && op != REDUCE_MEAN)
-            check_input(L, 2, fn);
+            check_input(L, 2, fn); /* raises: only sum and mean count masks and indices */
         double result;
         check_status(L, tensor_reduce_all(&result, x, op, arg), fn, NULL);
         lua_pushnumber(L, result);

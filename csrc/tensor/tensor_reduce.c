@@ -331,10 +331,36 @@ typedef struct {
     int want_min;
 } ExtremeArgs;
 
+/* The extremes of m slices at once, row by row (as fold_rows): best[j], at[j] for slice j. */
+static void extreme_rows(float *best, int64_t *at, const char *p, int64_t m, int64_t sx, int64_t n,
+                         int64_t s, int want_min) {
+    for (int64_t j = 0; j < m; j++) best[j] = *(const float *)(p + j * sx), at[j] = 0;
+    for (int64_t r = 1; r < n; r++) {
+        const char *row = p + r * s;
+        for (int64_t j = 0; j < m; j++) {
+            float v = *(const float *)(row + j * sx), b = best[j];
+            if (b == b && (v != v || (want_min ? v < b : v > b))) best[j] = v, at[j] = r;
+        }
+    }
+}
+
 /* ptr[0]: values, ptr[1]: indices, ptr[2]: the slices' first elements. */
 static void extreme_run(void *ctx, int64_t count, char *const *ptr, const int64_t *step, int part) {
     (void)part;
     const ExtremeArgs *e = ctx;
+    if (abs64(step[2]) < abs64(e->s)) { /* neighbouring slices are closer: by rows */
+        float best[ROW_BLOCK];
+        int64_t at[ROW_BLOCK];
+        for (int64_t j0 = 0; j0 < count; j0 += ROW_BLOCK) {
+            int64_t m = count - j0 < ROW_BLOCK ? count - j0 : ROW_BLOCK;
+            extreme_rows(best, at, ptr[2] + j0 * step[2], m, step[2], e->n, e->s, e->want_min);
+            for (int64_t j = 0; j < m; j++) {
+                *(float *)(ptr[0] + (j0 + j) * step[0]) = best[j];
+                *(int64_t *)(ptr[1] + (j0 + j) * step[1]) = at[j];
+            }
+        }
+        return;
+    }
     for (int64_t i = 0; i < count; i++) {
         const char *p = ptr[2] + i * step[2];
         int64_t at = extreme_slice(p, e->n, e->s, e->want_min);
