@@ -272,11 +272,21 @@ describe("tensor arithmetic", function()
 end)
 
 describe("tensor reductions", function()
+  -- the family's own spec is spec/tensor_reduce_spec.lua; these are the basics other code uses
   local t = T { { 1, 5, 2 }, { 7, 7, -1 } }
 
   it("sum and mean over everything", function()
     assert.equal(21, t:sum())
     assert.equal(3.5, t:mean())
+  end)
+
+  it("sum and mean over a dim keep it at size 1 (Torch7)", function()
+    assert.same({ { 8 }, { 13 } }, t:sum(-1):totable())
+    assert.same({ { 8 }, { 13 } }, t:sum(2):totable())
+    assert.same({ { 8, 12, 1 } }, t:sum(1):totable())
+    local m = t:mean(-1)
+    assert.near(8 / 3, m[1][1], 1e-6)
+    assert.near(13 / 3, m[2][1], 1e-6)
   end)
 
   it("max returns value and 1-based flat index; ties go to the first", function()
@@ -285,7 +295,10 @@ describe("tensor reductions", function()
     assert.equal(4, i)
   end)
 
-  it("argmax per row, first on ties", function()
+  it("max and argmax per row, first on ties", function()
+    local values, idx = t:max(-1)
+    assert.same({ { 5 }, { 7 } }, values:totable())
+    assert.same({ { 2 }, { 1 } }, idx:totable())
     assert.same({ 2, 1 }, t:argmax())
     assert.equal(3, T { 0, 1, 9, 9 }:argmax())
     assert.same({ 2, 1 }, T { { { 0, 3 }, { 4, 4 } } }:argmax()) -- rows of a 3-D tensor

@@ -323,7 +323,112 @@ metatable.__unm = function(a) return a:clone():neg() end
 
 -- Reductions (csrc/lua/lua_tensor_reduce.c adds the C methods) ---------------------------------
 
--- (the Lua side of sum, max, sort, ... goes here)
+-- Torch7's forms: x:sum() a number over all elements; x:sum(dim) a new tensor with dim kept at
+-- size 1; res:sum(x, dim) into res (resized unless it has the result's shape). Dims are 1-based,
+-- negative from the end; indices (max, min, sort, topk, kthvalue, median) are 1-based int64.
+
+-- x:sum([dim]), x:prod([dim]), x:mean([dim]); res:sum(x, dim), ...
+for _, op in ipairs { "sum", "prod", "mean" } do
+  methods[op] = function(res, a, b)
+    if M.is_tensor(a) then return core.tensor_reduce(res, a, op, b) end
+    return core.tensor_reduce(nil, res, op, a)
+  end
+end
+
+-- x:var([dim] [, biased]), x:std(...): divided by n - 1, or by n when the flag is true (Torch7's);
+-- x:var(true) over all elements; res:var(x, dim [, biased]).
+for _, op in ipairs { "var", "std" } do
+  methods[op] = function(res, a, b, c)
+    if M.is_tensor(a) then return core.tensor_reduce(res, a, op, b, c) end
+    if type(a) == "boolean" then return core.tensor_reduce(nil, res, op, nil, a) end
+    return core.tensor_reduce(nil, res, op, a, b)
+  end
+end
+
+-- x:norm([p [, dim]]): the p-norm (default 2; p = 0 counts non-zeros, math.huge is max |x|);
+-- res:norm(x, p, dim).
+function methods.norm(res, a, b, c)
+  if M.is_tensor(a) then return core.tensor_reduce(res, a, "norm", c, b) end
+  return core.tensor_reduce(nil, res, "norm", b, a)
+end
+
+-- x:max() -> value, 1-based row-major index; x:max(dim) -> values, indices (first on ties, the
+-- first NaN if any); resval:max(resind, x, dim). Likewise min.
+for _, op in ipairs { "max", "min" } do
+  methods[op] = function(res, a, b, c)
+    if M.is_tensor(a) then
+      if not M.is_tensor(b) then
+        error(("%s: expected (dim) or (resind, x, dim), got a tensor and %s (element-wise: c%s)")
+          :format(op, type(b), op), 2)
+      end
+      return core.tensor_extreme(res, a, b, op, c)
+    end
+    return core.tensor_extreme(nil, nil, res, op, a)
+  end
+end
+
+-- x:cumsum([dim]), x:cumprod([dim]) (dim defaults to 1, as Torch7's); res:cumsum(x [, dim]).
+for _, op in ipairs { "cumsum", "cumprod" } do
+  methods[op] = function(res, a, b)
+    if M.is_tensor(a) then return core.tensor_cumulate(res, a, op, b or 1) end
+    return core.tensor_cumulate(nil, res, op, a or 1)
+  end
+end
+
+-- Splits (resval, [resind, x,] ...) into the two results (nil: new ones), the input and the rest.
+local function results(resval, a, b, ...)
+  if M.is_tensor(a) and M.is_tensor(b) then return resval, a, b, ... end
+  return nil, nil, resval, a, b, ...
+end
+
+-- x:sort([dim] [, descending]) -> sorted values, their 1-based indices (stable: equal elements
+-- keep their order; NaN sorts after every number); dim defaults to the last.
+function methods.sort(...)
+  local rv, ri, x, dim, descending = results(...)
+  if type(dim) == "boolean" then dim, descending = nil, dim end
+  return core.tensor_sort(rv, ri, x, dim or -1, descending)
+end
+
+-- x:topk(k [, dim] [, dir] [, sort]): Torch7's order and defaults: the k smallest along dim (the
+-- last by default), the k largest when dir is true. The result is always sorted (smallest first,
+-- or largest first when dir is true), which Torch7's sort = false allows.
+function methods.topk(...)
+  local rv, ri, x, k, dim, dir = results(...)
+  if type(dim) == "boolean" then dim, dir = nil, dim end
+  return core.tensor_topk(rv, ri, x, k, dim or -1, dir)
+end
+
+-- x:kthvalue(k [, dim]) -> the k-th smallest values and their indices along dim (the last by
+-- default); x:median([dim]) the lower median (the (n + 1) / 2-th smallest, as Torch7's).
+function methods.kthvalue(...)
+  local rv, ri, x, k, dim = results(...)
+  return core.tensor_kthvalue(rv, ri, x, k, dim or -1, "kthvalue")
+end
+
+function methods.median(...)
+  local rv, ri, x, dim = results(...)
+  return core.tensor_kthvalue(rv, ri, x, nil, dim or -1, "median")
+end
+
+-- x:mode([dim]) -> the most frequent values along dim (the last by default; the smallest on ties)
+-- and the index of their first occurrence.
+function methods.mode(...)
+  local rv, ri, x, dim = results(...)
+  return core.tensor_mode(rv, ri, x, dim or -1)
+end
+
+-- mask:any(), mask:all() -> booleans (uint8 masks, as x:gt(0) gives).
+function methods.any(t) return core.tensor_any_all(t, "any") end
+function methods.all(t) return core.tensor_any_all(t, "all") end
+
+-- The project's helper: the 1-based position of the maximum along the last dim (first on ties):
+-- a number for a 1-D tensor, else a table with one index per row (leading dims flattened).
+function methods.argmax(t)
+  if t:dim() == 0 or t:numel() == 0 then error("argmax: an empty tensor has no maximum", 2) end
+  local _, idx = t:max(-1)
+  if t:dim() == 1 then return idx[1] end
+  return idx:view(-1):totable()
+end
 
 -- Indexing and joining (csrc/lua/lua_tensor_index.c) -----------------------------------------------
 

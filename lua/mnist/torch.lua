@@ -119,7 +119,15 @@ function M.numel(x) return x:numel() end
 
 -- Reductions: torch.sum(x, dim), torch.max(x, dim), torch.sort(x), ... ---------------------------
 
--- (goes here)
+-- torch.f(x, ...) is x:f(...); torch.f(res, x, ...) is res:f(x, ...), and
+-- torch.max(resval, resind, x, dim) is resval:max(resind, x, dim): the methods take every form.
+for _, name in ipairs { "sum", "prod", "mean", "var", "std", "norm", "max", "min", "cumsum", "cumprod",
+  "sort", "topk", "kthvalue", "median", "mode", "any", "all" } do
+  M[name] = function(x, ...)
+    if not T.is_tensor(x) then error(("torch.%s: expected a tensor, got %s"):format(name, type(x)), 2) end
+    return x[name](x, ...)
+  end
+end
 
 -- Indexing and joining: torch.cat(list, dim), torch.gather(x, dim, index), ... -------------------
 
