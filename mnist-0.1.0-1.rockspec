@@ -49,6 +49,7 @@ build = {
         "csrc/nn/loss.c",
         "csrc/nn/optim.c",
         "csrc/nn/pool.c",
+        "csrc/nn/shape.c",
         "csrc/nn/winograd.c",
         "csrc/sys/fileio.c",
         "csrc/sys/parallel.c",

@@ -7,6 +7,15 @@
 
 #include "tensor/tensor.h"
 
+/* For the plain elementwise loops: one copy for AVX2 CPUs and a portable one, picked when the
+ * library loads (the build targets baseline x86-64). Without trapping math GCC may turn a `?:`
+ * on floats into a vector blend; with it, the loop keeps its branch and stays scalar. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NN_VEC_LOOP __attribute__((target_clones("avx2", "default"), optimize("no-trapping-math")))
+#else
+#define NN_VEC_LOOP
+#endif
+
 /* 1 when t is a live float32 tensor. */
 static inline int nn_is_f32(const Tensor *t) {
     return t && t->storage && t->dtype == DTYPE_FLOAT32;
