@@ -12,6 +12,7 @@
 #include "nn/conv.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
+#include "nn/nn_common.h"
 #include "nn/pool.h"
 #include "nn/shape.h"
 
@@ -528,6 +529,16 @@ static int l_multimargin_backward(lua_State *L) {
     return 1;
 }
 
+/* core.nn_cmul(t, x) -> t: t *= x elementwise (same shape), for CMulTable. */
+static int l_nn_cmul(lua_State *L) {
+    const char *fn = "nn_cmul";
+    Tensor *t = check_float(L, 1, fn), *x = check_float(L, 2, fn);
+    int st = nn_same_shape(x, t) ? tensor_mul(t, x) : MN_ERR_SHAPE;
+    check_nn(L, st, fn, 2, "tensor", t, "factor", x);
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* core.storage_offset(t) -> t's first element, counted in elements from the start of its storage
  * (0-based). With t:shares(arena) it tells whether a parameter still sits where getParameters
  * put it. */
@@ -574,6 +585,7 @@ static const luaL_Reg nn_functions[] = {
     {"pointwise_loss_backward", l_pointwise_loss_backward},
     {"multimargin_forward", l_multimargin_forward},
     {"multimargin_backward", l_multimargin_backward},
+    {"nn_cmul", l_nn_cmul},
     {"storage_offset", l_storage_offset},
     {NULL, NULL},
 };
