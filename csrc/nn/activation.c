@@ -115,7 +115,7 @@ int logsoftmax_backward(Tensor *dinp, const Tensor *dout, const Tensor *out) {
  * with |r| <= ln2/2, exp(r) by Cephes' degree-6 polynomial (about 1 ulp), 2^k put straight into
  * the exponent bits. The argument is clamped to [-87.3, 88.7], where the result stays a normal
  * finite float: exp(-100) gives 1.2e-38 instead of 3.7e-44, harmless to every formula below. */
-static inline float vexpf(float x) {
+NN_VEC_INLINE float vexpf(float x) {
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.7f ? 88.7f : x;
     float k = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
@@ -133,21 +133,26 @@ static inline float vexpf(float x) {
     return p * scale.f;
 }
 
-/* tanh as Cephes' tanhf: an odd polynomial below 0.625 (where 1 - 2/(e^2x + 1) would cancel),
- * that formula above. */
-static inline float vtanhf(float x) {
-    float z = x < 0.0f ? -x : x;
-    float e = vexpf(2.0f * z);
-    float big = 1.0f - 2.0f / (e + 1.0f);
-    big = x < 0.0f ? -big : big;
-    float x2 = x * x;
-    float small = -5.70498872745e-3f;
-    small = small * x2 + 2.06390887954e-2f;
-    small = small * x2 - 5.37397155531e-2f;
-    small = small * x2 + 1.33314422036e-1f;
-    small = small * x2 - 3.33332819422e-1f;
-    small = small * x2 * x + x;
-    return z < 0.625f ? small : big;
+/* tanh(x) as a rational function, x P(x^2) / Q(x^2) (degrees 13 and 6, minimax coefficients as
+ * in Eigen's float tanh), the argument clamped at +-7.9053 where float tanh rounds to +-1: no exp,
+ * one division, 4e-7 from tanh at worst (a few ulps near +-1), exact odd symmetry. */
+NN_VEC_INLINE float vtanhf(float x) {
+    const float clamp = 7.90531110763549805f;
+    x = x < -clamp ? -clamp : x;
+    x = x > clamp ? clamp : x;
+    const float x2 = x * x;
+    float p = -2.76076847742355e-16f;
+    p = p * x2 + 2.00018790482477e-13f;
+    p = p * x2 - 8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    float q = 1.19825839466702e-06f;
+    q = q * x2 + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    return x * p / q;
 }
 
 NN_VEC_LOOP static void tanh_loop(float *y, const float *x, int64_t n) {
@@ -164,7 +169,7 @@ NN_VEC_LOOP static void sigmoid_grad_loop(float *dx, const float *dy, const floa
 }
 /* log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)); log1p by the series where exp(-|x|) is tiny
  * would buy nothing at float32 precision, so logf's vector-friendly form: log(1 + e), e <= 1. */
-static inline float vlog1pf_unit(float e) { /* log(1 + e) for e in [0, 1] */
+NN_VEC_INLINE float vlog1pf_unit(float e) { /* log(1 + e) for e in [0, 1] */
     /* log(1 + e) = 2 atanh(t), t = e / (2 + e) in [0, 1/3]: the odd series to t^13 is < 1 ulp */
     float t = e / (2.0f + e), t2 = t * t;
     float s = 1.0f / 13.0f;
