@@ -191,7 +191,7 @@ describe("the model of Torch7's MNIST demo (train-on-mnist.lua's convnet)", func
       first = first or loss
       model:zeroGradParameters()
       model:backward(x, crit:backward(model.output, labels))
-      flat:axpy(-0.05, gflat)
+      flat:axpy(-0.3, gflat)
     end
     assert.same({ 8, 10 }, model.output:size())
     assert.is_true(crit.output < 0.5 * first, ("loss %g after 20 steps, %g at first"):format(crit.output, first))
