@@ -181,6 +181,10 @@ describe("finite differences", function()
       H.check_gradients(nn.SpatialConvolutionMM(8, 8, 3, 3, 1, 1, 1, 1), uniform(4, 8, 4, 5),
         { eps = 3e-3, tol = 2e-3 })
     end)
+    it("SpatialConvolution through Winograd with different paddings per direction", function()
+      H.check_gradients(nn.SpatialConvolution(8, 8, 3, 3, 1, 1, 2, 0), uniform(4, 8, 4, 5),
+        { eps = 3e-3, tol = 2e-3 })
+    end)
     it("SpatialMaxPooling in ceil mode with padding, on sizes that do not divide", function()
       H.check_gradients(nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1):ceil(), H.distinct({ 2, 2, 6, 7 }, -1, 1),
         { eps = 1e-3 })
@@ -279,6 +283,13 @@ describe("finite differences", function()
       H.check_criterion(nn.MultiMarginCriterion(1, nil, 0.51), x, { 2, 0, 4, 4, 1 }, { eps = 1e-3 })
       H.check_criterion(nn.MultiMarginCriterion(2, H.fill_uniform(T.zeros(6), 0.5, 2), 0.51), x,
         { 2, 0, 4, 4, 1 }, { eps = 1e-3 })
+    end)
+    it("CrossEntropyCriterion summed (sizeAverage = false)", function()
+      local crit = nn.CrossEntropyCriterion()
+      crit.sizeAverage = false
+      H.check_criterion(crit, H.fill_uniform(T.zeros(5, 10), -3, 3), { 3, 0, 9, 9, 1 }, { eps = 1e-3, tol = 2e-3 })
+      local mean = nn.CrossEntropyCriterion():forward(T.zeros(4, 3), { 0, 1, 2, 0 })
+      assert.is_true(math.abs(crit:forward(T.zeros(4, 3), { 0, 1, 2, 0 }) - 4 * mean) < 1e-5)
     end)
     it("ClassNLLCriterion with class weights, mean and sum", function()
       local w = H.fill_uniform(T.zeros(10), 0.5, 2)
