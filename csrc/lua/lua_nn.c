@@ -461,15 +461,14 @@ static int l_class_nll_forward(lua_State *L) {
     return 2;
 }
 
-/* core.class_nll_backward(dlogp, targets, weights|nil, total_weight, size_average, scale) -> dlogp */
+/* core.class_nll_backward(dlogp, targets, weights|nil, size_average, scale) -> dlogp */
 static int l_class_nll_backward(lua_State *L) {
     const char *fn = "class_nll_backward";
     Tensor *dlogp = check_float(L, 1, fn), *targets = check_labels(L, 2, fn),
            *weights = opt_float(L, 3, fn);
-    float total = check_float_arg(L, 4, fn, "total_weight");
-    float scale = lua_isnoneornil(L, 6) ? 1.0f : check_float_arg(L, 6, fn, "scale");
-    check_nn(L, class_nll_backward(dlogp, targets, weights, total, lua_toboolean(L, 5), scale), fn,
-             3, "dinp", dlogp, "labels", targets, "weights", weights);
+    float scale = lua_isnoneornil(L, 5) ? 1.0f : check_float_arg(L, 5, fn, "scale");
+    check_nn(L, class_nll_backward(dlogp, targets, weights, lua_toboolean(L, 4), scale), fn, 3,
+             "dinp", dlogp, "labels", targets, "weights", weights);
     lua_settop(L, 1);
     return 1;
 }

@@ -56,7 +56,7 @@ int class_nll_forward(float *loss, float *total_weight, const Tensor *logp, cons
 }
 
 int class_nll_backward(Tensor *dlogp, const Tensor *targets, const Tensor *weights,
-                       float total_weight, int size_average, float scale) {
+                       int size_average, float scale) {
     int st = check_batch(dlogp, targets);
     if (st) return st;
     const int64_t n = dlogp->shape[0], d = dlogp->shape[1];
@@ -65,7 +65,9 @@ int class_nll_backward(Tensor *dlogp, const Tensor *targets, const Tensor *weigh
         return MN_ERR_ARG;
     float *g = tensor_f32(dlogp); /* (N, D) */
     const float *w = weights ? tensor_f32(weights) : NULL;
-    const float per = size_average && total_weight != 0.0f ? scale / total_weight : scale;
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) total += w ? w[(int64_t)label_at(targets, i)] : 1.0;
+    const float per = size_average && total != 0.0 ? (float)(scale / total) : scale;
     memset(g, 0, (size_t)dlogp->numel * sizeof *g);
     for (int64_t i = 0; i < n; i++) {
         const int64_t t = (int64_t)label_at(targets, i);
@@ -82,7 +84,7 @@ int nll_forward(float *loss, const Tensor *logp, const Tensor *targets) {
 int nll_backward(Tensor *dlogp, const Tensor *targets, float scale) {
     if (!nn_is_f32(dlogp)) return MN_ERR_DTYPE;
     if (dlogp->ndim != 2) return MN_ERR_SHAPE;
-    return class_nll_backward(dlogp, targets, NULL, (float)dlogp->shape[0], 1, scale);
+    return class_nll_backward(dlogp, targets, NULL, 1, scale);
 }
 
 int cross_entropy_forward(float *loss, Tensor *logp, const Tensor *logits, const Tensor *targets) {

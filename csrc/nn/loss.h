@@ -48,7 +48,7 @@ int cross_entropy_backward(Tensor *dlogits, const Tensor *logp, const Tensor *ta
 /* As nll_forward with class weights and Torch7's sizeAverage:
  *   loss = -sum_i w[t_i] logp[i, t_i] / (size_average ? sum_i w[t_i] : 1)
  *   loss          written
- *   total_weight  written: sum_i w[t_i] (N without weights), for the backward call
+ *   total_weight  written: sum_i w[t_i] (N without weights)
  *   logp          (N, D) log-probabilities
  *   targets       (N) labels 0..D-1
  *   weights       (D) per-class weights, or NULL for all 1
@@ -56,12 +56,12 @@ int cross_entropy_backward(Tensor *dlogits, const Tensor *logp, const Tensor *ta
 int class_nll_forward(float *loss, float *total_weight, const Tensor *logp, const Tensor *targets,
                       const Tensor *weights, int size_average);
 
-/* dlogp = scale * d(loss)/d(logp) of class_nll_forward (OVERWRITES dlogp).
- *   dlogp         (N, D) written
- *   total_weight  from class_nll_forward
- *   the rest as there; scale as in nll_backward */
+/* dlogp = scale * d(loss)/d(logp) of class_nll_forward (OVERWRITES dlogp): -scale w[t_i] at each
+ * label, divided by the batch's total weight when size_average, 0 elsewhere.
+ *   dlogp  (N, D) written
+ *   the rest as in class_nll_forward; scale as in nll_backward */
 int class_nll_backward(Tensor *dlogp, const Tensor *targets, const Tensor *weights,
-                       float total_weight, int size_average, float scale);
+                       int size_average, float scale);
 
 /* The elementwise losses of pointwise_loss_*: input x and target t of the same shape (any rank),
  * summed over every element and divided by their number when size_average (Torch7's sizeAverage,

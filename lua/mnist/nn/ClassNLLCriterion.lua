@@ -26,9 +26,8 @@ end
 function ClassNLLCriterion:updateGradInput(input, target)
   local labels = self:checkBatch(input, target)
   self:checkWeights(input:size(2))
-  if not self.total_weight then self:fail("backward called before forward") end
   return core.class_nll_backward(self:buffer("gradInput", input:size()), labels, self.weights,
-    self.total_weight, self.sizeAverage, 1)
+    self.sizeAverage, 1)
 end
 
 return ClassNLLCriterion
