@@ -244,6 +244,15 @@ describe("module tools", function()
       "ConcatTable: getParameters: 8 distinct parameter values but 16 gradient values; modules that share parameters must share their gradients too (clone('weight', 'bias', 'gradWeight', 'gradBias'))")
   end)
 
+  it("getParameters refuses parameters that overlap in part", function()
+    local a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+    local model = nn.ConcatTable():add(a):add(b)
+    local flat = model:getParameters()
+    b.weight:set_storage(flat, 1) -- (2, 2) from element 1: overlaps a's weight and bias
+    assert.has_error(function() model:getParameters() end,
+      "ConcatTable: getParameters: parameter 3 overlaps another one in part; share whole tensors only")
+  end)
+
   it("reset(stdv) draws uniform(-stdv*sqrt(3), stdv*sqrt(3)) as Torch7, recursively", function()
     local m = nn.Sequential():add(nn.Linear(100, 50)):add(nn.SpatialConvolution(2, 3, 3, 3))
     m:reset(0.1)

@@ -149,7 +149,7 @@ end
 -- The tensors of a list that are distinct regions (the first of each), and for every tensor the
 -- first one holding the same region: a parameter shared between modules (share, clone with
 -- names) appears once in the flat arena and stays shared. Tensors that overlap only in part
--- cannot be flattened apart and are refused.
+-- cannot be flattened apart: nil and the reason.
 local function distinct_regions(tensors, what)
   local unique, owner = {}, {}
   for i, t in ipairs(tensors) do
@@ -159,8 +159,8 @@ local function distinct_regions(tensors, what)
         local uoff, un = core.storage_offset(u), u:numel()
         if uoff == off and un == n then first = u break end
         if off < uoff + un and uoff < off + n then
-          error(("getParameters: %s %d overlaps another one in part; share whole tensors only")
-            :format(what, i), 3)
+          return nil, ("getParameters: %s %d overlaps another one in part; share whole tensors only")
+            :format(what, i)
         end
       end
     end
@@ -172,8 +172,10 @@ end
 
 -- Moves `tensors` into one flat arena (keeping their values) and returns the arena; returns
 -- `arena` itself when the distinct tensors already sit there back to back in the same order.
+-- nil and the reason when they cannot be flattened.
 local function flatten(tensors, arena, what)
   local unique, owner = distinct_regions(tensors, what)
+  if not unique then return nil, owner end
   local total = 0
   for _, t in ipairs(unique) do total = total + t:numel() end
   if arena and arena:numel() == total then
@@ -204,8 +206,10 @@ end
 -- without parameters.
 function Module:getParameters()
   local params, grads = self:parameters()
-  local flat = flatten(params, self._flatParameters, "parameter")
-  local gradFlat = flatten(grads, self._flatGradParameters, "gradient")
+  local flat, why = flatten(params, self._flatParameters, "parameter")
+  if why then self:fail("%s", why) end
+  local gradFlat, gradWhy = flatten(grads, self._flatGradParameters, "gradient")
+  if gradWhy then self:fail("%s", gradWhy) end
   if (flat and flat:numel() or 0) ~= (gradFlat and gradFlat:numel() or 0) then
     self:fail("getParameters: %d distinct parameter values but %d gradient values; modules that "
       .. "share parameters must share their gradients too (clone('weight', 'bias', 'gradWeight', "
