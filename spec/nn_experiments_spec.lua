@@ -158,6 +158,18 @@ nn.ConcatTable {  -- 9 parameters
     for i = 1, #first do assert.equal(first[i], second[i]) end
   end)
 
+  it("skip the input gradient in every branch when told (setInputGradient(false))", function()
+    local m = nn.Concat(2):add(nn.Linear(3, 2)):add(nn.Linear(3, 4))
+    local ref = m:clone()
+    m:setInputGradient(false)
+    local x, g = uniform(5, 3), uniform(5, 6)
+    m:forward(x)
+    ref:forward(x)
+    assert.is_nil(m:backward(x, g))
+    assert.same({ 5, 3 }, ref:backward(x, g):size())
+    H.assert_close(m:get(2).gradWeight, ref:get(2).gradWeight, 1e-6, "gradWeight")
+  end)
+
   it("Concat and JoinTable join along their dim", function()
     local a, b = T { { 1, 2 }, { 3, 4 } }, T { { 5 }, { 6 } }
     same_values(nn.JoinTable(2):forward({ a, b }), { 1, 2, 5, 3, 4, 6 }, 0, "JoinTable(2)")
