@@ -48,6 +48,9 @@ describe("Torch7 semantics, by hand", function()
     assert.same({ 1, 1, 1, 1 }, nn.SpatialMaxPooling(2, 2):forward(x):size())
     -- H = 5, k = 2, s = 2, pad 1: ceil(5/2) + 1 = 4 windows, but the 4th would start at 6 >= 5 + 1
     assert.same({ 1, 1, 3, 3 }, nn.SpatialMaxPooling(2, 2, 2, 2, 1, 1):ceil():forward(T.zeros(1, 1, 5, 5)):size())
+    -- stride 3 > kernel 1 on 5 rows: ceil(4/3) + 1 = 3 windows, the 3rd starting at row 6, past
+    -- the image: dropped even without padding (Torch7 would keep an empty window there)
+    assert.same({ 1, 1, 2, 2 }, nn.SpatialMaxPooling(1, 1, 3, 3):ceil():forward(T.zeros(1, 1, 5, 5)):size())
     -- a ceil-mode average past the image (no padding) divides by the part inside: (3+6)/2, ...
     same_values(nn.SpatialAveragePooling(2, 2, 2, 2):ceil():forward(x), { 3, 4.5, 7.5, 9 }, 1e-6, "avg ceil")
   end)

@@ -9,7 +9,9 @@
  * Shapes: inp (N, C, H, W), out and indices (N, C, OH, OW) with
  * OH = (H + 2*PH - KH) / SH + 1, OW = (W + 2*PW - KW) / SW + 1, the division rounded down, or up
  * in ceil mode (Torch7's :ceil()), where a last window that would start past the top/left padding
- * plus the image (at or beyond H + PH) is dropped, so every window holds at least one input.
+ * plus the image (at or beyond H + PH) is dropped, so every window holds at least one input
+ * (PyTorch's rule; Torch7 applies it only with padding, leaving an empty window otherwise when
+ * the stride exceeds the kernel). 
  *
  * Average pooling (Torch7's SpatialAveragePooling, PyTorch's avg_pool2d): each output is the sum
  * of its window's inputs divided by the window's size clipped to the padded image

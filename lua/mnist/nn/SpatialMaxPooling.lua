@@ -1,8 +1,9 @@
 -- nn.SpatialMaxPooling(kW, kH [, dW, dH [, padW, padH]]): the maximum of each kW x kH window,
 -- (N, C, H, W) -> (N, C, OH, OW) with OH = floor((H + 2*padH - kH) / dH) + 1 (OW alike), or
 -- rounded up after m:ceil() (Torch7's ceil mode; m:floor() goes back), where a last window that
--- would start beyond the image and its top/left padding is dropped (Torch7's and PyTorch's rule):
--- every window holds at least one input. Strides default to the kernel size (non-overlapping
+-- would start beyond the image and its top/left padding is dropped: every window holds at least
+-- one input. That is PyTorch's rule, and Torch7's with padding; Torch7 skips it without padding,
+-- which leaves an empty last window when the stride exceeds the kernel (kept out here). Strides default to the kernel size (non-overlapping
 -- windows, as Torch7 and PyTorch's MaxPool2d); padding (at most half the kernel) never wins.
 -- m.indices keeps where each maximum came from.
 local core = require "mnist.core"
