@@ -9,9 +9,10 @@ local Module = require "mnist.nn.Module"
 
 local Activation, parent = Module:extend("Activation")
 
-function Activation:__init(a, b)
+-- The kernel's constants a and b (0 unless a subclass sets them).
+function Activation:__init()
   parent.__init(self)
-  self.a, self.b = a or 0, b or 0
+  self.a, self.b = 0, 0
 end
 
 -- ip: nil or a boolean (Torch's `ip` / `inplace` argument).

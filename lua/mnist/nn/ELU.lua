@@ -10,7 +10,8 @@ function ELU:__init(alpha, inplace)
   if type(alpha) ~= "number" or not (alpha >= 0) then
     self:argumentError("alpha must be a number >= 0, got %s", tostring(alpha))
   end
-  parent.__init(self, alpha)
+  parent.__init(self)
+  self.a = alpha
   self.alpha = alpha
   self:setInPlace(inplace)
 end

@@ -13,7 +13,8 @@ function HardTanh:__init(minValue, maxValue, inplace)
     self:argumentError("expected min_value < max_value, got %s and %s", tostring(minValue),
       tostring(maxValue))
   end
-  parent.__init(self, minValue, maxValue)
+  parent.__init(self)
+  self.a, self.b = minValue, maxValue
   self.min_val, self.max_val = minValue, maxValue
   self:setInPlace(inplace)
 end

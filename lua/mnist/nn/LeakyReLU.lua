@@ -11,7 +11,8 @@ function LeakyReLU:__init(negval, ip)
   if type(negval) ~= "number" or negval ~= negval then
     self:argumentError("negval must be a number, got %s", tostring(negval))
   end
-  parent.__init(self, negval)
+  parent.__init(self)
+  self.a = negval
   self.negval = negval
   self:setInPlace(ip)
   if self.inplace and negval < 0 then
