@@ -112,13 +112,17 @@ int logsoftmax_backward(Tensor *dinp, const Tensor *dout, const Tensor *out) {
 /* ---- the other elementwise activations ------------------------------------------------------ */
 
 /* exp(x) for float32 in a form GCC vectorizes (libm's expf is a call it cannot): x = k ln2 + r
- * with |r| <= ln2/2, exp(r) by Cephes' degree-6 polynomial (about 1 ulp), 2^k put straight into
- * the exponent bits. The argument is clamped to [-87.3, 88.7], where the result stays a normal
- * finite float: exp(-100) gives 1.2e-38 instead of 3.7e-44, harmless to every formula below. */
+ * with |r| <= ln2/2, exp(r) by Cephes' degree-6 polynomial (2e-7 relative error), 2^k put straight
+ * into the exponent bits. The argument is clamped to [-87.3, 88.37], where 2^k stays a normal
+ * finite float: exp(-100) gives 1.2e-38 instead of 3.7e-44 and exp(89) 2.3e38 instead of
+ * infinity, harmless to every formula below (none needs exp beyond 88 to be exact). */
 NN_VEC_INLINE float vexpf(float x) {
     x = x < -87.3f ? -87.3f : x;
-    x = x > 88.7f ? 88.7f : x;
-    float k = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    x = x > 88.37f ? 88.37f : x;
+    /* k = round(x / ln2) by the 1.5 * 2^23 trick: the sum's low mantissa bits hold k */
+    union { int32_t i; float f; } shifted, scale;
+    shifted.f = x * 1.44269504088896341f + 12582912.0f;
+    float k = shifted.f - 12582912.0f;
     float r = x - k * 0.693359375f;
     r = r - k * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -128,8 +132,7 @@ NN_VEC_INLINE float vexpf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale;
-    scale.i = ((int32_t)k + 127) << 23;
+    scale.i = (shifted.i - 0x4B400000 + 127) << 23; /* 2^k: 0x4B400000 is 1.5 * 2^23's bits */
     return p * scale.f;
 }
 
