@@ -1,6 +1,6 @@
 -- The elementwise activations against memory bandwidth (issue 13's target: forward and backward
 -- at >= 70% of it): each kernel on a contiguous (64, 32, 26, 26) batch (the default model's
--- first activation, 5.5 MB a tensor), timed as the median of runs, its bytes moved (tensors read
+-- first activation, 5.5 MB a tensor), timed as the best of runs, its bytes moved (tensors read
 -- plus written) per second, over memcpy's (t:copy(x): one read, one write) in the same run.
 --   eval "$(make -s env)"; luajit bench/activations.lua [threads] [runs] [cpu]
 -- The best of the runs (the machines are shared: the median moves with the neighbours' load);
