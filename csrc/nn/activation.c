@@ -190,10 +190,15 @@ NN_VEC_LOOP static void logsigmoid_loop(float *y, const float *x, int64_t n) {
         y[i] = m - vlog1pf_unit(vexpf(-a));
     }
 }
-/* d/dx log(sigmoid(x)) = sigmoid(-x) = 1 / (1 + exp(x)). */
+/* d/dx log(sigmoid(x)) = sigmoid(-x): with e = exp(-|x|) in (0, 1], e / (1 + e) for x > 0 and
+ * 1 / (1 + e) otherwise (exp never overflows, one division). */
 NN_VEC_LOOP static void logsigmoid_grad_loop(float *dx, const float *dy, const float *x,
                                              int64_t n) {
-    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] / (1.0f + vexpf(x[i]));
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i], a = v < 0.0f ? -v : v, e = vexpf(-a);
+        float s = 1.0f / (1.0f + e), g = dy[i];
+        dx[i] = v > 0.0f ? g * e * s : g * s;
+    }
 }
 NN_VEC_LOOP static void leaky_relu_loop(float *y, const float *x, int64_t n, float a) {
     for (int64_t i = 0; i < n; i++) {
