@@ -75,8 +75,8 @@ describe("nn errors", function()
         "View(5, -1): cannot view samples of 12 elements (input (2, 3, 4)) as (5, -1)")
       assert.has_error(function() nn.Flatten():forward(T(6)) end, "Flatten: expected a batch (N, ...), got (6)")
       assert.has_error(function() nn.View(-1, -1) end, "View: expected 1 to 3 sizes, at most one of them -1")
-      assert.has_error(function() nn.LogSoftMax():forward(T(3)) end,
-        "LogSoftMax: expected a 2-D batch (N, classes), got (3)")
+      assert.has_error(function() nn.LogSoftMax():forward(T.bytes(2, 3)) end,
+        "LogSoftMax: expected a float32 input, got uint8 (2, 3)")
       assert.has_error(function() nn.Dropout(1.5) end, "Dropout: p must be a probability in [0, 1], got 1.5")
       assert.has_error(function() nn.ReLU():backward(T(2, 3), T(2, 3)) end, "ReLU: backward called before forward")
     end)

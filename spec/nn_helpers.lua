@@ -88,9 +88,40 @@ local function numeric_gradient(f, x, eps)
   return grad
 end
 
+-- The tensors of x (a tensor or a nested table of them), in order.
+local function leaves(x, list)
+  list = list or {}
+  if T.is_tensor(x) then
+    list[#list + 1] = x
+  else
+    for _, v in ipairs(x) do leaves(v, list) end
+  end
+  return list
+end
+H.leaves = leaves
+
+-- The values of every tensor of x, one Lua array.
+local function all_values(x)
+  local out = {}
+  for _, t in ipairs(leaves(x)) do
+    for _, v in ipairs(H.values(t)) do out[#out + 1] = v end
+  end
+  return out
+end
+
+-- x's structure with every tensor replaced by f(tensor).
+local function map(x, f)
+  if T.is_tensor(x) then return f(x) end
+  local out = {}
+  for i, v in ipairs(x) do out[i] = map(v, f) end
+  return out
+end
+
 -- Checks a module's gradients against central differences of L(x, params) = sum(forward(x) .* g)
--- for a fixed random g: the gradient w.r.t. the input and every parameter. Returns a table of
--- relative errors {input = e, [param index] = e} and raises when one exceeds opts.tol.
+-- for a fixed random g: the gradient w.r.t. the input and every parameter. Input, output and
+-- their gradients may be tensors or (nested) tables of tensors (containers, table modules).
+-- Returns a table of relative errors {input = e, [param index] = e} and raises when one exceeds
+-- opts.tol.
 --   opts.eps (1e-2), opts.tol (1e-3), opts.before_forward (e.g. reseed the dropout generator)
 function H.check_gradients(module, input, opts)
   opts = opts or {}
@@ -98,17 +129,20 @@ function H.check_gradients(module, input, opts)
   local prepare = opts.before_forward or function() end
   prepare()
   local out = module:forward(input)
-  local g = H.fill_uniform(T.zeros(out:size()), -1, 1)
+  local g = map(out, function(t) return H.fill_uniform(T.zeros(t:size()), -1, 1) end)
+  local g_leaves = leaves(g)
   local function loss()
     prepare()
-    return H.dot(module:forward(input), g)
+    local s = 0
+    for k, t in ipairs(leaves(module:forward(input))) do s = s + H.dot(t, g_leaves[k]) end
+    return s
   end
   prepare()
   module:forward(input)
   module:zeroGradParameters()
   local gradInput = module:backward(input, g)
   local params, grads = module:parameters()
-  local analytic = { input = H.values(gradInput) }
+  local analytic = { input = all_values(gradInput) }
   local largest = max_abs(analytic.input)
   for k = 1, #grads do
     analytic[k] = H.values(grads[k])
@@ -123,7 +157,11 @@ function H.check_gradients(module, input, opts)
         :format(name, err, tol, at, numeric[at], exact[at])
     end
   end
-  check("input", numeric_gradient(loss, input, eps), analytic.input)
+  local numeric_input = {}
+  for _, x in ipairs(leaves(input)) do
+    for _, v in ipairs(numeric_gradient(loss, x, eps)) do numeric_input[#numeric_input + 1] = v end
+  end
+  check("input", numeric_input, analytic.input)
   for k = 1, #params do
     check("parameter " .. k, numeric_gradient(loss, params[k], eps), analytic[k])
   end

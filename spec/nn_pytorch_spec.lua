@@ -1,12 +1,34 @@
 -- Every layer and one whole training step of the default model against PyTorch 1.13: the values
--- in spec/fixtures/*.json were computed by spec/fixtures/make_fixtures.py (PyTorch is not needed
--- to run this spec). Agreement within 1e-4, relative to each value and its tensor's scale.
+-- in spec/fixtures/*.json were computed by spec/fixtures/make_fixtures.py and
+-- make_nn_experiments_fixtures.py (the modules of issue 13; PyTorch is not needed to run this
+-- spec). Agreement within 1e-4, relative to each value and its tensor's scale.
 local mnist = require "mnist"
 local H = dofile("spec/nn_helpers.lua")
 local nn, T = mnist.nn, mnist.tensor
 
 local RTOL = 1e-4
 local layers = H.read_json("spec/fixtures/nn_layers.json")
+for name, case in pairs(H.read_json("spec/fixtures/nn_experiments.json")) do
+  assert(not layers[name], "fixture case " .. name .. " is in both files")
+  layers[name] = case
+end
+local cjson = require "cjson"
+
+-- A case's constructor arguments: tensors from their fixtures, JSON null as nil.
+local function arguments(case)
+  local args, n = {}, 0
+  for i, a in ipairs(case.args) do
+    n = i
+    if a == cjson.null then
+      args[i] = nil
+    elseif type(a) == "table" and a.shape then
+      args[i] = H.tensor(a)
+    else
+      args[i] = a
+    end
+  end
+  return args, n
+end
 local step = H.read_json("spec/fixtures/nn_model_step.json")
 
 local function sorted_keys(t)
@@ -18,7 +40,9 @@ end
 
 -- The module of a fixture case, with the fixture's parameters and running statistics.
 local function build(case)
-  local m = nn[case.module](unpack(case.args))
+  local args, n = arguments(case)
+  local m = nn[case.module](unpack(args, 1, n))
+  for _, method in ipairs(case.setup or {}) do m[method](m) end
   for _, key in ipairs { "weight", "bias" } do
     if case[key] then m[key]:copy(H.tensor(case[key])) end
   end
@@ -52,13 +76,37 @@ describe("PyTorch agreement", function()
     end
   end)
 
+  -- Torch7's in-place activations: the output IS the input, the input gradient is written over
+  -- gradOutput, and the values are the out-of-place ones (PyTorch's).
+  describe("in-place activations", function()
+    for name, position in pairs { leaky_relu = 2, elu = 2, hardtanh = 3 } do
+      it(name, function()
+        local case = layers[name]
+        local args = { unpack(case.args) }
+        for i = #args + 1, position - 1 do args[i] = nil end
+        args[position] = true
+        local m = nn[case.module](unpack(args, 1, position))
+        local input, gy = H.tensor(case.input), H.tensor(case.grad_output)
+        local out = m:forward(input)
+        assert.equal(input, out)
+        H.assert_close(out, case.output, RTOL, name .. " output")
+        local gi = m:backward(input, gy)
+        assert.equal(gy, gi)
+        H.assert_close(gi, case.grad_input, RTOL, name .. " gradInput")
+      end)
+    end
+  end)
+
   describe("criteria, with labels as a table and as a tensor", function()
     for _, name in ipairs(sorted_keys(layers)) do
       local case = layers[name]
       if case.module:find("Criterion") then
         it(name .. " (" .. case.module .. ")", function()
-          for _, target in ipairs { case.target, T(case.target) } do
-            local crit = nn[case.module]()
+          local targets -- labels as a table and as a tensor, or a regression target tensor
+          if case.target.shape then targets = { H.tensor(case.target) } else targets = { case.target, T(case.target) } end
+          for _, target in ipairs(targets) do
+            local args, n = arguments(case)
+            local crit = nn[case.module](unpack(args, 1, n))
             local input = H.tensor(case.input)
             local loss = crit:forward(input, target)
             assert.is_true(math.abs(loss - case.loss) <= RTOL * math.abs(case.loss),

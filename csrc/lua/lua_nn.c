@@ -12,7 +12,9 @@
 #include "nn/conv.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
+#include "nn/nn_common.h"
 #include "nn/pool.h"
+#include "nn/shape.h"
 
 /* The kernels behind lua/mnist/nn/. Outputs come first, as in the C headers; an optional
  * tensor is nil. The Lua modules check shapes first and raise errors that name the module, so
@@ -89,17 +91,50 @@ static int l_conv2d_backward(lua_State *L) {
     return 0;
 }
 
-/* core.maxpool2d_forward(out, indices, inp, kh, kw, sh, sw, ph, pw) -> out */
+/* Reads the window (kh, kw) at idx, idx+1 and strides and paddings after them into geo[6]. */
+static void check_window(lua_State *L, int idx, const char *fn, int geo[6]) {
+    geo[0] = check_int_arg(L, idx, fn, "kernel height", 1, 1 << 20);
+    geo[1] = check_int_arg(L, idx + 1, fn, "kernel width", 1, 1 << 20);
+    check_geometry(L, idx + 2, fn, geo + 2);
+}
+
+/* core.maxpool2d_forward(out, indices, inp, kh, kw, sh, sw, ph, pw [, ceil]) -> out */
 static int l_maxpool2d_forward(lua_State *L) {
     const char *fn = "maxpool2d_forward";
     Tensor *out = check_dense(L, 1, fn), *indices = check_dense(L, 2, fn),
            *inp = check_dense(L, 3, fn);
-    int kh = check_int_arg(L, 4, fn, "kernel height", 1, 1 << 20);
-    int kw = check_int_arg(L, 5, fn, "kernel width", 1, 1 << 20);
-    int geo[4];
-    check_geometry(L, 6, fn, geo);
-    check_nn(L, maxpool2d_forward(out, indices, inp, kh, kw, geo[0], geo[1], geo[2], geo[3]), fn, 3,
-             "out", out, "indices", indices, "input", inp);
+    int geo[6];
+    check_window(L, 4, fn, geo);
+    int ceil_mode = lua_toboolean(L, 10);
+    check_nn(L, maxpool2d_forward(out, indices, inp, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5],
+                                  ceil_mode),
+             fn, 3, "out", out, "indices", indices, "input", inp);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.avgpool2d_forward(out, inp, kh, kw, sh, sw, ph, pw, ceil, count_include_pad) -> out */
+static int l_avgpool2d_forward(lua_State *L) {
+    const char *fn = "avgpool2d_forward";
+    Tensor *out = check_dense(L, 1, fn), *inp = check_dense(L, 2, fn);
+    int geo[6];
+    check_window(L, 3, fn, geo);
+    int st = avgpool2d_forward(out, inp, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5],
+                               lua_toboolean(L, 9), lua_toboolean(L, 10));
+    check_nn(L, st, fn, 2, "out", out, "input", inp);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.avgpool2d_backward(dinp, dout, kh, kw, sh, sw, ph, pw, ceil, count_include_pad) -> dinp */
+static int l_avgpool2d_backward(lua_State *L) {
+    const char *fn = "avgpool2d_backward";
+    Tensor *dinp = check_dense(L, 1, fn), *dout = check_dense(L, 2, fn);
+    int geo[6];
+    check_window(L, 3, fn, geo);
+    int st = avgpool2d_backward(dinp, dout, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5],
+                                lua_toboolean(L, 9), lua_toboolean(L, 10));
+    check_nn(L, st, fn, 2, "dinp", dinp, "dout", dout);
     lua_settop(L, 1);
     return 1;
 }
@@ -293,6 +328,206 @@ static int l_cross_entropy_backward(lua_State *L) {
     return 1;
 }
 
+
+/* The names of ActivationKind, in its order. */
+static const char *const activation_names[] = {"tanh", "sigmoid", "logsigmoid", "leaky_relu",
+                                               "elu", "hardtanh", NULL};
+
+/* The constant at idx (0 when nil). */
+static float opt_constant(lua_State *L, int idx, const char *fn, const char *what) {
+    return lua_isnoneornil(L, idx) ? 0.0f : check_float_arg(L, idx, fn, what);
+}
+
+/* core.activation_forward(out, inp, kind, a, b) -> out   (kind: "tanh", "sigmoid", ...) */
+static int l_activation_forward(lua_State *L) {
+    const char *fn = "activation_forward";
+    Tensor *out = check_dense(L, 1, fn), *inp = check_dense(L, 2, fn);
+    int kind = luaL_checkoption(L, 3, NULL, activation_names);
+    float a = opt_constant(L, 4, fn, "a"), b = opt_constant(L, 5, fn, "b");
+    check_nn(L, activation_forward(out, inp, kind, a, b), fn, 2, "out", out, "input", inp);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.activation_backward(dinp, dout, inp, out, kind, a, b) -> dinp */
+static int l_activation_backward(lua_State *L) {
+    const char *fn = "activation_backward";
+    Tensor *dinp = check_dense(L, 1, fn), *dout = check_dense(L, 2, fn),
+           *inp = check_dense(L, 3, fn), *out = check_dense(L, 4, fn);
+    int kind = luaL_checkoption(L, 5, NULL, activation_names);
+    float a = opt_constant(L, 6, fn, "a"), b = opt_constant(L, 7, fn, "b");
+    check_nn(L, activation_backward(dinp, dout, inp, out, kind, a, b), fn, 4, "dinp", dinp, "dout",
+             dout, "input", inp, "out", out);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.spatial_dropout_forward(out, mask, inp, p, scale, rng) -> out */
+static int l_spatial_dropout_forward(lua_State *L) {
+    const char *fn = "spatial_dropout_forward";
+    Tensor *out = check_dense(L, 1, fn), *mask = check_dense(L, 2, fn),
+           *inp = check_dense(L, 3, fn);
+    float p = check_float_arg(L, 4, fn, "p"), scale = check_float_arg(L, 5, fn, "scale");
+    if (!(p >= 0.0f && p <= 1.0f)) raisef(L, fn, "p must be in [0, 1], got %g", (double)p);
+    Rng *rng = check_rng(L, 6, fn);
+    check_nn(L, spatial_dropout_forward(out, mask, inp, p, scale, rng), fn, 3, "out", out, "mask",
+             mask, "input", inp);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.spatial_dropout_backward(dinp, dout, mask) -> dinp */
+static int l_spatial_dropout_backward(lua_State *L) {
+    return ternary_call(L, "spatial_dropout_backward", spatial_dropout_backward, "dinp", "dout",
+                        "mask");
+}
+
+/* core.softmax_forward(out, inp, dim, log) -> out   (dim 1-based) */
+static int l_softmax_forward(lua_State *L) {
+    const char *fn = "softmax_forward";
+    Tensor *out = check_dense(L, 1, fn), *inp = check_dense(L, 2, fn);
+    int dim = check_int_arg(L, 3, fn, "dim", 1, TENSOR_MAX_DIMS);
+    check_nn(L, softmax_forward(out, inp, dim - 1, lua_toboolean(L, 4)), fn, 2, "out", out, "input",
+             inp);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.softmax_backward(dinp, dout, out, dim, log) -> dinp */
+static int l_softmax_backward(lua_State *L) {
+    const char *fn = "softmax_backward";
+    Tensor *dinp = check_dense(L, 1, fn), *dout = check_dense(L, 2, fn),
+           *out = check_dense(L, 3, fn);
+    int dim = check_int_arg(L, 4, fn, "dim", 1, TENSOR_MAX_DIMS);
+    check_nn(L, softmax_backward(dinp, dout, out, dim - 1, lua_toboolean(L, 5)), fn, 3, "dinp",
+             dinp, "dout", dout, "out", out);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* Reads the paddings l, r, t, b at idx .. idx+3 (negative: cropping). */
+static void check_pads(lua_State *L, int idx, const char *fn, int pad[4]) {
+    static const char *const names[] = {"pad left", "pad right", "pad top", "pad bottom"};
+    for (int i = 0; i < 4; i++) pad[i] = check_int_arg(L, idx + i, fn, names[i], -(1 << 20), 1 << 20);
+}
+
+/* core.pad2d_forward(out, inp, l, r, t, b) -> out */
+static int l_pad2d_forward(lua_State *L) {
+    const char *fn = "pad2d_forward";
+    Tensor *out = check_dense(L, 1, fn), *inp = check_dense(L, 2, fn);
+    int pad[4];
+    check_pads(L, 3, fn, pad);
+    check_nn(L, pad2d_forward(out, inp, pad[0], pad[1], pad[2], pad[3]), fn, 2, "out", out,
+             "input", inp);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.pad2d_backward(dinp, dout, l, r, t, b) -> dinp */
+static int l_pad2d_backward(lua_State *L) {
+    const char *fn = "pad2d_backward";
+    Tensor *dinp = check_dense(L, 1, fn), *dout = check_dense(L, 2, fn);
+    int pad[4];
+    check_pads(L, 3, fn, pad);
+    check_nn(L, pad2d_backward(dinp, dout, pad[0], pad[1], pad[2], pad[3]), fn, 2, "dinp", dinp,
+             "dout", dout);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.concat_copy(big, part, dim, offset, into_big): dim 1-based, offset 0-based along dim. */
+static int l_concat_copy(lua_State *L) {
+    const char *fn = "concat_copy";
+    Tensor *big = check_dense(L, 1, fn), *part = check_dense(L, 2, fn);
+    int dim = check_int_arg(L, 3, fn, "dim", 1, TENSOR_MAX_DIMS);
+    double offset = check_number(L, 4, fn, "offset");
+    if (offset < 0 || offset != floor(offset) || offset > (double)TENSOR_MAX_NUMEL)
+        raisef(L, fn, "offset must be a whole number >= 0, got %g", offset);
+    check_nn(L, concat_copy(big, part, dim - 1, (int64_t)offset, lua_toboolean(L, 5)), fn, 2,
+             "big", big, "part", part);
+    return 0;
+}
+
+/* core.class_nll_forward(logp, targets, weights|nil, size_average) -> loss, total_weight */
+static int l_class_nll_forward(lua_State *L) {
+    const char *fn = "class_nll_forward";
+    Tensor *logp = check_dense(L, 1, fn), *targets = check_labels(L, 2, fn),
+           *weights = opt_dense(L, 3, fn);
+    float loss, total;
+    check_nn(L, class_nll_forward(&loss, &total, logp, targets, weights, lua_toboolean(L, 4)), fn,
+             3, "input", logp, "labels", targets, "weights", weights);
+    lua_pushnumber(L, loss);
+    lua_pushnumber(L, total);
+    return 2;
+}
+
+/* core.class_nll_backward(dlogp, targets, weights|nil, size_average, scale) -> dlogp */
+static int l_class_nll_backward(lua_State *L) {
+    const char *fn = "class_nll_backward";
+    Tensor *dlogp = check_dense(L, 1, fn), *targets = check_labels(L, 2, fn),
+           *weights = opt_dense(L, 3, fn);
+    float scale = lua_isnoneornil(L, 5) ? 1.0f : check_float_arg(L, 5, fn, "scale");
+    check_nn(L, class_nll_backward(dlogp, targets, weights, lua_toboolean(L, 4), scale), fn, 3,
+             "dinp", dlogp, "labels", targets, "weights", weights);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static const char *const pointwise_names[] = {"mse", "smooth_l1", "bce", "dist_kl_div", NULL};
+
+/* core.pointwise_loss_forward(inp, target, weights|nil, kind, size_average) -> loss */
+static int l_pointwise_loss_forward(lua_State *L) {
+    const char *fn = "pointwise_loss_forward";
+    Tensor *inp = check_dense(L, 1, fn), *target = check_dense(L, 2, fn),
+           *weights = opt_dense(L, 3, fn);
+    int kind = luaL_checkoption(L, 4, NULL, pointwise_names);
+    float loss;
+    check_nn(L, pointwise_loss_forward(&loss, inp, target, weights, kind, lua_toboolean(L, 5)), fn,
+             3, "input", inp, "target", target, "weights", weights);
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+/* core.pointwise_loss_backward(dinp, inp, target, weights|nil, kind, size_average, scale) -> dinp */
+static int l_pointwise_loss_backward(lua_State *L) {
+    const char *fn = "pointwise_loss_backward";
+    Tensor *dinp = check_dense(L, 1, fn), *inp = check_dense(L, 2, fn),
+           *target = check_dense(L, 3, fn), *weights = opt_dense(L, 4, fn);
+    int kind = luaL_checkoption(L, 5, NULL, pointwise_names);
+    float scale = lua_isnoneornil(L, 7) ? 1.0f : check_float_arg(L, 7, fn, "scale");
+    int st = pointwise_loss_backward(dinp, inp, target, weights, kind, lua_toboolean(L, 6), scale);
+    check_nn(L, st, fn, 4, "dinp", dinp, "input", inp, "target", target, "weights", weights);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.multimargin_forward(inp, targets, weights|nil, p, margin, size_average) -> loss */
+static int l_multimargin_forward(lua_State *L) {
+    const char *fn = "multimargin_forward";
+    Tensor *inp = check_dense(L, 1, fn), *targets = check_labels(L, 2, fn),
+           *weights = opt_dense(L, 3, fn);
+    int p = check_int_arg(L, 4, fn, "p", 1, 2);
+    float margin = check_float_arg(L, 5, fn, "margin"), loss;
+    check_nn(L, multimargin_forward(&loss, inp, targets, weights, p, margin, lua_toboolean(L, 6)),
+             fn, 3, "input", inp, "labels", targets, "weights", weights);
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+/* core.multimargin_backward(dinp, inp, targets, weights|nil, p, margin, size_average, scale) */
+static int l_multimargin_backward(lua_State *L) {
+    const char *fn = "multimargin_backward";
+    Tensor *dinp = check_dense(L, 1, fn), *inp = check_dense(L, 2, fn),
+           *targets = check_labels(L, 3, fn), *weights = opt_dense(L, 4, fn);
+    int p = check_int_arg(L, 5, fn, "p", 1, 2);
+    float margin = check_float_arg(L, 6, fn, "margin");
+    float scale = lua_isnoneornil(L, 8) ? 1.0f : check_float_arg(L, 8, fn, "scale");
+    int st = multimargin_backward(dinp, inp, targets, weights, p, margin, lua_toboolean(L, 7), scale);
+    check_nn(L, st, fn, 4, "dinp", dinp, "input", inp, "labels", targets, "weights", weights);
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* core.storage_offset(t) -> t's first element, counted in elements from the start of its storage
  * (0-based). With t:shares(arena) it tells whether a parameter still sits where getParameters
  * put it. */
@@ -322,6 +557,23 @@ static const luaL_Reg nn_functions[] = {
     {"nll_backward", l_nll_backward},
     {"cross_entropy_forward", l_cross_entropy_forward},
     {"cross_entropy_backward", l_cross_entropy_backward},
+    {"avgpool2d_forward", l_avgpool2d_forward},
+    {"avgpool2d_backward", l_avgpool2d_backward},
+    {"activation_forward", l_activation_forward},
+    {"activation_backward", l_activation_backward},
+    {"spatial_dropout_forward", l_spatial_dropout_forward},
+    {"spatial_dropout_backward", l_spatial_dropout_backward},
+    {"softmax_forward", l_softmax_forward},
+    {"softmax_backward", l_softmax_backward},
+    {"pad2d_forward", l_pad2d_forward},
+    {"pad2d_backward", l_pad2d_backward},
+    {"concat_copy", l_concat_copy},
+    {"class_nll_forward", l_class_nll_forward},
+    {"class_nll_backward", l_class_nll_backward},
+    {"pointwise_loss_forward", l_pointwise_loss_forward},
+    {"pointwise_loss_backward", l_pointwise_loss_backward},
+    {"multimargin_forward", l_multimargin_forward},
+    {"multimargin_backward", l_multimargin_backward},
     {"storage_offset", l_storage_offset},
     {NULL, NULL},
 };

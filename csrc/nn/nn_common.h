@@ -7,6 +7,20 @@
 
 #include "tensor/tensor.h"
 
+/* For the plain elementwise loops: one copy for x86-64-v3 CPUs (AVX2 and FMA: Haswell, Zen and
+ * later) and a portable one, picked when the library loads (the build targets baseline x86-64).
+ * Without trapping math GCC may turn a `?:` on floats into a vector blend; with it, the loop keeps
+ * its branch and stays scalar. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NN_VEC_LOOP __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("no-trapping-math")))
+/* The math such loops call: GCC inlines only functions with the same optimize options, and a loop
+ * with a call left in it does not vectorize. */
+#define NN_VEC_INLINE static inline __attribute__((always_inline, optimize("no-trapping-math")))
+#else
+#define NN_VEC_LOOP
+#define NN_VEC_INLINE static inline
+#endif
+
 /* 1 when t is a live, contiguous float32 tensor (the kernels read tensor_f32(t) as numel floats). */
 static inline int nn_is_f32(const Tensor *t) {
     return t && t->storage && t->dtype == DTYPE_FLOAT32 && tensor_is_contiguous(t);

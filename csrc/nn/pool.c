@@ -9,13 +9,22 @@
 
 #define MAXPOOL_MAX_PLANE ((int64_t)1 << 24) /* indices are exact floats below this */
 
-int maxpool2d_out_size(int64_t *oh, int64_t *ow, int64_t h, int64_t w, int kh, int kw, int sh,
-                       int sw, int ph, int pw) {
+/* Windows along one axis: floor or ceil((size + 2 pad - k) / s) + 1, without a last ceil-mode
+ * window that would start at or past size + pad (Torch7's and PyTorch's rule). */
+static int64_t windows(int64_t size, int k, int s, int pad, int ceil) {
+    int64_t span = size + 2 * pad - k;
+    int64_t n = (ceil ? (span + s - 1) / s : span / s) + 1;
+    if (ceil && (n - 1) * s >= size + pad) n--;
+    return n;
+}
+
+int pool2d_out_size(int64_t *oh, int64_t *ow, int64_t h, int64_t w, int kh, int kw, int sh, int sw,
+                    int ph, int pw, int ceil) {
     if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw)
         return MN_ERR_ARG;
     if (h + 2 * ph < kh || w + 2 * pw < kw || h * w > MAXPOOL_MAX_PLANE) return MN_ERR_SHAPE;
-    *oh = (h + 2 * ph - kh) / sh + 1;
-    *ow = (w + 2 * pw - kw) / sw + 1;
+    *oh = windows(h, kh, sh, ph, ceil);
+    *ow = windows(w, kw, sw, pw, ceil);
     return MN_OK;
 }
 
@@ -291,8 +300,8 @@ static void forward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
     const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
     const int kh = j->kh, kw = j->kw, sh = j->sh, sw = j->sw, ph = j->ph, pw = j->pw;
     (void)part;
-    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 &&
-        forward_planes_2x2(j, lo, hi))
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * oh <= h &&
+        2 * ow <= w && forward_planes_2x2(j, lo, hi)) /* not a ceil-mode window past the edge */
         return;
     for (int64_t pl = lo; pl < hi; pl++) {
         const float *src = j->x + pl * h * w; /* (H, W) */
@@ -339,12 +348,12 @@ static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
 }
 
 int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, int kw, int sh,
-                      int sw, int ph, int pw) {
+                      int sw, int ph, int pw, int ceil) {
     if (!nn_is_f32(inp)) return MN_ERR_DTYPE;
     if (inp->ndim != 4) return MN_ERR_SHAPE;
     const int64_t h = inp->shape[2], w = inp->shape[3];
     int64_t oh, ow;
-    int st = maxpool2d_out_size(&oh, &ow, h, w, kh, kw, sh, sw, ph, pw);
+    int st = pool2d_out_size(&oh, &ow, h, w, kh, kw, sh, sw, ph, pw, ceil);
     if (st) return st;
     const int64_t out_shape[4] = {inp->shape[0], inp->shape[1], oh, ow};
     if (!nn_has_shape(out, 4, out_shape) || !nn_has_shape(indices, 4, out_shape))
@@ -370,5 +379,101 @@ int maxpool2d_backward(Tensor *dinp, const Tensor *dout, const Tensor *indices) 
                  backward_planes, &job);
     for (int p = 0; p < PARALLEL_MAX_THREADS; p++)
         if (job.status[p]) return job.status[p];
+    return MN_OK;
+}
+
+/* ---- average pooling ---------------------------------------------------------------------------- */
+
+typedef struct {
+    const float *x;  /* forward: (N*C, H, W) input */
+    float *y;        /* forward: (N*C, OH, OW) output */
+    const float *dy; /* backward: (N*C, OH, OW) */
+    float *dx;       /* backward: (N*C, H, W) */
+    int64_t h, w, oh, ow;
+    int kh, kw, sh, sw, ph, pw, include_pad;
+} AvgJob;
+
+/* Window (i, j)'s rows [*r0, *r1) and columns [*c0, *c1) inside the image, and 1 / its divisor. */
+static float avg_window(const AvgJob *j, int64_t i, int64_t q, int64_t *r0, int64_t *r1,
+                        int64_t *c0, int64_t *c1) {
+    int64_t hs = i * j->sh - j->ph, ws = q * j->sw - j->pw;
+    int64_t he = hs + j->kh, we = ws + j->kw;
+    if (he > j->h + j->ph) he = j->h + j->ph; /* a ceil-mode window past the padding */
+    if (we > j->w + j->pw) we = j->w + j->pw;
+    const int64_t padded = (he - hs) * (we - ws);
+    *r0 = hs > 0 ? hs : 0, *c0 = ws > 0 ? ws : 0;
+    *r1 = he < j->h ? he : j->h, *c1 = we < j->w ? we : j->w;
+    const int64_t inside = (*r1 - *r0) * (*c1 - *c0);
+    return 1.0f / (float)(j->include_pad ? padded : inside);
+}
+
+static void avg_forward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
+    const AvgJob *j = ctx;
+    (void)part;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const float *src = j->x + pl * j->h * j->w; /* (H, W) */
+        float *dst = j->y + pl * j->oh * j->ow;     /* (OH, OW) */
+        for (int64_t i = 0; i < j->oh; i++)
+            for (int64_t q = 0; q < j->ow; q++) {
+                int64_t r0, r1, c0, c1;
+                const float inv = avg_window(j, i, q, &r0, &r1, &c0, &c1);
+                float sum = 0.0f;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t c = c0; c < c1; c++) sum += src[r * j->w + c];
+                dst[i * j->ow + q] = sum * inv;
+            }
+    }
+}
+
+static void avg_backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
+    const AvgJob *j = ctx;
+    (void)part;
+    memset(j->dx + lo * j->h * j->w, 0, (size_t)((hi - lo) * j->h * j->w) * sizeof *j->dx);
+    for (int64_t pl = lo; pl < hi; pl++) {
+        float *dst = j->dx + pl * j->h * j->w;          /* (H, W) */
+        const float *g = j->dy + pl * j->oh * j->ow;    /* (OH, OW) */
+        for (int64_t i = 0; i < j->oh; i++)
+            for (int64_t q = 0; q < j->ow; q++) {
+                int64_t r0, r1, c0, c1;
+                const float share = g[i * j->ow + q] * avg_window(j, i, q, &r0, &r1, &c0, &c1);
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t c = c0; c < c1; c++) dst[r * j->w + c] += share;
+            }
+    }
+}
+
+/* The job for inp or dinp (N, C, H, W) and out or dout (N, C, OH, OW), shapes checked. */
+static int avg_job(AvgJob *j, const Tensor *big, const Tensor *small, int kh, int kw, int sh,
+                   int sw, int ph, int pw, int ceil, int include_pad) {
+    if (!nn_is_f32(big) || !nn_is_f32(small)) return MN_ERR_DTYPE;
+    if (big->ndim != 4) return MN_ERR_SHAPE;
+    int64_t oh, ow;
+    int st = pool2d_out_size(&oh, &ow, big->shape[2], big->shape[3], kh, kw, sh, sw, ph, pw, ceil);
+    if (st) return st;
+    const int64_t out_shape[4] = {big->shape[0], big->shape[1], oh, ow};
+    if (!nn_has_shape(small, 4, out_shape)) return MN_ERR_SHAPE;
+    if (tensor_overlaps(big, small)) return MN_ERR_ARG;
+    *j = (AvgJob){NULL, NULL, NULL, NULL, big->shape[2], big->shape[3], oh, ow,
+                  kh, kw, sh, sw, ph, pw, include_pad != 0};
+    return MN_OK;
+}
+
+int avgpool2d_forward(Tensor *out, const Tensor *inp, int kh, int kw, int sh, int sw, int ph,
+                      int pw, int ceil, int count_include_pad) {
+    AvgJob j;
+    int st = avg_job(&j, inp, out, kh, kw, sh, sw, ph, pw, ceil, count_include_pad);
+    if (st) return st;
+    j.x = tensor_f32(inp), j.y = tensor_f32(out);
+    parallel_for(inp->shape[0] * inp->shape[1], plane_grain(j.h * j.w), avg_forward_planes, &j);
+    return MN_OK;
+}
+
+int avgpool2d_backward(Tensor *dinp, const Tensor *dout, int kh, int kw, int sh, int sw, int ph,
+                       int pw, int ceil, int count_include_pad) {
+    AvgJob j;
+    int st = avg_job(&j, dinp, dout, kh, kw, sh, sw, ph, pw, ceil, count_include_pad);
+    if (st) return st;
+    j.dy = tensor_f32(dout), j.dx = tensor_f32(dinp);
+    parallel_for(dinp->shape[0] * dinp->shape[1], plane_grain(j.h * j.w), avg_backward_planes, &j);
     return MN_OK;
 }

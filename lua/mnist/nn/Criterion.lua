@@ -1,8 +1,11 @@
 -- nn.Criterion: the base class of the losses, with Torch7's contract:
 --   loss = crit:forward(input, target)      -- a number (also crit.output)
 --   gradInput = crit:backward(input, target) -- d(loss)/d(input), a buffer reused across calls
--- Targets are class labels, 0-based (the digit itself for MNIST): a Lua table of N numbers, or
--- a float32 (or uint8) tensor of shape (N).
+-- Classification targets are class labels, 0-based (the digit itself for MNIST): a Lua table of N
+-- numbers, or a float32 (or uint8) tensor of shape (N). Regression criteria (MSECriterion, ...)
+-- take a target tensor of the input's shape.
+-- crit.sizeAverage (true by default, as Torch7): the loss is a mean (over the batch, or over the
+-- elements for the elementwise losses); false makes it a sum.
 local core = require "mnist.core"
 local T = require "mnist.tensor"
 local Module = require "mnist.nn.Module"
@@ -13,6 +16,31 @@ Criterion.isCriterion = true
 function Criterion:__init()
   parent.__init(self)
   self.output = 0
+  self.sizeAverage = true
+end
+
+-- Sets sizeAverage from a constructor argument (nil keeps true), or raises.
+function Criterion:setSizeAverage(sizeAverage)
+  if sizeAverage ~= nil and type(sizeAverage) ~= "boolean" then
+    self:argumentError("sizeAverage must be a boolean, got %s", type(sizeAverage))
+  end
+  self.sizeAverage = sizeAverage ~= false
+end
+
+-- Optional per-class weights: nil, or a float32 vector of `count` values (any count when nil).
+function Criterion:setWeights(weights)
+  if weights ~= nil and not (T.is_tensor(weights) and weights:dim() == 1 and weights:dtype() == "float32") then
+    self:argumentError("weights must be a float32 vector (one weight per class), got %s",
+      T.is_tensor(weights) and T.shape_str(weights) or type(weights))
+  end
+  self.weights = weights
+end
+
+-- Checks that the weights, if any, hold one value per class.
+function Criterion:checkWeights(classes)
+  if self.weights and self.weights:numel() ~= classes then
+    self:fail("has %d class weights for %d classes", self.weights:numel(), classes)
+  end
 end
 
 function Criterion:forward(input, target)

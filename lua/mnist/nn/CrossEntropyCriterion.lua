@@ -1,6 +1,8 @@
 -- nn.CrossEntropyCriterion(): log-softmax and the negative log-likelihood fused, on raw scores
--- (N, classes), averaged over the batch; as PyTorch's CrossEntropyLoss(). The gradient is
--- (softmax - onehot) / N in one pass. m.logProbabilities holds the last log-softmax.
+-- (N, classes), averaged over the batch (summed when crit.sizeAverage is false); as PyTorch's
+-- CrossEntropyLoss(). The gradient is (softmax - onehot) / N in one pass. m.logProbabilities holds
+-- the last log-softmax. (Torch7's class weights are not supported here: ClassNLLCriterion(weights)
+-- after LogSoftMax gives them.)
 local core = require "mnist.core"
 local Criterion = require "mnist.nn.Criterion"
 
@@ -11,6 +13,7 @@ function CrossEntropyCriterion:updateOutput(input, target)
   labels, input = self:checkBatch(input, target)
   local logp = self:buffer("logProbabilities", input:size())
   self.output = core.cross_entropy_forward(logp, input, labels)
+  if not self.sizeAverage then self.output = self.output * input:size(1) end
   return self.output
 end
 
@@ -19,7 +22,7 @@ function CrossEntropyCriterion:updateGradInput(input, target)
   local labels = self:checkBatch(input, target)
   if not self.logProbabilities then self:fail("backward called before forward") end
   return core.cross_entropy_backward(self:buffer("gradInput", input:size()), self.logProbabilities,
-    labels, 1)
+    labels, self.sizeAverage and 1 or input:size(1))
 end
 
 return CrossEntropyCriterion

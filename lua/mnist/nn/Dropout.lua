@@ -28,7 +28,7 @@ function Dropout:updateOutput(input)
 end
 
 function Dropout:updateGradInput(input, gradOutput)
-  self:checkInput(input)
+  input = self:checkInput(input)
   gradOutput = self:checkGradOutput(gradOutput)
   local gradInput = self:buffer("gradInput", input:size())
   if not self.train then return gradInput:copy(gradOutput) end

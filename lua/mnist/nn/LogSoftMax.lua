@@ -1,19 +1,9 @@
--- nn.LogSoftMax(): log(softmax(x)) over each row of a batch (N, D); pairs with
--- nn.ClassNLLCriterion (together: nn.CrossEntropyCriterion on the raw scores).
-local core = require "mnist.core"
-local Module = require "mnist.nn.Module"
+-- nn.LogSoftMax(): log(softmax(x)), along the dim nn.SoftMax picks (Torch7's rule: the classes of
+-- a (N, classes) batch, the channels of an image batch); pairs with nn.ClassNLLCriterion
+-- (together: nn.CrossEntropyCriterion on the raw scores).
+local SoftMax = require "mnist.nn.SoftMax"
 
-local LogSoftMax = Module:extend("LogSoftMax")
-
-function LogSoftMax:updateOutput(input)
-  input = self:checkInput(input, 2, "(N, classes)")
-  return core.logsoftmax_forward(self:buffer("output", input:size()), input)
-end
-
-function LogSoftMax:updateGradInput(input, gradOutput)
-  self:checkInput(input, 2, "(N, classes)")
-  gradOutput = self:checkGradOutput(gradOutput)
-  return core.logsoftmax_backward(self:buffer("gradInput", input:size()), gradOutput, self.output)
-end
+local LogSoftMax = SoftMax:extend("LogSoftMax")
+LogSoftMax.takeLog = true
 
 return LogSoftMax

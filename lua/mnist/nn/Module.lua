@@ -6,7 +6,11 @@
 --   params, grads = m:parameters()  -- lists of tensors (empty lists for a module without any)
 --   flat, gflat = m:getParameters() -- every parameter / gradient moved into one flat tensor
 --   m:training() / m:evaluate()     -- dropout and batch norm behave differently in each
---   m:clone()                       -- a deep copy
+--   m:clone([names...])             -- a deep copy; with names ("weight", "bias", "gradWeight",
+--                                   --   "gradBias"), those tensors shared with m (Torch7's clone)
+--   m:share(other, names...)        -- those tensors of m now share other's storage (recursively)
+--   m:reset([stdv])                 -- new random weights: uniform(-stdv*sqrt(3), stdv*sqrt(3))
+--   m:apply(fn), m:findModules(typename), m:float(), m:type("torch.FloatTensor")
 --   m:state()                       -- {name, tensor} pairs in PyTorch's state_dict order
 --   m:namedTensors(prefix)          -- the same with a name prefix ("features.0.weight", ...)
 --   m:children(), m:listModules()   -- the child modules; every module, depth first
@@ -142,14 +146,41 @@ function Module:numParameters()
   return n
 end
 
+-- The tensors of a list that are distinct regions (the first of each), and for every tensor the
+-- first one holding the same region: a parameter shared between modules (share, clone with
+-- names) appears once in the flat arena and stays shared. Tensors that overlap only in part
+-- cannot be flattened apart: nil and the reason.
+local function distinct_regions(tensors, what)
+  local unique, owner = {}, {}
+  for i, t in ipairs(tensors) do
+    local first, off, n = nil, core.storage_offset(t), t:numel()
+    for _, u in ipairs(unique) do
+      if t:shares(u) then
+        local uoff, un = core.storage_offset(u), u:numel()
+        if uoff == off and un == n then first = u break end
+        if off < uoff + un and uoff < off + n then
+          return nil, ("getParameters: %s %d overlaps another one in part; share whole tensors only")
+            :format(what, i)
+        end
+      end
+    end
+    if not first then unique[#unique + 1], first = t, t end
+    owner[i] = first
+  end
+  return unique, owner
+end
+
 -- Moves `tensors` into one flat arena (keeping their values) and returns the arena; returns
--- `arena` itself when the tensors already sit there back to back in the same order.
-local function flatten(tensors, arena)
+-- `arena` itself when the distinct tensors already sit there back to back in the same order.
+-- nil and the reason when they cannot be flattened.
+local function flatten(tensors, arena, what)
+  local unique, owner = distinct_regions(tensors, what)
+  if not unique then return nil, owner end
   local total = 0
-  for _, t in ipairs(tensors) do total = total + t:numel() end
+  for _, t in ipairs(unique) do total = total + t:numel() end
   if arena and arena:numel() == total then
     local offset, intact = core.storage_offset(arena), true
-    for _, t in ipairs(tensors) do
+    for _, t in ipairs(unique) do
       if not t:shares(arena) or core.storage_offset(t) ~= offset then intact = false break end
       offset = offset + t:numel()
     end
@@ -157,13 +188,14 @@ local function flatten(tensors, arena)
   end
   if total == 0 then return nil end
   arena = T.zeros(total)
-  local offset = 0
-  for _, t in ipairs(tensors) do
+  local at, offset = {}, 0
+  for _, t in ipairs(unique) do
     local n = t:numel()
-    arena:narrow(1, offset + 1, n):copy(t)
-    t:set_storage(arena, offset)
+    core.concat_copy(arena, t:view(n), 1, offset, true)
+    at[t] = offset
     offset = offset + n
   end
+  for i, t in ipairs(tensors) do t:set_storage(arena, at[owner[i]]) end
   return arena
 end
 
@@ -174,9 +206,17 @@ end
 -- without parameters.
 function Module:getParameters()
   local params, grads = self:parameters()
-  self._flatParameters = flatten(params, self._flatParameters)
-  self._flatGradParameters = flatten(grads, self._flatGradParameters)
-  return self._flatParameters, self._flatGradParameters
+  local flat, why = flatten(params, self._flatParameters, "parameter")
+  if why then self:fail("%s", why) end
+  local gradFlat, gradWhy = flatten(grads, self._flatGradParameters, "gradient")
+  if gradWhy then self:fail("%s", gradWhy) end
+  if (flat and flat:numel() or 0) ~= (gradFlat and gradFlat:numel() or 0) then
+    self:fail("getParameters: %d distinct parameter values but %d gradient values; modules that "
+      .. "share parameters must share their gradients too (clone('weight', 'bias', 'gradWeight', "
+      .. "'gradBias'))", flat and flat:numel() or 0, gradFlat and gradFlat:numel() or 0)
+  end
+  self._flatParameters, self._flatGradParameters = flat, gradFlat
+  return flat, gradFlat
 end
 
 function Module:training()
@@ -196,10 +236,27 @@ function Module:clearState()
   return self
 end
 
+-- seen: originals -> copies; seen[REGIONS]: the tensors cloned so far, so that a tensor sharing
+-- another's region (a shared parameter) is copied as a view of that one's copy.
+local REGIONS = {}
+
+local function copy_tensor(x, seen)
+  local regions = seen[REGIONS]
+  for _, o in ipairs(regions) do
+    if x:shares(o) and core.storage_offset(x) == core.storage_offset(o) and x:numel() == o:numel() then
+      local view = T.zeros(x:size())
+      view:set_storage(seen[o], 0)
+      return view
+    end
+  end
+  regions[#regions + 1] = x
+  return x:clone()
+end
+
 local function deepcopy(x, seen)
   if seen[x] ~= nil then return seen[x] end
   if T.is_tensor(x) then
-    seen[x] = x:clone()
+    seen[x] = copy_tensor(x, seen)
     return seen[x]
   end
   if type(x) ~= "table" then return x end -- numbers, strings, generators are shared
@@ -209,9 +266,89 @@ local function deepcopy(x, seen)
   return setmetatable(copy, getmetatable(x))
 end
 
--- A deep copy: same class, same values, no shared tensors.
-function Module:clone()
-  return deepcopy(self, {})
+-- A deep copy: same class, same values, no tensor shared with this module (tensors shared inside
+-- it stay shared inside the copy). With names, m:clone("weight", "bias", ...) then shares those
+-- tensors with this module, as Torch7's (e.g. the twin branches of a siamese network).
+function Module:clone(...)
+  local copy = deepcopy(self, { [REGIONS] = {} })
+  if select("#", ...) > 0 then copy:share(self, ...) end
+  return copy
+end
+
+-- m:share(other, "weight", "bias", ...): m's tensors of those names now live in other's storage
+-- (same values, updates seen by both); containers share child by child. Returns m.
+function Module:share(other, ...)
+  if not Module.isModule(other) then self:fail("share expects a module, got %s", type(other)) end
+  for i = 1, select("#", ...) do
+    local name = select(i, ...)
+    if type(name) ~= "string" then
+      self:fail("share: tensor names must be strings, got %s", type(name))
+    end
+    local mine, theirs = self[name], other[name]
+    if T.is_tensor(mine) and T.is_tensor(theirs) then
+      if mine:numel() ~= theirs:numel() then
+        self:fail("share: %s %s and %s differ in size", name, T.shape_str(mine), T.shape_str(theirs))
+      end
+      mine:set_storage(theirs, 0)
+    end
+  end
+  local mineChildren, theirChildren = self:children(), other:children()
+  if #mineChildren ~= #theirChildren then
+    self:fail("share: %d children here, %d in %s", #mineChildren, #theirChildren, tostring(other))
+  end
+  for k, child in ipairs(mineChildren) do child:share(theirChildren[k], ...) end
+  return self
+end
+
+-- New random parameters (Torch7's reset); containers reset their children. Leaves without
+-- parameters have nothing to do.
+function Module:reset(stdv)
+  for _, child in ipairs(self:children()) do child:reset(stdv) end
+  return self
+end
+
+-- Calls fn(m) on this module and then on every module inside it, depth first.
+function Module:apply(fn)
+  fn(self)
+  for _, child in ipairs(self:children()) do child:apply(fn) end
+  return self
+end
+
+-- The modules of class typename ("nn.Linear" or "Linear"), depth first, and the container
+-- directly holding each one (nil for this module itself), as Torch7's findModules.
+function Module:findModules(typename, container)
+  if type(typename) ~= "string" then
+    self:fail("findModules expects a type name such as \"nn.Linear\", got %s", type(typename))
+  end
+  if not typename:find("^nn%.") then typename = "nn." .. typename end
+  local found, holders = {}, {}
+  if self.__typename == typename then found[1], holders[1] = self, container end
+  for _, child in ipairs(self:children()) do
+    local f, h = child:findModules(typename, self)
+    for k = 1, #f do found[#found + 1], holders[#holders + 1] = f[k], h[k] end
+  end
+  return found, holders
+end
+
+-- Tensor types: every module is float32 (torch.FloatTensor); m:float() and
+-- m:type("torch.FloatTensor") return m, m:type() the type's name; anything else is refused.
+function Module:type(name)
+  if name == nil then return "torch.FloatTensor" end
+  if name == "torch.FloatTensor" or name == "float" or name == "float32" then return self end
+  self:fail("type %s is not supported: mnist.nn modules are float32 only (torch.FloatTensor)",
+    tostring(name))
+end
+
+function Module:float()
+  return self
+end
+
+function Module:double()
+  return self:type("torch.DoubleTensor")
+end
+
+function Module:cuda()
+  return self:type("torch.CudaTensor")
 end
 
 -- Structure and names --------------------------------------------------------------------------
@@ -340,6 +477,42 @@ function Module:buffer(name, shape)
   return t
 end
 
+-- self[list][i] (list: a table field), reused when it already has `shape`, else a new zero
+-- tensor stored there: the per-child or per-input buffers of containers and table modules.
+function Module:bufferAt(list, i, shape)
+  local holder = self[list]
+  if type(holder) ~= "table" then
+    holder = {}
+    self[list] = holder
+  end
+  local t = holder[i]
+  if not (T.is_tensor(t) and same_shape(t, shape)) then
+    t = T.zeros(shape)
+    holder[i] = t
+  end
+  return t
+end
+
+-- true when tensors a and b have the same shape.
+Module.sameSize = same_dims
+
+-- Checks that x is a Lua table of at least `count` float32 tensors (any count when nil).
+function Module:checkTensorTable(x, count, what)
+  what = what or "input"
+  if type(x) ~= "table" or T.is_tensor(x) then
+    self:fail("expected a table of tensors as %s, got %s", what, T.is_tensor(x) and "a tensor" or type(x))
+  end
+  if #x < (count or 1) then
+    self:fail("expected %d tensors in the %s table, got %d", count or 1, what, #x)
+  end
+  for i, t in ipairs(x) do
+    if not T.is_tensor(t) or t:dtype() ~= "float32" then
+      self:fail("%s[%d] must be a float32 tensor, got %s", what, i,
+        T.is_tensor(t) and t:dtype() or type(t))
+    end
+  end
+end
+
 -- self[name] as scratch of at least n floats (any shape), reallocated only when too small.
 function Module:workspaceBuffer(name, n)
   local t = self[name]
@@ -350,12 +523,16 @@ function Module:workspaceBuffer(name, n)
   return t
 end
 
--- PyTorch's default initialisation for conv and linear layers: weight and bias uniform in
--- (-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5) gives that bound), drawn
--- from mnist.random.default. `stdv` overrides the bound.
+-- Torch7's initialisation for conv and linear layers, which PyTorch's default also gives
+-- (kaiming_uniform with a = sqrt(5)): weight and bias uniform in (-1/sqrt(fan_in), 1/sqrt(fan_in)),
+-- drawn from mnist.random.default. With `stdv`, as Torch7's reset(stdv): uniform in
+-- (-stdv*sqrt(3), stdv*sqrt(3)), whose standard deviation is stdv.
 function Module:resetUniform(fanIn, stdv)
   local rng = require("mnist.random").default
-  local bound = stdv or 1 / math.sqrt(fanIn)
+  if stdv ~= nil and (type(stdv) ~= "number" or not (stdv >= 0)) then
+    self:fail("reset: stdv must be a number >= 0, got %s", tostring(stdv))
+  end
+  local bound = stdv and stdv * math.sqrt(3) or 1 / math.sqrt(fanIn)
   rng:fill_uniform(self.weight, -bound, bound)
   if self.bias then rng:fill_uniform(self.bias, -bound, bound) end
   return self

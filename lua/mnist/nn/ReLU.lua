@@ -35,7 +35,7 @@ function ReLU:updateOutput(input)
 end
 
 function ReLU:updateGradInput(input, gradOutput)
-  self:checkInput(input)
+  input = self:checkInput(input)
   gradOutput = self:checkGradOutput(gradOutput)
   if self.inplace then
     self.gradInput = core.relu_backward(gradOutput, gradOutput, self.output)

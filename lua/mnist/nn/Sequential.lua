@@ -2,39 +2,10 @@
 --   local model = nn.Sequential():add(nn.Linear(784, 10)):add(nn.LogSoftMax())
 --   model.modules[1], model:get(1), model:size()   -- the children, 1-based as in Torch
 -- Tensor names follow PyTorch's nn.Sequential: the child's 0-based index, "0.weight", "1.bias".
+local Container = require "mnist.nn.Container"
 local Module = require "mnist.nn.Module"
 
-local Sequential, parent = Module:extend("Sequential")
-
-function Sequential:__init()
-  parent.__init(self)
-  self.modules = {}
-end
-
--- Appends a module; returns self so calls chain.
--- seq:add(module [, name]): appends a child. The name (default: its 0-based position, as in
--- PyTorch's nn.Sequential) prefixes the child's tensor names: "features.0.weight".
-function Sequential:add(module, name)
-  if not Module.isModule(module) or module.isCriterion then
-    local got = type(module) == "table" and module.isCriterion and "a criterion" or type(module)
-    self:fail("add expects an nn module, got %s", got)
-  end
-  if name ~= nil and (type(name) ~= "string" or not name:match("^[%a_][%w_]*$")) then
-    self:fail("add: a child's name must be an identifier, got %s", tostring(name))
-  end
-  self.modules[#self.modules + 1] = module
-  self.names = self.names or {}
-  self.names[#self.modules] = name
-  return self
-end
-
-function Sequential:get(index)
-  return self.modules[index]
-end
-
-function Sequential:size()
-  return #self.modules
-end
+local Sequential = Container:extend("Sequential")
 
 function Sequential:updateOutput(input)
   local x = input
@@ -73,58 +44,11 @@ function Sequential:backward(input, gradOutput)
   return g
 end
 
+-- Only the first child sees the input.
 function Sequential:setInputGradient(wanted)
-  parent.setInputGradient(self, wanted)
+  Module.setInputGradient(self, wanted)
   if self.modules[1] then self.modules[1]:setInputGradient(wanted) end
   return self
-end
-
-function Sequential:parameters()
-  local params, grads = {}, {}
-  for _, m in ipairs(self.modules) do
-    local p, g = m:parameters()
-    for i = 1, #p do
-      params[#params + 1], grads[#grads + 1] = p[i], g[i]
-    end
-  end
-  return params, grads
-end
-
-function Sequential:training()
-  self.train = true
-  for _, m in ipairs(self.modules) do m:training() end
-  return self
-end
-
-function Sequential:evaluate()
-  self.train = false
-  for _, m in ipairs(self.modules) do m:evaluate() end
-  return self
-end
-
-function Sequential:clearState()
-  parent.clearState(self)
-  for _, m in ipairs(self.modules) do m:clearState() end
-  return self
-end
-
-function Sequential:namedTensors(prefix)
-  prefix = prefix or ""
-  local list = {}
-  for i, m in ipairs(self.modules) do
-    local name = self.names and self.names[i] or tostring(i - 1)
-    for _, pair in ipairs(m:namedTensors(prefix .. name .. ".")) do list[#list + 1] = pair end
-  end
-  return list
-end
-
-local function thousands(n)
-  local s = tostring(n)
-  repeat
-    local k
-    s, k = s:gsub("^(%d+)(%d%d%d)", "%1,%2")
-  until k == 0
-  return s
 end
 
 -- Torch's printout, with parameter counts:
@@ -134,20 +58,12 @@ end
 --     (2): nn.ReLU
 --   }
 function Sequential:__tostring__()
-  local lines = { ("nn.Sequential {  -- %s parameters"):format(thousands(self:numParameters())) }
+  local lines = { ("nn.Sequential {  -- %s parameters"):format(Container.thousands(self:numParameters())) }
   local flow = { "[input" }
   for i = 1, #self.modules do flow[#flow + 1] = "(" .. i .. ")" end
   flow[#flow + 1] = "output]"
   lines[2] = "  " .. table.concat(flow, " -> ")
-  for i, m in ipairs(self.modules) do
-    local text = tostring(m):gsub("\n", "\n  ")
-    local count = m:numParameters()
-    if count > 0 and not m.modules then
-      text = text .. ("  -- %s parameters"):format(thousands(count))
-    end
-    local name = self.names and self.names[i]
-    lines[#lines + 1] = ("  (%d)%s: %s"):format(i, name and (" " .. name) or "", text)
-  end
+  for i = 1, #self.modules do lines[#lines + 1] = "  " .. self:childText(i, "  ") end
   lines[#lines + 1] = "}"
   return table.concat(lines, "\n")
 end

@@ -52,8 +52,8 @@ end
 -- The views are remembered: the same input tensor (the previous module's reused buffer) gets the
 -- same view back, so a training step allocates nothing here either.
 function View:updateOutput(input)
-  if input ~= self._viewed then
-    self.output = input:view(self:outputShape(input))
+  if input ~= self._viewed or not input:isContiguous() then -- a strided input: a contiguous copy
+    self.output = input:contiguous():view(self:outputShape(input))
     self._viewed = input
   end
   return self.output
@@ -61,7 +61,7 @@ end
 
 function View:updateGradInput(input, gradOutput)
   if gradOutput ~= self._gradViewed or input ~= self._viewed then
-    self:checkGradOutput(gradOutput)
+    gradOutput = self:checkGradOutput(gradOutput)
     self.gradInput = gradOutput:view(input:size())
     self._gradViewed = gradOutput
   end
