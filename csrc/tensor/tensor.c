@@ -441,6 +441,13 @@ int tensor_same_view(const Tensor *a, const Tensor *b) {
     return 1;
 }
 
+int tensor_unalias(const Tensor **in, const Tensor *out, Tensor *copy, int in_place_ok) {
+    if (!*in || !tensor_overlaps(*in, out) || (in_place_ok && tensor_same_view(*in, out))) return MN_OK;
+    int st = tensor_clone(copy, *in);
+    if (!st) *in = copy;
+    return st;
+}
+
 /* ---- copies ---- */
 
 int tensor_clone(Tensor *out, const Tensor *src) {

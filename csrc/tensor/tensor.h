@@ -115,6 +115,10 @@ int tensor_shares_storage(const Tensor *a, const Tensor *b);
 int tensor_overlaps(const Tensor *a, const Tensor *b);
 /* 1 when a and b view exactly the same elements in the same order (an in-place operation). */
 int tensor_same_view(const Tensor *a, const Tensor *b);
+/* *in, or a fresh copy of it (in *copy, which the caller releases) when it overlaps out, so that no
+ * element is read after it was written; with in_place_ok the very same view as out is read as it is
+ * (an element-wise op in place). */
+int tensor_unalias(const Tensor **in, const Tensor *out, Tensor *copy, int in_place_ok);
 
 /* ---- copies ---- */
 /* out: a fresh contiguous copy of src (same dtype and shape). */

@@ -12,10 +12,7 @@ static int usable(const Tensor *t) { return t != NULL && t->storage != NULL; }
 /* An input that shares elements with the output is read from a copy (an index op reads a source
  * element after other outputs were written, so even the same view is not safe). */
 static int read_apart(const Tensor **in, const Tensor *out, Tensor *copy) {
-    if (!tensor_overlaps(*in, out)) return MN_OK;
-    int st = tensor_clone(copy, *in);
-    if (!st) *in = copy;
-    return st;
+    return tensor_unalias(in, out, copy, 0);
 }
 
 /* *elem: value as one element of dtype, converted by tensor_fill's rules (MN_ERR_ARG when it does

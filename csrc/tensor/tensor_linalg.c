@@ -162,10 +162,8 @@ int tensor_matmul(Tensor *c, const Tensor *a, const Tensor *b, int trans_a, int 
 
 /* *in, or a copy of it in *copy when it overlaps out (reading it while out is written). */
 static int unalias(const Tensor **in, const Tensor *out, Tensor *copy) {
-    if (!tensor_overlaps(*in, out)) return MN_OK;
-    count_copy();
-    int st = tensor_clone(copy, *in);
-    if (!st) *in = copy;
+    int st = tensor_unalias(in, out, copy, 0);
+    if (*in == copy) count_copy();
     return st;
 }
 

@@ -16,12 +16,9 @@ const char *tensor_map_name(int op) { return op >= 0 && op < MAP_COUNT ? map_nam
 const char *tensor_zip_name(int op) { return op >= 0 && op < ZIP_COUNT ? zip_names[op] : "?"; }
 
 /* An input that partially overlaps the output (a shifted or transposed alias) is read from a
- * copy, so no element is read after it was written; the same view is fine (in place). */
+ * copy; the same view is fine (in place). */
 static int unalias(const Tensor **in, const Tensor *out, Tensor *copy) {
-    if (!*in || !tensor_overlaps(*in, out) || tensor_same_view(*in, out)) return MN_OK;
-    int st = tensor_clone(copy, *in);
-    if (!st) *in = copy;
-    return st;
+    return tensor_unalias(in, out, copy, 1);
 }
 
 static int check_float_operand(const Tensor *t, int64_t numel) {

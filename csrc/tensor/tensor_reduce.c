@@ -48,9 +48,8 @@ static int check_output(const Tensor *out, const Tensor *x, int dim, int64_t siz
 /* x, or a copy of it in `copy` when it overlaps one of the outputs (so no element is read after
  * it was written). */
 static int unalias(const Tensor **x, const Tensor *out1, const Tensor *out2, Tensor *copy) {
-    if (!tensor_overlaps(*x, out1) && !(out2 && tensor_overlaps(*x, out2))) return MN_OK;
-    int st = tensor_clone(copy, *x);
-    if (!st) *x = copy;
+    int st = tensor_unalias(x, out1, copy, 0);
+    if (!st && *x != copy && out2) st = tensor_unalias(x, out2, copy, 0);
     return st;
 }
 

@@ -5,6 +5,7 @@
 --   nn.Reshape(64*3*3)   -- (N, 64, 3, 3) -> (N, 576), as in Torch7's MNIST demo
 local T = require "mnist.tensor"
 local Module = require "mnist.nn.Module"
+local View = require "mnist.nn.View"
 
 local Reshape, parent = Module:extend("Reshape")
 
@@ -47,27 +48,9 @@ function Reshape:outputShape(input)
   return shape
 end
 
--- The same input tensor (the previous module's reused buffer) gets the same view back.
-function Reshape:updateOutput(input)
-  if input ~= self._viewed or not input:isContiguous() then -- a strided input: a contiguous copy
-    self.output = input:contiguous():view(self:outputShape(input))
-    self._viewed = input
-  end
-  return self.output
-end
-
-function Reshape:updateGradInput(input, gradOutput)
-  if gradOutput ~= self._gradViewed or input ~= self._viewed then
-    gradOutput = self:checkGradOutput(gradOutput)
-    self.gradInput = gradOutput:view(input:size())
-    self._gradViewed = gradOutput
-  end
-  return self.gradInput
-end
-
-function Reshape:clearState()
-  self._viewed, self._gradViewed = nil, nil
-  return Module.clearState(self)
-end
+-- Views of the input and gradient, remembered while the same tensors come back: as nn.View's.
+Reshape.updateOutput = View.updateOutput
+Reshape.updateGradInput = View.updateGradInput
+Reshape.clearState = View.clearState
 
 return Reshape
