@@ -312,13 +312,17 @@ static int l_split_indices(lua_State *L) {
     return 2;
 }
 
-/* core.image_decode(bytes) -> uint8 (H, W) grayscale, or nil and the reason. */
+/* core.image_decode(bytes [, work_side]) -> uint8 (H, W) grayscale, or nil and the reason.
+ * work_side (default 0: full size): larger pictures are reduced towards it while decoding. */
 static int l_image_decode(lua_State *L) {
     size_t len;
     const char *data = luaL_checklstring(L, 1, &len);
+    const int64_t work_side = (int64_t)check_whole(L, 2, "image_decode", "work_side", 0, 1 << 20, 0);
     char why[256];
     Tensor *t = push_tensor(L);
-    if (image_decode_gray(t, data, len, why, sizeof why) != MN_OK) {
+    int st = image_decode_gray(t, data, len, work_side, why, sizeof why);
+    if (st == MN_ERR_NOMEM) check_status(L, st, "image_decode", NULL);
+    if (st != MN_OK) {
         lua_pushnil(L);
         lua_pushstring(L, why);
         return 2;
