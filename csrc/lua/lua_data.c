@@ -10,6 +10,7 @@
 #include "data/idx.h"
 #include "data/image.h"
 #include "data/loader.h"
+#include "data/photo.h"
 #include "data/record.h"
 #include "sys/fileio.h"
 
@@ -351,6 +352,28 @@ static int l_image_mnist(lua_State *L) {
     return 1;
 }
 
+/* core.image_photo(gray) -> float32 (h, w) in [0, 1]: the digit's ink alone, bright on black,
+ * around the digit (csrc/data/photo.h), or nil and the reason (no digit-like ink). gray: (H, W)
+ * uint8, or float32 in [0, 1]. */
+static int l_image_photo(lua_State *L) {
+    const char *fn = "image_photo";
+    Tensor *gray = check_tensor(L, 1, fn);
+    char b[64];
+    if (gray->ndim != 2 || (gray->dtype != DTYPE_UINT8 && gray->dtype != DTYPE_FLOAT32))
+        raisef(L, fn, "expected a uint8 or float32 (H, W) image, got %s %s", dtype_name(gray->dtype),
+               shape_of(gray, b, sizeof b));
+    char why[256];
+    Tensor *out = push_tensor(L);
+    int st = image_photo_clean(out, gray, why, sizeof why);
+    if (st == MN_ERR_FORMAT) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    check_status(L, st, fn, why);
+    return 1;
+}
+
 /* core.image_encode(img, format [, quality]) -> bytes. img: (H, W) or (H, W, C) uint8;
  * format: "png", "bmp" or "jpg" (quality 1..100, default 95). */
 static int l_image_encode(lua_State *L) {
@@ -389,6 +412,7 @@ static const luaL_Reg data_functions[] = {
     {"split_indices", l_split_indices},
     {"image_decode", l_image_decode},
     {"image_mnist", l_image_mnist},
+    {"image_photo", l_image_photo},
     {"image_encode", l_image_encode},
     {NULL, NULL},
 };
@@ -396,6 +420,8 @@ static const luaL_Reg data_functions[] = {
 /* Adds the data functions to the module table at the stack top, and the loader's metatable. */
 void register_data(lua_State *L) {
     luaL_register(L, NULL, data_functions);
+    lua_pushinteger(L, IMAGE_WORK_SIDE);
+    lua_setfield(L, -2, "IMAGE_WORK_SIDE");
     luaL_newmetatable(L, LOADER_MT);
     lua_newtable(L);
     luaL_register(L, NULL, loader_methods);

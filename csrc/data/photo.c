@@ -1,0 +1,511 @@
+#include "data/photo.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/image.h"
+
+/* Ink fainter than this (after flattening: 1 - pixel / page) is never ink, whatever Otsu says:
+ * sensor noise, paper texture, the faint rest of a shadow. */
+#define PHOTO_MIN_INK 0.15f
+/* A run of ink longer than this fraction of the frame is a ruled line on its own; runs longer than
+ * PHOTO_LINE_FAMILY are lines when there are at least two of them (ruled paper). */
+#define PHOTO_LINE_SINGLE 0.9
+#define PHOTO_LINE_FAMILY 0.6
+#define PHOTO_LINE_GAP 4          /* pixels of a line missing (noise, JPEG) that do not break it */
+#define PHOTO_MAX_SLANT 0.21      /* the page may be turned by up to about 12 degrees */
+/* A blob belongs to the digit when its area is at least this fraction of the largest one's and it
+ * lies within this fraction of the digit's size from it. */
+#define PHOTO_PART_AREA 0.03
+#define PHOTO_PART_GAP 0.3
+/* Strokes thinner than this fraction of MNIST's are thickened to MNIST's. */
+#define PHOTO_THIN 0.7
+
+/* Measured by tools/photo_stroke_width.py: the median over the first 2,000 MNIST training digits,
+ * enlarged 8x and binarised at 0.5, of (4 * mean depth - 2) / the bounding box's larger side
+ * (p10 0.086, p25 0.100, median 0.118, p75 0.142, p90 0.174). */
+const float PHOTO_MNIST_STROKE = 0.118f;
+
+/* The value below which `fraction` of the n values v[] lie (256 bins over [0, 1]). */
+static float quantile(const float *v, int64_t n, const uint8_t *mask, double fraction) {
+    int64_t hist[256] = {0}, count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (mask && !mask[i]) continue;
+        const float x = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
+        hist[(int)(x * 255.0f + 0.5f)]++;
+        count++;
+    }
+    int64_t seen = 0;
+    for (int b = 0; b < 256; b++) {
+        seen += hist[b];
+        if ((double)seen >= fraction * (double)count && seen > 0) return (float)b / 255.0f;
+    }
+    return 1.0f;
+}
+
+/* Otsu's threshold of the n values v[] in [0, 1]. */
+static float otsu(const float *v, int64_t n) {
+    double hist[256] = {0}, total = 0, sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float x = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
+        hist[(int)(x * 255.0f + 0.5f)] += 1;
+    }
+    for (int b = 0; b < 256; b++) total += hist[b], sum += b * hist[b];
+    double w0 = 0, sum0 = 0, best = -1;
+    int best_b = 0;
+    for (int b = 0; b < 255; b++) {
+        w0 += hist[b];
+        sum0 += b * hist[b];
+        const double w1 = total - w0;
+        if (w0 == 0 || w1 == 0) continue;
+        const double m0 = sum0 / w0, m1 = (sum - sum0) / w1;
+        const double between = w0 * w1 * (m0 - m1) * (m0 - m1);
+        if (between > best) best = between, best_b = b;
+    }
+    return ((float)best_b + 0.5f) / 255.0f;
+}
+
+/* dst (n) = the max (or min) of src over [i - r, i + r], src and dst strided. */
+static void extreme_axis(float *dst, int64_t dstride, const float *src, int64_t sstride, int64_t n, int64_t r,
+                         int want_max) {
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t lo = i - r < 0 ? 0 : i - r, hi = i + r >= n ? n - 1 : i + r;
+        float e = src[lo * sstride];
+        for (int64_t j = lo + 1; j <= hi; j++) {
+            const float x = src[j * sstride];
+            e = want_max ? (x > e ? x : e) : (x < e ? x : e);
+        }
+        dst[i * dstride] = e;
+    }
+}
+
+/* dst (n) = the mean of src over [i - r, i + r] (clipped at the ends). */
+static void mean_axis(float *dst, int64_t dstride, const float *src, int64_t sstride, int64_t n, int64_t r) {
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t lo = i - r < 0 ? 0 : i - r, hi = i + r >= n ? n - 1 : i + r;
+        double s = 0;
+        for (int64_t j = lo; j <= hi; j++) s += src[j * sstride];
+        dst[i * dstride] = (float)(s / (double)(hi - lo + 1));
+    }
+}
+
+typedef enum { FILTER_MAX, FILTER_MIN, FILTER_MEAN } Filter;
+
+/* a (h, w) filtered in place over a (2r+1)^2 square, tmp (h, w) scratch. */
+static void filter2d(float *a, float *tmp, int64_t h, int64_t w, int64_t r, Filter f) {
+    for (int64_t y = 0; y < h; y++) {
+        if (f == FILTER_MEAN) mean_axis(tmp + y * w, 1, a + y * w, 1, w, r);
+        else extreme_axis(tmp + y * w, 1, a + y * w, 1, w, r, f == FILTER_MAX);
+    }
+    for (int64_t x = 0; x < w; x++) {
+        if (f == FILTER_MEAN) mean_axis(a + x, w, tmp + x, w, h, r);
+        else extreme_axis(a + x, w, tmp + x, w, h, r, f == FILTER_MAX);
+    }
+}
+
+/* ink (H, W) = how much darker than the page each pixel of p (H, W, page bright) is, relative to
+ * the page: 1 - p / page, the page estimated at a scale large against strokes and small against
+ * shadows (a closing on a coarse grid, then smoothed and interpolated back). */
+static int flatten(float *ink, const float *p, int64_t H, int64_t W) {
+    const int64_t side = H > W ? H : W;
+    const int64_t s = side / 128 > 1 ? side / 128 : 1; /* grid cell */
+    const int64_t h = (H + s - 1) / s, w = (W + s - 1) / s;
+    const int64_t small_side = h > w ? h : w;
+    const int64_t r = small_side / 10 > 4 ? small_side / 10 : 4;
+    float *page = malloc((size_t)(h * w) * sizeof *page), *tmp = malloc((size_t)(h * w) * sizeof *tmp);
+    if (!page || !tmp) {
+        free(page);
+        free(tmp);
+        return MN_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < h * w; i++) page[i] = 0;
+    for (int64_t y = 0; y < H; y++)
+        for (int64_t x = 0; x < W; x++) {
+            float *c = &page[(y / s) * w + x / s];
+            if (p[y * W + x] > *c) *c = p[y * W + x];
+        }
+    filter2d(page, tmp, h, w, r, FILTER_MAX); /* the ink is gone */
+    filter2d(page, tmp, h, w, r, FILTER_MIN); /* the page's edges and shadows are back in place */
+    filter2d(page, tmp, h, w, r / 2 > 1 ? r / 2 : 1, FILTER_MEAN);
+    for (int64_t y = 0; y < H; y++) {
+        double fy = ((double)y + 0.5) / (double)s - 0.5;
+        fy = fy < 0 ? 0 : fy > (double)(h - 1) ? (double)(h - 1) : fy;
+        const int64_t y0 = (int64_t)fy, y1 = y0 + 1 < h ? y0 + 1 : y0;
+        const float ty = (float)(fy - (double)y0);
+        for (int64_t x = 0; x < W; x++) {
+            double fx = ((double)x + 0.5) / (double)s - 0.5;
+            fx = fx < 0 ? 0 : fx > (double)(w - 1) ? (double)(w - 1) : fx;
+            const int64_t x0 = (int64_t)fx, x1 = x0 + 1 < w ? x0 + 1 : x0;
+            const float tx = (float)(fx - (double)x0);
+            const float top = page[y0 * w + x0] * (1 - tx) + page[y0 * w + x1] * tx;
+            const float bottom = page[y1 * w + x0] * (1 - tx) + page[y1 * w + x1] * tx;
+            float bg = top * (1 - ty) + bottom * ty;
+            bg = bg < 0.2f ? 0.2f : bg;
+            const float v = 1.0f - p[y * W + x] / bg;
+            ink[y * W + x] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+    }
+    free(page);
+    free(tmp);
+    return MN_OK;
+}
+
+/* ---- ruled and squared paper ---------------------------------------------------------------
+ * A family of lines is walked along u (x for horizontal lines, y for vertical ones), across v. */
+typedef struct {
+    uint8_t *mask; /* (H, W): 0 paper, 1 ink, 2 ink on a line */
+    int64_t H, W;
+    int vertical;
+} Lines;
+
+static int64_t at(const Lines *l, int64_t u, int64_t v) { return l->vertical ? u * l->W + v : v * l->W + u; }
+
+/* The slope (dv per du) at which the ink's projection is sharpest: lines then fall on few rows. */
+static double line_slope(const Lines *l, int64_t U, int64_t V, int32_t *profile) {
+    const int64_t margin = (int64_t)ceil(PHOTO_MAX_SLANT * (double)U) + 1, rows = V + 2 * margin;
+    int64_t ink = 0;
+    for (int64_t i = 0; i < l->H * l->W; i++) ink += l->mask[i] != 0;
+    const int64_t step = ink > 200000 ? ink / 200000 + 1 : 1; /* a sample is enough */
+    double best = -1, best_m = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const double centre = best_m, delta = pass == 0 ? 0.0175 : 0.00175; /* 1 degree, then 0.1 */
+        const int count = pass == 0 ? (int)(PHOTO_MAX_SLANT / delta) : 10;
+        for (int k = -count; k <= count; k++) {
+            const double m = centre + k * delta;
+            if (fabs(m) > PHOTO_MAX_SLANT + 1e-9) continue;
+            memset(profile, 0, (size_t)rows * sizeof *profile);
+            int64_t seen = 0;
+            for (int64_t v = 0; v < V; v++)
+                for (int64_t u = 0; u < U; u++)
+                    if (l->mask[at(l, u, v)] && seen++ % step == 0)
+                        profile[v - (int64_t)lround(m * (double)u) + margin]++;
+            double score = 0;
+            for (int64_t i = 0; i < rows; i++) score += (double)profile[i] * profile[i];
+            if (score > best) best = score, best_m = m;
+        }
+    }
+    return best_m;
+}
+
+/* Marks (2) the ink on runs of at least `min_len` along the sheared rows of slope m; with `mark`
+ * 0 only counts them. Returns how many separate lines (groups of neighbouring rows) were found. */
+static int64_t line_runs(Lines *l, int64_t U, int64_t V, double m, int64_t min_len, int mark) {
+    const int64_t margin = (int64_t)ceil(fabs(m) * (double)U) + 1;
+    int64_t groups = 0, last_row = -10;
+    for (int64_t v0 = -margin; v0 < V + margin; v0++) {
+        int64_t first = -1, last = -1, found = 0;
+        for (int64_t u = 0; u <= U; u++) {
+            const int64_t v = v0 + (int64_t)lround(m * (double)u);
+            const int ink = u < U && v >= 0 && v < V && l->mask[at(l, u, v)];
+            if (ink && first >= 0 && u - last <= PHOTO_LINE_GAP + 1) {
+                last = u;
+                continue;
+            }
+            if (first >= 0 && last - first + 1 >= min_len) { /* a run ends: long enough? */
+                found = 1;
+                if (mark)
+                    for (int64_t k = first; k <= last; k++) {
+                        const int64_t vk = v0 + (int64_t)lround(m * (double)k);
+                        if (vk >= 0 && vk < V && l->mask[at(l, k, vk)]) l->mask[at(l, k, vk)] = 2;
+                    }
+            }
+            first = last = ink ? u : -1;
+        }
+        if (found) {
+            if (v0 - last_row > 2) groups++;
+            last_row = v0;
+        }
+    }
+    return groups;
+}
+
+/* Puts back the line pixels where a stroke crosses the line: ink on both sides of the line, across
+ * it, within two pixels. */
+static void restore_crossings(Lines *l, int64_t U, int64_t V) {
+    for (int64_t u = 0; u < U; u++) {
+        for (int64_t v = 0; v < V; v++) {
+            if (l->mask[at(l, u, v)] != 2) continue;
+            int64_t end = v;
+            while (end + 1 < V && l->mask[at(l, u, end + 1)] == 2) end++;
+            int before = 0, after = 0;
+            for (int64_t d = 1; d <= 2; d++) {
+                if (v - d >= 0 && l->mask[at(l, u, v - d)] == 1) before = 1;
+                if (end + d < V && l->mask[at(l, u, end + d)] == 1) after = 1;
+            }
+            if (before && after)
+                for (int64_t k = v; k <= end; k++) l->mask[at(l, u, k)] = 3; /* kept, not re-tested */
+            v = end;
+        }
+    }
+    for (int64_t i = 0; i < l->H * l->W; i++) l->mask[i] = l->mask[i] == 3 ? 1 : l->mask[i];
+}
+
+static int remove_lines(uint8_t *mask, int64_t H, int64_t W, int vertical) {
+    Lines l = {mask, H, W, vertical};
+    const int64_t U = vertical ? H : W, V = vertical ? W : H;
+    const int64_t rows = V + 2 * ((int64_t)ceil(PHOTO_MAX_SLANT * (double)U) + 1);
+    int32_t *profile = malloc((size_t)rows * sizeof *profile);
+    if (!profile) return MN_ERR_NOMEM;
+    const double m = line_slope(&l, U, V, profile);
+    free(profile);
+    const int64_t family = (int64_t)(PHOTO_LINE_FAMILY * (double)U);
+    if (line_runs(&l, U, V, m, family, 0) >= 2) line_runs(&l, U, V, m, family, 1);
+    else line_runs(&l, U, V, m, (int64_t)(PHOTO_LINE_SINGLE * (double)U), 1);
+    restore_crossings(&l, U, V);
+    return MN_OK;
+}
+
+/* ---- blobs ------------------------------------------------------------------------------- */
+typedef struct {
+    int64_t area, top, bottom, left, right;
+    int edge; /* touches the frame */
+} Blob;
+
+/* label (H, W) = 1-based blob of each ink pixel (8-connected), 0 elsewhere; *blobs malloc'd. */
+static int find_blobs(int32_t *label, Blob **blobs, int64_t *count, const uint8_t *mask, int64_t H, int64_t W) {
+    int64_t cap = 64, n = 0;
+    Blob *b = malloc((size_t)cap * sizeof *b);
+    int64_t *stack = malloc((size_t)(H * W) * sizeof *stack);
+    if (!b || !stack) {
+        free(b);
+        free(stack);
+        return MN_ERR_NOMEM;
+    }
+    memset(label, 0, (size_t)(H * W) * sizeof *label);
+    for (int64_t start = 0; start < H * W; start++) {
+        if (mask[start] != 1 || label[start]) continue;
+        if (n == cap) {
+            Blob *grown = realloc(b, (size_t)(cap *= 2) * sizeof *b);
+            if (!grown) {
+                free(b);
+                free(stack);
+                return MN_ERR_NOMEM;
+            }
+            b = grown;
+        }
+        Blob *blob = &b[n++];
+        *blob = (Blob){0, H, -1, W, -1, 0};
+        int64_t top = 0;
+        stack[top++] = start;
+        label[start] = (int32_t)n;
+        while (top) {
+            const int64_t i = stack[--top], y = i / W, x = i % W;
+            blob->area++;
+            if (y < blob->top) blob->top = y;
+            if (y > blob->bottom) blob->bottom = y;
+            if (x < blob->left) blob->left = x;
+            if (x > blob->right) blob->right = x;
+            if (y == 0 || x == 0 || y == H - 1 || x == W - 1) blob->edge = 1;
+            for (int64_t dy = -1; dy <= 1; dy++)
+                for (int64_t dx = -1; dx <= 1; dx++) {
+                    const int64_t ny = y + dy, nx = x + dx;
+                    if (ny < 0 || nx < 0 || ny >= H || nx >= W) continue;
+                    const int64_t j = ny * W + nx;
+                    if (mask[j] == 1 && !label[j]) {
+                        label[j] = (int32_t)n;
+                        stack[top++] = j;
+                    }
+                }
+        }
+    }
+    free(stack);
+    *blobs = b;
+    *count = n;
+    return MN_OK;
+}
+
+/* Gap between two boxes (0 when they overlap), in pixels. */
+static int64_t box_gap(const Blob *a, int64_t top, int64_t bottom, int64_t left, int64_t right) {
+    const int64_t dy = a->top > bottom ? a->top - bottom : top > a->bottom ? top - a->bottom : 0;
+    const int64_t dx = a->left > right ? a->left - right : left > a->right ? left - a->right : 0;
+    return dy > dx ? dy : dx;
+}
+
+/* d (h, w) = chamfer (3-4) distance, in pixels, to the nearest pixel where `inside` is `target`
+ * (0 there): with target 0, how deep into the ink each ink pixel lies (1 at its edge). */
+static void chamfer(float *d, const uint8_t *inside, int64_t h, int64_t w, int target) {
+    const int32_t far = INT32_MAX / 4;
+    int32_t *c = (int32_t *)d; /* integer passes in place, converted at the end */
+    for (int64_t i = 0; i < h * w; i++) c[i] = (inside[i] != 0) == (target != 0) ? 0 : far;
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++) {
+            int32_t v = c[y * w + x];
+            if (!v) continue;
+            /* outside the picture counts as background for depth, as nothing for distance */
+            const int32_t edge = target == 0 ? 3 : far;
+            const int32_t up = y ? c[(y - 1) * w + x] + 3 : edge, left = x ? c[y * w + x - 1] + 3 : edge;
+            const int32_t ul = y && x ? c[(y - 1) * w + x - 1] + 4 : edge + 1;
+            const int32_t ur = y && x + 1 < w ? c[(y - 1) * w + x + 1] + 4 : edge + 1;
+            v = up < v ? up : v, v = left < v ? left : v, v = ul < v ? ul : v, v = ur < v ? ur : v;
+            c[y * w + x] = v;
+        }
+    for (int64_t y = h - 1; y >= 0; y--)
+        for (int64_t x = w - 1; x >= 0; x--) {
+            int32_t v = c[y * w + x];
+            if (!v) continue;
+            const int32_t edge = target == 0 ? 3 : far;
+            const int32_t down = y + 1 < h ? c[(y + 1) * w + x] + 3 : edge;
+            const int32_t right = x + 1 < w ? c[y * w + x + 1] + 3 : edge;
+            const int32_t dr = y + 1 < h && x + 1 < w ? c[(y + 1) * w + x + 1] + 4 : edge + 1;
+            const int32_t dl = y + 1 < h && x ? c[(y + 1) * w + x - 1] + 4 : edge + 1;
+            v = down < v ? down : v, v = right < v ? right : v, v = dr < v ? dr : v, v = dl < v ? dl : v;
+            c[y * w + x] = v;
+        }
+    for (int64_t i = 0; i < h * w; i++) d[i] = c[i] >= far ? 1e9f : (float)c[i] / 3.0f;
+}
+
+typedef struct {
+    float *p, *ink;
+    uint8_t *mask, *digit;
+    int32_t *label;
+    Blob *blobs;
+    float *depth, *dist;
+} Work;
+
+static void work_free(Work *w) {
+    free(w->p), free(w->ink), free(w->mask), free(w->digit), free(w->label), free(w->blobs);
+    free(w->depth), free(w->dist);
+}
+
+static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t why_size) {
+    const int64_t H = gray->shape[0], W = gray->shape[1], n = H * W;
+    wk->p = malloc((size_t)n * sizeof *wk->p);
+    wk->ink = malloc((size_t)n * sizeof *wk->ink);
+    wk->mask = malloc((size_t)n);
+    wk->label = malloc((size_t)n * sizeof *wk->label);
+    if (!wk->p || !wk->ink || !wk->mask || !wk->label) return MN_ERR_NOMEM;
+    float *p = wk->p, *ink = wk->ink;
+    if (gray->dtype == DTYPE_UINT8) {
+        const uint8_t *g = tensor_u8(gray);
+        for (int64_t i = 0; i < n; i++) p[i] = (float)g[i] / 255.0f;
+    } else {
+        memcpy(p, tensor_f32(gray), (size_t)n * sizeof *p);
+    }
+
+    /* 1. polarity: the page is what most pixels show */
+    const float median = quantile(p, n, NULL, 0.5);
+    const int light = median > 0.5f;
+    if (!light)
+        for (int64_t i = 0; i < n; i++) p[i] = 1.0f - p[i];
+    float darkest = 1;
+    for (int64_t i = 0; i < n; i++) darkest = p[i] < darkest ? p[i] : darkest;
+    const float page = light ? median : 1.0f - median;
+    if (!(page - darkest >= IMAGE_BLANK_CONTRAST)) {
+        image_blank_reason(why, why_size, light, page - darkest);
+        return MN_ERR_FORMAT;
+    }
+
+    /* 2-3. flatten the light, binarise */
+    int st = flatten(ink, p, H, W);
+    if (st != MN_OK) return st;
+    float threshold = otsu(ink, n);
+    threshold = threshold < PHOTO_MIN_INK ? PHOTO_MIN_INK : threshold;
+    int64_t inked = 0;
+    for (int64_t i = 0; i < n; i++) inked += wk->mask[i] = ink[i] > threshold;
+    if (!inked) goto no_digit;
+
+    /* 4. ruled and squared paper */
+    if ((st = remove_lines(wk->mask, H, W, 0)) != MN_OK) return st;
+    if ((st = remove_lines(wk->mask, H, W, 1)) != MN_OK) return st;
+
+    /* 5. the digit's blobs */
+    int64_t count;
+    if ((st = find_blobs(wk->label, &wk->blobs, &count, wk->mask, H, W)) != MN_OK) return st;
+    int64_t main = -1;
+    double best = 0;
+    for (int64_t b = 0; b < count; b++) {
+        const double score = (double)wk->blobs[b].area * (wk->blobs[b].edge ? 0.3 : 1.0);
+        if (score > best) best = score, main = b;
+    }
+    if (main < 0) goto no_digit;
+    const Blob *m = &wk->blobs[main];
+    const int64_t mh = m->bottom - m->top + 1, mw = m->right - m->left + 1, msize = mh > mw ? mh : mw;
+    const int64_t side = H > W ? H : W, least = side / 50 > 8 ? side / 50 : 8;
+    if (msize < least) {
+        snprintf(why, why_size, "no digit-like ink: the largest mark is %lld x %lld pixels of a "
+                 "%lld x %lld picture (specks, lines or shading only)", (long long)mh, (long long)mw,
+                 (long long)H, (long long)W);
+        return MN_ERR_FORMAT;
+    }
+    uint8_t *keep = calloc((size_t)count + 1, 1);
+    if (!keep) return MN_ERR_NOMEM;
+    int64_t top = m->top, bottom = m->bottom, left = m->left, right = m->right;
+    keep[main + 1] = 1;
+    for (int64_t b = 0; b < count; b++) {
+        const Blob *o = &wk->blobs[b];
+        if (b == main || (double)o->area < PHOTO_PART_AREA * (double)m->area || (o->edge && !m->edge)) continue;
+        if ((double)box_gap(o, m->top, m->bottom, m->left, m->right) > PHOTO_PART_GAP * (double)msize) continue;
+        keep[b + 1] = 1;
+        top = o->top < top ? o->top : top, bottom = o->bottom > bottom ? o->bottom : bottom;
+        left = o->left < left ? o->left : left, right = o->right > right ? o->right : right;
+    }
+
+    /* 6. stroke width, on a crop around the digit with room for thickening */
+    const int64_t dh = bottom - top + 1, dw = right - left + 1, dsize = dh > dw ? dh : dw;
+    const int64_t room = (int64_t)ceil(PHOTO_MNIST_STROKE * (double)dsize) + 3;
+    const int64_t y0 = top - room < 0 ? 0 : top - room, x0 = left - room < 0 ? 0 : left - room;
+    const int64_t y1 = bottom + room >= H ? H - 1 : bottom + room, x1 = right + room >= W ? W - 1 : right + room;
+    const int64_t ch = y1 - y0 + 1, cw = x1 - x0 + 1;
+    wk->digit = malloc((size_t)(ch * cw));
+    wk->depth = malloc((size_t)(ch * cw) * sizeof *wk->depth);
+    wk->dist = malloc((size_t)(ch * cw) * sizeof *wk->dist);
+    if (!wk->digit || !wk->depth || !wk->dist) {
+        free(keep);
+        return MN_ERR_NOMEM;
+    }
+    int64_t area = 0;
+    for (int64_t y = 0; y < ch; y++)
+        for (int64_t x = 0; x < cw; x++) {
+            const int32_t b = wk->label[(y0 + y) * W + x0 + x];
+            area += wk->digit[y * cw + x] = b && keep[b];
+        }
+    free(keep);
+    chamfer(wk->depth, wk->digit, ch, cw, 0);
+    double depth_sum = 0;
+    for (int64_t i = 0; i < ch * cw; i++) depth_sum += wk->digit[i] ? wk->depth[i] : 0;
+    const double stroke = 4.0 * depth_sum / (double)area - 2.0, want = PHOTO_MNIST_STROKE * (double)dsize;
+    const double grow = stroke < PHOTO_THIN * want ? (want - stroke) / 2 : 0;
+
+    /* the soft ink near the digit (its anti-aliased edges too), thickened when too thin */
+    chamfer(wk->dist, wk->digit, ch, cw, 1);
+    int64_t shape[2] = {ch, cw};
+    if ((st = tensor_init(out, DTYPE_FLOAT32, 2, shape)) != MN_OK) return st;
+    float *o = tensor_f32(out); // (ch, cw)
+    for (int64_t y = 0; y < ch; y++)
+        for (int64_t x = 0; x < cw; x++) {
+            const int64_t i = y * cw + x, src = (y0 + y) * W + x0 + x;
+            const float d = wk->dist[i];
+            float v = d <= 2.0f && wk->mask[src] != 2 ? ink[src] : 0.0f;
+            if (grow > 0) {
+                const float thick = (float)(grow + 0.5 - d);
+                v = thick > v ? thick : v;
+            }
+            o[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+    return MN_OK;
+
+no_digit:
+    snprintf(why, why_size, "no digit-like ink: nothing but shading%s stands out from the %s page",
+             inked ? ", ruled lines or specks" : "", light ? "light" : "dark");
+    return MN_ERR_FORMAT;
+}
+
+int image_photo_clean(Tensor *out, const Tensor *gray, char *why, size_t why_size) {
+    tensor_release(out);
+    why[0] = '\0';
+    if (!gray->storage) return MN_ERR_ARG;
+    if (gray->ndim != 2 || (gray->dtype != DTYPE_UINT8 && gray->dtype != DTYPE_FLOAT32)) return MN_ERR_SHAPE;
+    if (gray->shape[0] < 1 || gray->shape[1] < 1 || gray->shape[0] * gray->shape[1] > IMAGE_MAX_PIXELS) {
+        snprintf(why, why_size, "a %lld x %lld image is too large or empty", (long long)gray->shape[0],
+                 (long long)gray->shape[1]);
+        return MN_ERR_SHAPE;
+    }
+    Work wk = {0};
+    int st = clean(&wk, out, gray, why, why_size);
+    work_free(&wk);
+    if (st != MN_OK) tensor_release(out);
+    return st;
+}
