@@ -15,7 +15,9 @@
  * PHOTO_LINE_FAMILY are lines when there are at least two of them (ruled paper). */
 #define PHOTO_LINE_SINGLE 0.9
 #define PHOTO_LINE_FAMILY 0.6
-#define PHOTO_LINE_GAP 4          /* pixels of a line missing (noise, JPEG) that do not break it */
+#define PHOTO_LINE_GAP 0.02       /* a line may miss this fraction of the frame (noise, JPEG) at a time */
+#define PHOTO_LINE_EDGE 2         /* pixels beside a line's run that belong to the line */
+#define PHOTO_LINE_INK 0.4        /* lines are looked for in ink this much fainter than the threshold */
 #define PHOTO_MAX_SLANT 0.21      /* the page may be turned by up to about 12 degrees */
 /* A blob belongs to the digit when its area is at least this fraction of the largest one's and it
  * lies within this fraction of the digit's size from it. */
@@ -66,6 +68,47 @@ static float otsu(const float *v, int64_t n) {
         if (between > best) best = between, best_b = b;
     }
     return ((float)best_b + 0.5f) / 255.0f;
+}
+
+static int compare_floats(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* *polarity: which way the ink goes on p (H, W): 1 when it is darker than the page around it (a
+ * light page), -1 when lighter, 0 when nothing stands out. The page around a place is the
+ * median of a neighbourhood of coarse cells: ink is the minority wherever it is, while shadows and
+ * uneven light (which fool a global median: a page half in shadow) are not. */
+static int ink_polarity(int *polarity, const float *p, int64_t H, int64_t W) {
+    const int64_t side = H > W ? H : W;
+    /* neighbourhoods of about a quarter of the picture: wider than a thick stroke of a digit
+     * that fills the frame */
+    const int64_t s = side / 48 > 1 ? side / 48 : 1, h = (H + s - 1) / s, w = (W + s - 1) / s;
+    const int64_t r = 5;
+    float *cell = calloc((size_t)(h * w), sizeof *cell), *count = calloc((size_t)(h * w), sizeof *count);
+    float *window = malloc((size_t)((2 * r + 1) * (2 * r + 1)) * sizeof *window);
+    if (!cell || !count || !window) {
+        free(cell), free(count), free(window);
+        return MN_ERR_NOMEM;
+    }
+    for (int64_t y = 0; y < H; y++)
+        for (int64_t x = 0; x < W; x++) cell[(y / s) * w + x / s] += p[y * W + x], count[(y / s) * w + x / s] += 1;
+    for (int64_t i = 0; i < h * w; i++) cell[i] /= count[i];
+    double darker = 0, lighter = 0;
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++) {
+            int64_t k = 0;
+            for (int64_t yy = y - r; yy <= y + r; yy++)
+                for (int64_t xx = x - r; xx <= x + r; xx++)
+                    if (yy >= 0 && xx >= 0 && yy < h && xx < w) window[k++] = cell[yy * w + xx];
+            qsort(window, (size_t)k, sizeof *window, compare_floats);
+            const float d = cell[y * w + x] - window[k / 2];
+            if (d < -0.1f) darker += -d;
+            if (d > 0.1f) lighter += d;
+        }
+    free(cell), free(count), free(window);
+    *polarity = darker > lighter ? 1 : lighter > darker ? -1 : 0;
+    return MN_OK;
 }
 
 /* dst (n) = the max (or min) of src over [i - r, i + r], src and dst strided. */
@@ -121,15 +164,14 @@ static int flatten(float *ink, const float *p, int64_t H, int64_t W) {
         free(tmp);
         return MN_ERR_NOMEM;
     }
-    for (int64_t i = 0; i < h * w; i++) page[i] = 0;
+    /* each cell's mean: the page's brightness without its noise (the closing removes the ink) */
+    for (int64_t i = 0; i < h * w; i++) page[i] = 0, tmp[i] = 0;
     for (int64_t y = 0; y < H; y++)
-        for (int64_t x = 0; x < W; x++) {
-            float *c = &page[(y / s) * w + x / s];
-            if (p[y * W + x] > *c) *c = p[y * W + x];
-        }
+        for (int64_t x = 0; x < W; x++) page[(y / s) * w + x / s] += p[y * W + x], tmp[(y / s) * w + x / s] += 1;
+    for (int64_t i = 0; i < h * w; i++) page[i] /= tmp[i];
     filter2d(page, tmp, h, w, r, FILTER_MAX); /* the ink is gone */
     filter2d(page, tmp, h, w, r, FILTER_MIN); /* the page's edges and shadows are back in place */
-    filter2d(page, tmp, h, w, r / 2 > 1 ? r / 2 : 1, FILTER_MEAN);
+    filter2d(page, tmp, h, w, r / 4 > 1 ? r / 4 : 1, FILTER_MEAN); /* no steps between cells */
     for (int64_t y = 0; y < H; y++) {
         double fy = ((double)y + 0.5) / (double)s - 0.5;
         fy = fy < 0 ? 0 : fy > (double)(h - 1) ? (double)(h - 1) : fy;
@@ -156,19 +198,18 @@ static int flatten(float *ink, const float *p, int64_t H, int64_t W) {
 /* ---- ruled and squared paper ---------------------------------------------------------------
  * A family of lines is walked along u (x for horizontal lines, y for vertical ones), across v. */
 typedef struct {
-    uint8_t *mask; /* (H, W): 0 paper, 1 ink, 2 ink on a line */
+    uint8_t *mask;         /* (H, W): 0 paper, 1 ink, 2 ink on a line */
+    const uint8_t *strong; /* (H, W): the ink above the threshold */
     int64_t H, W;
     int vertical;
 } Lines;
 
 static int64_t at(const Lines *l, int64_t u, int64_t v) { return l->vertical ? u * l->W + v : v * l->W + u; }
 
-/* The slope (dv per du) at which the ink's projection is sharpest: lines then fall on few rows. */
-static double line_slope(const Lines *l, int64_t U, int64_t V, int32_t *profile) {
+/* The slope (dv per du) at which the ink's projection is sharpest: lines then fall on few rows.
+ * uv (2 * n): a sample of the ink's (u, v); profile: scratch of `rows` counts. */
+static double line_slope(const int32_t *uv, int64_t n, int64_t U, int64_t V, int32_t *profile, int32_t *shift) {
     const int64_t margin = (int64_t)ceil(PHOTO_MAX_SLANT * (double)U) + 1, rows = V + 2 * margin;
-    int64_t ink = 0;
-    for (int64_t i = 0; i < l->H * l->W; i++) ink += l->mask[i] != 0;
-    const int64_t step = ink > 200000 ? ink / 200000 + 1 : 1; /* a sample is enough */
     double best = -1, best_m = 0;
     for (int pass = 0; pass < 2; pass++) {
         const double centre = best_m, delta = pass == 0 ? 0.0175 : 0.00175; /* 1 degree, then 0.1 */
@@ -177,11 +218,8 @@ static double line_slope(const Lines *l, int64_t U, int64_t V, int32_t *profile)
             const double m = centre + k * delta;
             if (fabs(m) > PHOTO_MAX_SLANT + 1e-9) continue;
             memset(profile, 0, (size_t)rows * sizeof *profile);
-            int64_t seen = 0;
-            for (int64_t v = 0; v < V; v++)
-                for (int64_t u = 0; u < U; u++)
-                    if (l->mask[at(l, u, v)] && seen++ % step == 0)
-                        profile[v - (int64_t)lround(m * (double)u) + margin]++;
+            for (int64_t u = 0; u < U; u++) shift[u] = (int32_t)(margin - lround(m * (double)u));
+            for (int64_t i = 0; i < n; i++) profile[uv[2 * i + 1] + shift[uv[2 * i]]]++;
             double score = 0;
             for (int64_t i = 0; i < rows; i++) score += (double)profile[i] * profile[i];
             if (score > best) best = score, best_m = m;
@@ -190,17 +228,19 @@ static double line_slope(const Lines *l, int64_t U, int64_t V, int32_t *profile)
     return best_m;
 }
 
-/* Marks (2) the ink on runs of at least `min_len` along the sheared rows of slope m; with `mark`
- * 0 only counts them. Returns how many separate lines (groups of neighbouring rows) were found. */
-static int64_t line_runs(Lines *l, int64_t U, int64_t V, double m, int64_t min_len, int mark) {
+/* Marks (2) the ink on runs of at least `min_len` along the sheared rows of slope m (row v0 is at
+ * v0 + shift[u] at u); with `mark` 0 only counts them. Returns how many separate lines (groups of neighbouring rows) were found. */
+static int64_t line_runs(Lines *l, int64_t U, int64_t V, double m, const int32_t *shift, int64_t min_len,
+                         int mark) {
     const int64_t margin = (int64_t)ceil(fabs(m) * (double)U) + 1;
+    const int64_t gap = (int64_t)(PHOTO_LINE_GAP * (double)U) > 4 ? (int64_t)(PHOTO_LINE_GAP * (double)U) : 4;
     int64_t groups = 0, last_row = -10;
     for (int64_t v0 = -margin; v0 < V + margin; v0++) {
         int64_t first = -1, last = -1, found = 0;
         for (int64_t u = 0; u <= U; u++) {
-            const int64_t v = v0 + (int64_t)lround(m * (double)u);
+            const int64_t v = v0 + shift[u];
             const int ink = u < U && v >= 0 && v < V && l->mask[at(l, u, v)];
-            if (ink && first >= 0 && u - last <= PHOTO_LINE_GAP + 1) {
+            if (ink && first >= 0 && u - last <= gap + 1) {
                 last = u;
                 continue;
             }
@@ -208,8 +248,11 @@ static int64_t line_runs(Lines *l, int64_t U, int64_t V, double m, int64_t min_l
                 found = 1;
                 if (mark)
                     for (int64_t k = first; k <= last; k++) {
-                        const int64_t vk = v0 + (int64_t)lround(m * (double)k);
-                        if (vk >= 0 && vk < V && l->mask[at(l, k, vk)]) l->mask[at(l, k, vk)] = 2;
+                        const int64_t vk = v0 + shift[k];
+                        if (vk < 0 || vk >= V || !l->mask[at(l, k, vk)]) continue;
+                        /* and the ink beside it: a thick line's edge rows hold shorter runs */
+                        for (int64_t d = -PHOTO_LINE_EDGE; d <= PHOTO_LINE_EDGE; d++)
+                            if (vk + d >= 0 && vk + d < V && l->mask[at(l, k, vk + d)]) l->mask[at(l, k, vk + d)] = 2;
                     }
             }
             first = last = ink ? u : -1;
@@ -222,8 +265,8 @@ static int64_t line_runs(Lines *l, int64_t U, int64_t V, double m, int64_t min_l
     return groups;
 }
 
-/* Puts back the line pixels where a stroke crosses the line: ink on both sides of the line, across
- * it, within two pixels. */
+/* Puts back the line pixels where a stroke crosses the line: strong ink off the lines on both
+ * sides of it, across it, within two pixels. */
 static void restore_crossings(Lines *l, int64_t U, int64_t V) {
     for (int64_t u = 0; u < U; u++) {
         for (int64_t v = 0; v < V; v++) {
@@ -232,8 +275,8 @@ static void restore_crossings(Lines *l, int64_t U, int64_t V) {
             while (end + 1 < V && l->mask[at(l, u, end + 1)] == 2) end++;
             int before = 0, after = 0;
             for (int64_t d = 1; d <= 2; d++) {
-                if (v - d >= 0 && l->mask[at(l, u, v - d)] == 1) before = 1;
-                if (end + d < V && l->mask[at(l, u, end + d)] == 1) after = 1;
+                if (v - d >= 0 && l->mask[at(l, u, v - d)] == 1 && l->strong[at(l, u, v - d)]) before = 1;
+                if (end + d < V && l->mask[at(l, u, end + d)] == 1 && l->strong[at(l, u, end + d)]) after = 1;
             }
             if (before && after)
                 for (int64_t k = v; k <= end; k++) l->mask[at(l, u, k)] = 3; /* kept, not re-tested */
@@ -243,17 +286,42 @@ static void restore_crossings(Lines *l, int64_t U, int64_t V) {
     for (int64_t i = 0; i < l->H * l->W; i++) l->mask[i] = l->mask[i] == 3 ? 1 : l->mask[i];
 }
 
-static int remove_lines(uint8_t *mask, int64_t H, int64_t W, int vertical) {
-    Lines l = {mask, H, W, vertical};
+static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t W, int vertical) {
+    Lines l = {mask, strong, H, W, vertical};
     const int64_t U = vertical ? H : W, V = vertical ? W : H;
     const int64_t rows = V + 2 * ((int64_t)ceil(PHOTO_MAX_SLANT * (double)U) + 1);
-    int32_t *profile = malloc((size_t)rows * sizeof *profile);
-    if (!profile) return MN_ERR_NOMEM;
-    const double m = line_slope(&l, U, V, profile);
+    int64_t ink = 0;
+    for (int64_t i = 0; i < H * W; i++) ink += mask[i] != 0;
+    const int64_t step = ink > 100000 ? ink / 100000 + 1 : 1, n = (ink + step - 1) / step; /* a sample is enough */
+    int32_t *profile = malloc((size_t)rows * sizeof *profile), *uv = malloc((size_t)(2 * n + 2) * sizeof *uv);
+    if (!profile || !uv) {
+        free(profile);
+        free(uv);
+        return MN_ERR_NOMEM;
+    }
+    int64_t seen = 0, kept = 0;
+    for (int64_t y = 0; y < H; y++)
+        for (int64_t x = 0; x < W; x++)
+            if (mask[y * W + x] && seen++ % step == 0 && kept < n) {
+                uv[2 * kept] = (int32_t)(vertical ? y : x);
+                uv[2 * kept + 1] = (int32_t)(vertical ? x : y);
+                kept++;
+            }
+    int32_t *shift = malloc((size_t)(U + 1) * sizeof *shift);
+    if (!shift) {
+        free(profile);
+        free(uv);
+        return MN_ERR_NOMEM;
+    }
+    const double m = line_slope(uv, kept, U, V, profile, shift);
     free(profile);
+    free(uv);
+    for (int64_t u = 0; u <= U; u++) shift[u] = (int32_t)lround(m * (double)u);
     const int64_t family = (int64_t)(PHOTO_LINE_FAMILY * (double)U);
-    if (line_runs(&l, U, V, m, family, 0) >= 2) line_runs(&l, U, V, m, family, 1);
-    else line_runs(&l, U, V, m, (int64_t)(PHOTO_LINE_SINGLE * (double)U), 1);
+    if (getenv("PHOTO_DEBUG")) fprintf(stderr, "lines %s: slope %.4f, ink %lld, runs %lld\n", vertical ? "v" : "h", m, (long long)ink, (long long)line_runs(&l, U, V, m, shift, family, 0));
+    if (line_runs(&l, U, V, m, shift, family, 0) >= 2) line_runs(&l, U, V, m, shift, family, 1);
+    else line_runs(&l, U, V, m, shift, (int64_t)(PHOTO_LINE_SINGLE * (double)U), 1);
+    free(shift);
     restore_crossings(&l, U, V);
     return MN_OK;
 }
@@ -359,14 +427,14 @@ static void chamfer(float *d, const uint8_t *inside, int64_t h, int64_t w, int t
 
 typedef struct {
     float *p, *ink;
-    uint8_t *mask, *digit;
+    uint8_t *mask, *faint, *digit;
     int32_t *label;
     Blob *blobs;
     float *depth, *dist;
 } Work;
 
 static void work_free(Work *w) {
-    free(w->p), free(w->ink), free(w->mask), free(w->digit), free(w->label), free(w->blobs);
+    free(w->p), free(w->ink), free(w->mask), free(w->faint), free(w->digit), free(w->label), free(w->blobs);
     free(w->depth), free(w->dist);
 }
 
@@ -385,9 +453,11 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
         memcpy(p, tensor_f32(gray), (size_t)n * sizeof *p);
     }
 
-    /* 1. polarity: the page is what most pixels show */
+    /* 1. polarity */
     const float median = quantile(p, n, NULL, 0.5);
-    const int light = median > 0.5f;
+    int polarity, st = ink_polarity(&polarity, p, H, W);
+    if (st != MN_OK) return st;
+    const int light = polarity > 0 || (polarity == 0 && median > 0.5f);
     if (!light)
         for (int64_t i = 0; i < n; i++) p[i] = 1.0f - p[i];
     float darkest = 1;
@@ -399,7 +469,7 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     }
 
     /* 2-3. flatten the light, binarise */
-    int st = flatten(ink, p, H, W);
+    st = flatten(ink, p, H, W);
     if (st != MN_OK) return st;
     float threshold = otsu(ink, n);
     threshold = threshold < PHOTO_MIN_INK ? PHOTO_MIN_INK : threshold;
@@ -407,10 +477,21 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     for (int64_t i = 0; i < n; i++) inked += wk->mask[i] = ink[i] > threshold;
     if (!inked) goto no_digit;
 
-    /* 4. ruled and squared paper */
-    if ((st = remove_lines(wk->mask, H, W, 0)) != MN_OK) return st;
-    if ((st = remove_lines(wk->mask, H, W, 1)) != MN_OK) return st;
+    /* 4. ruled and squared paper: the lines are found in fainter ink than the digit's (a light
+     * ruling is only partly above the threshold) and taken out of the digit's ink */
+    wk->faint = malloc((size_t)n);
+    if (!wk->faint) return MN_ERR_NOMEM;
+    for (int64_t i = 0; i < n; i++) wk->faint[i] = ink[i] > PHOTO_LINE_INK * threshold;
+    if ((st = remove_lines(wk->faint, wk->mask, H, W, 0)) != MN_OK) return st;
+    if ((st = remove_lines(wk->faint, wk->mask, H, W, 1)) != MN_OK) return st;
+    for (int64_t i = 0; i < n; i++) wk->mask[i] = wk->mask[i] && wk->faint[i] == 1 ? 1 : wk->faint[i] == 2 ? 2 : 0;
 
+    if (getenv("PHOTO_DEBUG")) {
+        FILE *f = fopen("/tmp/h19p/mask.pgm", "wb");
+        fprintf(f, "P5\n%lld %lld\n255\n", (long long)W, (long long)H);
+        for (int64_t i = 0; i < n; i++) fputc(wk->mask[i] == 1 ? 255 : wk->faint[i] == 2 ? 100 : wk->faint[i] ? 40 : 0, f);
+        fclose(f);
+    }
     /* 5. the digit's blobs */
     int64_t count;
     if ((st = find_blobs(wk->label, &wk->blobs, &count, wk->mask, H, W)) != MN_OK) return st;
@@ -467,7 +548,8 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     double depth_sum = 0;
     for (int64_t i = 0; i < ch * cw; i++) depth_sum += wk->digit[i] ? wk->depth[i] : 0;
     const double stroke = 4.0 * depth_sum / (double)area - 2.0, want = PHOTO_MNIST_STROKE * (double)dsize;
-    const double grow = stroke < PHOTO_THIN * want ? (want - stroke) / 2 : 0;
+    /* never more than to MNIST's width: a blob that is mostly thin lines must not swell */
+    const double grow = stroke < PHOTO_THIN * want && stroke > 0 ? (want - stroke) / 2 : 0;
 
     /* the soft ink near the digit (its anti-aliased edges too), thickened when too thin */
     chamfer(wk->dist, wk->digit, ch, cw, 1);
