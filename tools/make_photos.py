@@ -144,8 +144,11 @@ def thin(digit, rng):
     h, w = side, int(side * rng.uniform(0.8, 1.25))
     dh = int(h * rng.uniform(0.5, 0.8))
     alpha = digit_alpha(digit, dh, rng)
+    if alpha.shape[1] > 0.85 * w:  # a wide digit: smaller, so it fits the canvas
+        dh = int(dh * 0.85 * w / alpha.shape[1])
+        alpha = digit_alpha(digit, dh, rng)
     # smoothed first: the enlarged pixels' corners would grow spurs on the skeleton
-    smooth = np.asarray(Image.fromarray((alpha * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(dh * 0.03)))
+    smooth = np.asarray(Image.fromarray((alpha * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(dh * 0.015)))
     skel = prune(skeleton(smooth > 127), int(dh * 0.2))
     width = rng.uniform(3, 7)
     r = width / 2

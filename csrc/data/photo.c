@@ -23,6 +23,8 @@
  * lies within this fraction of the digit's size from it. */
 #define PHOTO_PART_AREA 0.03
 #define PHOTO_PART_GAP 0.3
+/* Ink this much fainter than the threshold still belongs to a stroke it touches. */
+#define PHOTO_HYSTERESIS 0.5
 /* Strokes thinner than this fraction of MNIST's are thickened to MNIST's. */
 #define PHOTO_THIN 0.7
 
@@ -318,7 +320,6 @@ static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t
     free(uv);
     for (int64_t u = 0; u <= U; u++) shift[u] = (int32_t)lround(m * (double)u);
     const int64_t family = (int64_t)(PHOTO_LINE_FAMILY * (double)U);
-    if (getenv("PHOTO_DEBUG")) fprintf(stderr, "lines %s: slope %.4f, ink %lld, runs %lld\n", vertical ? "v" : "h", m, (long long)ink, (long long)line_runs(&l, U, V, m, shift, family, 0));
     if (line_runs(&l, U, V, m, shift, family, 0) >= 2) line_runs(&l, U, V, m, shift, family, 1);
     else line_runs(&l, U, V, m, shift, (int64_t)(PHOTO_LINE_SINGLE * (double)U), 1);
     free(shift);
@@ -486,12 +487,6 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     if ((st = remove_lines(wk->faint, wk->mask, H, W, 1)) != MN_OK) return st;
     for (int64_t i = 0; i < n; i++) wk->mask[i] = wk->mask[i] && wk->faint[i] == 1 ? 1 : wk->faint[i] == 2 ? 2 : 0;
 
-    if (getenv("PHOTO_DEBUG")) {
-        FILE *f = fopen("/tmp/h19p/mask.pgm", "wb");
-        fprintf(f, "P5\n%lld %lld\n255\n", (long long)W, (long long)H);
-        for (int64_t i = 0; i < n; i++) fputc(wk->mask[i] == 1 ? 255 : wk->faint[i] == 2 ? 100 : wk->faint[i] ? 40 : 0, f);
-        fclose(f);
-    }
     /* 5. the digit's blobs */
     int64_t count;
     if ((st = find_blobs(wk->label, &wk->blobs, &count, wk->mask, H, W)) != MN_OK) return st;
@@ -537,13 +532,34 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
         free(keep);
         return MN_ERR_NOMEM;
     }
-    int64_t area = 0;
+    int64_t area = 0, *stack = malloc((size_t)(ch * cw) * sizeof *stack), top_of_stack = 0;
+    if (!stack) {
+        free(keep);
+        return MN_ERR_NOMEM;
+    }
     for (int64_t y = 0; y < ch; y++)
         for (int64_t x = 0; x < cw; x++) {
             const int32_t b = wk->label[(y0 + y) * W + x0 + x];
-            area += wk->digit[y * cw + x] = b && keep[b];
+            wk->digit[y * cw + x] = b && keep[b];
+            if (wk->digit[y * cw + x]) stack[top_of_stack++] = y * cw + x;
         }
     free(keep);
+    /* hysteresis: the fainter ink joined to the digit's strokes is part of them (a thin, light
+     * stretch of a stroke would otherwise cut the digit in pieces) */
+    while (top_of_stack) {
+        const int64_t i = stack[--top_of_stack], y = i / cw, x = i % cw;
+        area++;
+        for (int64_t dy = -1; dy <= 1; dy++)
+            for (int64_t dx = -1; dx <= 1; dx++) {
+                const int64_t ny = y + dy, nx = x + dx, j = ny * cw + nx, src = (y0 + ny) * W + x0 + nx;
+                if (ny < 0 || nx < 0 || ny >= ch || nx >= cw || wk->digit[j]) continue;
+                if (wk->faint[src] == 1 && ink[src] > PHOTO_HYSTERESIS * threshold) {
+                    wk->digit[j] = 1;
+                    stack[top_of_stack++] = j;
+                }
+            }
+    }
+    free(stack);
     chamfer(wk->depth, wk->digit, ch, cw, 0);
     double depth_sum = 0;
     for (int64_t i = 0; i < ch * cw; i++) depth_sum += wk->digit[i] ? wk->depth[i] : 0;
