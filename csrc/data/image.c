@@ -193,19 +193,30 @@ static void reducer_free(Reducer *r) {
 static void reducer_row(Reducer *r, const uint8_t *px) {
     const int64_t k = r->k, W = r->in_w;
     if (r->alpha) {
-        for (int64_t x = 0; x < W; x++) {
-            const unsigned v = px[2 * x], al = px[2 * x + 1];
-            r->sum[x / k] += (double)(v * al) / 255.0;
-            r->asum[x / k] += al;
-            if (al >= 128) r->opaque++, r->opaque_sum += v;
-            if (al < 255) r->transparent++;
+        for (int64_t ox = 0, x = 0; ox < r->out_w; ox++) {
+            const int64_t end = x + k < W ? x + k : W;
+            uint64_t ga = 0, a = 0;
+            for (; x < end; x++) {
+                const unsigned v = px[2 * x], al = px[2 * x + 1];
+                ga += v * al;
+                a += al;
+                if (al >= 128) r->opaque++, r->opaque_sum += v;
+                if (al < 255) r->transparent++;
+            }
+            r->sum[ox] += ga / 255.0;
+            r->asum[ox] += a;
         }
     } else if (k == 1) {
         memcpy(r->g + r->row * r->out_w, px, (size_t)W);
         r->row++;
         return;
     } else {
-        for (int64_t x = 0; x < W; x++) r->sum[x / k] += px[x];
+        for (int64_t ox = 0, x = 0; ox < r->out_w; ox++) {
+            const int64_t end = x + k < W ? x + k : W;
+            uint32_t g = 0;
+            for (; x < end; x++) g += px[x];
+            r->sum[ox] += g;
+        }
     }
     r->row++;
     if (r->row % k != 0 && r->row != r->in_h) return;

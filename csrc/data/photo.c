@@ -72,9 +72,45 @@ static float otsu(const float *v, int64_t n) {
     return ((float)best_b + 0.5f) / 255.0f;
 }
 
-static int compare_floats(const void *a, const void *b) {
-    const float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+/* The k-th smallest of v[0..n) (reorders v): Hoare's selection. */
+static float select_kth(float *v, int64_t n, int64_t k) {
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const float pivot = v[(lo + hi) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot) i++;
+            while (v[j] > pivot) j--;
+            if (i <= j) {
+                const float t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return v[k];
+    }
+    return v[k];
+}
+
+/* cell (h, w) = the mean of each s x s cell of p (H, W); count: scratch (h, w). */
+static void cell_means(float *cell, float *count, const float *p, int64_t H, int64_t W, int64_t s, int64_t w,
+                       int64_t h) {
+    for (int64_t i = 0; i < h * w; i++) cell[i] = 0, count[i] = 0;
+    for (int64_t y = 0; y < H; y++) {
+        float *c = cell + (y / s) * w, *n = count + (y / s) * w;
+        const float *py = p + y * W;
+        for (int64_t cx = 0, x = 0; cx < w; cx++) {
+            const int64_t end = x + s < W ? x + s : W;
+            float sum = 0;
+            for (int64_t x1 = x; x1 < end; x1++) sum += py[x1];
+            c[cx] += sum;
+            n[cx] += (float)(end - x);
+            x = end;
+        }
+    }
+    for (int64_t i = 0; i < h * w; i++) cell[i] /= count[i];
 }
 
 /* *polarity: which way the ink goes on p (H, W): 1 when it is darker than the page around it (a
@@ -93,9 +129,7 @@ static int ink_polarity(int *polarity, const float *p, int64_t H, int64_t W) {
         free(cell), free(count), free(window);
         return MN_ERR_NOMEM;
     }
-    for (int64_t y = 0; y < H; y++)
-        for (int64_t x = 0; x < W; x++) cell[(y / s) * w + x / s] += p[y * W + x], count[(y / s) * w + x / s] += 1;
-    for (int64_t i = 0; i < h * w; i++) cell[i] /= count[i];
+    cell_means(cell, count, p, H, W, s, w, h);
     double darker = 0, lighter = 0;
     for (int64_t y = 0; y < h; y++)
         for (int64_t x = 0; x < w; x++) {
@@ -103,8 +137,7 @@ static int ink_polarity(int *polarity, const float *p, int64_t H, int64_t W) {
             for (int64_t yy = y - r; yy <= y + r; yy++)
                 for (int64_t xx = x - r; xx <= x + r; xx++)
                     if (yy >= 0 && xx >= 0 && yy < h && xx < w) window[k++] = cell[yy * w + xx];
-            qsort(window, (size_t)k, sizeof *window, compare_floats);
-            const float d = cell[y * w + x] - window[k / 2];
+            const float d = cell[y * w + x] - select_kth(window, k, k / 2);
             if (d < -0.1f) darker += -d;
             if (d > 0.1f) lighter += d;
         }
@@ -166,32 +199,41 @@ static int flatten(float *ink, const float *p, int64_t H, int64_t W) {
         free(tmp);
         return MN_ERR_NOMEM;
     }
-    /* each cell's mean: the page's brightness without its noise (the closing removes the ink) */
-    for (int64_t i = 0; i < h * w; i++) page[i] = 0, tmp[i] = 0;
-    for (int64_t y = 0; y < H; y++)
-        for (int64_t x = 0; x < W; x++) page[(y / s) * w + x / s] += p[y * W + x], tmp[(y / s) * w + x / s] += 1;
-    for (int64_t i = 0; i < h * w; i++) page[i] /= tmp[i];
+    cell_means(page, tmp, p, H, W, s, w, h); /* the page without its noise (the closing removes the ink) */
     filter2d(page, tmp, h, w, r, FILTER_MAX); /* the ink is gone */
     filter2d(page, tmp, h, w, r, FILTER_MIN); /* the page's edges and shadows are back in place */
     filter2d(page, tmp, h, w, r / 4 > 1 ? r / 4 : 1, FILTER_MEAN); /* no steps between cells */
+    /* bilinear from the cells' centres: each output row from one interpolated row of cells */
+    int64_t *x0 = malloc((size_t)W * sizeof *x0);
+    float *tx = malloc((size_t)W * sizeof *tx), *row = malloc((size_t)w * sizeof *row);
+    if (!x0 || !tx || !row) {
+        free(page), free(tmp), free(x0), free(tx), free(row);
+        return MN_ERR_NOMEM;
+    }
+    for (int64_t x = 0; x < W; x++) {
+        double fx = ((double)x + 0.5) / (double)s - 0.5;
+        fx = fx < 0 ? 0 : fx > (double)(w - 1) ? (double)(w - 1) : fx;
+        x0[x] = (int64_t)fx;
+        tx[x] = (float)(fx - (double)x0[x]);
+        if (x0[x] + 1 >= w) x0[x] = w - 1, tx[x] = 0; /* the last cell: no right neighbour */
+    }
     for (int64_t y = 0; y < H; y++) {
         double fy = ((double)y + 0.5) / (double)s - 0.5;
         fy = fy < 0 ? 0 : fy > (double)(h - 1) ? (double)(h - 1) : fy;
         const int64_t y0 = (int64_t)fy, y1 = y0 + 1 < h ? y0 + 1 : y0;
         const float ty = (float)(fy - (double)y0);
+        for (int64_t c = 0; c < w; c++) row[c] = page[y0 * w + c] * (1 - ty) + page[y1 * w + c] * ty;
+        const float *py = p + y * W;
+        float *iy = ink + y * W;
         for (int64_t x = 0; x < W; x++) {
-            double fx = ((double)x + 0.5) / (double)s - 0.5;
-            fx = fx < 0 ? 0 : fx > (double)(w - 1) ? (double)(w - 1) : fx;
-            const int64_t x0 = (int64_t)fx, x1 = x0 + 1 < w ? x0 + 1 : x0;
-            const float tx = (float)(fx - (double)x0);
-            const float top = page[y0 * w + x0] * (1 - tx) + page[y0 * w + x1] * tx;
-            const float bottom = page[y1 * w + x0] * (1 - tx) + page[y1 * w + x1] * tx;
-            float bg = top * (1 - ty) + bottom * ty;
+            const int64_t c = x0[x], c1 = c + 1 < w ? c + 1 : c;
+            float bg = row[c] + (row[c1] - row[c]) * tx[x];
             bg = bg < 0.2f ? 0.2f : bg;
-            const float v = 1.0f - p[y * W + x] / bg;
-            ink[y * W + x] = v < 0 ? 0 : v > 1 ? 1 : v;
+            const float v = 1.0f - py[x] / bg;
+            iy[x] = v < 0 ? 0 : v > 1 ? 1 : v;
         }
     }
+    free(x0), free(tx), free(row);
     free(page);
     free(tmp);
     return MN_OK;
