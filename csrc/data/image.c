@@ -394,6 +394,7 @@ typedef struct {
     size_t len, at;
     Reducer reducer;
     uint8_t *rows; /* one row, or the whole picture when interlaced */
+    int truncated;
     char message[160];
 } PngState;
 
@@ -410,7 +411,10 @@ static void png_on_warning(png_structp png, png_const_charp msg) {
 
 static void png_read_memory(png_structp png, png_bytep dst, size_t n) {
     PngState *s = png_get_io_ptr(png);
-    if (n > s->len - s->at) png_error(png, "the file ends early (truncated)");
+    if (n > s->len - s->at) {
+        s->truncated = 1;
+        png_error(png, "the file ends early");
+    }
     memcpy(dst, s->data + s->at, n);
     s->at += n;
 }
@@ -421,7 +425,7 @@ static int png_decode(PngState *s, Tensor *out, int64_t work_side, char *why, si
     s->info = png_create_info_struct(s->png);
     if (!s->info) return MN_ERR_NOMEM;
     if (setjmp(png_jmpbuf(s->png))) {
-        snprintf(why, why_size, "corrupt PNG: %s", s->message);
+        snprintf(why, why_size, "%s PNG: %s", s->truncated ? "truncated" : "corrupt", s->message);
         return MN_ERR_FORMAT;
     }
     png_set_read_fn(s->png, s, png_read_memory);

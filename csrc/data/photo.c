@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "data/image.h"
+#include "sys/parallel.h"
 
 /* Ink fainter than this (after flattening: 1 - pixel / page) is never ink, whatever Otsu says:
  * sensor noise, paper texture, the faint rest of a shadow. */
@@ -648,4 +649,45 @@ int image_photo_clean(Tensor *out, const Tensor *gray, char *why, size_t why_siz
     work_free(&wk);
     if (st != MN_OK) tensor_release(out);
     return st;
+}
+
+int image_picture_to_mnist(float *out, const void *data, size_t len, int photo, char *why, size_t why_size) {
+    Tensor gray = {0}, clean_ink = {0}, digit = {0};
+    int st = image_decode_gray(&gray, data, len, IMAGE_WORK_SIDE, why, why_size);
+    if (st == MN_OK && photo) st = image_photo_clean(&clean_ink, &gray, why, why_size);
+    if (st == MN_OK) st = image_mnist_recipe(&digit, photo ? &clean_ink : &gray, why, why_size);
+    if (st == MN_OK) memcpy(out, tensor_f32(&digit), IMAGE_MNIST_SIZE * IMAGE_MNIST_SIZE * sizeof *out);
+    tensor_release(&gray);
+    tensor_release(&clean_ink);
+    tensor_release(&digit);
+    return st;
+}
+
+typedef struct {
+    float *out;
+    int *status;
+    char *why;
+    size_t why_size;
+    const void *const *data;
+    const size_t *len;
+    int photo;
+} Batch;
+
+static void batch_part(void *ctx, int64_t lo, int64_t hi, int part) {
+    (void)part;
+    const Batch *b = ctx;
+    for (int64_t i = lo; i < hi; i++)
+        b->status[i] = image_picture_to_mnist(b->out + i * IMAGE_MNIST_SIZE * IMAGE_MNIST_SIZE, b->data[i],
+                                              b->len[i], b->photo, b->why + i * b->why_size, b->why_size);
+}
+
+int image_pictures_to_mnist(Tensor *out, int *status, char *why, size_t why_size, const void *const *data,
+                            const size_t *len, int64_t n, int photo) {
+    int64_t shape[3] = {n, IMAGE_MNIST_SIZE, IMAGE_MNIST_SIZE};
+    int st = tensor_init(out, DTYPE_FLOAT32, 3, shape);
+    if (st != MN_OK) return st;
+    for (int64_t i = 0; i < n; i++) why[i * why_size] = '\0';
+    Batch b = {tensor_f32(out), status, why, why_size, data, len, photo};
+    parallel_for(n, 1, batch_part, &b);
+    return MN_OK;
 }

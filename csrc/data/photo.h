@@ -29,6 +29,18 @@
  * no digit-like ink (only shading, lines or specks). */
 int image_photo_clean(Tensor *out, const Tensor *gray, char *why, size_t why_size);
 
+/* out (28, 28) float32 in [0, 1]: the encoded picture data[0..len) decoded at about
+ * IMAGE_WORK_SIDE, cleaned up (unless photo is 0) and put through the MNIST recipe: what
+ * `mnist.lua predict` classifies. MN_ERR_FORMAT with the reason in why. */
+int image_picture_to_mnist(float *out, const void *data, size_t len, int photo, char *why, size_t why_size);
+
+/* out (n, 28, 28) float32 (tensor_init'd here): image_picture_to_mnist of the n pictures data[i]
+ * (len[i] bytes), on the kernels' threads (sys/parallel.h). status[i] and why[i] (why_size bytes
+ * each) say how each went; a picture that fails leaves its 28x28 zero. Returns MN_OK unless out
+ * cannot be allocated. */
+int image_pictures_to_mnist(Tensor *out, int *status, char *why, size_t why_size, const void *const *data,
+                            const size_t *len, int64_t n, int photo);
+
 /* The stroke width of MNIST digits relative to the larger side of their bounding box, measured
  * as photo.c measures a picture's (tools/photo_stroke_width.py on the training set). */
 extern const float PHOTO_MNIST_STROKE;

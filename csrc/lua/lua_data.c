@@ -374,6 +374,45 @@ static int l_image_photo(lua_State *L) {
     return 1;
 }
 
+/* core.pictures_to_mnist(list [, photo]) -> float32 (n, 28, 28), reasons: each encoded picture of
+ * the list (strings) decoded, cleaned up (unless photo is false) and put through the MNIST recipe
+ * on the kernels' threads. reasons[i] is false, or why picture i failed (its image is then zero). */
+static int l_pictures_to_mnist(lua_State *L) {
+    const char *fn = "pictures_to_mnist";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const int photo = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    const int64_t n = (int64_t)lua_objlen(L, 1);
+    if (n < 1) raisef(L, fn, "expected a non-empty list of encoded pictures");
+    enum { WHY = 256 };
+    /* one block for the pointers, lengths, statuses and reasons, owned by a userdata (freed by __gc) */
+    const size_t bytes = (size_t)n * (sizeof(void *) + sizeof(size_t) + sizeof(int) + WHY);
+    void **box = push_owned(L);
+    *box = malloc(bytes);
+    if (!*box) check_status(L, MN_ERR_NOMEM, fn, NULL);
+    const void **data = *box;
+    size_t *len = (size_t *)(data + n);
+    int *status = (int *)(len + n);
+    char *why = (char *)(status + n);
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (int)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) raisef(L, fn, "item %lld is a %s, expected the bytes of a picture",
+                                                   (long long)i + 1, luaL_typename(L, -1));
+        data[i] = lua_tolstring(L, -1, &len[i]);
+        lua_pop(L, 1); /* still referenced by the list, which stays on the stack */
+    }
+    Tensor *out = push_tensor(L);
+    check_status(L, image_pictures_to_mnist(out, status, why, WHY, data, len, n, photo), fn, NULL);
+    account_storage(L, out);
+    lua_createtable(L, (int)n, 0);
+    for (int64_t i = 0; i < n; i++) {
+        if (status[i] == MN_OK) lua_pushboolean(L, 0);
+        else if (why[i * WHY]) lua_pushstring(L, why + i * WHY);
+        else lua_pushstring(L, mn_status_str(status[i]));
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 2;
+}
+
 /* core.image_encode(img, format [, quality]) -> bytes. img: (H, W) or (H, W, C) uint8;
  * format: "png", "bmp" or "jpg" (quality 1..100, default 95). */
 static int l_image_encode(lua_State *L) {
@@ -413,6 +452,7 @@ static const luaL_Reg data_functions[] = {
     {"image_decode", l_image_decode},
     {"image_mnist", l_image_mnist},
     {"image_photo", l_image_photo},
+    {"pictures_to_mnist", l_pictures_to_mnist},
     {"image_encode", l_image_encode},
     {NULL, NULL},
 };

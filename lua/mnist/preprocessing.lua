@@ -80,6 +80,22 @@ local function picture_to_mnist(gray, opts, what)
   return M.mnist_recipe(gray, what)
 end
 
+-- Encoded pictures (a list of strings) -> float32 (n, 28, 28) in [0, 1], each decoded at about
+-- core.IMAGE_WORK_SIDE, cleaned up (unless opts.photo == false) and put through the recipe, on the
+-- core's threads. names[i] names picture i in errors. With opts.keep_going, a picture that fails
+-- leaves its image zero and the second result lists the reasons (false for the good ones);
+-- otherwise the first failure is an error.
+function M.pictures_to_mnist(pictures, opts, names)
+  opts = opts or {}
+  local images, reasons = core.pictures_to_mnist(pictures, opts.photo ~= false)
+  if not opts.keep_going then
+    for i, why in ipairs(reasons) do
+      if why then fail("preprocess_images", "%s: %s", names and names[i] or ("picture " .. i), why) end
+    end
+  end
+  return images, reasons
+end
+
 -- Checks a float tensor holds intensities in [0, 1] (not 0..255, not already normalised).
 local function check_unit_range(t, fn, what)
   local hi = t:max()
@@ -130,17 +146,12 @@ local function collect_string(s, list, opts, fn, what)
     local f = io.open(s, "rb")
     if f then
       f:close()
-      local data = read_file(s, fn)
-      local gray, why = core.image_decode(data, core.IMAGE_WORK_SIDE)
-      if not gray then fail(fn, "%s: %s", s, why) end
-      list[#list + 1] = picture_to_mnist(gray, opts, s)
+      list[#list + 1] = M.pictures_to_mnist({ read_file(s, fn) }, opts, { s })[1]
       return
     end
   end
   if looks_encoded(s) then
-    local gray, why = core.image_decode(s, core.IMAGE_WORK_SIDE)
-    if not gray then fail(fn, "%s: %s", what, why) end
-    list[#list + 1] = picture_to_mnist(gray, opts, what)
+    list[#list + 1] = M.pictures_to_mnist({ s }, opts, { what })[1]
     return
   end
   if #s % PIXELS == 0 then -- raw 28x28 digits, one byte per pixel
