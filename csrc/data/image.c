@@ -56,6 +56,15 @@ static int jpeg_check(const uint8_t *p, size_t len, size_t i, char *why, size_t 
         if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
         const size_t seg = byte_at(p, len, i) << 8 | byte_at(p, len, i + 1);
         if (m == 0xC2) progressive = 1;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) { /* SOFn: the size, first */
+            const int64_t h = byte_at(p, len, i + 3) << 8 | byte_at(p, len, i + 4);
+            const int64_t w = byte_at(p, len, i + 5) << 8 | byte_at(p, len, i + 6);
+            if (w * h > IMAGE_MAX_PIXELS) {
+                snprintf(why, why_size, "a %lld x %lld JPEG is too large (more than 2^26 pixels)", (long long)w,
+                         (long long)h);
+                return MN_ERR_FORMAT;
+            }
+        }
         if (m == 0xC4) { /* DHT: tables of (class/id, 16 counts, the symbols) until the length is used */
             long left = (long)seg - 2;
             size_t q = i + 2;
@@ -485,6 +494,7 @@ static int decode_png(Tensor *out, const uint8_t *data, size_t len, int64_t work
 }
 
 /* ---- the other formats (BMP, PGM/PPM, GIF, TGA) through stb_image, guarded above ---------- */
+#define STB_MAX_PIXELS_PER_BYTE 1024
 static int decode_stb(Tensor *out, const uint8_t *data, size_t len, int64_t work_side, char *why,
                       size_t why_size) {
     int w = 0, h = 0, comp = 0;
@@ -495,6 +505,12 @@ static int decode_stb(Tensor *out, const uint8_t *data, size_t len, int64_t work
     }
     int st = check_size(w, h, "image", why, why_size);
     if (st != MN_OK) return st;
+    /* stb's formats compress little (RLE, GIF's LZW): far more pixels than bytes is a truncated or
+     * corrupt header, which stb would decode to a huge image of zeros */
+    if ((int64_t)w * h > (int64_t)len * STB_MAX_PIXELS_PER_BYTE) {
+        snprintf(why, why_size, "a %d x %d image cannot be held in %zu bytes (truncated or corrupt)", w, h, len);
+        return MN_ERR_FORMAT;
+    }
     /* gray + alpha: the alpha decides what a transparent background should become */
     uint8_t *ga = stbi_load_from_memory(data, (int)len, &w, &h, &comp, 2);
     if (!ga) {
