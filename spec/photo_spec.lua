@@ -155,3 +155,59 @@ describe("photos", function()
     assert.truthy(why:find("^no digit%-like ink: the largest mark is 1 x 1 pixels of a 300 x 300 picture"), why)
   end)
 end)
+
+describe("mnist.lua predict", function()
+  local home
+  setup(function() home = H.tmpdir() end)
+  teardown(function() H.rm(home) end)
+
+  local function cli(args)
+    local out, err = home .. "/out", home .. "/err"
+    local code = os.execute(("MNIST_HOME=%s luajit bin/mnist.lua %s >%s 2>%s"):format(H.quote(home), args, out, err))
+    return H.read(out), H.read(err), code / 256
+  end
+
+  it("reads a folder: one JSON record per picture, per line, in name order", function()
+    local out, err, code = cli("predict --json spec/fixtures/photos/")
+    assert.equal(0, code, err)
+    local records = require("cjson").decode(out)
+    assert.equal(36, #records)
+    local lines = 0
+    for line in out:gmatch("[^\n]+") do if line:find('"file"', 1, true) then lines = lines + 1 end end
+    assert.equal(36, lines)
+    assert.equal("spec/fixtures/photos/photo-02000-6.jpg", records[1].file)
+    assert.equal(6, records[1].label)
+    assert.equal(10, #records[1].probabilities)
+  end)
+
+  it("goes on past a picture it cannot read, names it and exits 1", function()
+    local dir = home .. "/mixed"
+    os.execute("mkdir -p " .. H.quote(dir))
+    H.write(dir .. "/a.png", H.read("spec/fixtures/photos/thin-02100-5.png"))
+    H.write(dir .. "/b.jpg", "not a picture at all")
+    H.write(dir .. "/notes.txt", "skipped: not a picture's name")
+    local out, err, code = cli("predict " .. H.quote(dir))
+    assert.equal(1, code)
+    assert.equal(dir .. "/a.png: 5 (p=", out:match("^[^\n]*%(p="))
+    assert.truthy(err:find("mnist.lua predict: preprocess_images: " .. dir .. "/b.jpg: ", 1, true), err)
+    assert.falsy(out:find("notes.txt", 1, true))
+  end)
+
+  it("shows the 28x28 input it classified (--show) and writes it (--save-input)", function()
+    local photo = "spec/fixtures/photos/photo-02001-5.jpg"
+    local saved = home .. "/input.png"
+    local out, err, code = cli("predict --show --save-input " .. H.quote(saved) .. " " .. photo)
+    assert.equal(0, code, err)
+    local art = {}
+    for line in out:gmatch("|[^\n]*|") do art[#art + 1] = line end
+    assert.equal(28, #art)
+    local input = mnist.preprocess_images(photo, { mean = 0, std = 1 })[1][1]
+    assert.equal(require("mnist.predict").block_art(input), table.concat(art, "\n"))
+    local back = pp.read_image(saved)
+    assert.same({ 28, 28 }, back:size())
+    assert.is_true(mad(back:float(1 / 255), input) < 0.003)
+    local _, err2, code2 = cli("predict --save-input x.png " .. photo .. " " .. photo)
+    assert.equal(1, code2)
+    assert.truthy(err2:find("--save-input writes one picture's input, and 2 pictures were given", 1, true), err2)
+  end)
+end)
