@@ -247,9 +247,8 @@ typedef struct {
     const uint8_t *strong; /* (H, W): the ink above the threshold */
     int64_t H, W;
     int vertical;
+    int64_t su, sv;        /* the index steps along and across the lines */
 } Lines;
-
-static int64_t at(const Lines *l, int64_t u, int64_t v) { return l->vertical ? u * l->W + v : v * l->W + u; }
 
 /* The slope (dv per du) at which the ink's projection is sharpest: lines then fall on few rows.
  * uv (2 * n): a sample of the ink's (u, v); profile: scratch of `rows` counts. */
@@ -273,75 +272,93 @@ static double line_slope(const int32_t *uv, int64_t n, int64_t U, int64_t V, int
     return best_m;
 }
 
-/* Marks (2) the ink on runs of at least `min_len` along the sheared rows of slope m (row v0 is at
- * v0 + shift[u] at u); with `mark` 0 only counts them. Returns how many separate lines (groups of neighbouring rows) were found. */
-static int64_t line_runs(Lines *l, int64_t U, int64_t V, double m, const int32_t *shift, int64_t min_len,
-                         int mark) {
-    const int64_t margin = (int64_t)ceil(fabs(m) * (double)U) + 1;
+typedef struct {
+    int64_t v0, first, last;
+} Run;
+
+/* The runs of ink at least `min_len` long along the sheared rows of slope m (row v0 is at
+ * v0 + shift[u] at u), gaps of up to PHOTO_LINE_GAP of the frame bridged, into *runs (malloc'd).
+ * row_ink[v0 + margin]: the ink on each sheared row, so rows that cannot hold a run are skipped. */
+static int find_runs(Run **runs, int64_t *count, const Lines *l, int64_t U, int64_t V, const int32_t *shift,
+                     int64_t margin, const int32_t *row_ink, int64_t min_len) {
     const int64_t gap = (int64_t)(PHOTO_LINE_GAP * (double)U) > 4 ? (int64_t)(PHOTO_LINE_GAP * (double)U) : 4;
-    int64_t groups = 0, last_row = -10;
+    int64_t n = 0, cap = 16;
+    Run *r = malloc((size_t)cap * sizeof *r);
+    if (!r) return MN_ERR_NOMEM;
     for (int64_t v0 = -margin; v0 < V + margin; v0++) {
-        int64_t first = -1, last = -1, found = 0;
+        if (row_ink[v0 + margin] < min_len / 4) continue; /* not enough ink for a line */
+        int64_t first = -1, last = -1;
         for (int64_t u = 0; u <= U; u++) {
             const int64_t v = v0 + shift[u];
-            const int ink = u < U && v >= 0 && v < V && l->mask[at(l, u, v)];
+            const int ink = u < U && v >= 0 && v < V && l->mask[u * l->su + v * l->sv];
             if (ink && first >= 0 && u - last <= gap + 1) {
                 last = u;
                 continue;
             }
-            if (first >= 0 && last - first + 1 >= min_len) { /* a run ends: long enough? */
-                found = 1;
-                if (mark)
-                    for (int64_t k = first; k <= last; k++) {
-                        const int64_t vk = v0 + shift[k];
-                        if (vk < 0 || vk >= V || !l->mask[at(l, k, vk)]) continue;
-                        /* and the ink beside it: a thick line's edge rows hold shorter runs */
-                        for (int64_t d = -PHOTO_LINE_EDGE; d <= PHOTO_LINE_EDGE; d++)
-                            if (vk + d >= 0 && vk + d < V && l->mask[at(l, k, vk + d)]) l->mask[at(l, k, vk + d)] = 2;
+            if (first >= 0 && last - first + 1 >= min_len) {
+                if (n == cap) {
+                    Run *grown = realloc(r, (size_t)(cap *= 2) * sizeof *r);
+                    if (!grown) {
+                        free(r);
+                        return MN_ERR_NOMEM;
                     }
+                    r = grown;
+                }
+                r[n++] = (Run){v0, first, last};
             }
             first = last = ink ? u : -1;
         }
-        if (found) {
-            if (v0 - last_row > 2) groups++;
-            last_row = v0;
-        }
     }
-    return groups;
+    *runs = r;
+    *count = n;
+    return MN_OK;
+}
+
+/* Marks (2) the ink of a run, and the ink beside it: a thick line's edge rows hold shorter runs. */
+static void mark_run(Lines *l, int64_t V, const int32_t *shift, const Run *run) {
+    for (int64_t k = run->first; k <= run->last; k++) {
+        const int64_t vk = run->v0 + shift[k];
+        if (vk < 0 || vk >= V || !l->mask[k * l->su + vk * l->sv]) continue;
+        for (int64_t d = -PHOTO_LINE_EDGE; d <= PHOTO_LINE_EDGE; d++)
+            if (vk + d >= 0 && vk + d < V && l->mask[k * l->su + (vk + d) * l->sv])
+                l->mask[k * l->su + (vk + d) * l->sv] = 2;
+    }
 }
 
 /* Puts back the line pixels where a stroke crosses the line: strong ink off the lines on both
- * sides of it, across it, within two pixels. */
-static void restore_crossings(Lines *l, int64_t U, int64_t V) {
-    for (int64_t u = 0; u < U; u++) {
-        for (int64_t v = 0; v < V; v++) {
-            if (l->mask[at(l, u, v)] != 2) continue;
-            int64_t end = v;
-            while (end + 1 < V && l->mask[at(l, u, end + 1)] == 2) end++;
-            int before = 0, after = 0;
-            for (int64_t d = 1; d <= 2; d++) {
-                if (v - d >= 0 && l->mask[at(l, u, v - d)] == 1 && l->strong[at(l, u, v - d)]) before = 1;
-                if (end + d < V && l->mask[at(l, u, end + d)] == 1 && l->strong[at(l, u, end + d)]) after = 1;
-            }
-            if (before && after)
-                for (int64_t k = v; k <= end; k++) l->mask[at(l, u, k)] = 3; /* kept, not re-tested */
-            v = end;
+ * sides of it, across it, within two pixels. Walks the picture row by row; a stretch of line
+ * pixels across the line is followed from its first pixel. */
+static void restore_crossings(Lines *l, int64_t V) {
+    const int64_t n = l->H * l->W, sv = l->sv;
+    uint8_t *m = l->mask;
+    for (int64_t i = 0; i < n; i++) {
+        if (m[i] != 2) continue;
+        const int64_t v = l->vertical ? i % l->W : i / l->W;
+        if (v > 0 && m[i - sv] == 2) continue; /* not the first of its stretch */
+        int64_t end = v;
+        while (end + 1 < V && m[i + (end + 1 - v) * sv] == 2) end++;
+        int before = 0, after = 0;
+        for (int64_t d = 1; d <= 2; d++) {
+            if (v - d >= 0 && m[i - d * sv] == 1 && l->strong[i - d * sv]) before = 1;
+            if (end + d < V && m[i + (end - v + d) * sv] == 1 && l->strong[i + (end - v + d) * sv]) after = 1;
         }
+        if (before && after)
+            for (int64_t k = 0; k <= end - v; k++) m[i + k * sv] = 3; /* kept, not re-tested */
     }
-    for (int64_t i = 0; i < l->H * l->W; i++) l->mask[i] = l->mask[i] == 3 ? 1 : l->mask[i];
+    for (int64_t i = 0; i < n; i++) m[i] = m[i] == 3 ? 1 : m[i];
 }
 
 static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t W, int vertical) {
-    Lines l = {mask, strong, H, W, vertical};
+    Lines l = {mask, strong, H, W, vertical, vertical ? W : 1, vertical ? 1 : W};
     const int64_t U = vertical ? H : W, V = vertical ? W : H;
-    const int64_t rows = V + 2 * ((int64_t)ceil(PHOTO_MAX_SLANT * (double)U) + 1);
+    const int64_t margin = (int64_t)ceil(PHOTO_MAX_SLANT * (double)U) + 1, rows = V + 2 * margin;
     int64_t ink = 0;
     for (int64_t i = 0; i < H * W; i++) ink += mask[i] != 0;
     const int64_t step = ink > 100000 ? ink / 100000 + 1 : 1, n = (ink + step - 1) / step; /* a sample is enough */
     int32_t *profile = malloc((size_t)rows * sizeof *profile), *uv = malloc((size_t)(2 * n + 2) * sizeof *uv);
-    if (!profile || !uv) {
-        free(profile);
-        free(uv);
+    int32_t *shift = malloc((size_t)(U + 1) * sizeof *shift);
+    if (!profile || !uv || !shift) {
+        free(profile), free(uv), free(shift);
         return MN_ERR_NOMEM;
     }
     int64_t seen = 0, kept = 0;
@@ -352,21 +369,33 @@ static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t
                 uv[2 * kept + 1] = (int32_t)(vertical ? x : y);
                 kept++;
             }
-    int32_t *shift = malloc((size_t)(U + 1) * sizeof *shift);
-    if (!shift) {
-        free(profile);
-        free(uv);
-        return MN_ERR_NOMEM;
-    }
     const double m = line_slope(uv, kept, U, V, profile, shift);
-    free(profile);
     free(uv);
+    /* the ink on each sheared row at that slope, every pixel counted */
     for (int64_t u = 0; u <= U; u++) shift[u] = (int32_t)lround(m * (double)u);
-    const int64_t family = (int64_t)(PHOTO_LINE_FAMILY * (double)U);
-    if (line_runs(&l, U, V, m, shift, family, 0) >= 2) line_runs(&l, U, V, m, shift, family, 1);
-    else line_runs(&l, U, V, m, shift, (int64_t)(PHOTO_LINE_SINGLE * (double)U), 1);
+    memset(profile, 0, (size_t)rows * sizeof *profile);
+    for (int64_t y = 0; y < H; y++)
+        for (int64_t x = 0; x < W; x++)
+            if (mask[y * W + x]) {
+                const int64_t u = vertical ? y : x, v = vertical ? x : y;
+                profile[v - shift[u] + margin]++;
+            }
+    Run *runs = NULL;
+    int64_t count = 0;
+    int st = find_runs(&runs, &count, &l, U, V, shift, margin, profile, (int64_t)(PHOTO_LINE_FAMILY * (double)U));
+    free(profile);
+    if (st != MN_OK) {
+        free(shift);
+        return st;
+    }
+    int64_t groups = 0;
+    for (int64_t k = 0; k < count; k++) groups += k == 0 || runs[k].v0 - runs[k - 1].v0 > 2;
+    const int64_t single = (int64_t)(PHOTO_LINE_SINGLE * (double)U);
+    for (int64_t k = 0; k < count; k++)
+        if (groups >= 2 || runs[k].last - runs[k].first + 1 >= single) mark_run(&l, V, shift, &runs[k]);
+    free(runs);
     free(shift);
-    restore_crossings(&l, U, V);
+    restore_crossings(&l, V);
     return MN_OK;
 }
 
