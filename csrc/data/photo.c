@@ -226,10 +226,12 @@ static int flatten(float *ink, const float *p, int64_t H, int64_t W) {
         for (int64_t c = 0; c < w; c++) row[c] = page[y0 * w + c] * (1 - ty) + page[y1 * w + c] * ty;
         const float *py = p + y * W;
         float *iy = ink + y * W;
-        for (int64_t x = 0; x < W; x++) {
+        for (int64_t x = 0; x < W; x++) { /* the page under this row (a gather) */
             const int64_t c = x0[x], c1 = c + 1 < w ? c + 1 : c;
-            float bg = row[c] + (row[c1] - row[c]) * tx[x];
-            bg = bg < 0.2f ? 0.2f : bg;
+            iy[x] = row[c] + (row[c1] - row[c]) * tx[x];
+        }
+        for (int64_t x = 0; x < W; x++) { /* then the ink (vectorised) */
+            const float bg = iy[x] < 0.2f ? 0.2f : iy[x];
             const float v = 1.0f - py[x] / bg;
             iy[x] = v < 0 ? 0 : v > 1 ? 1 : v;
         }
@@ -355,7 +357,7 @@ static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t
     int64_t ink = 0;
     for (int64_t i = 0; i < H * W; i++) ink += mask[i] != 0;
     const int64_t step = ink > 100000 ? ink / 100000 + 1 : 1, n = (ink + step - 1) / step; /* a sample is enough */
-    int32_t *profile = malloc((size_t)rows * sizeof *profile), *uv = malloc((size_t)(2 * n + 2) * sizeof *uv);
+    int32_t *profile = malloc((size_t)rows * sizeof *profile), *uv = calloc((size_t)(2 * n + 2), sizeof *uv);
     int32_t *shift = malloc((size_t)(U + 1) * sizeof *shift);
     if (!profile || !uv || !shift) {
         free(profile), free(uv), free(shift);
