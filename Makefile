@@ -10,7 +10,7 @@ OPT       ?= -O3
 # loops (csrc/nn/optim.c), which then run 5x slower.
 MATH_FLAGS := -fno-math-errno
 CFLAGS_ALL = -std=gnu11 $(OPT) $(MATH_FLAGS) -fPIC -Wall -Wextra -Werror -pthread -Icsrc -I$(LUA_INC) -I$(BLAS_INC) $(CFLAGS)
-LIBS      := -lopenblas -lcrypto -lz -lstb -lm -pthread
+LIBS      := -lopenblas -lcrypto -lz -ljpeg -lpng16 -lstb -lm -pthread
 BUILD     ?= build
 CORE      := $(BUILD)/mnist/core.so
 # csrc/ by layer: sys/ (files, processes, threads), tensor/, nn/, data/, and lua/ (the bindings,
@@ -20,6 +20,7 @@ HEADERS   := $(wildcard csrc/*/*.h)
 
 # Debian packages the project needs at build, test and run time (make deps installs the missing).
 DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-dev lua-cjson lua-busted \
+        libjpeg62-turbo-dev libpng-dev \
         luarocks lua-yaml lua-argparse lua-term curl gnuplot-nox perl
 # The deploy specs' S3-compatible server (spec/support/s3_server.sh): Swift with its s3api.
 DEBS += swift-proxy swift-account swift-container swift-object memcached
@@ -93,7 +94,7 @@ build-fuzz/obj/%.o: fuzz/%.c $(wildcard fuzz/*.h) Makefile
 build-fuzz/obj/stb_impl.o: FUZZ_EXTRA := -fno-sanitize=shift,signed-integer-overflow
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJS) $(wildcard fuzz/*.h)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lluajit-5.1 -lopenblas -lcrypto -lz -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lluajit-5.1 -lopenblas -lcrypto -lz -ljpeg -lpng16 -lm
 
 # the objects are shared by every target: keep them between builds
 .SECONDARY: $(FUZZ_OBJS)

@@ -25,6 +25,8 @@ external_dependencies = {
   ZLIB = { library = "z" },
   CRYPTO = { library = "crypto" },
   STB = { library = "stb" },
+  JPEG = { library = "jpeg" },   -- libjpeg62-turbo-dev: JPEG decoding with DCT scaling
+  PNG = { library = "png16" },   -- libpng-dev: PNG decoding, rows streamed
 }
 build = {
   type = "builtin",
@@ -34,6 +36,7 @@ build = {
         "csrc/data/idx.c",
         "csrc/data/image.c",
         "csrc/data/loader.c",
+        "csrc/data/photo.c",
         "csrc/data/record.c",
         "csrc/lua/lua_core.c",
         "csrc/lua/lua_data.c",
@@ -69,7 +72,7 @@ build = {
         "csrc/tensor/tensor_math.c",
         "csrc/tensor/tensor_reduce.c",
       },
-      libraries = { "openblas", "crypto", "z", "stb", "m", "pthread" },
+      libraries = { "openblas", "crypto", "z", "jpeg", "png16", "stb", "m", "pthread" },
       incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },
       libdirs = { "$(OPENBLAS_LIBDIR)" },
     },

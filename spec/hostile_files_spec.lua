@@ -28,13 +28,18 @@ local REPLAY = {
     end
   end,
   image = function(path)
-    local gray, why = core.image_decode(H.read(path))
+    local bytes = H.read(path)
+    local gray, why = core.image_decode(bytes)
     if gray then
       local out = core.image_mnist(gray)
       if out then assert(out:size(1) == 28 and out:max() <= 1) end
     else
       assert(type(why) == "string" and #why > 0, "an image rejection without a reason")
     end
+    -- what predict does: reduced while decoded, the photo clean-up, the recipe
+    local images, reasons = core.pictures_to_mnist({ bytes })
+    assert(reasons[1] == false or (type(reasons[1]) == "string" and #reasons[1] > 0), "a rejection without a reason")
+    assert(images:size(1) == 1 and images:max() <= 1)
   end,
 }
 for _, target in ipairs { "safetensors", "config" } do

@@ -5,20 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <setjmp.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+#include <png.h>
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
-/* Below this contrast between ink and background (on a 0..1 scale) the picture is blank. */
-#define BLANK_CONTRAST 0.1f
 /* After stretching, pixels at least this bright count as ink for the bounding box. */
 #define INK_THRESHOLD 0.1f
 
-/* ---- stb_image 2.27 hardening ------------------------------------------------------------
+/* ---- Decoding -----------------------------------------------------------------------------
+ * JPEG through libjpeg-turbo (DCT scaling straight to the working size), PNG through libpng (rows
+ * streamed and reduced on the way in), the rest (BMP, PGM/PPM, GIF, TGA) through stb_image. Every
+ * header's size is checked against IMAGE_MAX_PIXELS before anything is allocated.
+ *
  * Debian 12's libstb is stb_image 2.27, whose decoders have known memory-safety bugs on hostile
  * files, fixed upstream in 2.28 (stb issues #1289, #1291-#1293, oss-fuzz 22620) or never (PSD,
- * PIC and HDR: crashes and endless loops). Our fuzzer (fuzz/fuzz_image.c) found the first one on
- * its own. Until the library is fixed, each known trigger is refused here, before stb reads a
- * byte; the checks follow stb's own parsing so that no file stb decodes correctly is refused. */
+ * PIC and HDR: crashes and endless loops). The walks below refuse each known trigger before a
+ * decoder reads a byte; the checks follow stb's own parsing so that no file stb decodes correctly
+ * is refused. JPEG and PNG no longer reach stb, but the walks stay in front of libjpeg and libpng:
+ * they name the problem more clearly than those libraries' messages. */
 
 /* Byte i of p[0..len), or 0 past the end (what stb's reader returns there). */
 static unsigned byte_at(const uint8_t *p, size_t len, size_t i) { return i < len ? p[i] : 0; }
@@ -48,6 +56,15 @@ static int jpeg_check(const uint8_t *p, size_t len, size_t i, char *why, size_t 
         if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
         const size_t seg = byte_at(p, len, i) << 8 | byte_at(p, len, i + 1);
         if (m == 0xC2) progressive = 1;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) { /* SOFn: the size, first */
+            const int64_t h = byte_at(p, len, i + 3) << 8 | byte_at(p, len, i + 4);
+            const int64_t w = byte_at(p, len, i + 5) << 8 | byte_at(p, len, i + 6);
+            if (w * h > IMAGE_MAX_PIXELS) {
+                snprintf(why, why_size, "a %lld x %lld JPEG is too large (more than 2^26 pixels)", (long long)w,
+                         (long long)h);
+                return MN_ERR_FORMAT;
+            }
+        }
         if (m == 0xC4) { /* DHT: tables of (class/id, 16 counts, the symbols) until the length is used */
             long left = (long)seg - 2;
             size_t q = i + 2;
@@ -123,8 +140,9 @@ static int png_check(const uint8_t *p, size_t len, char *why, size_t why_size) {
     return MN_OK;
 }
 
-/* MN_OK when stb_image may read data; otherwise MN_ERR_FORMAT with the reason. */
-static int stb_guard(const uint8_t *p, size_t len, char *why, size_t why_size) {
+/* MN_OK when a decoder may read data; otherwise MN_ERR_FORMAT with the reason. The JPEG and PNG
+ * walks above also give clearer reasons than libjpeg's and libpng's for the files they refuse. */
+static int precheck(const uint8_t *p, size_t len, char *why, size_t why_size) {
     static const struct { const char *magic; size_t n; const char *name; } refused[] = {
         {"8BPS", 4, "Photoshop (PSD)"}, {"\x53\x80\xF6\x34", 4, "Softimage PIC"},
         {"#?RADIANCE\n", 11, "Radiance HDR"}, {"#?RGBE\n", 7, "Radiance HDR"},
@@ -143,7 +161,375 @@ static int stb_guard(const uint8_t *p, size_t len, char *why, size_t why_size) {
     return MN_OK;
 }
 
-int image_decode_gray(Tensor *out, const void *data, size_t len, char *why, size_t why_size) {
+/* ---- Reduction on the way in ------------------------------------------------------------
+ * Every decoder hands its rows, top to bottom, to a Reducer, which averages k x k blocks (k >= 1,
+ * partial blocks at the right and bottom edges average what they hold) into the output, so a
+ * large picture never exists at full size in memory. Gray+alpha rows are kept premultiplied
+ * (averaging commutes with compositing) and composited at the end, when the backdrop is known. */
+typedef struct {
+    int64_t in_w, in_h, k, out_w, out_h;
+    int alpha;            /* rows are (gray, alpha) pairs */
+    int64_t row;          /* input rows seen */
+    double *sum, *asum;   /* (out_w) the current block row's sums of gray*alpha/255 (or gray), of alpha */
+    uint8_t *g, *a;       /* (out_h, out_w) averaged premultiplied gray, averaged alpha */
+    int64_t opaque, transparent;
+    double opaque_sum;    /* the gray of the pixels with alpha >= 128 */
+} Reducer;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static int reducer_init(Reducer *r, int64_t w, int64_t h, int64_t k, int alpha) {
+    memset(r, 0, sizeof *r);
+    r->in_w = w, r->in_h = h, r->k = k, r->alpha = alpha;
+    r->out_w = ceil_div(w, k), r->out_h = ceil_div(h, k);
+    const size_t n = (size_t)(r->out_w * r->out_h);
+    r->sum = calloc((size_t)r->out_w, sizeof *r->sum);
+    r->asum = calloc((size_t)r->out_w, sizeof *r->asum);
+    r->g = malloc(n);
+    r->a = alpha ? malloc(n) : NULL;
+    return r->sum && r->asum && r->g && (!alpha || r->a) ? MN_OK : MN_ERR_NOMEM;
+}
+
+static void reducer_free(Reducer *r) {
+    free(r->sum);
+    free(r->asum);
+    free(r->g);
+    free(r->a);
+    memset(r, 0, sizeof *r);
+}
+
+/* One input row: in_w gray values, or in_w (gray, alpha) pairs. */
+static void reducer_row(Reducer *r, const uint8_t *px) {
+    const int64_t k = r->k, W = r->in_w;
+    if (r->alpha) {
+        for (int64_t ox = 0, x = 0; ox < r->out_w; ox++) {
+            const int64_t end = x + k < W ? x + k : W;
+            uint64_t ga = 0, a = 0;
+            for (; x < end; x++) {
+                const unsigned v = px[2 * x], al = px[2 * x + 1];
+                ga += v * al;
+                a += al;
+                if (al >= 128) r->opaque++, r->opaque_sum += v;
+                if (al < 255) r->transparent++;
+            }
+            r->sum[ox] += ga / 255.0;
+            r->asum[ox] += a;
+        }
+    } else if (k == 1) {
+        memcpy(r->g + r->row * r->out_w, px, (size_t)W);
+        r->row++;
+        return;
+    } else {
+        for (int64_t ox = 0, x = 0; ox < r->out_w; ox++) {
+            const int64_t end = x + k < W ? x + k : W;
+            uint32_t g = 0;
+            for (; x < end; x++) g += px[x];
+            r->sum[ox] += g;
+        }
+    }
+    r->row++;
+    if (r->row % k != 0 && r->row != r->in_h) return;
+    const int64_t oy = (r->row - 1) / k, rows = r->row - oy * k;
+    for (int64_t ox = 0; ox < r->out_w; ox++) {
+        const int64_t cols = ox == r->out_w - 1 ? W - ox * k : k;
+        const double n = (double)(rows * cols);
+        r->g[oy * r->out_w + ox] = (uint8_t)lrint(r->sum[ox] / n);
+        if (r->alpha) r->a[oy * r->out_w + ox] = (uint8_t)lrint(r->asum[ox] / n);
+        r->sum[ox] = r->asum[ox] = 0;
+    }
+}
+
+/* out (out_h, out_w) uint8: the reduced picture; a transparent background becomes the colour that
+ * contrasts with the opaque ink (dark ink on a transparent canvas goes on white, light ink on black). */
+static int reducer_finish(Reducer *r, Tensor *out, char *why, size_t why_size) {
+    if (r->row != r->in_h) {
+        snprintf(why, why_size, "truncated image: %lld of %lld rows decoded", (long long)r->row,
+                 (long long)r->in_h);
+        return MN_ERR_FORMAT;
+    }
+    int64_t shape[2] = {r->out_h, r->out_w};
+    int st = tensor_init(out, DTYPE_UINT8, 2, shape);
+    if (st != MN_OK) return st;
+    uint8_t *g = tensor_u8(out); // (out_h, out_w)
+    const int64_t n = r->out_h * r->out_w;
+    if (!r->alpha) {
+        memcpy(g, r->g, (size_t)n);
+        return MN_OK;
+    }
+    const int backdrop = r->transparent && r->opaque && r->opaque_sum / (double)r->opaque >= 128 ? 0 : 255;
+    for (int64_t i = 0; i < n; i++) {
+        const int v = r->g[i] + (backdrop * (255 - r->a[i]) + 127) / 255;
+        g[i] = (uint8_t)(v > 255 ? 255 : v);
+    }
+    return MN_OK;
+}
+
+/* The block size that brings a w x h picture down towards work_side: the largest k with
+ * max(w, h) / k >= work_side (1 when work_side is 0 or the picture is small). */
+static int64_t reduction_for(int64_t w, int64_t h, int64_t work_side) {
+    const int64_t side = w > h ? w : h;
+    return work_side > 0 && side >= 2 * work_side ? side / work_side : 1;
+}
+
+/* The header's size against the budget: refused before anything is allocated. */
+static int check_size(int64_t w, int64_t h, const char *format, char *why, size_t why_size) {
+    if (w < 1 || h < 1 || w * h > IMAGE_MAX_PIXELS) {
+        snprintf(why, why_size, "a %lld x %lld %s is %s", (long long)w, (long long)h, format,
+                 w < 1 || h < 1 ? "empty" : "too large (more than 2^26 pixels)");
+        return MN_ERR_FORMAT;
+    }
+    return MN_OK;
+}
+
+/* ---- JPEG (libjpeg-turbo) ------------------------------------------------------------------
+ * libjpeg reports a fatal error by calling error_exit, which must not return: it longjmps back
+ * into jpeg_decode, whose only state lives in the caller's JpegState, and never further. */
+typedef struct {
+    struct jpeg_error_mgr pub;
+    struct jpeg_progress_mgr progress;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+    int truncated;
+} JpegErrors;
+
+/* A progressive JPEG may hold thousands of tiny scans that each cost a pass over the image
+ * (libjpeg-turbo's own advice: cap them). */
+#define JPEG_MAX_SCANS 256
+
+static void jpeg_on_error(j_common_ptr cinfo) {
+    JpegErrors *e = (JpegErrors *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, e->message);
+    longjmp(e->jump, 1);
+}
+
+static void jpeg_on_message(j_common_ptr cinfo, int level) {
+    JpegErrors *e = (JpegErrors *)cinfo->err;
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) e->truncated = 1;
+}
+
+static void jpeg_on_progress(j_common_ptr cinfo) {
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->progressive_mode && d->input_scan_number > JPEG_MAX_SCANS) {
+        JpegErrors *e = (JpegErrors *)cinfo->err;
+        snprintf(e->message, sizeof e->message, "more than %d progressive scans", JPEG_MAX_SCANS);
+        longjmp(e->jump, 1);
+    }
+}
+
+typedef struct {
+    struct jpeg_decompress_struct cinfo;
+    JpegErrors errors;
+    Reducer reducer;
+    uint8_t *row;
+} JpegState;
+
+/* The DCT scale M/8 (M = 1..8) that decodes a w x h JPEG straight to the smallest size whose longer
+ * side is still >= work_side: libjpeg then skips the rest of the inverse DCT. */
+static int jpeg_scale_for(int64_t w, int64_t h, int64_t work_side) {
+    const int64_t side = w > h ? w : h;
+    if (work_side <= 0) return 8;
+    for (int m = 1; m < 8; m++)
+        if (ceil_div(side * m, 8) >= work_side) return m;
+    return 8;
+}
+
+static int jpeg_decode(JpegState *s, Tensor *out, const uint8_t *data, size_t len, int64_t work_side,
+                       char *why, size_t why_size) {
+    struct jpeg_decompress_struct *c = &s->cinfo;
+    c->err = jpeg_std_error(&s->errors.pub);
+    s->errors.pub.error_exit = jpeg_on_error;
+    s->errors.pub.emit_message = jpeg_on_message;
+    if (setjmp(s->errors.jump)) {
+        snprintf(why, why_size, "corrupt JPEG: %s", s->errors.message);
+        return MN_ERR_FORMAT;
+    }
+    jpeg_create_decompress(c);
+    s->errors.progress.progress_monitor = jpeg_on_progress;
+    c->progress = &s->errors.progress;
+    /* nothing of a JPEG is worth more than this much working memory (coefficients of a progressive one) */
+    c->mem->max_memory_to_use = 256L << 20;
+    jpeg_mem_src(c, data, (unsigned long)len);
+    jpeg_read_header(c, TRUE);
+    int st = check_size(c->image_width, c->image_height, "JPEG", why, why_size);
+    if (st != MN_OK) return st;
+    if (c->jpeg_color_space == JCS_CMYK || c->jpeg_color_space == JCS_YCCK) {
+        snprintf(why, why_size, "CMYK JPEGs are not supported; save it as RGB or grayscale");
+        return MN_ERR_FORMAT;
+    }
+    c->out_color_space = JCS_GRAYSCALE; /* the luminance: no chroma is decoded for YCbCr */
+    c->scale_num = (unsigned)jpeg_scale_for(c->image_width, c->image_height, work_side);
+    c->scale_denom = 8;
+    jpeg_calc_output_dimensions(c);
+    const int64_t w = c->output_width, h = c->output_height;
+    st = reducer_init(&s->reducer, w, h, reduction_for(w, h, work_side), 0);
+    s->row = malloc((size_t)w);
+    if (st != MN_OK || !s->row) return MN_ERR_NOMEM;
+    jpeg_start_decompress(c);
+    while (c->output_scanline < c->output_height) {
+        JSAMPROW rows[1] = {s->row};
+        if (jpeg_read_scanlines(c, rows, 1) != 1) break;
+        if (s->errors.truncated) break;
+        reducer_row(&s->reducer, s->row);
+    }
+    if (s->errors.truncated) {
+        snprintf(why, why_size, "truncated JPEG: the data ends at row %lld of %lld",
+                 (long long)s->reducer.row * s->reducer.k, (long long)c->image_height);
+        return MN_ERR_FORMAT;
+    }
+    return reducer_finish(&s->reducer, out, why, why_size);
+}
+
+static int decode_jpeg(Tensor *out, const uint8_t *data, size_t len, int64_t work_side, char *why,
+                       size_t why_size) {
+    JpegState *s = calloc(1, sizeof *s);
+    if (!s) return MN_ERR_NOMEM;
+    int st = jpeg_decode(s, out, data, len, work_side, why, why_size);
+    jpeg_destroy_decompress(&s->cinfo);
+    reducer_free(&s->reducer);
+    free(s->row);
+    free(s);
+    return st;
+}
+
+/* ---- PNG (libpng) --------------------------------------------------------------------------
+ * libpng, too, reports errors by longjmp to the png_jmpbuf set in png_decode, whose state lives in
+ * the caller's PngState. Rows stream through the Reducer; an interlaced PNG must be read whole. */
+#define PNG_MAX_INTERLACED_PIXELS ((int64_t)1 << 24)
+
+typedef struct {
+    png_structp png;
+    png_infop info;
+    const uint8_t *data;
+    size_t len, at;
+    Reducer reducer;
+    uint8_t *rows; /* one row, or the whole picture when interlaced */
+    int truncated;
+    char message[160];
+} PngState;
+
+static void png_on_error(png_structp png, png_const_charp msg) {
+    PngState *s = png_get_error_ptr(png);
+    snprintf(s->message, sizeof s->message, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+static void png_read_memory(png_structp png, png_bytep dst, size_t n) {
+    PngState *s = png_get_io_ptr(png);
+    if (n > s->len - s->at) {
+        s->truncated = 1;
+        png_error(png, "the file ends early");
+    }
+    memcpy(dst, s->data + s->at, n);
+    s->at += n;
+}
+
+static int png_decode(PngState *s, Tensor *out, int64_t work_side, char *why, size_t why_size) {
+    s->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, s, png_on_error, png_on_warning);
+    if (!s->png) return MN_ERR_NOMEM;
+    s->info = png_create_info_struct(s->png);
+    if (!s->info) return MN_ERR_NOMEM;
+    if (setjmp(png_jmpbuf(s->png))) {
+        snprintf(why, why_size, "%s PNG: %s", s->truncated ? "truncated" : "corrupt", s->message);
+        return MN_ERR_FORMAT;
+    }
+    png_set_read_fn(s->png, s, png_read_memory);
+    png_set_user_limits(s->png, 1u << 26, 1u << 26);
+    png_set_chunk_cache_max(s->png, 256);       /* ancillary chunks: no text or sPLT bombs */
+    png_set_chunk_malloc_max(s->png, 4u << 20);
+    png_read_info(s->png, s->info);
+    png_uint_32 w, h;
+    int depth, color, interlace;
+    png_get_IHDR(s->png, s->info, &w, &h, &depth, &color, &interlace, NULL, NULL);
+    int st = check_size(w, h, "PNG", why, why_size);
+    if (st != MN_OK) return st;
+    if (interlace != PNG_INTERLACE_NONE && (int64_t)w * h > PNG_MAX_INTERLACED_PIXELS) {
+        snprintf(why, why_size, "an interlaced %u x %u PNG must be decoded whole, and is too large "
+                 "for that (more than 2^24 pixels); save it without interlacing", w, h);
+        return MN_ERR_FORMAT;
+    }
+    /* to 8-bit gray or gray+alpha */
+    png_set_expand(s->png);
+    png_set_strip_16(s->png);
+    if (color & PNG_COLOR_MASK_COLOR || color == PNG_COLOR_TYPE_PALETTE) png_set_rgb_to_gray(s->png, 1, -1, -1);
+    const int passes = png_set_interlace_handling(s->png);
+    png_read_update_info(s->png, s->info);
+    const int channels = png_get_channels(s->png, s->info);
+    if (channels != 1 && channels != 2) {
+        snprintf(why, why_size, "corrupt PNG: %d channels after conversion to gray", channels);
+        return MN_ERR_FORMAT;
+    }
+    const size_t rowbytes = png_get_rowbytes(s->png, s->info);
+    st = reducer_init(&s->reducer, w, h, reduction_for(w, h, work_side), channels == 2);
+    s->rows = malloc(passes > 1 ? rowbytes * h : rowbytes);
+    if (st != MN_OK || !s->rows) return MN_ERR_NOMEM;
+    if (passes > 1) {
+        for (int p = 0; p < passes; p++)
+            for (png_uint_32 y = 0; y < h; y++) png_read_row(s->png, s->rows + y * rowbytes, NULL);
+        for (png_uint_32 y = 0; y < h; y++) reducer_row(&s->reducer, s->rows + y * rowbytes);
+    } else {
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(s->png, s->rows, NULL);
+            reducer_row(&s->reducer, s->rows);
+        }
+    }
+    return reducer_finish(&s->reducer, out, why, why_size);
+}
+
+static int decode_png(Tensor *out, const uint8_t *data, size_t len, int64_t work_side, char *why,
+                      size_t why_size) {
+    PngState *s = calloc(1, sizeof *s);
+    if (!s) return MN_ERR_NOMEM;
+    s->data = data, s->len = len;
+    int st = png_decode(s, out, work_side, why, why_size);
+    png_destroy_read_struct(&s->png, &s->info, NULL);
+    reducer_free(&s->reducer);
+    free(s->rows);
+    free(s);
+    return st;
+}
+
+/* ---- the other formats (BMP, PGM/PPM, GIF, TGA) through stb_image, guarded above ---------- */
+#define STB_MAX_PIXELS_PER_BYTE 1024
+static int decode_stb(Tensor *out, const uint8_t *data, size_t len, int64_t work_side, char *why,
+                      size_t why_size) {
+    int w = 0, h = 0, comp = 0;
+    if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp)) {
+        snprintf(why, why_size, "not a readable image (%s; PNG, JPEG, BMP, PGM, GIF or TGA)",
+                 stbi_failure_reason());
+        return MN_ERR_FORMAT;
+    }
+    int st = check_size(w, h, "image", why, why_size);
+    if (st != MN_OK) return st;
+    /* stb's formats compress little (RLE, GIF's LZW): far more pixels than bytes is a truncated or
+     * corrupt header, which stb would decode to a huge image of zeros */
+    if ((int64_t)w * h > (int64_t)len * STB_MAX_PIXELS_PER_BYTE) {
+        snprintf(why, why_size, "a %d x %d image cannot be held in %zu bytes (truncated or corrupt)", w, h, len);
+        return MN_ERR_FORMAT;
+    }
+    /* gray + alpha: the alpha decides what a transparent background should become */
+    uint8_t *ga = stbi_load_from_memory(data, (int)len, &w, &h, &comp, 2);
+    if (!ga) {
+        snprintf(why, why_size, "cannot decode the image (%s)", stbi_failure_reason());
+        return MN_ERR_FORMAT;
+    }
+    Reducer r;
+    st = reducer_init(&r, w, h, reduction_for(w, h, work_side), 1);
+    if (st == MN_OK) {
+        for (int y = 0; y < h; y++) reducer_row(&r, ga + (size_t)y * (size_t)w * 2);
+        st = reducer_finish(&r, out, why, why_size);
+    }
+    reducer_free(&r);
+    stbi_image_free(ga);
+    return st;
+}
+
+int image_decode_gray(Tensor *out, const void *data, size_t len, int64_t work_side, char *why,
+                      size_t why_size) {
     tensor_release(out);
     why[0] = '\0';
     if (len == 0) {
@@ -154,48 +540,18 @@ int image_decode_gray(Tensor *out, const void *data, size_t len, char *why, size
         snprintf(why, why_size, "%zu bytes is more than an image file can be", len);
         return MN_ERR_FORMAT;
     }
-    int st = stb_guard(data, len, why, why_size);
+    const uint8_t *p = data;
+    int st = precheck(p, len, why, why_size);
     if (st != MN_OK) return st;
-    int w = 0, h = 0, comp = 0;
-    if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp)) {
-        snprintf(why, why_size, "not a readable image (%s; PNG, JPEG, BMP, PGM, GIF or TGA)",
-                 stbi_failure_reason());
-        return MN_ERR_FORMAT;
-    }
-    if (w < 1 || h < 1 || (int64_t)w * h > IMAGE_MAX_PIXELS) {
-        snprintf(why, why_size, "a %d x %d image is %s", w, h,
-                 w < 1 || h < 1 ? "empty" : "too large (more than 2^26 pixels)");
-        return MN_ERR_FORMAT;
-    }
-    /* gray + alpha: the alpha decides what a transparent background should become */
-    uint8_t *ga = stbi_load_from_memory(data, (int)len, &w, &h, &comp, 2);
-    if (!ga) {
-        snprintf(why, why_size, "cannot decode the image (%s)", stbi_failure_reason());
-        return MN_ERR_FORMAT;
-    }
-    const int64_t n = (int64_t)w * h;
-    int64_t opaque = 0, transparent = 0;
-    double opaque_sum = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (ga[2 * i + 1] >= 128) {
-            opaque++;
-            opaque_sum += ga[2 * i];
-        }
-        if (ga[2 * i + 1] < 255) transparent++;
-    }
-    /* dark ink on a transparent canvas goes on white, light ink on black */
-    const int backdrop = transparent && opaque && opaque_sum / (double)opaque >= 128 ? 0 : 255;
-    int64_t shape[2] = {h, w};
-    st = tensor_init(out, DTYPE_UINT8, 2, shape);
-    if (st == MN_OK) {
-        uint8_t *g = tensor_u8(out); // (H, W)
-        for (int64_t i = 0; i < n; i++) {
-            const int a = ga[2 * i + 1];
-            g[i] = (uint8_t)((ga[2 * i] * a + backdrop * (255 - a) + 127) / 255);
-        }
-    }
-    stbi_image_free(ga);
-    return st;
+    const size_t soi = jpeg_after_soi(p, len);
+    if (soi) return decode_jpeg(out, p + soi - 2, len - (soi - 2), work_side, why, why_size);
+    if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(out, p, len, work_side, why, why_size);
+    return decode_stb(out, p, len, work_side, why, why_size);
+}
+
+void image_blank_reason(char *why, size_t why_size, int background_light, float contrast) {
+    snprintf(why, why_size, "blank image: no ink stands out from the %s background (contrast %.3f, "
+             "needs %.2f)", background_light ? "light" : "dark", contrast, IMAGE_BLANK_CONTRAST);
 }
 
 /* The median of the border pixels of g (H, W) in [0, 1], from a 256-bin histogram. */
@@ -282,10 +638,8 @@ int image_mnist_recipe(Tensor *out, const Tensor *gray, char *why, size_t why_si
     }
     float ink = 0;
     for (int64_t i = 0; i < H * W; i++) ink = g[i] > ink ? g[i] : ink;
-    if (!(ink - background >= BLANK_CONTRAST)) {
-        snprintf(why, why_size, "blank image: no ink stands out from the %s background "
-                 "(contrast %.3f, needs %.2f)", invert ? "light" : "dark", ink - background,
-                 BLANK_CONTRAST);
+    if (!(ink - background >= IMAGE_BLANK_CONTRAST)) {
+        image_blank_reason(why, why_size, invert, ink - background);
         st = MN_ERR_FORMAT;
         goto done;
     }

@@ -1,5 +1,5 @@
-/* image.h: image files in and out (stb_image, stb_image_write from Debian's libstb) and the MNIST
- * recipe that turns an arbitrary picture of a digit into a 28x28 MNIST-style image.
+/* image.h: image files in and out (libjpeg-turbo, libpng; stb_image for BMP, PGM, GIF, TGA;
+ * stb_image_write) and the MNIST recipe that turns an arbitrary picture of a digit into a 28x28 MNIST-style image.
  *
  * The recipe (LeCun et al.'s normalisation of NIST digits):
  *   1. grayscale (decode), 2. invert when the background (median of the border) is light,
@@ -20,10 +20,26 @@
 #define IMAGE_MNIST_BOX 20  /* the digit is scaled to fit this box */
 #define IMAGE_MAX_PIXELS ((int64_t)1 << 26) /* larger pictures are refused before decoding */
 
-/* out (H, W) uint8 gray: the encoded image data[0..len) (PNG, JPEG, BMP, binary PGM/PPM, GIF,
+/* Pictures whose longer side is at least twice this are reduced while they are decoded (photos:
+ * the clean-up and the recipe need no more; a 7000x7000 JPEG decodes at 1/8 scale). */
+#define IMAGE_WORK_SIDE 768
+
+/* out (H', W') uint8 gray: the encoded image data[0..len) (PNG, JPEG, BMP, binary PGM/PPM, GIF,
  * TGA, ...), luminance of RGB; a transparent background becomes the colour that contrasts with the
- * opaque ink. MN_ERR_FORMAT with the decoder's reason in why for unreadable or empty data. */
-int image_decode_gray(Tensor *out, const void *data, size_t len, char *why, size_t why_size);
+ * opaque ink. work_side 0 decodes at full size (H, W); otherwise a picture with a longer side of at
+ * least 2 * work_side is reduced on the way in (JPEG: DCT scaling by M/8; then averaging of k x k
+ * blocks) to the smallest size whose longer side is still >= work_side. The size in the header is
+ * checked against IMAGE_MAX_PIXELS before any allocation. MN_ERR_FORMAT with the reason in why for
+ * unreadable, truncated, oversized or empty data. */
+int image_decode_gray(Tensor *out, const void *data, size_t len, int64_t work_side, char *why,
+                      size_t why_size);
+
+/* why (why_size bytes): the sentence for a picture with no ink (the recipe's and the photo
+ * clean-up's); background_light: the page is light; contrast: how far the ink stands out. */
+void image_blank_reason(char *why, size_t why_size, int background_light, float contrast);
+
+/* Below this contrast between ink and background (on a 0..1 scale) the picture is blank. */
+#define IMAGE_BLANK_CONTRAST 0.1f
 
 /* out (28, 28) float32 in [0, 1], bright ink on black: the recipe above applied to gray, a (H, W)
  * uint8 tensor or a float32 tensor with values in [0, 1]. MN_ERR_FORMAT with a reason in why for a

@@ -10,6 +10,7 @@
 #include "data/idx.h"
 #include "data/image.h"
 #include "data/loader.h"
+#include "data/photo.h"
 #include "data/record.h"
 #include "sys/fileio.h"
 
@@ -312,13 +313,17 @@ static int l_split_indices(lua_State *L) {
     return 2;
 }
 
-/* core.image_decode(bytes) -> uint8 (H, W) grayscale, or nil and the reason. */
+/* core.image_decode(bytes [, work_side]) -> uint8 (H, W) grayscale, or nil and the reason.
+ * work_side (default 0: full size): larger pictures are reduced towards it while decoding. */
 static int l_image_decode(lua_State *L) {
     size_t len;
     const char *data = luaL_checklstring(L, 1, &len);
+    const int64_t work_side = (int64_t)check_whole(L, 2, "image_decode", "work_side", 0, 1 << 20, 0);
     char why[256];
     Tensor *t = push_tensor(L);
-    if (image_decode_gray(t, data, len, why, sizeof why) != MN_OK) {
+    int st = image_decode_gray(t, data, len, work_side, why, sizeof why);
+    if (st == MN_ERR_NOMEM) check_status(L, st, "image_decode", NULL);
+    if (st != MN_OK) {
         lua_pushnil(L);
         lua_pushstring(L, why);
         return 2;
@@ -345,6 +350,67 @@ static int l_image_mnist(lua_State *L) {
     }
     check_status(L, st, fn, why);
     return 1;
+}
+
+/* core.image_photo(gray) -> float32 (h, w) in [0, 1]: the digit's ink alone, bright on black,
+ * around the digit (csrc/data/photo.h), or nil and the reason (no digit-like ink). gray: (H, W)
+ * uint8, or float32 in [0, 1]. */
+static int l_image_photo(lua_State *L) {
+    const char *fn = "image_photo";
+    Tensor *gray = check_tensor(L, 1, fn);
+    char b[64];
+    if (gray->ndim != 2 || (gray->dtype != DTYPE_UINT8 && gray->dtype != DTYPE_FLOAT32))
+        raisef(L, fn, "expected a uint8 or float32 (H, W) image, got %s %s", dtype_name(gray->dtype),
+               shape_of(gray, b, sizeof b));
+    char why[256];
+    Tensor *out = push_tensor(L);
+    int st = image_photo_clean(out, gray, why, sizeof why);
+    if (st == MN_ERR_FORMAT) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    check_status(L, st, fn, why);
+    return 1;
+}
+
+/* core.pictures_to_mnist(list [, photo]) -> float32 (n, 28, 28), reasons: each encoded picture of
+ * the list (strings) decoded, cleaned up (unless photo is false) and put through the MNIST recipe
+ * on the kernels' threads. reasons[i] is false, or why picture i failed (its image is then zero). */
+static int l_pictures_to_mnist(lua_State *L) {
+    const char *fn = "pictures_to_mnist";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const int photo = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    const int64_t n = (int64_t)lua_objlen(L, 1);
+    if (n < 1) raisef(L, fn, "expected a non-empty list of encoded pictures");
+    enum { WHY = 256 };
+    /* one block for the pointers, lengths, statuses and reasons, owned by a userdata (freed by __gc) */
+    const size_t bytes = (size_t)n * (sizeof(void *) + sizeof(size_t) + sizeof(int) + WHY);
+    void **box = push_owned(L);
+    *box = malloc(bytes);
+    if (!*box) check_status(L, MN_ERR_NOMEM, fn, NULL);
+    const void **data = *box;
+    size_t *len = (size_t *)(data + n);
+    int *status = (int *)(len + n);
+    char *why = (char *)(status + n);
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (int)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) raisef(L, fn, "item %lld is a %s, expected the bytes of a picture",
+                                                   (long long)i + 1, luaL_typename(L, -1));
+        data[i] = lua_tolstring(L, -1, &len[i]);
+        lua_pop(L, 1); /* still referenced by the list, which stays on the stack */
+    }
+    Tensor *out = push_tensor(L);
+    check_status(L, image_pictures_to_mnist(out, status, why, WHY, data, len, n, photo), fn, NULL);
+    account_storage(L, out);
+    lua_createtable(L, (int)n, 0);
+    for (int64_t i = 0; i < n; i++) {
+        if (status[i] == MN_OK) lua_pushboolean(L, 0);
+        else if (why[i * WHY]) lua_pushstring(L, why + i * WHY);
+        else lua_pushstring(L, mn_status_str(status[i]));
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 2;
 }
 
 /* core.image_encode(img, format [, quality]) -> bytes. img: (H, W) or (H, W, C) uint8;
@@ -385,6 +451,8 @@ static const luaL_Reg data_functions[] = {
     {"split_indices", l_split_indices},
     {"image_decode", l_image_decode},
     {"image_mnist", l_image_mnist},
+    {"image_photo", l_image_photo},
+    {"pictures_to_mnist", l_pictures_to_mnist},
     {"image_encode", l_image_encode},
     {NULL, NULL},
 };
@@ -392,6 +460,8 @@ static const luaL_Reg data_functions[] = {
 /* Adds the data functions to the module table at the stack top, and the loader's metatable. */
 void register_data(lua_State *L) {
     luaL_register(L, NULL, data_functions);
+    lua_pushinteger(L, IMAGE_WORK_SIDE);
+    lua_setfield(L, -2, "IMAGE_WORK_SIDE");
     luaL_newmetatable(L, LOADER_MT);
     lua_newtable(L);
     luaL_register(L, NULL, loader_methods);

@@ -140,14 +140,18 @@ local COMMANDS = {
     function(cfg, args) return require("mnist.train").run_evaluate(cfg, { weights = args.weights, errors = args.errors }) end,
   },
   {
-    "predict", "Classify images (PNG, JPEG, BMP, PGM, any size): one line per image.",
+    "predict", "Classify pictures (PNG, JPEG, BMP, PGM, any size; photos too) or folders of them: one line each.",
     function(cmd)
       cmd:option("--weights", "classifier weights file (default: the pretrained weights)")
-      cmd:flag("--json", "print a JSON array of {file, label, probabilities}")
+      cmd:flag("--json", "print a JSON array of {file, label, probabilities}, one record per line")
+      cmd:flag("--show", "print the 28x28 input the model classified, as block art")
+      cmd:option("--save-input", "write the 28x28 input the model classified to this PNG file"):argname("<file.png>")
+      cmd:flag("--no-photo", "skip the photo clean-up (clean scans: the MNIST recipe alone)")
     end,
     function(cfg, args)
       if #args.positional == 0 then M.usage_error("predict needs at least one image file") end
-      return require("mnist.predict").run(cfg, args.positional, { weights = args.weights, json = args.json })
+      return require("mnist.predict").run(cfg, args.positional, { weights = args.weights, json = args.json,
+        show = args.show, save_input = args.save_input, photo = not args.no_photo })
     end,
     positional = { "images", "image files (a leading .yml/.json is the config file)", "*" },
   },

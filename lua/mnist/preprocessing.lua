@@ -8,9 +8,10 @@
 -- preprocess_images accepts: a tensor of (28, 28), (N, 28, 28) or (N, 1, 28, 28) (uint8 0..255,
 -- or float32 intensities in [0, 1]) taken as MNIST-format digits; a tensor (H, W) of another size,
 -- image file paths (PNG, JPEG, BMP, binary PGM, GIF, TGA), encoded image bytes, or raw bytes of
--- 28x28 digits, which pass through the MNIST recipe (csrc/data/image.h: grayscale, invert a light
--- background, crop to the ink, fit 20x20 keeping the aspect, centre of mass to the middle of
--- 28x28); or a Lua table of any of these. The output is normalised like the training data:
+-- 28x28 digits. Pictures go through the photo clean-up (csrc/data/photo.h: flatten the light,
+-- binarise, drop ruled lines, keep the digit's blobs, bring thin strokes to MNIST's width), then the
+-- MNIST recipe (csrc/data/image.h: grayscale, invert a light background, crop to the ink, fit 20x20
+-- keeping the aspect, centre of mass to the middle of 28x28); or a Lua table of any of these. The output is normalised like the training data:
 -- (intensity - mean) / std with the config's normalize_mean and normalize_std.
 local core = require "mnist.core"
 local config = require "mnist.config"
@@ -46,10 +47,12 @@ local function read_file(path, fn)
   return data
 end
 
--- The image file at path as a uint8 (H, W) grayscale tensor.
-function M.read_image(path)
+-- The image file at path as a uint8 (H, W) grayscale tensor, at full size; with work_side, a
+-- large picture is reduced while it is decoded (JPEG by DCT scaling) to the smallest size whose
+-- longer side is still >= work_side (preprocess_images uses core.IMAGE_WORK_SIDE).
+function M.read_image(path, work_side)
   local data = read_file(path, "read_image")
-  local gray, why = core.image_decode(data)
+  local gray, why = core.image_decode(data, work_side)
   if not gray then fail("read_image", "%s: %s", path, why) end
   return gray
 end
@@ -60,6 +63,37 @@ function M.mnist_recipe(gray, what)
   local out, why = core.image_mnist(gray)
   if not out then fail("preprocess_images", "%s: %s", what or "image", why) end
   return out
+end
+
+-- The photo clean-up on one grayscale picture ((H, W) uint8, or float32 in [0, 1]): the digit's
+-- ink alone, float32 (h, w) in [0, 1], bright on black, cropped around the digit. A picture with no
+-- digit-like ink is an error naming `what`.
+function M.clean_photo(gray, what)
+  local out, why = core.image_photo(gray)
+  if not out then fail("preprocess_images", "%s: %s", what or "image", why) end
+  return out
+end
+
+-- A picture to the MNIST form: the clean-up (unless opts.photo == false), then the recipe.
+local function picture_to_mnist(gray, opts, what)
+  if opts.photo ~= false then gray = M.clean_photo(gray, what) end
+  return M.mnist_recipe(gray, what)
+end
+
+-- Encoded pictures (a list of strings) -> float32 (n, 28, 28) in [0, 1], each decoded at about
+-- core.IMAGE_WORK_SIDE, cleaned up (unless opts.photo == false) and put through the recipe, on the
+-- core's threads. names[i] names picture i in errors. With opts.keep_going, a picture that fails
+-- leaves its image zero and the second result lists the reasons (false for the good ones);
+-- otherwise the first failure is an error.
+function M.pictures_to_mnist(pictures, opts, names)
+  opts = opts or {}
+  local images, reasons = core.pictures_to_mnist(pictures, opts.photo ~= false)
+  if not opts.keep_going then
+    for i, why in ipairs(reasons) do
+      if why then fail("preprocess_images", "%s: %s", names and names[i] or ("picture " .. i), why) end
+    end
+  end
+  return images, reasons
 end
 
 -- Checks a float tensor holds intensities in [0, 1] (not 0..255, not already normalised).
@@ -100,7 +134,7 @@ local function collect_tensor(t, list, opts, fn, what)
     if h == SIDE and w == SIDE and not opts.recipe then
       list[#list + 1] = float and img or img:float(1 / 255)
     else
-      list[#list + 1] = M.mnist_recipe(img, name)
+      list[#list + 1] = picture_to_mnist(img, opts, name)
     end
   end
 end
@@ -112,17 +146,12 @@ local function collect_string(s, list, opts, fn, what)
     local f = io.open(s, "rb")
     if f then
       f:close()
-      local data = read_file(s, fn)
-      local gray, why = core.image_decode(data)
-      if not gray then fail(fn, "%s: %s", s, why) end
-      list[#list + 1] = M.mnist_recipe(gray, s)
+      list[#list + 1] = M.pictures_to_mnist({ read_file(s, fn) }, opts, { s })[1]
       return
     end
   end
   if looks_encoded(s) then
-    local gray, why = core.image_decode(s)
-    if not gray then fail(fn, "%s: %s", what, why) end
-    list[#list + 1] = M.mnist_recipe(gray, what)
+    list[#list + 1] = M.pictures_to_mnist({ s }, opts, { what })[1]
     return
   end
   if #s % PIXELS == 0 then -- raw 28x28 digits, one byte per pixel
@@ -155,8 +184,9 @@ collect = function(x, list, opts, fn, what)
 end
 
 -- x: see the header. opts (or a config): normalize_mean / mean, normalize_std / std (the config
--- defaults), recipe = true to put 28x28 tensors through the MNIST recipe too (e.g. a 28x28
--- canvas drawing). Returns float32 (N, 1, 28, 28).
+-- defaults), recipe = true to put 28x28 tensors through the clean-up and the MNIST recipe too
+-- (e.g. a 28x28 canvas drawing), photo = false to skip the photo clean-up (the recipe alone, for
+-- clean scans). Returns float32 (N, 1, 28, 28).
 function M.preprocess_images(x, opts)
   local fn = "preprocess_images"
   opts = opts or {}
