@@ -1,4 +1,6 @@
 /* lua_nn.c: the nn kernels (csrc/nn/) behind lua/mnist/nn/. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,7 @@
 /* lua_system.c: files (SHA-256, atomic writes, directories), the kernels' threads and BLAS,
  * signals, clocks and sleep. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <time.h>
 
 #include "lua/lua_common.h"
+#include "sys/build_info.h"
 #include "sys/fileio.h"
 #include "sys/parallel.h"
 #include "sys/process.h"
@@ -115,6 +118,26 @@ static int l_blas_info(lua_State *L) {
     return 1;
 }
 
+/* core.build_info() -> {optimize_pragma = true, optimized = true, no_math_errno_macro = false,
+ * math_errno = false, compiler = "12.2.0"}: how the core was compiled (sys/build_info.h), so the
+ * specs can check that `make` and `luarocks make` built the same code. */
+static int l_build_info(lua_State *L) {
+    BuildInfo b;
+    build_info(&b);
+    lua_createtable(L, 0, 5);
+    lua_pushboolean(L, b.optimize_pragma);
+    lua_setfield(L, -2, "optimize_pragma");
+    lua_pushboolean(L, b.optimized);
+    lua_setfield(L, -2, "optimized");
+    lua_pushboolean(L, b.no_math_errno_macro);
+    lua_setfield(L, -2, "no_math_errno_macro");
+    lua_pushboolean(L, b.math_errno);
+    lua_setfield(L, -2, "math_errno");
+    lua_pushstring(L, b.compiler);
+    lua_setfield(L, -2, "compiler");
+    return 1;
+}
+
 /* core.blas_set_threads(n): the threads of the kernels (sgemm included), 1..64. */
 static int l_blas_set_threads(lua_State *L) {
     double n = luaL_checknumber(L, 1);
@@ -171,6 +194,7 @@ static const luaL_Reg system_functions[] = {
     {"write_atomic", l_write_atomic},
     {"mkdir_p", l_mkdir_p},
     {"blas_info", l_blas_info},
+    {"build_info", l_build_info},
     {"blas_set_threads", l_blas_set_threads},
     {"trap_interrupt", l_trap_interrupt},
     {"interrupted", l_interrupted},
