@@ -205,6 +205,8 @@ const char *gemm_kernel_name(void) { return kernel()->name; }
 
 int gemm_avx512(void) { return kernel()->mr == 8 && kernel()->nr == 32; }
 
+int gemm_avx2(void) { return kernel()->mr == 6 && kernel()->nr == 16; }
+
 void gemm_transpose(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
                     int64_t cols) {
     int64_t r0 = 0, c0 = 0; /* rows and columns done by 8 x 8 blocks */
