@@ -33,6 +33,12 @@ static int direct_enabled(void) {
     return path_enabled("MNIST_CONV_DIRECT", &enabled);
 }
 
+const char *conv2d_path(const Conv2dShape *g) {
+    if (g->direct == CONV_DIRECT_ROWS) return "direct rows";
+    if (g->direct == CONV_DIRECT_CHANNELS) return "direct channels";
+    return g->winograd ? "winograd" : "im2col";
+}
+
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
                  int pw) {
     if (!nn_is_f32(inp) || !nn_is_f32(weight)) return MN_ERR_DTYPE;
