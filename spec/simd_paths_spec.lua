@@ -81,12 +81,16 @@ end
 for _, s in ipairs { { 2, 3, 24, 24 }, { 2, 2, 26, 26 }, { 3, 2, 16, 16 }, { 2, 2, 8, 8 }, { 2, 2, 34, 35 }, { 1, 2, 18, 20 } } do
   local n, c, h, w = s[1], s[2], s[3], s[4]
   local x = uniform(n, c, h, w)
+  local function set(i, v) -- flat 0-based index i
+    local b, ch = math.floor(i / (c * h * w)), math.floor(i / (h * w)) % c
+    x:set(b + 1, ch + 1, math.floor(i / w) % h + 1, i % w + 1, v)
+  end
   local r = 0
-  for i = 1, n * c * h * w, 7 do -- ties and NaNs
-    local b, ch = math.floor((i - 1) / (c * h * w)), math.floor((i - 1) / (h * w)) % c
-    local y, z = math.floor((i - 1) / w) % h, (i - 1) % w
+  for i = 0, n * c * h * w - 1 - w - 1, 7 do -- ties along rows and columns, and NaNs
     r = r + 1
-    x:set(b + 1, ch + 1, y + 1, z + 1, r % 5 == 0 and 0 / 0 or 0.5)
+    set(i, 0.5)
+    set(i + 1, 0.5)
+    set(i + w, r % 5 == 0 and 0 / 0 or 0.5)
   end
   local pool = nn.SpatialMaxPooling(2, 2, 2, 2)
   local y = pool:forward(x)
