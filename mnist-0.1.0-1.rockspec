@@ -58,6 +58,7 @@ build = {
         "csrc/nn/pool.c",
         "csrc/nn/shape.c",
         "csrc/nn/winograd.c",
+        "csrc/sys/build_info.c",
         "csrc/sys/fileio.c",
         "csrc/sys/parallel.c",
         "csrc/sys/process.c",

@@ -119,6 +119,14 @@ local OURS = "luajit " .. q(HERE .. "/ours.lua")
 local THEIRS = "env OPENBLAS_NUM_THREADS=1 " .. q(PYTHON) .. " " .. q(HERE .. "/torch_bench.py")
 local COMMON = (" --data %s --threads %d"):format(q(DATA), THREADS)
 
+-- The core as `luarocks install` builds it (luarocks' builtin backend and its own CFLAGS, in a copy
+-- of the checkout: tools/luarocks_build.sh), timed beside make's: csrc/sys/optimize.h should make
+-- them equal.
+local ROCK = TMP .. "/rock"
+local rock_ok = execute(("sh %s %s"):format(q(HERE .. "/../tools/luarocks_build.sh"), q(ROCK)), "/dev/null")
+if not rock_ok then io.stderr:write("bench: luarocks make failed (see ", LOG, "); its rows are left out\n") end
+local OURS_ROCK = ("env LUA_CPATH=%s %s"):format(q(ROCK .. "/lib/lua/5.1/?.so;;"), OURS)
+
 -- Workloads (steps after `warmup` untimed ones); the quick run shrinks them.
 local function work(full, quick) return QUICK and quick or full end
 local WORK = {
@@ -163,6 +171,10 @@ local function measure(order)
       local r, _, rss = run((impl == "ours" and OURS or THEIRS) .. " " .. WORK[name] .. COMMON)
       add(name, impl, r and r[field])
       if name == "train_default" then add("rss_train", impl, r and rss) end
+      if impl == "ours" and rock_ok and (name == "train_default" or name == "train_lenet") then
+        r = run(OURS_ROCK .. " " .. WORK[name] .. COMMON)
+        add(name .. "_luarocks", "ours", r and r[field])
+      end
     end
   end
   for _, impl in ipairs(order) do
@@ -285,6 +297,14 @@ for _, row in ipairs(ROWS) do
   emit(("| %s | %s | %s | %s | %s |"):format(label, cell(o, fmt), cell(t, fmt),
     ratio and ("%.2fx%s"):format(ratio, higher and "" or " (lower is better)") or "-",
     o and best and ("%.2fx"):format(o.median / best) or "-"))
+end
+for _, key in ipairs { "train_default", "train_lenet" } do
+  local rock, make = stats(samples[key .. "_luarocks"] and samples[key .. "_luarocks"].ours), results[key].ours
+  if rock then
+    emit(("| %s, luarocks-built core (images/s) | %s | | %s of make's | |"):format(
+      key == "train_default" and "training, default model" or "training, LeNet", cell(rock, "%.0f"),
+      make and ("%.2fx"):format(rock.median / make.median) or "-"))
+  end
 end
 local function percent(x) return x and ("%.0f%%"):format(100 * x) or "-" end
 if sgemm then

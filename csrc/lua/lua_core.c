@@ -1,6 +1,8 @@
 /* lua_core.c: the module (luaopen_mnist_core) and the argument checks every binding file shares
  * (lua_common.h). The domains register themselves: lua_tensor.c, lua_random.c, lua_nn.c,
  * lua_optim.c, lua_data.c, lua_system.c. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>

@@ -1,4 +1,6 @@
 /* lua_data.c: IDX files, record files, the batch loader, image decoding and the MNIST recipe. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,6 @@
 /* lua_nn.c: the nn kernels (csrc/nn/) behind lua/mnist/nn/. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -58,6 +60,21 @@ static int l_conv2d_workspace_size(lua_State *L) {
     check_nn(L, conv2d_shape(&g, inp, weight, geo[0], geo[1], geo[2], geo[3]), fn, 2, "input", inp,
              "weight", weight);
     lua_pushnumber(L, (lua_Number)conv2d_workspace_floats(&g));
+    return 1;
+}
+
+/* core.conv2d_path(inp, weight, sh, sw, ph, pw) -> "direct rows", "direct channels", "winograd"
+ * or "im2col": the kernels conv2d_forward would run (the forward; the input gradient of the
+ * direct kinds is im2col's). */
+static int l_conv2d_path(lua_State *L) {
+    const char *fn = "conv2d_path";
+    Tensor *inp = check_dense(L, 1, fn), *weight = check_dense(L, 2, fn);
+    int geo[4];
+    check_geometry(L, 3, fn, geo);
+    Conv2dShape g;
+    check_nn(L, conv2d_shape(&g, inp, weight, geo[0], geo[1], geo[2], geo[3]), fn, 2, "input", inp,
+             "weight", weight);
+    lua_pushstring(L, conv2d_path(&g));
     return 1;
 }
 
@@ -538,6 +555,7 @@ static int l_storage_offset(lua_State *L) {
 
 static const luaL_Reg nn_functions[] = {
     {"conv2d_workspace_size", l_conv2d_workspace_size},
+    {"conv2d_path", l_conv2d_path},
     {"conv2d_forward", l_conv2d_forward},
     {"conv2d_backward", l_conv2d_backward},
     {"maxpool2d_forward", l_maxpool2d_forward},

@@ -1,4 +1,6 @@
 /* lua_optim.c: the optimizers' fused loops (csrc/nn/optim.h) behind lua/mnist/optim.lua. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

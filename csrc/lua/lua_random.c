@@ -1,6 +1,8 @@
 /* lua_random.c: the seeded generator userdata (mnist.Rng, csrc/tensor/rng.h), its tensor fills
  * (Torch7's uniform, normal, bernoulli, random, exponential, randperm) and the value patterns of
  * the constructors (range, linspace, logspace, eye: csrc/tensor/tensor_construct.h). */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

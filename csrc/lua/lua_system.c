@@ -1,5 +1,7 @@
 /* lua_system.c: files (SHA-256, atomic writes, directories), the kernels' threads and BLAS,
  * signals, clocks and sleep. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +10,9 @@
 #include <time.h>
 
 #include "lua/lua_common.h"
+#include "nn/conv_direct.h"
+#include "nn/pool.h"
+#include "sys/build_info.h"
 #include "sys/fileio.h"
 #include "sys/parallel.h"
 #include "sys/process.h"
@@ -102,16 +107,42 @@ static int l_mkdir_p(lua_State *L) {
 /* From OpenBLAS (openblas_config.h declares them; cblas.h may not on every Debian). */
 extern char *openblas_get_corename(void);
 
-/* core.blas_info() -> {core = "Zen", gemm = "avx512", threads = 2}: OpenBLAS's kernel, the
- * micro-kernel of our sgemm (csrc/gemm.h) and the kernels' threads (csrc/parallel.h). */
+/* core.blas_info() -> {core = "Zen", gemm = "avx512", conv_direct = "avx512", pool_2x2 = "avx512",
+ * threads = 2}: OpenBLAS's kernel, the micro-kernel of our sgemm (csrc/tensor/gemm.h), the
+ * instruction set of the direct convolutions (csrc/nn/conv_direct.h; "none": im2col) and of the
+ * 2x2 max pooling (csrc/nn/pool.h), and the kernels' threads (csrc/sys/parallel.h). */
 static int l_blas_info(lua_State *L) {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, conv_direct_path());
+    lua_setfield(L, -2, "conv_direct");
+    lua_pushstring(L, maxpool_2x2_path());
+    lua_setfield(L, -2, "pool_2x2");
     lua_pushstring(L, gemm_kernel_name());
     lua_setfield(L, -2, "gemm");
     lua_pushstring(L, openblas_get_corename());
     lua_setfield(L, -2, "core");
     lua_pushinteger(L, parallel_threads());
     lua_setfield(L, -2, "threads");
+    return 1;
+}
+
+/* core.build_info() -> {optimize_pragma = true, optimized = true, no_math_errno_macro = false,
+ * math_errno = false, compiler = "12.2.0"}: how the core was compiled (sys/build_info.h), so the
+ * specs can check that `make` and `luarocks make` built the same code. */
+static int l_build_info(lua_State *L) {
+    BuildInfo b;
+    build_info(&b);
+    lua_createtable(L, 0, 5);
+    lua_pushboolean(L, b.optimize_pragma);
+    lua_setfield(L, -2, "optimize_pragma");
+    lua_pushboolean(L, b.optimized);
+    lua_setfield(L, -2, "optimized");
+    lua_pushboolean(L, b.no_math_errno_macro);
+    lua_setfield(L, -2, "no_math_errno_macro");
+    lua_pushboolean(L, b.math_errno);
+    lua_setfield(L, -2, "math_errno");
+    lua_pushstring(L, b.compiler);
+    lua_setfield(L, -2, "compiler");
     return 1;
 }
 
@@ -171,6 +202,7 @@ static const luaL_Reg system_functions[] = {
     {"write_atomic", l_write_atomic},
     {"mkdir_p", l_mkdir_p},
     {"blas_info", l_blas_info},
+    {"build_info", l_build_info},
     {"blas_set_threads", l_blas_set_threads},
     {"trap_interrupt", l_trap_interrupt},
     {"interrupted", l_interrupted},

@@ -2,6 +2,8 @@
  * Torch7 indexing, copies and element-wise math. lua/mnist/tensor.lua builds Torch7's method forms
  * (x:f(), res:f(x), torch.f(x)) on the core.tensor_* calls registered here. Indices and dims are
  * 1-based at this boundary and 0-based below it. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,8 @@
  * res:f(x, ...) writes into res, resized to the result's shape. Indices are Torch7's 1-based int64
  * (LongTensor) values; masks are uint8 (ByteTensor) 0s and 1s. lua/mnist/tensor.lua adds split and
  * chunk; lua/mnist/torch.lua the torch.* forms. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <stdio.h>
 #include <string.h>
 

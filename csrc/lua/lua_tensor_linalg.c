@@ -2,6 +2,8 @@
  * core.tensor_product(kind, res, beta, m, alpha, a, b), checks a Torch7 product's operands, resizes
  * res and computes res = beta * m + alpha * a @ b; lua/mnist/tensor.lua builds Torch7's call forms
  * (x:addmm(...), res:mm(a, b), torch.bmm(a, b)) on it. Also the method t:dot(u). */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <string.h>
 
 #include "lua/lua_common.h"

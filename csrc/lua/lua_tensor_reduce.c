@@ -5,6 +5,8 @@
  * res:sum(x, 2), x:max(), torch.max(resval, resind, x, 2), ...) into these calls. A result
  * tensor is resized to the result's shape unless it has it already (then written through its
  * strides, so a view can take it). Indices are returned 1-based (int64 tensors). */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include <math.h>
 #include <string.h>
 

@@ -1,3 +1,5 @@
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include "nn/conv.h"
 
 #include <string.h>
@@ -29,6 +31,12 @@ static int winograd_enabled(void) {
 static int direct_enabled(void) {
     static int enabled = -1;
     return path_enabled("MNIST_CONV_DIRECT", &enabled);
+}
+
+const char *conv2d_path(const Conv2dShape *g) {
+    if (g->direct == CONV_DIRECT_ROWS) return "direct rows";
+    if (g->direct == CONV_DIRECT_CHANNELS) return "direct channels";
+    return g->winograd ? "winograd" : "im2col";
 }
 
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,

@@ -65,6 +65,10 @@ typedef struct Conv2dShape {
 int conv2d_shape(Conv2dShape *g, const Tensor *inp, const Tensor *weight, int sh, int sw, int ph,
                  int pw);
 
+/* The kernels a convolution of shape g runs on: "direct rows", "direct channels" (conv_direct.h),
+ * "winograd" or "im2col" (for the specs and benchmarks). */
+const char *conv2d_path(const Conv2dShape *g);
+
 /* The workspace size (in floats) that conv2d_forward and conv2d_backward need for geometry g
  * (it grows with the thread count: ask again after parallel_set_threads). */
 int64_t conv2d_workspace_floats(const Conv2dShape *g);

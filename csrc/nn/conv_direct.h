@@ -16,7 +16,8 @@
  * values broadcast in place. The weight gradient is the same loop with the output gradient
  * transposed to (P, 16) per image. The input gradient stays im2col's (conv.c).
  *
- * Both: stride 1, no padding, AVX-512 CPUs (conv_direct_kind; conv.c also lets MNIST_CONV_DIRECT=0
+ * Both: stride 1, no padding, AVX-512 or AVX2+FMA CPUs (AVX2: 8-float vectors along the rows, the
+ * 16 channels in two; conv_direct_kind; conv.c also lets MNIST_CONV_DIRECT=0
  * turn them off); the rest goes through im2col or Winograd. Sums run in a fixed order, whatever
  * the thread count. */
 #ifndef MNIST_CONV_DIRECT_H
@@ -31,6 +32,9 @@ enum { CONV_DIRECT_NONE = 0, CONV_DIRECT_ROWS = 1, CONV_DIRECT_CHANNELS = 2 };
 #define CONV_DIRECT_MAX_CHANNELS 4 /* ROWS: input channels */
 #define CONV_DIRECT_LANES 16       /* CHANNELS: output channels */
 #define CONV_DIRECT_MAX_TAPS 512   /* CHANNELS: C*KH*KW */
+
+/* The instruction set of the direct kernels on this machine: "avx512", "avx2" or "none". */
+const char *conv_direct_path(void);
 
 /* Which direct kernel g can use (CONV_DIRECT_NONE: none). */
 int conv_direct_kind(const Conv2dShape *g);

@@ -4,6 +4,8 @@
  * PyTorch materialises a float32 tensor, so trajectories agree to float32 rounding (PyTorch may
  * use FMA in some ops; we do not rely on either). Scalars: PyTorch computes `1 - beta`,
  * `lr / bias_correction` etc. on Python floats (double) and the kernel casts them to float. */
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include "nn/optim.h"
 
 #include <math.h>

@@ -1,3 +1,5 @@
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include "nn/pool.h"
 
 #include <math.h>
@@ -115,6 +117,40 @@ __attribute__((target("avx512f"))) static void row_2x2_avx512(float *best, float
         }
         _mm512_mask_storeu_ps(best + q, out, b);
         _mm512_mask_storeu_ps(where + q, out, at);
+    }
+}
+
+/* row_2x2_avx512's AVX2 form: 8 windows per step, the last step of a row starting at OW - 8 and
+ * overlapping the one before (it stores the same values; no masks), so it needs OW >= 8. The
+ * pairs come apart with a shuffle within 128-bit halves and a permute of 64-bit pairs. */
+__attribute__((target("avx2"), always_inline)) static inline void pairs_avx2(__m256 *even, __m256 *odd,
+                                                                         const float *p) {
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    /* per half: a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs in order 0, 2, 1, 3 */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
+}
+
+__attribute__((target("avx2"))) static void row_2x2_avx2(float *best, float *where, const float *src,
+                                                          int32_t row0, int32_t w, int64_t ow) {
+    const __m256 steps = _mm256_setr_ps(0, 2, 4, 6, 8, 10, 12, 14);
+    for (int64_t q0 = 0; q0 < ow; q0 += 8) {
+        const int64_t q = q0 + 8 <= ow ? q0 : ow - 8;
+        const int32_t p00 = row0 + 2 * (int32_t)q, p10 = p00 + w;
+        __m256 cand[4];
+        pairs_avx2(&cand[0], &cand[1], src + p00);
+        pairs_avx2(&cand[2], &cand[3], src + p10);
+        const int32_t offset[4] = {p00, p00 + 1, p10, p10 + 1};
+        __m256 b = cand[0];
+        __m256 at = _mm256_add_ps(_mm256_set1_ps((float)offset[0]), steps);
+        for (int c = 1; c < 4; c++) {
+            const __m256 take = _mm256_or_ps(_mm256_cmp_ps(cand[c], b, _CMP_GT_OQ),
+                                             _mm256_cmp_ps(cand[c], cand[c], _CMP_UNORD_Q));
+            b = _mm256_blendv_ps(b, cand[c], take);
+            at = _mm256_blendv_ps(at, _mm256_add_ps(_mm256_set1_ps((float)offset[c]), steps), take);
+        }
+        _mm256_storeu_ps(best + q, b);
+        _mm256_storeu_ps(where + q, at);
     }
 }
 
@@ -270,11 +306,19 @@ __attribute__((target("avx512f"))) static int tall_2x2_backward(const PoolJob *j
 #endif
 
 /* 2x2 windows, stride 2, no padding, on AVX-512 where the CPU has it: even planes with
- * OW <= 16 as one tall image, others a row at a time. */
+ * OW <= 16 as one tall image, others a row at a time; on AVX2, rows of OW >= 8 (narrower ones and
+ * the backward pass take the generic loops). */
 static int forward_planes_2x2(const PoolJob *j, int64_t lo, int64_t hi) {
 #ifdef POOL_AVX512
-    if (!gemm_avx512()) return 0;
     const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    if (gemm_avx2() && ow >= 8) { /* AVX2 (no AVX-512, or forbidden): rows of 8 windows or more */
+        for (int64_t pl = lo; pl < hi; pl++)
+            for (int64_t i = 0; i < oh; i++)
+                row_2x2_avx2(j->y + (pl * oh + i) * ow, j->idx + (pl * oh + i) * ow,
+                             j->x + pl * h * w, (int32_t)(2 * i * w), (int32_t)w, ow);
+        return 1;
+    }
+    if (!gemm_avx512()) return 0;
     if (h == 2 * oh && w == 2 * ow && ow <= 16) {
         tall_2x2_forward(j, lo, hi);
         return 1;
@@ -345,6 +389,14 @@ static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
             }
             j->dx[pl * in_plane + (int64_t)f] += dy[pl * out_plane + q];
         }
+}
+
+const char *maxpool_2x2_path(void) {
+#ifdef POOL_AVX512
+    if (gemm_avx512()) return "avx512";
+    if (gemm_avx2()) return "avx2";
+#endif
+    return "generic";
 }
 
 int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, int kw, int sh,

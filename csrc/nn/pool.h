@@ -41,6 +41,10 @@ int pool2d_out_size(int64_t *oh, int64_t *ow, int64_t h, int64_t w, int kh, int 
  *   inp      (N, C, H, W)
  *   kh .. pw window, stride and padding as in pool2d_out_size
  *   ceil     ceil mode (the output shape tells it apart only where it matters) */
+/* The fast 2x2 stride-2 max pooling on this machine: "avx512", "avx2" (forward, rows of 8 or more
+ * outputs) or "generic" (the plain loops only). */
+const char *maxpool_2x2_path(void);
+
 int maxpool2d_forward(Tensor *out, Tensor *indices, const Tensor *inp, int kh, int kw, int sh,
                       int sw, int ph, int pw, int ceil);
 

@@ -1,3 +1,5 @@
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #define _GNU_SOURCE /* dladdr */
 #include "sys/parallel.h"
 

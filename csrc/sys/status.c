@@ -1,3 +1,5 @@
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include "sys/status.h"
 
 const char *mn_status_str(int status) {

@@ -1,3 +1,5 @@
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include "tensor/gemm.h"
 
 #include <cblas.h>
@@ -202,6 +204,8 @@ static const Kernel *kernel(void) {
 const char *gemm_kernel_name(void) { return kernel()->name; }
 
 int gemm_avx512(void) { return kernel()->mr == 8 && kernel()->nr == 32; }
+
+int gemm_avx2(void) { return kernel()->mr == 6 && kernel()->nr == 16; }
 
 void gemm_transpose(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
                     int64_t cols) {

@@ -34,6 +34,11 @@ const char *gemm_kernel_name(void);
  * the one switch for every AVX-512 path (conv, pool, winograd), so the specs can run the others. */
 int gemm_avx512(void);
 
+/* 1 when the micro-kernel in use is AVX2's (the CPU has AVX2 and FMA, and AVX-512 is absent or
+ * forbidden by MNIST_GEMM_KERNEL): the switch for the AVX2 paths of conv and pool, so the choice
+ * is the same for every kernel of a process, deterministic per machine. */
+int gemm_avx2(void);
+
 /* dst (cols, rows) = src (rows, cols) transposed, rows ldd and lds floats apart (8 x 8 blocks in
  * registers where the CPU has AVX2, as the packing's). */
 void gemm_transpose(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
