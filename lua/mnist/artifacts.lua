@@ -9,6 +9,14 @@
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
 -- The files are staged first, then the manifest is removed, the files committed, and the manifest
 -- written last: a full disk changes nothing, and a crash never leaves a manifest naming other files.
+--
+-- Many processes may share one artifact dir. weights/.lock orders them (mnist.fs locks: fcntl, so a
+-- killed holder never leaves it locked): a publisher (this module, mnist.deploy's fetch) commits
+-- the set under the exclusive lock, and a reader (mnist.pretrained) reads the manifest and the file
+-- under the shared lock, so it sees the old set or the new one, whole. We lock rather than publish
+-- each set into a new directory behind an atomically swapped symlink: the file names stay those
+-- that `make shipped`, `deploy` and users' scripts know, and nothing is left to garbage-collect;
+-- the commit under the lock is three renames and a small write, so readers wait milliseconds.
 local core = require "mnist.core"
 local config = require "mnist.config"
 local fs = require "mnist.fs"
@@ -22,6 +30,21 @@ M.MANIFEST = "manifest.json"
 
 function M.file_name(part, v)
   return ("mnist-%s-%s.safetensors"):format(part, v or version)
+end
+
+M.LOCK = ".lock"
+
+-- Runs fn(...) holding the shared lock of the weights in dir: no publisher replaces them meanwhile.
+function M.reading(dir, fn, ...)
+  return fs.with_lock(dir .. "/" .. M.LOCK, "r", nil, fn, ...)
+end
+
+-- Runs fn(...) holding the exclusive lock of the weights in dir (waiting for readers to finish and
+-- for another publisher, whom it names on stderr).
+function M.publishing(dir, fn, ...)
+  return fs.with_lock(dir .. "/" .. M.LOCK, "w", { on_wait = function(holder)
+    io.stderr:write(("mnist: waiting for %s, which holds the weights in %s\n"):format(holder, dir))
+  end }, fn, ...)
 end
 
 -- The commit of the checkout this code runs from, when it is one.
@@ -87,14 +110,16 @@ function M.publish(net, cfg, info)
     staged[#staged + 1] = { path = path, name = name, hex = hex, part = part,
       tensors_sha256 = M.tensors_sha256(named) }
   end
-  os.remove(dir .. "/" .. M.MANIFEST)
-  for _, s in ipairs(staged) do
-    weights.commit(s.path, s.hex)
-    manifest.files[s.name] = { sha256 = s.hex, bytes = fs.size(s.path), tensors_sha256 = s.tensors_sha256 }
-    paths[s.part] = s.path
-  end
-  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, fs.json(manifest) .. "\n")
-  if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end
+  M.publishing(dir, function()
+    os.remove(dir .. "/" .. M.MANIFEST)
+    for _, s in ipairs(staged) do
+      weights.commit(s.path, s.hex)
+      manifest.files[s.name] = { sha256 = s.hex, bytes = fs.size(s.path), tensors_sha256 = s.tensors_sha256 }
+      paths[s.part] = s.path
+    end
+    ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, fs.json(manifest) .. "\n")
+    if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end
+  end)
   paths.manifest = dir .. "/" .. M.MANIFEST
   return paths
 end

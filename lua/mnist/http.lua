@@ -55,9 +55,7 @@ local function netrc_quote(s)
   return '"' .. s:gsub('[\\"]', "\\%0") .. '"'
 end
 
-local function sleep(seconds)
-  os.execute(("sleep %.3f"):format(seconds))
-end
+local sleep = require("mnist.core").sleep -- in-process: no `sleep` program, no shell
 
 -- A sanitizer runtime preloaded for our C core (`make asan`) is inherited by child processes and
 -- hangs an uninstrumented curl: children run without it. Any other LD_PRELOAD is kept.

@@ -14,6 +14,7 @@
 --   weights.load_into(named, path)                        -- copies into existing tensors, all or none
 local cjson = require "cjson"
 local core = require "mnist.core"
+local fs = require "mnist.fs"
 local T = require "mnist.tensor"
 
 local M = {}
@@ -96,12 +97,14 @@ function M.stage(path, named, metadata)
   end
   local meta = {}
   for k, v in pairs(metadata or {}) do
-    meta[tostring(k)] = type(v) == "table" and cjson.encode(v) or tostring(v)
+    meta[tostring(k)] = type(v) == "table" and fs.json_compact(v) or tostring(v)
   end
   meta[M.DATA_SHA256] = core.sha256(chunks) -- the tensors' bytes in place, not a copy
 
   header.__metadata__ = meta
-  local json = cjson.encode(header)
+  -- keys sorted at every level (a Lua table has no order, and cjson follows the hash order,
+  -- which differs between processes): equal tensors and metadata give equal bytes
+  local json = fs.json_compact(header)
   json = json .. (" "):rep((8 - #json % 8) % 8) -- pad so the data starts 8-byte aligned
   table.insert(chunks, 1, json)
   table.insert(chunks, 1, u64le(#json))
