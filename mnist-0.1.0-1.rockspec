@@ -14,10 +14,11 @@ description = {
   ]],
   license = "MIT",
 }
--- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term), so
--- they are declared here for documentation and satisfied by `--deps-mode=none`.
+-- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term,
+-- lua-filesystem), so they are declared here for documentation and satisfied by `--deps-mode=none`.
 dependencies = {
   "lua >= 5.1",
+  -- "lua-cjson", "lyaml", "argparse", "lua-term", "luafilesystem": from Debian (make deps)
 }
 external_dependencies = {
   OPENBLAS = { library = "openblas" },
