@@ -17,6 +17,7 @@
 -- each set into a new directory behind an atomically swapped symlink: the file names stay those
 -- that `make shipped`, `deploy` and users' scripts know, and nothing is left to garbage-collect;
 -- the commit under the lock is three renames and a small write, so readers wait milliseconds.
+local lfs = require "lfs"
 local core = require "mnist.core"
 local config = require "mnist.config"
 local fs = require "mnist.fs"
@@ -47,12 +48,56 @@ function M.publishing(dir, fn, ...)
   end }, fn, ...)
 end
 
--- The commit of the checkout this code runs from, when it is one.
+local function first_line(path)
+  local text = fs.read(path)
+  return text and text:match("^([^\n]*)")
+end
+
+local function absolute(path, base)
+  return path:sub(1, 1) == "/" and path or base .. "/" .. path
+end
+
+-- The git directory of the checkout holding dir: dir/.git, or the one a worktree's .git file names.
+local function git_dir(dir)
+  while dir and dir ~= "" do
+    local dotgit = dir .. "/.git"
+    if fs.is_dir(dotgit) then return dotgit end
+    local target = fs.exists(dotgit) and (first_line(dotgit) or ""):match("^gitdir: (.+)$")
+    if target then return absolute(target, dir) end
+    dir = dir:match("^(.*)/[^/]*$")
+  end
+end
+
+-- HEAD's commit, read from the git directory in-process (a detached HEAD, or a branch's loose or
+-- packed ref, in the worktree's or the common git dir); nil for what that does not cover.
+local function read_head(gitdir)
+  local head = first_line(gitdir .. "/HEAD") or ""
+  if head:match("^%x+$") and #head >= 40 then return head end
+  local ref = head:match("^ref: (%S+)$")
+  if not ref then return nil end
+  local common = first_line(gitdir .. "/commondir")
+  common = common and absolute(common, gitdir) or gitdir
+  for _, base in ipairs { gitdir, common } do
+    local hash = first_line(base .. "/" .. ref)
+    if hash and hash:match("^%x+$") and #hash >= 40 then return hash end
+  end
+  for line in (fs.read(common .. "/packed-refs") or ""):gmatch("[^\n]+") do
+    local hash, name = line:match("^(%x+) (%S+)$")
+    if name == ref then return hash end
+  end
+end
+
+-- The commit of the checkout this code runs from, when it is one: read in-process, through
+-- `git rev-parse` only when the repository's layout is one read_head does not know.
 function M.git_commit()
   local source = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
   if not source then return nil end
+  local gitdir = git_dir(absolute(source, lfs.currentdir()))
+  if not gitdir then return nil end
+  local commit = read_head(gitdir)
+  if commit then return commit end
   local out, rc = fs.capture(("git -C %s rev-parse HEAD"):format(fs.quote(source)))
-  local commit = out:match("^(%x+)%s*$")
+  commit = out:match("^(%x+)%s*$")
   return rc == 0 and commit or nil
 end
 
