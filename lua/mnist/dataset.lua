@@ -173,9 +173,10 @@ end
 -- the first prepares the records under the data lock and the others, once it is done, open them.
 function M.ensure_records(cfg, opts)
   cfg = config.resolve(cfg)
+  local log = log_of(opts)
+  download.remove_stale_parts(config.data_dir(cfg), log)
   local records, why = M.open_records(cfg, opts)
   if records then return records, why end
-  local log = log_of(opts)
   return download.with_data_lock(config.data_dir(cfg), log, function()
     records, why = M.open_records(cfg, opts) -- another process may have just written them
     if records then return records, why end

@@ -331,6 +331,12 @@ function M.with_data_lock(dir, log, fn, ...)
   end }, fn, ...)
 end
 
+-- Removes the .part files that killed downloads left in dir (those of live processes stay), and
+-- says so through log. Run at every start of a download or of a training (mnist.dataset).
+function M.remove_stale_parts(dir, log)
+  for _, name in ipairs(fs.remove_stale_parts(dir)) do log(("removed %s, left by a killed download"):format(name)) end
+end
+
 -- Makes sure the four files of cfg.dataset are in config.data_dir(cfg), verified.
 -- opts (all optional): log = function(message) (default: stderr; false: silent),
 -- only = { "train_labels", ... } (a subset of keys), backoff = first retry delay in seconds (1),
@@ -343,9 +349,7 @@ function M.fetch(cfg, opts)
   local log = opts.log == false and function() end or opts.log or default_log
   local dir = config.data_dir(cfg)
   return M.with_data_lock(dir, log, function()
-    -- under the lock no other process downloads here: a .part file of a dead process is a
-    -- killed download's leftover
-    for _, name in ipairs(fs.remove_stale_parts(dir)) do log(("removed %s, left by a killed download"):format(name)) end
+    M.remove_stale_parts(dir, log)
     return fetch_locked(cfg, opts, dir, log)
   end)
 end

@@ -112,8 +112,8 @@ end
 -- Older versions named them "<path>.part-<12 hex>", without a pid: stale after this many seconds.
 M.UNOWNED_PART_AGE = 3600
 
--- Removes the "*.part-*" files in dir whose process is gone; returns the names removed. The caller
--- holds the lock of dir that every downloader into it takes.
+-- Removes the "*.part-*" files in dir whose process is gone (a pid reused since only delays it to
+-- a later start); returns the names removed. Unowned names go once older than UNOWNED_PART_AGE.
 function M.remove_stale_parts(dir)
   local removed = {}
   for _, name in ipairs(M.list(dir) or {}) do

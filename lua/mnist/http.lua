@@ -142,7 +142,7 @@ function M.request(opts)
     res.attempts = i
     if M.ok(res) or not M.is_transient(res) or i == retries then break end
     if opts.on_retry then opts.on_retry(res, i, pause) end
-    sleep(pause)
+    sleep(math.min(pause, 3600))
     pause = pause * 2
   end
   return res
