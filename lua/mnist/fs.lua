@@ -207,12 +207,19 @@ local function open_lock_file(path, mode)
   return io.open(path, mode == "w" and "r+" or "r")
 end
 
--- Takes byte `start` of f in `mode`, waiting when asked. true, or nil and the holder.
+-- What fcntl(F_SETLK) says when another process holds the lock (EAGAIN or EACCES); anything
+-- else (ENOLCK on a file system without locks, ...) is an error, not a reason to wait.
+local BUSY = { ["Resource temporarily unavailable"] = true, ["Permission denied"] = true }
+
+-- Takes byte `start` of f in `mode`, waiting when asked. true, or nil, the holder and "busy", or
+-- nil, the reason and "error".
 local function take(f, path, mode, start, opts, told)
   local pause = 0.005
   while true do
-    if lfs.lock(f, mode, start, 1) then return true end
-    if not opts.wait then return nil, holder(path) end
+    local ok, err = lfs.lock(f, mode, start, 1)
+    if ok then return true end
+    if not BUSY[err] then return nil, ("cannot lock %s: %s"):format(path, tostring(err)), "error" end
+    if not opts.wait then return nil, holder(path), "busy" end
     if opts.on_wait and not told[1] then
       told[1] = true
       opts.on_wait(holder(path))
@@ -241,11 +248,14 @@ function M.lock(path, mode, opts)
     return nil, ("cannot open the lock file %s"):format(tostring(err)), "error"
   end
   local told = {}
-  local ok, who = take(f, path, mode, 0, opts, told)
-  if ok then ok, who = take(f, path, mode, 1, opts, told) end
+  local ok, why, kind = take(f, path, mode, 0, opts, told)
+  if ok then ok, why, kind = take(f, path, mode, 1, opts, told) end
   if not ok then
     f:close()
-    return nil, who, "busy"
+    if kind == "error" and mode == "r" then -- no locks here: read as before locks existed
+      return setmetatable({ entry = { path = path, count = 1 } }, Lock)
+    end
+    return nil, why, kind
   end
   if mode == "w" then
     f:seek("set", 0)
