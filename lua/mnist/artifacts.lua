@@ -138,7 +138,7 @@ function M.publish(net, cfg, info)
   -- every file is staged first (a full disk fails here and changes nothing); then the manifest
   -- goes, the files move into place, and a new manifest comes last: a crash in between leaves no
   -- manifest (the weights are then "not published"), never one naming other files
-  local staged, paths = {}, {}
+  local staged, paths, owned = {}, {}, { owner = fs.pid() }
   for _, part in ipairs(M.PARTS) do
     local name = M.file_name(part)
     local path = dir .. "/" .. name
@@ -147,9 +147,9 @@ function M.publish(net, cfg, info)
       format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
-    })
+    }, owned)
     if not ok_stage then
-      for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path)) end
+      for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path, owned)) end
       error("artifacts: cannot publish the weights (the published ones are untouched): " .. tostring(staged_or_err), 0)
     end
     staged[#staged + 1] = { path = path, name = name, hex = hex, part = part,
@@ -157,8 +157,9 @@ function M.publish(net, cfg, info)
   end
   M.publishing(dir, function()
     os.remove(dir .. "/" .. M.MANIFEST)
+    fs.remove_stale_parts(dir) -- what killed publishers staged
     for _, s in ipairs(staged) do
-      weights.commit(s.path, s.hex)
+      weights.commit(s.path, s.hex, owned)
       manifest.files[s.name] = { sha256 = s.hex, bytes = fs.size(s.path), tensors_sha256 = s.tensors_sha256 }
       paths[s.part] = s.path
     end

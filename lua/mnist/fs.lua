@@ -139,12 +139,12 @@ end
 -- Older versions named them "<path>.part-<12 hex>", without a pid: stale after this many seconds.
 M.UNOWNED_PART_AGE = 3600
 
--- Removes the "*.part-*" files in dir whose process is gone (a pid reused since only delays it to
+-- Removes the "*.part-<pid>-*" and "*.<pid>.staged" files in dir whose process is gone (a pid reused since only delays it to
 -- a later start); returns the names removed. Unowned names go once older than UNOWNED_PART_AGE.
 function M.remove_stale_parts(dir)
   local removed = {}
   for _, name in ipairs(M.list(dir) or {}) do
-    local pid = tonumber(name:match("%.part%-(%d+)%-%w+$"))
+    local pid = tonumber(name:match("%.part%-(%d+)%-%w+$") or name:match("%.(%d+)%.staged$"))
     local stale
     if pid then
       stale = pid ~= M.pid() and not M.is_alive(pid)
