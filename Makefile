@@ -21,7 +21,7 @@ HEADERS   := $(wildcard csrc/*/*.h)
 # Debian packages the project needs at build, test and run time (make deps installs the missing).
 DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-dev lua-cjson lua-busted \
         libjpeg62-turbo-dev libpng-dev \
-        luarocks lua-yaml lua-argparse lua-term curl gnuplot-nox perl
+        luarocks lua-yaml lua-argparse lua-term lua-filesystem curl gnuplot-nox perl
 # The deploy specs' S3-compatible server (spec/support/s3_server.sh): Swift with its s3api.
 DEBS += swift-proxy swift-account swift-container swift-object memcached
 DEBS += dataset-fashion-mnist python3 # data: the Fashion-MNIST source; the specs' loopback HTTP mirror

@@ -14,11 +14,12 @@ description = {
   ]],
   license = "MIT",
 }
--- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term, and
--- lua-readline for the REPL's line editing), so they are declared here for documentation and
--- satisfied by `--deps-mode=none`.
+-- The Lua modules come from Debian packages (lua-cjson, lua-yaml, lua-argparse, lua-term,
+-- lua-filesystem, and lua-readline for the REPL's line editing), so they are declared here for
+-- documentation and satisfied by `--deps-mode=none`.
 dependencies = {
   "lua >= 5.1",
+  -- "lua-cjson", "lyaml", "argparse", "lua-term", "luafilesystem": from Debian (make deps)
 }
 external_dependencies = {
   OPENBLAS = { library = "openblas" },

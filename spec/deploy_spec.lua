@@ -35,8 +35,9 @@ local function err_of(fn, ...)
   return tostring(err)
 end
 
+-- The files in dir, but the lock file of the publishers and readers (.lock: not data).
 local function listing(dir)
-  return capture("ls -A " .. http.shell_quote(dir))
+  return capture("ls -A --ignore=.lock " .. http.shell_quote(dir))
 end
 
 local CLASSIFIER, FEATURES = deploy.file_names(V)[1], deploy.file_names(V)[2]
@@ -232,7 +233,7 @@ describe("deploy against S3 (Swift s3api on loopback)", function()
     assert.matches("fetched from s3://", log[2])
     assert.equal(files[FEATURES].sha256, core.sha256_file(dest .. "/" .. FEATURES))
     assert.equal("manifest.json\n" .. CLASSIFIER .. "\n" .. CLASSIFIER .. ".sha256\n" .. FEATURES .. "\n" ..
-      FEATURES .. ".sha256\n", capture("cd " .. http.shell_quote(dest) .. " && ls -A | LC_ALL=C sort -f"))
+      FEATURES .. ".sha256\n", capture("cd " .. http.shell_quote(dest) .. " && ls -A --ignore=.lock | LC_ALL=C sort -f"))
     os.execute("rm -rf " .. http.shell_quote(art))
   end)
 

@@ -33,8 +33,9 @@ local function count(s, pattern)
   return n
 end
 
+-- The files in dir, but the lock file every downloader takes (.lock: not data).
 local function listing(dir)
-  local out = H.run("ls -A " .. H.quote(dir))
+  local out = H.run("ls -A --ignore=.lock " .. H.quote(dir))
   return out
 end
 

@@ -70,6 +70,33 @@ describe("weights: saving", function()
     assert.is_nil(io.open(path))
     os.execute("rm -rf " .. d)
   end)
+
+  -- A Lua table has no key order and cjson writes keys in hash order, which changes with the
+  -- strings a process has created: the header is written with sorted keys at every level.
+  it("writes the header with sorted keys, so equal tensors and metadata give equal bytes", function()
+    local d = tmpdir()
+    local path = d .. "/w.safetensors"
+    weights.save(path, { { "z.weight", T { 1, 2 } }, { "b.bias", T { 3 } }, { "a.scale", T { { 4 } } } },
+      { zeta = "z", alpha = "a", config = { y = 1, x = { b = 2, a = 0.7 } }, mid = 5 }, { sidecar = false })
+    local bytes = read(path)
+    local data = bytes:sub(-16) -- 4 float32 values
+    local expected = '{"__metadata__":{"alpha":"a","config":"{\\"x\\":{\\"a\\":0.7,\\"b\\":2},\\"y\\":1}",'
+      .. '"data_sha256":"' .. core.sha256(data) .. '","mid":"5","zeta":"z"},'
+      .. '"a.scale":{"data_offsets":[12,16],"dtype":"F32","shape":[1,1]},'
+      .. '"b.bias":{"data_offsets":[8,12],"dtype":"F32","shape":[1]},'
+      .. '"z.weight":{"data_offsets":[0,8],"dtype":"F32","shape":[2]}}'
+    local header = bytes:sub(9, #bytes - 16)
+    assert.equal(expected, (header:gsub(" +$", "")))
+    -- and another process, with another history of strings, writes the very same bytes
+    local out = helpers.luajit(([[
+      local T = require "mnist.tensor"
+      for i = 1, 1000 do local _ = {["k" .. i] = i} end
+      require("mnist.weights").save(%q, { { "z.weight", T { 1, 2 } }, { "b.bias", T { 3 } }, { "a.scale", T { { 4 } } } },
+        { mid = 5, config = { x = { a = 0.7, b = 2 }, y = 1 }, alpha = "a", zeta = "z" }, { sidecar = false })
+    ]]):format(d .. "/again.safetensors"))
+    assert.equal(bytes, read(d .. "/again.safetensors"), out)
+    os.execute("rm -rf " .. d)
+  end)
 end)
 
 describe("weights: hostile files", function()

@@ -1,3 +1,5 @@
+#include "sys/optimize.h" /* first: the optimisation whatever the compiler flags */
+
 #include "data/photo.h"
 
 #include <math.h>

@@ -9,6 +9,15 @@
 --    "created": ISO time, "git_commit": ..., "config": {identity settings}}
 -- The files are staged first, then the manifest is removed, the files committed, and the manifest
 -- written last: a full disk changes nothing, and a crash never leaves a manifest naming other files.
+--
+-- Many processes may share one artifact dir. weights/.lock orders them (mnist.fs locks: fcntl, so a
+-- killed holder never leaves it locked): a publisher (this module, mnist.deploy's fetch) commits
+-- the set under the exclusive lock, and a reader (mnist.pretrained) reads the manifest and the file
+-- under the shared lock, so it sees the old set or the new one, whole. We lock rather than publish
+-- each set into a new directory behind an atomically swapped symlink: the file names stay those
+-- that `make shipped`, `deploy` and users' scripts know, and nothing is left to garbage-collect;
+-- the commit under the lock is three renames and a small write, so readers wait milliseconds.
+local lfs = require "lfs"
 local core = require "mnist.core"
 local config = require "mnist.config"
 local fs = require "mnist.fs"
@@ -24,12 +33,71 @@ function M.file_name(part, v)
   return ("mnist-%s-%s.safetensors"):format(part, v or version)
 end
 
--- The commit of the checkout this code runs from, when it is one.
+M.LOCK = ".lock"
+
+-- Runs fn(...) holding the shared lock of the weights in dir: no publisher replaces them meanwhile.
+function M.reading(dir, fn, ...)
+  return fs.with_lock(dir .. "/" .. M.LOCK, "r", nil, fn, ...)
+end
+
+-- Runs fn(...) holding the exclusive lock of the weights in dir (waiting for readers to finish and
+-- for another publisher, whom it names on stderr).
+function M.publishing(dir, fn, ...)
+  return fs.with_lock(dir .. "/" .. M.LOCK, "w", { on_wait = function(holder)
+    io.stderr:write(("mnist: waiting for %s, which holds the weights in %s\n"):format(holder, dir))
+  end }, fn, ...)
+end
+
+local function first_line(path)
+  local text = fs.read(path)
+  return text and text:match("^([^\n]*)")
+end
+
+local function absolute(path, base)
+  return path:sub(1, 1) == "/" and path or base .. "/" .. path
+end
+
+-- The git directory of the checkout holding dir: dir/.git, or the one a worktree's .git file names.
+local function git_dir(dir)
+  while dir and dir ~= "" do
+    local dotgit = dir .. "/.git"
+    if fs.is_dir(dotgit) then return dotgit end
+    local target = fs.exists(dotgit) and (first_line(dotgit) or ""):match("^gitdir: (.+)$")
+    if target then return absolute(target, dir) end
+    dir = dir:match("^(.*)/[^/]*$")
+  end
+end
+
+-- HEAD's commit, read from the git directory in-process (a detached HEAD, or a branch's loose or
+-- packed ref, in the worktree's or the common git dir); nil for what that does not cover.
+local function read_head(gitdir)
+  local head = first_line(gitdir .. "/HEAD") or ""
+  if head:match("^%x+$") and #head >= 40 then return head end
+  local ref = head:match("^ref: (%S+)$")
+  if not ref then return nil end
+  local common = first_line(gitdir .. "/commondir")
+  common = common and absolute(common, gitdir) or gitdir
+  for _, base in ipairs { gitdir, common } do
+    local hash = first_line(base .. "/" .. ref)
+    if hash and hash:match("^%x+$") and #hash >= 40 then return hash end
+  end
+  for line in (fs.read(common .. "/packed-refs") or ""):gmatch("[^\n]+") do
+    local hash, name = line:match("^(%x+) (%S+)$")
+    if name == ref then return hash end
+  end
+end
+
+-- The commit of the checkout this code runs from, when it is one: read in-process, through
+-- `git rev-parse` only when the repository's layout is one read_head does not know.
 function M.git_commit()
   local source = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
   if not source then return nil end
+  local gitdir = git_dir(absolute(source, lfs.currentdir()))
+  if not gitdir then return nil end
+  local commit = read_head(gitdir)
+  if commit then return commit end
   local out, rc = fs.capture(("git -C %s rev-parse HEAD"):format(fs.quote(source)))
-  local commit = out:match("^(%x+)%s*$")
+  commit = out:match("^(%x+)%s*$")
   return rc == 0 and commit or nil
 end
 
@@ -70,7 +138,7 @@ function M.publish(net, cfg, info)
   -- every file is staged first (a full disk fails here and changes nothing); then the manifest
   -- goes, the files move into place, and a new manifest comes last: a crash in between leaves no
   -- manifest (the weights are then "not published"), never one naming other files
-  local staged, paths = {}, {}
+  local staged, paths, owned = {}, {}, { owner = fs.pid() }
   for _, part in ipairs(M.PARTS) do
     local name = M.file_name(part)
     local path = dir .. "/" .. name
@@ -79,22 +147,25 @@ function M.publish(net, cfg, info)
       format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
-    })
+    }, owned)
     if not ok_stage then
-      for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path)) end
+      for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path, owned)) end
       error("artifacts: cannot publish the weights (the published ones are untouched): " .. tostring(staged_or_err), 0)
     end
     staged[#staged + 1] = { path = path, name = name, hex = hex, part = part,
       tensors_sha256 = M.tensors_sha256(named) }
   end
-  os.remove(dir .. "/" .. M.MANIFEST)
-  for _, s in ipairs(staged) do
-    weights.commit(s.path, s.hex)
-    manifest.files[s.name] = { sha256 = s.hex, bytes = fs.size(s.path), tensors_sha256 = s.tensors_sha256 }
-    paths[s.part] = s.path
-  end
-  ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, fs.json(manifest) .. "\n")
-  if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end
+  M.publishing(dir, function()
+    os.remove(dir .. "/" .. M.MANIFEST)
+    fs.remove_stale_parts(dir) -- what killed publishers staged
+    for _, s in ipairs(staged) do
+      weights.commit(s.path, s.hex, owned)
+      manifest.files[s.name] = { sha256 = s.hex, bytes = fs.size(s.path), tensors_sha256 = s.tensors_sha256 }
+      paths[s.part] = s.path
+    end
+    ok, err = core.write_atomic(dir .. "/" .. M.MANIFEST, fs.json(manifest) .. "\n")
+    if not ok then error("artifacts: cannot write the manifest: " .. tostring(err), 0) end
+  end)
   paths.manifest = dir .. "/" .. M.MANIFEST
   return paths
 end

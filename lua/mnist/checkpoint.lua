@@ -4,6 +4,7 @@
 --   metadata "checkpoint": JSON {epoch, step, optim (scalars such as step), scheduler, rng (hex),
 --            loader, progress (running sums of the epoch), history (finished epochs), config}
 local cjson = require "cjson"
+local fs = require "mnist.fs"
 local weights = require "mnist.weights"
 
 local M = {}
@@ -47,7 +48,8 @@ function M.save(path, run)
     config = run.config,
   }
   -- no .sha256 sidecar: the data hash in the header verifies the file on its own
-  return weights.save(path, named, { checkpoint = cjson.encode(meta) }, { sidecar = false })
+  -- sorted keys and every digit of each number (cjson keeps 14): equal state, equal bytes
+  return weights.save(path, named, { checkpoint = fs.json_compact(meta) }, { sidecar = false })
 end
 
 local function whole(v, min)

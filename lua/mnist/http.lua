@@ -55,9 +55,7 @@ local function netrc_quote(s)
   return '"' .. s:gsub('[\\"]', "\\%0") .. '"'
 end
 
-local function sleep(seconds)
-  os.execute(("sleep %.3f"):format(seconds))
-end
+local sleep = require("mnist.core").sleep -- in-process: no `sleep` program, no shell
 
 -- A sanitizer runtime preloaded for our C core (`make asan`) is inherited by child processes and
 -- hangs an uninstrumented curl: children run without it. Any other LD_PRELOAD is kept.
@@ -144,7 +142,7 @@ function M.request(opts)
     res.attempts = i
     if M.ok(res) or not M.is_transient(res) or i == retries then break end
     if opts.on_retry then opts.on_retry(res, i, pause) end
-    sleep(pause)
+    sleep(math.min(pause, 3600))
     pause = pause * 2
   end
   return res

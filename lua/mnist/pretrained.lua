@@ -45,20 +45,35 @@ local function verified_in(dir, part, arch)
   return path
 end
 
--- The path of the verified weight file of `part` ("classifier" or "features") for this version.
-function M.resolve(cfg, part)
+-- The weights of `part` found locally: in the artifact dir (read under its shared lock, so a
+-- process publishing new weights meanwhile is never seen half done), then the shipped ones. Returns
+-- {path, tensors, metadata} (tensors and metadata only when `load`), or nil and the places tried.
+local function find_local(cfg, part, load)
   local tried = {}
-  for _, dir in ipairs { config.weights_dir(cfg), M.shipped_dir() } do
+  local function look(dir)
     local path, why = verified_in(dir, part, cfg.arch)
-    if path then return path end
-    tried[#tried + 1] = why
+    if not path then
+      tried[#tried + 1] = why
+      return nil
+    end
+    if not load then return { path = path } end
+    local tensors, metadata = weights.load(path)
+    return { path = path, tensors = tensors, metadata = metadata }
   end
+  local found = artifacts.reading(config.weights_dir(cfg), look, config.weights_dir(cfg))
+  return found or look(M.shipped_dir()), tried
+end
+
+-- find_local, then the remote (fetched into the artifact dir, then read from there).
+local function find(cfg, part, load)
+  local found, tried = find_local(cfg, part, load)
+  if found then return found end
   if cfg.weights_url ~= "" then
     local deploy = require "mnist.deploy"
     deploy.fetch(cfg, config.weights_dir(cfg)) -- verifies every file against the remote manifest
-    local path, why = verified_in(config.weights_dir(cfg), part, cfg.arch)
-    if path then return path end
-    tried[#tried + 1] = cfg.weights_url .. ": " .. tostring(why)
+    local again, why = find_local(cfg, part, load)
+    if again then return again end
+    tried[#tried + 1] = cfg.weights_url .. ": " .. tostring(why[1])
   else
     tried[#tried + 1] = "remote: weights_url is not set"
   end
@@ -67,17 +82,23 @@ function M.resolve(cfg, part)
     table.concat(tried, "; "))
 end
 
+-- The path of the verified weight file of `part` ("classifier" or "features") for this version.
+function M.resolve(cfg, part)
+  return find(cfg, part, false).path
+end
+
 -- Loads weights into net (a model from mnist.model): opts.weights (a file) or the pretrained ones.
 -- A features model takes the features.* tensors of a classifier file too. Returns the metadata.
 function M.load(net, cfg, opts)
-  local path = opts.weights
+  local path, tensors, metadata = opts.weights, nil, nil
   if path then
     local expected = weights.read_checksum(path)
     if expected then weights.verify(path, expected) end
+    tensors, metadata = weights.load(path)
   else
-    path = M.resolve(cfg, net.part)
+    local found = find(cfg, net.part, true)
+    path, tensors, metadata = found.path, found.tensors, found.metadata
   end
-  local tensors, metadata = weights.load(path)
   if metadata.arch and metadata.arch ~= net.arch then
     fail("%s: made for arch '%s', this model is '%s' (set arch = \"%s\")", path, metadata.arch,
       net.arch, metadata.arch)

@@ -441,7 +441,7 @@ end
 function M.curve_png(dir)
   local history = runs.history(dir)
   if #history == 0 then return nil, "no finished epoch" end
-  if not fs.run("command -v gnuplot >/dev/null 2>&1") then return nil, "gnuplot is not installed" end
+  if not fs.find_program("gnuplot") then return nil, "gnuplot is not installed" end
   local function num(x) return x and ("%.6f"):format(x) or "NaN" end
   local epochs, steps = {}, {}
   for _, h in ipairs(history) do

@@ -21,16 +21,6 @@ local function iso_now()
   return os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
 
--- This process's id (Linux /proc).
-local function own_pid()
-  local stat = fs.read("/proc/self/stat")
-  return tonumber(stat and stat:match("^(%d+)"))
-end
-
-local function is_alive(pid)
-  return type(pid) == "number" and fs.exists("/proc/" .. pid .. "/stat")
-end
-
 -- The run.json of dir as a table ({} when missing or unreadable).
 function M.read(dir)
   local t = fs.read_json(dir .. "/" .. M.FILE)
@@ -45,7 +35,7 @@ function M.mark(dir, fields)
     for k, v in pairs(fields) do t[k] = v end
     t.started = t.started or iso_now()
     t.updated = iso_now()
-    t.pid = own_pid()
+    t.pid = fs.pid()
     local written, why = core.write_atomic(dir .. "/" .. M.FILE, fs.json(t) .. "\n")
     if not written then error(why, 0) end
   end)
@@ -106,7 +96,7 @@ function M.summary(dir, id)
   local last = history[#history]
   s.test_accuracy = info.test_accuracy or (last and last.test_accuracy)
   s.status = info.status
-  if s.status == "running" and not is_alive(info.pid) then
+  if s.status == "running" and not fs.is_alive(info.pid) then
     s.status, s.note = "interrupted", "its process is gone"
   elseif not s.status then -- a run from before run.json
     if #history >= (cfg.epochs or 0) and #history > 0 then s.status = "finished"
@@ -122,12 +112,9 @@ function M.ids(cfg)
   local runs = config.runs_dir(cfg)
   local ids = {}
   if not fs.is_dir(runs) then return ids end
-  local p = io.popen(("ls -1 %s 2>/dev/null"):format(fs.quote(runs)))
-  for name in p:lines() do
+  for _, name in ipairs(fs.list(runs) or {}) do
     if fs.exists(runs .. "/" .. name .. "/config.json") then ids[#ids + 1] = name end
   end
-  p:close()
-  table.sort(ids)
   return ids
 end
 

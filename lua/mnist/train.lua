@@ -128,8 +128,30 @@ local function config_differences(a, b)
   return diffs
 end
 
+-- A run directory has one writer: the process holding its lock file (fs.lock, released by the
+-- kernel when that process dies). Returns the lock, or fails naming the live holder.
+local RUN_LOCK = ".lock"
+local check_writable
+local function lock_run(dir, id, what)
+  local lock, why, kind = fs.lock(dir .. "/" .. RUN_LOCK, "w")
+  if lock then return lock end
+  if kind == "busy" then
+    fail("%s: run %s is being trained by %s; wait for it to end or stop it", what, id, why)
+  end
+  check_writable(dir, "run directory") -- names a read-only directory plainly
+  fail("run %s: %s", id, why)
+end
+
+-- A new run id: the start time, then random hex (two runs started in one second differ).
+local function new_run_id()
+  local urandom = io.open("/dev/urandom", "rb")
+  local bytes = urandom and urandom:read(3) or tostring({}) .. os.clock()
+  if urandom then urandom:close() end
+  return os.date("%Y%m%d-%H%M%S-") .. core.sha256(bytes .. fs.pid()):sub(1, 6)
+end
+
 -- The run directory to use: a new one, or with opts.resume the named or newest run whose config
--- matches. Returns path, run id, and the checkpoint path when resuming.
+-- matches. Returns path, run id, the checkpoint path when resuming, and the run's lock.
 local function run_directory(cfg, opts)
   local runs = config.runs_dir(cfg)
   local made, why = fs.mkdir_p(runs)
@@ -139,9 +161,8 @@ local function run_directory(cfg, opts)
     if opts.run_id then
       candidates = { opts.run_id }
     else
-      local p = io.popen(("ls -1r %s 2>/dev/null"):format(fs.quote(runs)))
-      for name in p:lines() do candidates[#candidates + 1] = name end
-      p:close()
+      for i, name in ipairs(fs.list(runs) or {}) do candidates[i] = name end
+      table.sort(candidates, function(a, b) return a > b end) -- newest first
     end
     for _, id in ipairs(candidates) do
       local dir = runs .. "/" .. id
@@ -150,7 +171,10 @@ local function run_directory(cfg, opts)
       if saved and (has_checkpoint or opts.run_id) then
         local diffs = config_differences(saved, cfg)
         -- a named run that died before its first checkpoint starts over in its own directory
-        if #diffs == 0 then return dir, id, has_checkpoint and dir .. "/checkpoint.safetensors" or nil end
+        if #diffs == 0 then
+          local lock = lock_run(dir, id, "--resume")
+          return dir, id, has_checkpoint and dir .. "/checkpoint.safetensors" or nil, lock
+        end
         if opts.run_id then
           fail("--resume: run %s was made with other settings: %s", id, table.concat(diffs, ", "))
         end
@@ -160,33 +184,36 @@ local function run_directory(cfg, opts)
     end
     fail("--resume: no run with a checkpoint and the same settings under %s", runs)
   end
-  local id = opts.run_id or os.date("%Y%m%d-%H%M%S")
-  local dir = runs .. "/" .. id
-  if exists(dir .. "/config.json") then
-    if opts.run_id then fail("run %s exists already (use --resume, or another --run-id)", id) end
-    local k = 2
-    while exists(("%s-%d/config.json"):format(dir, k)) do k = k + 1 end
-    id = ("%s-%d"):format(id, k)
-    dir = runs .. "/" .. id
+  -- mkdir(2) fails on an existing directory: of processes starting together, one creates each id
+  for _ = 1, 100 do
+    local id = opts.run_id or new_run_id()
+    local dir = runs .. "/" .. id
+    local created, err, errno = fs.mkdir(dir)
+    if created or (opts.run_id and errno == 17) then -- EEXIST
+      local lock = lock_run(dir, id, "train")
+      -- a named run that died before writing its config starts over in its own directory
+      if not created and exists(dir .. "/config.json") then
+        lock:release()
+        fail("run %s exists already (use --resume, or another --run-id)", id)
+      end
+      return dir, id, nil, lock
+    end
+    if errno ~= 17 then fail("cannot create the run directory: %s", err) end
   end
-  made, why = fs.mkdir_p(dir)
-  if not made then fail("cannot create the run directory: %s", why) end
-  return dir, id, nil
+  fail("cannot find an unused run id under %s", runs)
 end
 
 -- Removes what interrupted writes left in a run directory (core.write_atomic's
--- "<name>.tmp.XXXXXX" and mnist.weights' "<name>.staged"): a run is resumed by one process at a time.
+-- "<name>.tmp.XXXXXX" and mnist.weights' "<name>.staged"): its caller holds the run's lock.
 local function remove_stale_temps(dir)
-  local p = io.popen(("ls -1A %s 2>/dev/null"):format(fs.quote(dir)))
-  for name in p:lines() do
+  for _, name in ipairs(fs.list(dir) or {}) do
     if name:match("%.tmp%.%w%w%w%w%w%w$") or name:match("%.staged$") then os.remove(dir .. "/" .. name) end
   end
-  p:close()
 end
 
 -- Fails unless files can be created in dir (creating dir when missing): checked before any work,
 -- so a read-only disk is reported at once, not after an hour of training.
-local function check_writable(dir, what)
+function check_writable(dir, what)
   local made, why = fs.mkdir_p(dir)
   if not made then fail("cannot create the %s: %s", what, why) end
   local probe = dir .. "/.mnist-write-test"
@@ -266,16 +293,17 @@ local train_in
 function M.run(cfg, opts)
   opts = opts or {}
   check_writable(config.weights_dir(cfg), "weights directory")
-  local dir, run_id, resume_from = run_directory(cfg, opts)
+  local dir, run_id, resume_from, lock = run_directory(cfg, opts)
   local ok, summary = pcall(train_in, cfg, opts, dir, run_id, resume_from)
-  if not ok then
-    if runs.mark(dir, { status = "failed", message = tostring(summary) }) then report.write(dir, { warn = true }) end
-    error(summary, 0)
+  if not ok and runs.mark(dir, { status = "failed", message = tostring(summary) }) then
+    report.write(dir, { warn = true }) -- marked while the run's lock is still held
   end
+  lock:release()
+  if not ok then error(summary, 0) end
   return summary
 end
 
--- The run itself, in its directory.
+-- The run itself, in its locked directory.
 function train_in(cfg, opts, dir, run_id, resume_from)
   local dataset = require "mnist.dataset"
   local model = require "mnist.model"

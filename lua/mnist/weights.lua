@@ -14,6 +14,7 @@
 --   weights.load_into(named, path)                        -- copies into existing tensors, all or none
 local cjson = require "cjson"
 local core = require "mnist.core"
+local fs = require "mnist.fs"
 local T = require "mnist.tensor"
 
 local M = {}
@@ -71,13 +72,16 @@ M.DATA_SHA256 = "data_sha256"
 --           names other content
 -- save = stage + commit.
 
-function M.staged_path(path)
+-- opts.owner (a pid): "<path>.<pid>.staged", so that processes publishing into one directory
+-- at once never stage into each other's file (fs.remove_stale_parts removes a dead owner's).
+function M.staged_path(path, opts)
+  if opts and opts.owner then return ("%s.%d.staged"):format(path, opts.owner) end
   return path .. ".staged"
 end
 
 -- Writes the tensors in `named` (an ordered list of {name, float32 tensor}) with string metadata
--- to staged_path(path). Returns the staged path and the file's SHA-256.
-function M.stage(path, named, metadata)
+-- to staged_path(path, opts). Returns the staged path and the file's SHA-256.
+function M.stage(path, named, metadata, opts)
   local header, chunks, offset, seen = {}, {}, 0, {}
   for i, entry in ipairs(named) do
     local name, t = entry[1], entry[2]
@@ -96,16 +100,18 @@ function M.stage(path, named, metadata)
   end
   local meta = {}
   for k, v in pairs(metadata or {}) do
-    meta[tostring(k)] = type(v) == "table" and cjson.encode(v) or tostring(v)
+    meta[tostring(k)] = type(v) == "table" and fs.json_compact(v) or tostring(v)
   end
   meta[M.DATA_SHA256] = core.sha256(chunks) -- the tensors' bytes in place, not a copy
 
   header.__metadata__ = meta
-  local json = cjson.encode(header)
+  -- keys sorted at every level (a Lua table has no order, and cjson follows the hash order,
+  -- which differs between processes): equal tensors and metadata give equal bytes
+  local json = fs.json_compact(header)
   json = json .. (" "):rep((8 - #json % 8) % 8) -- pad so the data starts 8-byte aligned
   table.insert(chunks, 1, json)
   table.insert(chunks, 1, u64le(#json))
-  local staged = M.staged_path(path)
+  local staged = M.staged_path(path, opts)
   local ok, err = core.write_atomic(staged, chunks)
   if not ok then fail(path, "cannot write: " .. err) end
   local hex, herr = core.sha256_file(staged)
@@ -119,9 +125,9 @@ end
 -- Moves the staged file of path into place; its sidecar too unless opts.sidecar == false.
 function M.commit(path, hex, opts)
   os.remove(M.checksum_path(path))
-  local ok, err = os.rename(M.staged_path(path), path)
+  local ok, err = os.rename(M.staged_path(path, opts), path)
   if not ok then
-    os.remove(M.staged_path(path))
+    os.remove(M.staged_path(path, opts))
     fail(path, "cannot move into place: " .. tostring(err))
   end
   if not (opts and opts.sidecar == false) then M.write_checksum(path, hex) end

@@ -83,8 +83,8 @@ function H.luajit(code, env)
   return H.run(("%s timeout 120 %s %s -e %s"):format(prefix, env or "", luajit, H.quote(code)))
 end
 
--- A loopback HTTP server (spec/support/http_mirror.py) serving root. Returns its base URL and a
--- stop function (kills it by its pid).
+-- A loopback HTTP server (spec/support/http_mirror.py) serving root. Returns its base URL, a
+-- stop function (kills it by its pid) and the path of its request log (one line per request).
 function H.http_mirror(root)
   local state = H.tmpdir()
   assert(H.sh(("python3 spec/support/http_mirror.py %s --lifetime 300 > %s 2> %s & echo $! > %s"):format(
@@ -101,7 +101,7 @@ function H.http_mirror(root)
     H.sh("kill " .. pid .. " 2>/dev/null")
     H.rm(state)
   end
-  return ("http://127.0.0.1:%s/"):format(port), stop
+  return ("http://127.0.0.1:%s/"):format(port), stop, state .. "/log"
 end
 
 return H
