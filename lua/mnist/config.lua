@@ -18,6 +18,7 @@ end
 M.fields = {
   { "dataset", "mnist", "data set: mnist or fashion (Fashion-MNIST, same format)" },
   { "arch", "default", "model: default (2 conv, pool, batch norm, 2 linear) or lenet (LeNet-5); see lua/mnist/model.lua" },
+  { "model_file", "", "a Lua file returning your model's features and head constructors (README, \"Your own model\"); replaces arch" },
   { "batch_size", 64, "training batch size" },
   { "test_batch_size", 1000, "batch size for validation, test and inference" },
   { "epochs", 3, "passes over the training split" },

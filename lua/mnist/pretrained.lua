@@ -47,23 +47,23 @@ end
 
 -- The path of the verified weight file of `part` ("classifier" or "features") for this version.
 function M.resolve(cfg, part)
-  local tried = {}
+  local tried, arch = {}, require("mnist.model").arch_name(cfg) -- a model file's own name
   for _, dir in ipairs { config.weights_dir(cfg), M.shipped_dir() } do
-    local path, why = verified_in(dir, part, cfg.arch)
+    local path, why = verified_in(dir, part, arch)
     if path then return path end
     tried[#tried + 1] = why
   end
   if cfg.weights_url ~= "" then
     local deploy = require "mnist.deploy"
     deploy.fetch(cfg, config.weights_dir(cfg)) -- verifies every file against the remote manifest
-    local path, why = verified_in(config.weights_dir(cfg), part, cfg.arch)
+    local path, why = verified_in(config.weights_dir(cfg), part, arch)
     if path then return path end
     tried[#tried + 1] = cfg.weights_url .. ": " .. tostring(why)
   else
     tried[#tried + 1] = "remote: weights_url is not set"
   end
   fail("no pretrained %s weights for version %s, arch %s; looked in: %s. Train them with " ..
-    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, cfg.arch,
+    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, arch,
     table.concat(tried, "; "))
 end
 
@@ -79,8 +79,8 @@ function M.load(net, cfg, opts)
   end
   local tensors, metadata = weights.load(path)
   if metadata.arch and metadata.arch ~= net.arch then
-    fail("%s: made for arch '%s', this model is '%s' (set arch = \"%s\")", path, metadata.arch,
-      net.arch, metadata.arch)
+    fail("%s: made for arch '%s', this model is '%s' (set %s = \"%s\")", path, metadata.arch,
+      net.arch, metadata.model_file and "model_file" or "arch", metadata.model_file or metadata.arch)
   end
   weights.assign(net:namedTensors(), tensors, path, { partial = net.part == "features" })
   net:evaluate()
