@@ -114,7 +114,7 @@ end
 local function locate(path, during)
   local source = "@" .. path
   return function(err)
-    local msg = tostring(err)
+    local msg = tostring(err):match("^[^\n]*") -- one line (require's list of paths tried is long)
     local line
     for level = 2, 100 do
       local info = debug.getinfo(level, "Sl")

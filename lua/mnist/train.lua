@@ -265,6 +265,9 @@ local train_in
 -- A run that fails is marked so in its run.json (mnist.runs), with the error, and its page says so.
 function M.run(cfg, opts)
   opts = opts or {}
+  -- a model file with an error fails here, before a run directory is made (train_in seeds the
+  -- generator before it builds the network it trains)
+  require("mnist.model").classifier(cfg)
   check_writable(config.weights_dir(cfg), "weights directory")
   local dir, run_id, resume_from = run_directory(cfg, opts)
   local ok, summary = pcall(train_in, cfg, opts, dir, run_id, resume_from)
