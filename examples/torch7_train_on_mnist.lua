@@ -17,6 +17,8 @@
 --   * the network is saved as safetensors (mnist.weights) since there is no torch.save here, and
 --     -n reloads those weights into the chosen model
 --   * Torch7's sys.clock, xlua.progress and paths.concat: the few lines under "helpers" below
+--   * the training confusion matrix counts each image once (Torch7's counted it again at every
+--     evaluation of L-BFGS's line search)
 --   * --epochs N stops after N epochs (0, the default, trains until interrupted, as the demo),
 --     --trainSize / --testSize take a smaller slice (for the specs), --seed fixes the seed
 ----------------------------------------------------------------------
@@ -216,6 +218,7 @@ local function train(dataset)
       end
 
       -- create closure to evaluate f(X) and df/dX
+      local counted = false
       local feval = function(x)
          -- just in case:
          collectgarbage()
@@ -249,9 +252,12 @@ local function train(dataset)
             gradParameters:add(sign(parameters):mul(opt.coefL1) + parameters:clone():mul(opt.coefL2))
          end
 
-         -- update confusion
-         for i = 1, batch do
-            confusion:add(outputs[i], targets[i])
+         -- update confusion (once per batch: L-BFGS evaluates f several times)
+         if not counted then
+            for i = 1, batch do
+               confusion:add(outputs[i], targets[i])
+            end
+            counted = true
          end
 
          -- return f and df/dX
