@@ -106,6 +106,14 @@ describe("a model file", function()
     assert.truthy(out:find(("test: 200 images, loss %%d+%%.%%d+, accuracy %.2f%%%%"):format(100 * manifest.test_accuracy)), out)
     local again = cli(home, "evaluate --weights " .. classifier .. " " .. flags)
     assert.equal(out, again)
+    -- a model file edited since (a comment): loaded, with a warning naming both hashes
+    local before = sha256sum(model)
+    helpers.write(model, TINY .. "-- edited\n")
+    local edited, warning = cli(home, "evaluate --weights " .. classifier .. " " .. flags)
+    assert.equal(out, edited)
+    assert.truthy(warning:find(("made with %s of SHA-256 %s; %s is now %s (loaded: the tensors fit)"):format(
+      model, before, model, sha256sum(model)), 1, true), warning)
+    helpers.write(model, TINY)
     -- the pretrained lookup goes by arch name: the same code under another name finds none
     local other = helpers.write(home .. "/other.lua", TINY)
     _, err, code = cli(home, "evaluate --limit-test 200 --set model_file=" .. other)
@@ -133,6 +141,8 @@ describe("a model file", function()
     assert.equal(0, code, err)
     assert.truthy(out:find("run named: my-net,", 1, true), out)
     assert.equal(named, cjson.decode(helpers.read(home .. "/runs/named/config.json")).model_file)
+    local list = cli(home, "runs")
+    assert.truthy(list:find("named +" .. named:gsub("%p", "%%%0")), list)
   end)
 
   describe("with an error", function()

@@ -383,6 +383,13 @@ function M.test_steps(cfg)
   return math.ceil(n / cfg.test_batch_size)
 end
 
+-- What a run's listing and report call its model: the model file when there is one, else the arch
+-- (works on a run's saved config.json too).
+function M.model_label(cfg)
+  if type(cfg.model_file) == "string" and cfg.model_file ~= "" then return cfg.model_file end
+  return tostring(cfg.arch)
+end
+
 -- Where each kind of artifact lives under the artifact directory.
 function M.data_dir(cfg) return cfg.artifact_dir .. "/data/" .. cfg.dataset end
 function M.runs_dir(cfg) return cfg.artifact_dir .. "/runs" end

@@ -82,6 +82,11 @@ function M.load(net, cfg, opts)
     fail("%s: made for arch '%s', this model is '%s' (set %s = \"%s\")", path, metadata.arch,
       net.arch, metadata.model_file and "model_file" or "arch", metadata.model_file or metadata.arch)
   end
+  local now = net.model_file and net.model_file.sha256
+  if metadata.model_file_sha256 and now and metadata.model_file_sha256 ~= now then
+    io.stderr:write(("weights: %s: made with %s of SHA-256 %s; %s is now %s (loaded: the tensors fit)\n"):format(
+      path, tostring(metadata.model_file), metadata.model_file_sha256, net.model_file.path, now))
+  end
   weights.assign(net:namedTensors(), tensors, path, { partial = net.part == "features" })
   net:evaluate()
   return metadata
