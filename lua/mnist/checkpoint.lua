@@ -109,7 +109,8 @@ function M.load(path, run)
   local why = malformed(meta, tensors, run)
   if why then error(("checkpoint: %s: damaged metadata: %s"):format(path, why), 0) end
   -- the same code must build the network that goes on training: a changed model file is refused
-  local saved, now = type(meta.model_file) == "table" and meta.model_file.sha256, run.model_file and run.model_file.sha256
+  local saved = type(meta.model_file) == "table" and meta.model_file.sha256 or nil
+  local now = run.model_file and run.model_file.sha256 or nil
   if saved ~= now then
     error(("checkpoint: %s: the model file %s has changed since this checkpoint (SHA-256 %s, now %s): "
       .. "restore it, or start a new run"):format(path, tostring(run.model_file and run.model_file.path
