@@ -26,6 +26,7 @@ DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-de
 DEBS += swift-proxy swift-account swift-container swift-object memcached
 DEBS += dataset-fashion-mnist python3 # data: the Fashion-MNIST source; the specs' loopback HTTP mirror
 DEBS += lua-readline chromium tmux # the REPL's line editing; the report's browser check and the REPL spec's terminal
+DEBS += lua-penlight # pl.lapp: the option parser of examples/torch7_train_on_mnist.lua (as Torch7's demo)
 ASAN_DEBS := gcc
 
 # The specs read real MNIST from a local mirror, through the project's own MNIST_MIRROR setting:

@@ -129,8 +129,9 @@ function M.publish(net, cfg, info)
   if not ok then error("artifacts: cannot create " .. tostring(err), 0) end
   local commit = M.git_commit()
   local identity = config.identity(cfg)
+  local arch, model_file = net.arch or cfg.arch, net.model_file -- a model file's name and SHA-256
   local manifest = {
-    version = version, arch = cfg.arch, files = {}, test_accuracy = info.test_accuracy,
+    version = version, arch = arch, model_file = model_file, files = {}, test_accuracy = info.test_accuracy,
     test_loss = info.test_loss, epochs = info.epochs, seed = cfg.seed, run_id = info.run_id,
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"), git_commit = commit, config = identity,
     data = info.data,
@@ -144,7 +145,8 @@ function M.publish(net, cfg, info)
     local path = dir .. "/" .. name
     local named = M.part_tensors(net, part)
     local ok_stage, staged_or_err, hex = pcall(weights.stage, path, named, {
-      format = "mnist-weights-1", version = version, part = part, arch = cfg.arch,
+      format = "mnist-weights-1", version = version, part = part, arch = arch,
+      model_file = model_file and model_file.path, model_file_sha256 = model_file and model_file.sha256,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
     }, owned)

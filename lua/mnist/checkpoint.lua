@@ -46,6 +46,7 @@ function M.save(path, run)
     progress = run.progress,
     history = run.history,
     config = run.config,
+    model_file = run.model_file, -- {path, sha256} of a model file (mnist.model.load_file)
   }
   -- no .sha256 sidecar: the data hash in the header verifies the file on its own
   -- sorted keys and every digit of each number (cjson keeps 14): equal state, equal bytes
@@ -109,6 +110,14 @@ function M.load(path, run)
   end
   local why = malformed(meta, tensors, run)
   if why then error(("checkpoint: %s: damaged metadata: %s"):format(path, why), 0) end
+  -- the same code must build the network that goes on training: a changed model file is refused
+  local saved = type(meta.model_file) == "table" and meta.model_file.sha256 or nil
+  local now = run.model_file and run.model_file.sha256 or nil
+  if saved ~= now then
+    error(("checkpoint: %s: the model file %s has changed since this checkpoint (SHA-256 %s, now %s): "
+      .. "restore it, or start a new run"):format(path, tostring(run.model_file and run.model_file.path
+      or meta.model_file and meta.model_file.path), tostring(saved or "none"), tostring(now or "none")), 0)
+  end
   local model = {}
   for _, pair in ipairs(run.net:namedTensors()) do model[#model + 1] = { "model." .. pair[1], pair[2] } end
   weights.assign(model, tensors, path, { partial = true })

@@ -18,6 +18,7 @@ end
 M.fields = {
   { "dataset", "mnist", "data set: mnist or fashion (Fashion-MNIST, same format)" },
   { "arch", "default", "model: default (2 conv, pool, batch norm, 2 linear) or lenet (LeNet-5); see lua/mnist/model.lua" },
+  { "model_file", "", "a Lua file returning your model's features and head constructors (README, \"Your own model\"); replaces arch" },
   { "batch_size", 64, "training batch size" },
   { "test_batch_size", 1000, "batch size for validation, test and inference" },
   { "epochs", 3, "passes over the training split" },
@@ -380,6 +381,13 @@ end
 function M.test_steps(cfg)
   local n = cfg.limit_test > 0 and math.min(cfg.limit_test, M.TEST_SIZE) or M.TEST_SIZE
   return math.ceil(n / cfg.test_batch_size)
+end
+
+-- What a run's listing and report call its model: the model file when there is one, else the arch
+-- (works on a run's saved config.json too).
+function M.model_label(cfg)
+  if type(cfg.model_file) == "string" and cfg.model_file ~= "" then return cfg.model_file end
+  return tostring(cfg.arch)
 end
 
 -- Where each kind of artifact lives under the artifact directory.

@@ -49,9 +49,9 @@ end
 -- process publishing new weights meanwhile is never seen half done), then the shipped ones. Returns
 -- {path, tensors, metadata} (tensors and metadata only when `load`), or nil and the places tried.
 local function find_local(cfg, part, load)
-  local tried = {}
+  local tried, arch = {}, require("mnist.model").arch_name(cfg) -- a model file's own name
   local function look(dir)
-    local path, why = verified_in(dir, part, cfg.arch)
+    local path, why = verified_in(dir, part, arch)
     if not path then
       tried[#tried + 1] = why
       return nil
@@ -66,6 +66,7 @@ end
 
 -- find_local, then the remote (fetched into the artifact dir, then read from there).
 local function find(cfg, part, load)
+  local arch = require("mnist.model").arch_name(cfg)
   local found, tried = find_local(cfg, part, load)
   if found then return found end
   if cfg.weights_url ~= "" then
@@ -78,7 +79,7 @@ local function find(cfg, part, load)
     tried[#tried + 1] = "remote: weights_url is not set"
   end
   fail("no pretrained %s weights for version %s, arch %s; looked in: %s. Train them with " ..
-    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, cfg.arch,
+    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, arch,
     table.concat(tried, "; "))
 end
 
@@ -100,8 +101,13 @@ function M.load(net, cfg, opts)
     path, tensors, metadata = found.path, found.tensors, found.metadata
   end
   if metadata.arch and metadata.arch ~= net.arch then
-    fail("%s: made for arch '%s', this model is '%s' (set arch = \"%s\")", path, metadata.arch,
-      net.arch, metadata.arch)
+    fail("%s: made for arch '%s', this model is '%s' (set %s = \"%s\")", path, metadata.arch,
+      net.arch, metadata.model_file and "model_file" or "arch", metadata.model_file or metadata.arch)
+  end
+  local now = net.model_file and net.model_file.sha256
+  if metadata.model_file_sha256 and now and metadata.model_file_sha256 ~= now then
+    io.stderr:write(("weights: %s: made with %s of SHA-256 %s; %s is now %s (loaded: the tensors fit)\n"):format(
+      path, tostring(metadata.model_file), metadata.model_file_sha256, net.model_file.path, now))
   end
   weights.assign(net:namedTensors(), tensors, path, { partial = net.part == "features" })
   net:evaluate()

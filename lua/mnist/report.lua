@@ -306,7 +306,7 @@ function M.html(dir)
     ("<title>mnist run %s</title><style>%s</style></head><body>"):format(esc(s.id), STYLE),
     ("<h1>Run %s</h1>"):format(esc(s.id)),
     ('<p class="sub">%s, %s, batch %s; %d of %d epochs; <span class="status-%s" id="status">%s</span>%s; started %s UTC, '
-      .. 'training time %s</p>'):format(esc(cfg.arch), esc(cfg.optimizer), esc(cfg.batch_size), s.epochs_done,
+      .. 'training time %s</p>'):format(esc(require("mnist.config").model_label(cfg)), esc(cfg.optimizer), esc(cfg.batch_size), s.epochs_done,
       s.epochs or 0, esc(s.status), esc(s.status), (info.message and info.message ~= "") and (": " .. esc(info.message))
       or (s.note and (" (" .. esc(s.note) .. ")") or ""), esc(s.date), esc(runs.format_duration(s.seconds))),
     ('<p>Best validation accuracy <b>%s</b>, test accuracy <b>%s</b>.</p>'):format(pct(s.best_validation), pct(s.test_accuracy)),

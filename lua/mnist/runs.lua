@@ -161,7 +161,7 @@ end
 function M.format_list(summaries)
   local rows = { { "id", "arch", "started (UTC)", "epochs", "best val acc", "test acc", "time", "status" } }
   for _, s in ipairs(summaries) do
-    rows[#rows + 1] = { s.id, tostring(s.config.arch), s.date, ("%d/%d"):format(s.epochs_done, s.epochs or 0),
+    rows[#rows + 1] = { s.id, config.model_label(s.config), s.date, ("%d/%d"):format(s.epochs_done, s.epochs or 0),
       percent(s.best_validation), percent(s.test_accuracy), M.format_duration(s.seconds), s.status }
   end
   return tabulate(rows)

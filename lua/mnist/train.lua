@@ -292,6 +292,9 @@ local train_in
 -- A run that fails is marked so in its run.json (mnist.runs), with the error, and its page says so.
 function M.run(cfg, opts)
   opts = opts or {}
+  -- a model file with an error fails here, before a run directory is made (train_in seeds the
+  -- generator before it builds the network it trains)
+  require("mnist.model").classifier(cfg)
   check_writable(config.weights_dir(cfg), "weights directory")
   local dir, run_id, resume_from, lock = run_directory(cfg, opts)
   local ok, summary = pcall(train_in, cfg, opts, dir, run_id, resume_from)
@@ -333,7 +336,7 @@ function train_in(cfg, opts, dir, run_id, resume_from)
   local history, first_epoch, first_step, progress_sums = {}, 1, 1, nil
   local checkpoint_path = dir .. "/checkpoint.safetensors"
   local run = { net = net, optim_state = optim_state, scheduler = scheduler, rng = random.default,
-    history = history, config = cfg }
+    history = history, config = cfg, model_file = net.model_file }
 
   if resume_from then
     local meta = checkpoint.load(resume_from, run)
@@ -351,7 +354,7 @@ function train_in(cfg, opts, dir, run_id, resume_from)
   runs.mark(dir, { status = "running", version = require "mnist.version", git_commit = artifacts.git_commit(),
     data = data_hashes, steps_per_epoch = steps })
   log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads, artifacts in %s", run_id,
-    cfg.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads, cfg.artifact_dir)
+    net.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads, cfg.artifact_dir)
 
   local images, labels
   local function feval()
