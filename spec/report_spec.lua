@@ -26,7 +26,8 @@ end
 local function browse(browser, page, args)
   local profile = H.tmpdir()
   local err = profile .. ".stderr"
-  local out = H.run(("timeout 120 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+  -- the browser is not ours: `make asan` preloads the sanitizer runtimes for our core, not for it
+  local out = H.run(("env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS timeout 120 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
     .. "--disable-background-networking --disable-component-update --disable-sync --user-data-dir=%s "
     .. "--enable-logging=stderr --v=0 --virtual-time-budget=5000 %s %s 2>%s"):format(browser,
     H.quote(profile), args, H.quote("file://" .. page), H.quote(err)))
