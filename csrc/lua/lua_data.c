@@ -359,7 +359,7 @@ static int l_image_mnist(lua_State *L) {
  * uint8, or float32 in [0, 1]. */
 static int l_image_photo(lua_State *L) {
     const char *fn = "image_photo";
-    Tensor *gray = check_tensor(L, 1, fn);
+    Tensor *gray = check_contiguous(L, 1, fn);
     char b[64];
     if (gray->ndim != 2 || (gray->dtype != DTYPE_UINT8 && gray->dtype != DTYPE_FLOAT32))
         raisef(L, fn, "expected a uint8 or float32 (H, W) image, got %s %s", dtype_name(gray->dtype),

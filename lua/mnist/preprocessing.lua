@@ -60,7 +60,7 @@ end
 -- The MNIST recipe on one grayscale picture: (H, W) uint8, or float32 in [0, 1]. Returns float32
 -- (28, 28) in [0, 1], bright ink on black. `what` names the picture in errors.
 function M.mnist_recipe(gray, what)
-  local out, why = core.image_mnist(gray)
+  local out, why = core.image_mnist(gray:contiguous()) -- the C recipe reads rows in memory order
   if not out then fail("preprocess_images", "%s: %s", what or "image", why) end
   return out
 end
@@ -69,7 +69,7 @@ end
 -- ink alone, float32 (h, w) in [0, 1], bright on black, cropped around the digit. A picture with no
 -- digit-like ink is an error naming `what`.
 function M.clean_photo(gray, what)
-  local out, why = core.image_photo(gray)
+  local out, why = core.image_photo(gray:contiguous())
   if not out then fail("preprocess_images", "%s: %s", what or "image", why) end
   return out
 end
