@@ -2,16 +2,11 @@
 -- nonzero, repeatTensor) against PyTorch's results (spec/fixtures/make_tensor_index_fixtures.py
 -- wrote spec/fixtures/tensor_index.json), on 1-D..4-D inputs of all three dtypes in contiguous,
 -- transposed, narrowed and expanded layouts; Torch7's own rules (where PyTorch differs) by hand.
-local cjson = require "cjson"
 local T = require "mnist.tensor"
 local torch = require "mnist.torch"
 
-local function read_fixture()
-  local f = assert(io.open("spec/fixtures/tensor_index.json", "rb"))
-  local data = cjson.decode(f:read("*a"))
-  f:close()
-  return data
-end
+local H = require "spec.support.helpers"
+local function read_fixture() return H.read_json("spec/fixtures/tensor_index.json") end
 
 local function long(list) return T.of("int64", list) end
 local function long_or_empty(list)

@@ -1,37 +1,19 @@
 -- Matrix products (Torch7's mm, mv, ger, dot, addmm, addmv, addr, bmm, baddbmm, addbmm) on
 -- contiguous and strided operands, against spec/fixtures/tensor_linalg.json (PyTorch, float64;
 -- spec/fixtures/make_tensor_linalg_fixtures.py), plus hand-computed and naive-loop references.
-local cjson = require "cjson"
 local torch = require "mnist.torch"
 local core = require "mnist.core"
 
-local function read_json(path)
-  local f = assert(io.open(path, "rb"))
-  local data = cjson.decode(f:read("*a"))
-  f:close()
-  return data
-end
+local H = require "spec.support.helpers"
 
-local fixture = read_json("spec/fixtures/tensor_linalg.json")
-
--- The view a fixture operand's steps make of its base tensor.
-local function replay(spec, v)
-  for _, s in ipairs(spec.view) do
-    if s[1] == "t" then v = v:t()
-    elseif s[1] == "transpose" then v = v:transpose(s[2], s[3])
-    elseif s[1] == "narrow" then v = v:narrow(s[2], s[3], s[4])
-    elseif s[1] == "select" then v = v:select(s[2], s[3])
-    elseif s[1] == "expand" then v = v:expand(s[2]) end
-  end
-  return v
-end
+local fixture = H.read_json("spec/fixtures/tensor_linalg.json")
 
 -- A fixture operand: its base tensor and its view.
 local function build(spec)
   local base
   if #spec.values == 0 then base = torch.zeros(spec.shape)
   else base = torch.Tensor(spec.values):view(spec.shape) end
-  return base, replay(spec, base)
+  return base, H.view_steps(base, spec.view)
 end
 
 
@@ -80,7 +62,7 @@ describe("tensor linear algebra against PyTorch (fixture)", function()
         assert.equal(res, ret)
         assert_values(c.expected, res, "res:" .. c.op)
         if same_shape then -- written in place: the base tensor holds the result
-          assert_values(c.expected, replay(c.res, rbase), "res:" .. c.op .. " (its base)")
+          assert_values(c.expected, H.view_steps(rbase, c.res.view), "res:" .. c.op .. " (its base)")
         end
       else
         assert_values(c.expected, torch[c.op](unpack(args, 1, n)), "torch." .. c.op)

@@ -1,32 +1,16 @@
 -- Element-wise math and comparisons against PyTorch (spec/fixtures/make_tensor_fixtures.py writes
 -- tensor_math.json), in Torch7's three forms (x:f() in place, res:f(x), torch.f(x)), on
 -- contiguous, transposed, narrowed, selected and expanded operands.
-local cjson = require "cjson"
 local T = require "mnist.tensor"
 local torch = require "mnist.torch"
-
-local function read_fixture()
-  local f = assert(io.open("spec/fixtures/tensor_math.json", "rb"))
-  local doc = cjson.decode(f:read("*a"))
-  f:close()
-  return doc.cases
-end
+local H = require "spec.support.helpers"
 
 -- The strided view the fixture describes: a base tensor and Torch7 layout steps. Returns the view
 -- and its base.
 local function build(spec)
   local base = T.zeros(spec.shape)
   base:view(-1):copy(T(spec.values))
-  local t = base
-  for _, step in ipairs(spec.layout) do
-    local kind = step[1]
-    if kind == "transpose" then t = t:transpose(step[2], step[3])
-    elseif kind == "narrow" then t = t:narrow(step[2], step[3], step[4])
-    elseif kind == "select" then t = t:select(step[2], step[3])
-    elseif kind == "expand" then t = t:expand(step[2])
-    end
-  end
-  return t, base
+  return H.view_steps(base, spec.layout), base
 end
 
 local function close(got, want)
@@ -65,7 +49,7 @@ local function args_of(case)
   return { case.value } -- compare_value
 end
 
-local cases = read_fixture()
+local cases = H.read_json("spec/fixtures/tensor_math.json").cases
 
 describe("element-wise math against PyTorch", function()
   it("covers every op and layout of the fixture", function()
@@ -108,15 +92,7 @@ describe("element-wise math against PyTorch", function()
         local untouched = base:clone()
         local marker = x:clone():fill(0 / 0) -- mark the view's elements in the copy
         local marked = untouched:clone()
-        local view_of_marked = marked
-        for _, step in ipairs(case.x.layout) do
-          local kind = step[1]
-          if kind == "transpose" then view_of_marked = view_of_marked:transpose(step[2], step[3])
-          elseif kind == "narrow" then view_of_marked = view_of_marked:narrow(step[2], step[3], step[4])
-          elseif kind == "select" then view_of_marked = view_of_marked:select(step[2], step[3])
-          end
-        end
-        view_of_marked:copy(marker)
+        H.view_steps(marked, case.x.layout):copy(marker)
         assert.equal(x, x[case.op](x, unpack(args_of(case))))
         check(case, "in place", x)
         -- elements outside the view keep their values

@@ -2,18 +2,12 @@
 -- randn, randperm, range, linspace, logspace, eye). Fixed values come from
 -- spec/fixtures/tensor_random.json, which spec/fixtures/make_tensor_random_fixtures.py computes
 -- from the generator's documented algorithm in Python, independently of the C code.
-local cjson = require "cjson"
 local torch = require "mnist.torch"
 local random = require "mnist.random"
 
-local function read_json(path)
-  local f = assert(io.open(path, "rb"))
-  local data = cjson.decode(f:read("*a"))
-  f:close()
-  return data
-end
+local H = require "spec.support.helpers"
 
-local fixture = read_json("spec/fixtures/tensor_random.json")
+local fixture = H.read_json("spec/fixtures/tensor_random.json")
 
 local function flat(t)
   local out, c = {}, t:contiguous():view(t:numel())

@@ -8,12 +8,7 @@ local core = require "mnist.core"
 local unpack = unpack or table.unpack
 local NAN = 0 / 0
 
-local function read_json(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return cjson.decode(s)
-end
+local read_json = require("spec.support.helpers").read_json
 
 local function number(v)
   if v == "nan" then return NAN end

@@ -8,6 +8,28 @@ local H = {}
 -- The shell helpers are the library's own (mnist.fs): quote, run (true on exit 0), capture.
 H.quote, H.sh, H.run = fs.quote, fs.run, fs.capture
 
+-- The JSON file at path, decoded (the specs' fixtures).
+function H.read_json(path)
+  local f = assert(io.open(path, "rb"))
+  local data = require("cjson").decode(f:read("*a"))
+  f:close()
+  return data
+end
+
+-- t seen through Torch7 view steps as the fixture scripts write them: {"t"}, {"transpose", d1, d2},
+-- {"narrow", dim, index, size}, {"select", dim, index}, {"expand", sizes}.
+function H.view_steps(t, steps)
+  for _, s in ipairs(steps) do
+    if s[1] == "t" then t = t:t()
+    elseif s[1] == "transpose" then t = t:transpose(s[2], s[3])
+    elseif s[1] == "narrow" then t = t:narrow(s[2], s[3], s[4])
+    elseif s[1] == "select" then t = t:select(s[2], s[3])
+    elseif s[1] == "expand" then t = t:expand(s[2])
+    else error("view_steps: unknown step " .. tostring(s[1])) end
+  end
+  return t
+end
+
 function H.tmpdir()
   local p = io.popen("mktemp -d")
   local d = p:read("*l")
