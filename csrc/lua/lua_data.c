@@ -333,6 +333,18 @@ static int l_image_decode(lua_State *L) {
     return 1;
 }
 
+/* The result of an image step whose output tensor is on the stack top: that tensor, or nil and the
+ * reason when the picture holds no digit (MN_ERR_FORMAT); other failures raise. */
+static int image_result(lua_State *L, int st, const char *fn, const char *why) {
+    if (st == MN_ERR_FORMAT) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        return 2;
+    }
+    check_status(L, st, fn, why);
+    return 1;
+}
+
 /* core.image_mnist(gray) -> float32 (28, 28) in [0, 1] (the MNIST recipe), or nil and the reason
  * (a blank picture). gray: (H, W) uint8, or float32 in [0, 1]. */
 static int l_image_mnist(lua_State *L) {
@@ -344,14 +356,7 @@ static int l_image_mnist(lua_State *L) {
     }
     char why[256];
     Tensor *out = push_tensor(L);
-    int st = image_mnist_recipe(out, gray, why, sizeof why);
-    if (st == MN_ERR_FORMAT) {
-        lua_pushnil(L);
-        lua_pushstring(L, why);
-        return 2;
-    }
-    check_status(L, st, fn, why);
-    return 1;
+    return image_result(L, image_mnist_recipe(out, gray, why, sizeof why), fn, why);
 }
 
 /* core.image_photo(gray) -> float32 (h, w) in [0, 1]: the digit's ink alone, bright on black,
@@ -366,14 +371,7 @@ static int l_image_photo(lua_State *L) {
                shape_of(gray, b, sizeof b));
     char why[256];
     Tensor *out = push_tensor(L);
-    int st = image_photo_clean(out, gray, why, sizeof why);
-    if (st == MN_ERR_FORMAT) {
-        lua_pushnil(L);
-        lua_pushstring(L, why);
-        return 2;
-    }
-    check_status(L, st, fn, why);
-    return 1;
+    return image_result(L, image_photo_clean(out, gray, why, sizeof why), fn, why);
 }
 
 /* core.pictures_to_mnist(list [, photo]) -> float32 (n, 28, 28), reasons: each encoded picture of
