@@ -11,6 +11,7 @@ local M = {}
 
 M.DEFAULT_SEED = 1
 M.default = core.rng(M.DEFAULT_SEED)
+M.seed = M.DEFAULT_SEED -- the default generator's last seed (Torch7's torch.initialSeed())
 
 -- A new, independent generator (e.g. for a data loader that must not disturb model init).
 function M.generator(seed)
@@ -19,6 +20,7 @@ end
 
 function M.manual_seed(seed)
   M.default:seed(seed)
+  M.seed = seed
   return M.default
 end
 

@@ -19,7 +19,8 @@ local M = {}
 local function constructor(dtype)
   return function(first, ...)
     if T.is_tensor(first) then
-      return first:to(dtype) == first and first:view(first:size()) or first:to(dtype)
+      local same = first:to(dtype) -- first itself when already of dtype: then a view of it
+      return same == first and first:view(first:size()) or same
     end
     return T.of(dtype, first, ...)
   end
@@ -57,7 +58,7 @@ function M.seed()
   random.manual_seed(s)
   return s
 end
-function M.initialSeed() return random.default_seed and random.default_seed() or nil end
+function M.initialSeed() return random.seed end
 
 function M.setnumthreads(n) core.blas_set_threads(n) end
 function M.getnumthreads() return core.blas_info().threads end
