@@ -631,10 +631,8 @@ static int l_tensor_newindex(lua_State *L) {
     Tensor *key = kind == LUA_TUSERDATA ? luaL_testudata(L, 2, TENSOR_MT) : NULL;
     if (key) { /* t[indices] = v: indexFill/indexCopy along dim 1; t[mask] = v: maskedFill/Copy */
         int number = lua_type(L, 3) == LUA_TNUMBER, by_index = key->dtype == DTYPE_INT64;
-        lua_getmetatable(L, 1);
-        lua_getfield(L, -1, "__methods");
-        lua_getfield(L, -1, by_index ? (number ? "indexFill" : "indexCopy")
-                                     : (number ? "maskedFill" : "maskedCopy"));
+        lua_getfield(L, lua_upvalueindex(1), by_index ? (number ? "indexFill" : "indexCopy")
+                                                      : (number ? "maskedFill" : "maskedCopy"));
         lua_pushvalue(L, 1);
         if (by_index) lua_pushinteger(L, 1);
         lua_pushvalue(L, 2);
@@ -932,10 +930,9 @@ void register_tensor(lua_State *L) {
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "tensor_methods");
     lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "__methods"); /* for __newindex's masked assignment */
-    lua_pushcclosure(L, l_tensor_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_tensor_newindex);
+    lua_pushcclosure(L, l_tensor_index, 1);    /* both see the methods as their upvalue */
+    lua_setfield(L, -3, "__index");
+    lua_pushcclosure(L, l_tensor_newindex, 1);
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, l_tensor_gc);
     lua_setfield(L, -2, "__gc");
