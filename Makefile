@@ -15,8 +15,14 @@ BUILD     ?= build
 CORE      := $(BUILD)/mnist/core.so
 # csrc/ by layer: sys/ (files, processes, threads), tensor/, nn/, data/, and lua/ (the bindings,
 # the only files that include lua.h).
-SOURCES   := $(wildcard csrc/*/*.c)
+# The optional MPI module (data-parallel training): built when mpicc is found, never part of core.so.
+MPI_SOURCES := $(wildcard csrc/mpi/*.c) csrc/lua/lua_mpi.c
+SOURCES   := $(filter-out $(MPI_SOURCES),$(wildcard csrc/*/*.c))
 HEADERS   := $(wildcard csrc/*/*.h)
+MPICC     ?= mpicc
+MPI_FLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS  := $(shell $(MPICC) --showme:link 2>/dev/null)
+MPI_MOD   := $(if $(MPI_LIBS),$(BUILD)/mnist/mpi.so)
 
 # Debian packages the project needs at build, test and run time (make deps installs the missing).
 DEBS := luajit libluajit-5.1-dev libopenblas-dev libssl-dev zlib1g-dev libstb-dev lua-cjson lua-busted \
@@ -27,6 +33,7 @@ DEBS += swift-proxy swift-account swift-container swift-object memcached
 DEBS += dataset-fashion-mnist python3 # data: the Fashion-MNIST source; the specs' loopback HTTP mirror
 DEBS += lua-readline chromium tmux # the REPL's line editing; the report's browser check and the REPL spec's terminal
 DEBS += lua-penlight # pl.lapp: the option parser of examples/torch7_train_on_mnist.lua (as Torch7's demo)
+DEBS += openmpi-bin libopenmpi-dev # data-parallel training under mpirun (build/mnist/mpi.so; optional)
 ASAN_DEBS := gcc
 
 # The specs read real MNIST from a local mirror, through the project's own MNIST_MIRROR setting:
@@ -41,11 +48,15 @@ export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
 .PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help bench bench-smoke
 
-all: $(CORE)
+all: $(CORE) $(MPI_MOD)
 
 $(CORE): $(SOURCES) $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $(SOURCES) $(LIBS) $(LDFLAGS)
+
+$(BUILD)/mnist/mpi.so: $(MPI_SOURCES) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(MPI_FLAGS) -shared -o $@ $(MPI_SOURCES) $(MPI_LIBS) -ldl $(LDFLAGS)
 
 deps:
 	@sh tools/deps.sh $(DEBS)

@@ -22,6 +22,9 @@
 
 #define TENSOR_MT "mnist.Tensor"
 #define RNG_MT "mnist.Rng"
+/* A ChannelReducer (nn/batchnorm.h) in a full userdata: the MPI module (csrc/lua/lua_mpi.c) makes
+ * them, the synced batch-norm kernels take them. */
+#define CHANNEL_REDUCER_MT "mnist.ChannelReducer"
 
 /* Raises "fn: message" where message is printf-formatted. Never returns (lua_error longjmps). */
 __attribute__((noreturn, format(printf, 3, 4)))

@@ -211,6 +211,67 @@ static int l_batchnorm_forward(lua_State *L) {
     return 1;
 }
 
+/* The ChannelReducer userdata at idx (made by the MPI module, or core.local_reducer()). */
+static const ChannelReducer *check_reducer(lua_State *L, int idx, const char *fn) {
+    const ChannelReducer *r = luaL_testudata(L, idx, CHANNEL_REDUCER_MT);
+    if (!r) raisef(L, fn, "argument #%d: expected a channel reducer, got %s", idx, luaL_typename(L, idx));
+    return r;
+}
+
+/* core.batchnorm_forward_synced(out, save_mean, save_invstd, running_mean, running_var, inp,
+ *                               weight|nil, bias|nil, momentum, eps, reducer) */
+static int l_batchnorm_forward_synced(lua_State *L) {
+    const char *fn = "batchnorm_forward_synced";
+    Tensor *out = check_dense(L, 1, fn), *mean = check_dense(L, 2, fn),
+           *invstd = check_dense(L, 3, fn);
+    Tensor *rmean = check_dense(L, 4, fn), *rvar = check_dense(L, 5, fn),
+           *inp = check_dense(L, 6, fn);
+    Tensor *weight = opt_dense(L, 7, fn), *bias = opt_dense(L, 8, fn);
+    float momentum = check_float_arg(L, 9, fn, "momentum"), eps = check_float_arg(L, 10, fn, "eps");
+    const ChannelReducer *reducer = check_reducer(L, 11, fn);
+    int st = batchnorm_forward_synced(out, mean, invstd, rmean, rvar, inp, weight, bias, momentum,
+                                      eps, reducer);
+    check_nn(L, st, fn, 8, "out", out, "save_mean", mean, "save_invstd", invstd, "running_mean",
+             rmean, "running_var", rvar, "input", inp, "weight", weight, "bias", bias);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.batchnorm_backward_synced(dinp|nil, dweight|nil, dbias|nil, dout, inp, weight|nil,
+ *                                save_mean, save_invstd, reducer) */
+static int l_batchnorm_backward_synced(lua_State *L) {
+    const char *fn = "batchnorm_backward_synced";
+    Tensor *dinp = opt_dense(L, 1, fn), *dweight = opt_dense(L, 2, fn),
+           *dbias = opt_dense(L, 3, fn);
+    Tensor *dout = check_dense(L, 4, fn), *inp = check_dense(L, 5, fn),
+           *weight = opt_dense(L, 6, fn);
+    Tensor *mean = check_dense(L, 7, fn), *invstd = check_dense(L, 8, fn);
+    const ChannelReducer *reducer = check_reducer(L, 9, fn);
+    check_nn(L, batchnorm_backward_synced(dinp, dweight, dbias, dout, inp, weight, mean, invstd,
+                                          reducer),
+             fn, 8, "dinp", dinp, "dweight", dweight, "dbias", dbias, "dout", dout, "input", inp,
+             "weight", weight, "save_mean", mean, "save_invstd", invstd);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* A reducer for one process: the sums are already the job's. */
+static int sum_alone(void *ctx, double *values, int64_t n) {
+    (void)ctx, (void)values, (void)n;
+    return MN_OK;
+}
+
+/* core.local_reducer(): the ChannelReducer of a job of one process (the synced kernels then
+ * compute what the plain ones do; the specs compare them). */
+static int l_local_reducer(lua_State *L) {
+    ChannelReducer *r = lua_newuserdata(L, sizeof *r);
+    r->sum = sum_alone;
+    r->ctx = NULL;
+    luaL_newmetatable(L, CHANNEL_REDUCER_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
 /* core.batchnorm_backward(dinp|nil, dweight|nil, dbias|nil, dout, inp, weight|nil, save_mean,
  *                         save_invstd, training) */
 static int l_batchnorm_backward(lua_State *L) {
@@ -564,6 +625,9 @@ static const luaL_Reg nn_functions[] = {
     {"linear_backward", l_linear_backward},
     {"batchnorm_forward", l_batchnorm_forward},
     {"batchnorm_backward", l_batchnorm_backward},
+    {"batchnorm_forward_synced", l_batchnorm_forward_synced},
+    {"batchnorm_backward_synced", l_batchnorm_backward_synced},
+    {"local_reducer", l_local_reducer},
     {"relu_forward", l_relu_forward},
     {"relu_backward", l_relu_backward},
     {"dropout_forward", l_dropout_forward},

@@ -3,6 +3,7 @@
 #include "nn/batchnorm.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn_common.h"
@@ -17,6 +18,10 @@ typedef struct {
     const float *cmean, *cinvstd;
     int training;
     float momentum, eps;
+    /* synced (all processes') statistics, (C) each, or NULL: this batch's own. In the backward
+     * pass, given_dy/given_dyx are the job's sums (for dinp) and local_dy/local_dyx this
+     * process's share (for dweight and dbias, which the gradient all-reduce sums later). */
+    const double *given_mu, *given_var, *given_dy, *given_dyx, *local_dy, *local_dyx;
 } BatchNormJob;
 
 /* *c, *s: channels and values per channel and sample of a (N, C, ...) tensor. */
@@ -130,7 +135,12 @@ static void forward_channels(void *ctx, int64_t lo, int64_t hi, int part) {
     for (int64_t c0 = lo; c0 < hi; c0 += COLUMNS) {
         const int64_t c1 = hi - c0 < COLUMNS ? hi : c0 + COLUMNS;
         double mu[COLUMNS], var[COLUMNS];
-        if (j->training) batch_statistics(mu, var, j, c0, c1);
+        if (j->training && j->given_mu) {
+            memcpy(mu, j->given_mu + c0, (size_t)(c1 - c0) * sizeof *mu);
+            memcpy(var, j->given_var + c0, (size_t)(c1 - c0) * sizeof *var);
+        } else if (j->training) {
+            batch_statistics(mu, var, j, c0, c1);
+        }
         for (int64_t c = c0; c < c1; c++) {
             if (j->training) {
                 mean[c] = (float)mu[c - c0];
@@ -180,7 +190,7 @@ int batchnorm_forward(Tensor *out, Tensor *save_mean, Tensor *save_invstd, Tenso
     float *rmean = tensor_f32(running_mean), *rvar = tensor_f32(running_var); /* (C) */
     const float *g = weight ? tensor_f32(weight) : NULL, *b = bias ? tensor_f32(bias) : NULL;
     BatchNormJob job = {n, nc, s, m, x, NULL, g, b, y, NULL, mean, invstd, rmean, rvar, NULL, NULL,
-                        NULL, NULL, training, momentum, eps};
+                        NULL, NULL, training, momentum, eps, NULL, NULL, NULL, NULL, NULL, NULL};
     parallel_for(nc, channel_grain(n * s), forward_channels, &job);
     return MN_OK;
 }
@@ -216,12 +226,17 @@ static void backward_channels(void *ctx, int64_t lo, int64_t hi, int part) {
     for (int64_t c0 = lo; c0 < hi; c0 += COLUMNS) {
         const int64_t c1 = hi - c0 < COLUMNS ? hi : c0 + COLUMNS;
         double sums_dy[COLUMNS], sums_dyx[COLUMNS];
-        gradient_sums(sums_dy, sums_dyx, j, c0, c1);
+        if (j->given_dy) {
+            memcpy(sums_dy, j->given_dy + c0, (size_t)(c1 - c0) * sizeof *sums_dy);
+            memcpy(sums_dyx, j->given_dyx + c0, (size_t)(c1 - c0) * sizeof *sums_dyx);
+        } else {
+            gradient_sums(sums_dy, sums_dyx, j, c0, c1);
+        }
         for (int64_t c = c0; c < c1; c++) {
             const double is = invstd[c], sum_dy = sums_dy[c - c0];
             const double sum_dy_xhat = sums_dyx[c - c0] * is;
-            if (dg) dg[c] += (float)sum_dy_xhat;
-            if (db) db[c] += (float)sum_dy;
+            if (dg) dg[c] += (float)((j->local_dyx ? j->local_dyx[c] : sums_dyx[c - c0]) * is);
+            if (db) db[c] += (float)(j->local_dy ? j->local_dy[c] : sum_dy);
             if (!dx) continue;
             const double gain = (g ? g[c] : 1.0) * is;
             /* dx = gain * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mean) * is, in
@@ -258,7 +273,132 @@ int batchnorm_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, const Tenso
     const float *g = weight ? tensor_f32(weight) : NULL;
     float *dg = dweight ? tensor_f32(dweight) : NULL, *db = dbias ? tensor_f32(dbias) : NULL;
     BatchNormJob job = {n, nc, s, m, x, dy, g, NULL, NULL, dx, NULL, NULL, NULL, NULL, dg, db,
-                        mean, invstd, training, 0.0f, 0.0f};
+                        mean, invstd, training, 0.0f, 0.0f, NULL, NULL, NULL, NULL, NULL, NULL};
     parallel_for(nc, channel_grain(n * s), backward_channels, &job);
     return MN_OK;
+}
+
+/* Synchronised batch norm (training only) ------------------------------------------------------
+ * The same arithmetic as above, with every channel sum taken over all the processes' batches: the
+ * reducer sums (C) doubles in place across processes between the passes, and the count of values
+ * per channel travels with the first sum. */
+
+/* sums[c] = sum of x (mu NULL) or of (x - mu[c])^2 over this process's values of channel c. */
+typedef struct {
+    const BatchNormJob *j;
+    const double *mu;
+    double *sums;
+} SumsJob;
+
+static void sums_channels(void *ctx, int64_t lo, int64_t hi, int part) {
+    const SumsJob *sj = ctx;
+    const BatchNormJob *j = sj->j;
+    const int64_t n = j->n, nc = j->nc, s = j->s;
+    const float *x = j->x; /* (N, C, S) */
+    (void)part;
+    for (int64_t c = lo; c < hi; c++) {
+        double sum[2] = {0.0, 0.0};
+        if (s == 1) { /* as batch_statistics' column sums: one double per channel */
+            for (int64_t i = 0; i < n; i++) {
+                double d = sj->mu ? x[i * nc + c] - sj->mu[c] : x[i * nc + c];
+                sum[0] += sj->mu ? d * d : d;
+            }
+            sj->sums[c] = sum[0];
+            continue;
+        }
+        for (int64_t i = 0; i < n; i++)
+            add_row(sum, x + (i * nc + c) * s, s, sj->mu ? (float)sj->mu[c] : 0.0f, sj->mu != NULL);
+        sj->sums[c] = sj->mu ? sum[1] : sum[0];
+    }
+}
+
+static void gradient_sums_channels(void *ctx, int64_t lo, int64_t hi, int part) {
+    const SumsJob *sj = ctx;
+    const int64_t nc = sj->j->nc;
+    (void)part;
+    for (int64_t c0 = lo; c0 < hi; c0 += COLUMNS) {
+        const int64_t c1 = hi - c0 < COLUMNS ? hi : c0 + COLUMNS;
+        gradient_sums(sj->sums + c0, sj->sums + nc + c0, sj->j, c0, c1);
+    }
+}
+
+static int reduce(const ChannelReducer *r, double *values, int64_t n) {
+    return r->sum(r->ctx, values, n);
+}
+
+int batchnorm_forward_synced(Tensor *out, Tensor *save_mean, Tensor *save_invstd,
+                             Tensor *running_mean, Tensor *running_var, const Tensor *inp,
+                             const Tensor *weight, const Tensor *bias, float momentum, float eps,
+                             const ChannelReducer *reducer) {
+    int64_t nc, s;
+    int st = channels(&nc, &s, inp);
+    if (st) return st;
+    const int64_t n = inp->shape[0];
+    if (!reducer || !reducer->sum || !nn_same_shape(out, inp) || !nn_is_vector(save_mean, nc) ||
+        !nn_is_vector(save_invstd, nc) || !nn_is_vector(running_mean, nc) ||
+        !nn_is_vector(running_var, nc) || !nn_opt_vector(weight, nc) || !nn_opt_vector(bias, nc))
+        return reducer && reducer->sum ? MN_ERR_SHAPE : MN_ERR_ARG;
+    if (!(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f)) return MN_ERR_ARG;
+    if (tensor_overlaps(out, inp)) return MN_ERR_ARG;
+    double *buf = malloc((size_t)(3 * nc + 1) * sizeof *buf);
+    if (!buf) return MN_ERR_NOMEM;
+    double *mu = buf, *var = buf + nc + 1, *sums = buf; /* sums (C + 1): the count rides last */
+    BatchNormJob job = {n, nc, s, 0, tensor_f32(inp), NULL, weight ? tensor_f32(weight) : NULL,
+                        bias ? tensor_f32(bias) : NULL, tensor_f32(out), NULL,
+                        tensor_f32(save_mean), tensor_f32(save_invstd), tensor_f32(running_mean),
+                        tensor_f32(running_var), NULL, NULL, NULL, NULL, 1, momentum, eps,
+                        mu, var, NULL, NULL, NULL, NULL};
+    SumsJob sj = {&job, NULL, sums};
+    parallel_for(nc, channel_grain(n * s), sums_channels, &sj);
+    sums[nc] = (double)(n * s);
+    st = reduce(reducer, sums, nc + 1);
+    if (!st && sums[nc] < 2) st = MN_ERR_SHAPE;
+    if (!st) {
+        job.m = (int64_t)sums[nc];
+        for (int64_t c = 0; c < nc; c++) mu[c] = sums[c] / sums[nc];
+        SumsJob squares = {&job, mu, var};
+        parallel_for(nc, channel_grain(n * s), sums_channels, &squares);
+        st = reduce(reducer, var, nc);
+    }
+    if (!st) {
+        for (int64_t c = 0; c < nc; c++) var[c] /= (double)job.m;
+        parallel_for(nc, channel_grain(n * s), forward_channels, &job);
+    }
+    free(buf);
+    return st;
+}
+
+int batchnorm_backward_synced(Tensor *dinp, Tensor *dweight, Tensor *dbias, const Tensor *dout,
+                              const Tensor *inp, const Tensor *weight, const Tensor *save_mean,
+                              const Tensor *save_invstd, const ChannelReducer *reducer) {
+    int64_t nc, s;
+    int st = channels(&nc, &s, inp);
+    if (st) return st;
+    const int64_t n = inp->shape[0];
+    if (!reducer || !reducer->sum) return MN_ERR_ARG;
+    if (!nn_same_shape(dout, inp) || (dinp && !nn_same_shape(dinp, inp)) ||
+        !nn_is_vector(save_mean, nc) || !nn_is_vector(save_invstd, nc) ||
+        !nn_opt_vector(weight, nc) || !nn_opt_vector(dweight, nc) || !nn_opt_vector(dbias, nc))
+        return MN_ERR_SHAPE;
+    if (dinp && (tensor_overlaps(dinp, inp) || tensor_overlaps(dinp, dout))) return MN_ERR_ARG;
+    double *buf = malloc((size_t)(4 * nc + 1) * sizeof *buf);
+    if (!buf) return MN_ERR_NOMEM;
+    double *local = buf, *global = buf + 2 * nc; /* each: sum dy (C), sum dy * (x - mean) (C) */
+    BatchNormJob job = {n, nc, s, 0, tensor_f32(inp), tensor_f32(dout),
+                        weight ? tensor_f32(weight) : NULL, NULL, NULL,
+                        dinp ? tensor_f32(dinp) : NULL, NULL, NULL, NULL, NULL,
+                        dweight ? tensor_f32(dweight) : NULL, dbias ? tensor_f32(dbias) : NULL,
+                        tensor_f32(save_mean), tensor_f32(save_invstd), 1, 0.0f, 0.0f,
+                        NULL, NULL, global, global + nc, local, local + nc};
+    SumsJob sj = {&job, NULL, local};
+    parallel_for(nc, channel_grain(n * s), gradient_sums_channels, &sj);
+    memcpy(global, local, (size_t)(2 * nc) * sizeof *global);
+    global[2 * nc] = (double)(n * s);
+    st = reduce(reducer, global, 2 * nc + 1);
+    if (!st) {
+        job.m = (int64_t)global[2 * nc];
+        parallel_for(nc, channel_grain(n * s), backward_channels, &job);
+    }
+    free(buf);
+    return st;
 }

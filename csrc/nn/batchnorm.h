@@ -47,4 +47,27 @@ int batchnorm_backward(Tensor *dinp, Tensor *dweight, Tensor *dbias, const Tenso
                        const Tensor *inp, const Tensor *weight, const Tensor *save_mean,
                        const Tensor *save_invstd, int training);
 
+/* Sums values[0..n) in place over every process of a data-parallel job (an all-reduce); returns a
+ * status. The core knows no transport: the MPI module (csrc/mpi/comm.h) provides one. */
+typedef struct ChannelReducer {
+    int (*sum)(void *ctx, double *values, int64_t n);
+    void *ctx;
+} ChannelReducer;
+
+/* batchnorm_forward in training with statistics over the union of every process's batch (as
+ * PyTorch's SyncBatchNorm): each channel's sum, then its squared deviations from the joint mean,
+ * are summed by `reducer` (two calls, the same on every process), so N processes holding the
+ * shards of one batch normalise, and update the running statistics, as one process holding it. */
+int batchnorm_forward_synced(Tensor *out, Tensor *save_mean, Tensor *save_invstd,
+                             Tensor *running_mean, Tensor *running_var, const Tensor *inp,
+                             const Tensor *weight, const Tensor *bias, float momentum, float eps,
+                             const ChannelReducer *reducer);
+
+/* batchnorm_backward of a synced forward: the sums of dout and dout * (x - mean) over every
+ * process's batch go into dinp (one `reducer` call); dweight and dbias get this process's own
+ * share (+=), which the job's gradient all-reduce then sums. */
+int batchnorm_backward_synced(Tensor *dinp, Tensor *dweight, Tensor *dbias, const Tensor *dout,
+                              const Tensor *inp, const Tensor *weight, const Tensor *save_mean,
+                              const Tensor *save_invstd, const ChannelReducer *reducer);
+
 #endif

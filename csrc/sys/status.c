@@ -13,6 +13,7 @@ const char *mn_status_str(int status) {
     case MN_ERR_IO: return "input/output error";
     case MN_ERR_FORMAT: return "bad format";
     case MN_ERR_LAYOUT: return "the tensor is not contiguous (call :contiguous() first)";
+    case MN_ERR_COMM: return "a collective across the job's processes failed (a peer rank died or hangs)";
     default: return "unknown error";
     }
 }

@@ -13,6 +13,7 @@ typedef enum {
     MN_ERR_IO,      /* a read or write failed (errno holds the cause) */
     MN_ERR_FORMAT,  /* a file or buffer is not in the expected format */
     MN_ERR_LAYOUT,  /* a tensor's strides do not allow it: make it contiguous first */
+    MN_ERR_COMM,    /* a collective across processes failed or timed out (csrc/mpi) */
 } mn_status;
 
 /* A short human phrase for a status ("out of memory", ...). Never NULL. */
