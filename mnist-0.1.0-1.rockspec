@@ -145,6 +145,7 @@ build = {
     ["mnist.deploy"] = "lua/mnist/deploy.lua",
     ["mnist.download"] = "lua/mnist/download.lua",
     ["mnist.dataset"] = "lua/mnist/dataset.lua",
+    ["mnist.distributed"] = "lua/mnist/distributed.lua",
     ["mnist.preprocessing"] = "lua/mnist/preprocessing.lua",
     ["mnist.report"] = "lua/mnist/report.lua",
     ["mnist.runs"] = "lua/mnist/runs.lua",

@@ -134,7 +134,7 @@ function M.publish(net, cfg, info)
     version = version, arch = arch, model_file = model_file, files = {}, test_accuracy = info.test_accuracy,
     test_loss = info.test_loss, epochs = info.epochs, seed = cfg.seed, run_id = info.run_id,
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"), git_commit = commit, config = identity,
-    data = info.data,
+    data = info.data, world_size = info.world_size,
   }
   -- every file is staged first (a full disk fails here and changes nothing); then the manifest
   -- goes, the files move into place, and a new manifest comes last: a crash in between leaves no
@@ -149,6 +149,7 @@ function M.publish(net, cfg, info)
       model_file = model_file and model_file.path, model_file_sha256 = model_file and model_file.sha256,
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
+      world_size = info.world_size, -- the processes that trained it (mpirun -np N; 1 alone)
     }, owned)
     if not ok_stage then
       for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path, owned)) end

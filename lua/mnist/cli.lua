@@ -216,6 +216,7 @@ function M.info(cfg)
   print(("BLAS: OpenBLAS, core %s, %d threads; %d CPUs"):format(blas.core, blas.threads, core.cpu_count()))
   print(("kernels: gemm %s, direct convolution %s, 2x2 max pooling %s"):format(blas.gemm, blas.conv_direct,
     blas.pool_2x2))
+  print(("MPI: %s"):format(require("mnist.distributed").describe()))
   local pretrained = require "mnist.pretrained"
   for _, part in ipairs { "classifier", "features" } do
     local ok, path = pcall(pretrained.resolve, cfg, part)
@@ -288,11 +289,17 @@ function M.main(argv)
     traceback = debug.traceback(tostring(e), 2)
     return e
   end)
-  if ok_run then return type(err) == "number" and err or M.EXIT_OK end
+  local world = require("mnist.distributed").current() -- under mpirun, once training started
+  if ok_run then
+    if world then world:finish() end
+    return type(err) == "number" and err or M.EXIT_OK
+  end
   local msg = tostring(err)
   io.stderr:write("mnist.lua ", args.command, ": ", msg:gsub("\n+$", ""), "\n")
   if args.debug then io.stderr:write(traceback, "\n") end
-  return is_input_error(msg) and M.EXIT_USAGE or M.EXIT_RUNTIME
+  local code = is_input_error(msg) and M.EXIT_USAGE or M.EXIT_RUNTIME
+  if world then world:abort(msg:match("^[^\n]*"), code) end -- ends every rank now, naming this one
+  return code
 end
 
 return M

@@ -36,7 +36,8 @@ M.fields = {
   { "lr_warmup_steps", 100, "warmup: batches over which the rate rises linearly to learning_rate" },
   { "lr_warmup_factor", 0.1, "warmup: the first batch's rate as a fraction of learning_rate" },
   { "seed", 1, "seed of the one random generator (init, shuffling, dropout, augmentation)" },
-  { "threads", 0, "worker threads for BLAS and kernels; 0 = all cores" },
+  { "threads", 0, "worker threads for BLAS and kernels; 0 = all cores (under mpirun: per rank)" },
+  { "mpi_timeout", 300, "under mpirun: seconds a rank waits in a collective for its peers before it ends the job" },
   { "n_validation", 5000, "training images held out for validation (seeded split; 1/12 of limit_train when that is set)" },
   { "limit_train", 0, "use only the first N training images (0 = all; for smoke runs)" },
   { "limit_test", 0, "use only the first N test images (0 = all)" },
@@ -80,7 +81,7 @@ local NUMBER_LISTS = { lr_milestones = true }
 local WHOLE = {
   batch_size = 1, test_batch_size = 1, epochs = 0, lr_step = 1, seed = 0, threads = 0,
   n_validation = 0, limit_train = 0, limit_test = 0, augment_shift = 0, prefetch = 1,
-  log_interval = 1, download_retries = 1, lr_warmup_steps = 1,
+  log_interval = 1, download_retries = 1, lr_warmup_steps = 1, mpi_timeout = 1,
 }
 
 -- Edit distance, to suggest the nearest valid key for a typo.
@@ -344,7 +345,7 @@ end
 -- The settings that decide the weights a run produces. The others say where files go, how
 -- often to log, where to download from or deploy to, and how many epochs to run (a run may be
 -- resumed with more epochs).
-M.NOT_IDENTITY = { epochs = true, artifact_dir = true, log_interval = true, prefetch = true, verbose = true,
+M.NOT_IDENTITY = { epochs = true, artifact_dir = true, mpi_timeout = true, log_interval = true, prefetch = true, verbose = true,
   mirrors = true, download_timeout = true, download_retries = true, weights_url = true,
   s3_endpoint = true, s3_bucket = true, s3_prefix = true, s3_region = true }
 

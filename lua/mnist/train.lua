@@ -277,10 +277,10 @@ end
 
 -- Training ---------------------------------------------------------------------------------------
 
-local function check_finite(loss, epoch, step, lr, checkpoint_path)
+local function check_finite(loss, epoch, step, lr, checkpoint_path, where)
   if loss ~= loss or loss == math.huge or loss == -math.huge then
-    fail("loss is %s at epoch %d, step %d (learning rate %g): training stopped; %s", tostring(loss),
-      epoch, step, lr, checkpoint_path and ("the last good checkpoint is " .. checkpoint_path)
+    fail("loss is %s%s at epoch %d, step %d (learning rate %g): training stopped; %s", tostring(loss),
+      where or "", epoch, step, lr, checkpoint_path and ("the last good checkpoint is " .. checkpoint_path)
         or "no checkpoint was written yet")
   end
 end
@@ -295,30 +295,37 @@ function M.run(cfg, opts)
   -- a model file with an error fails here, before a run directory is made (train_in seeds the
   -- generator before it builds the network it trains)
   require("mnist.model").classifier(cfg)
-  check_writable(config.weights_dir(cfg), "weights directory")
-  local dir, run_id, resume_from, lock = run_directory(cfg, opts)
-  local ok, summary = pcall(train_in, cfg, opts, dir, run_id, resume_from)
-  if not ok and runs.mark(dir, { status = "failed", message = tostring(summary) }) then
+  -- under mpirun, rank 0 makes (or finds) the run directory and every rank learns it
+  local world = require("mnist.distributed").world(cfg.mpi_timeout)
+  local dir, run_id, resume_from, lock = world:from_writer(function()
+    check_writable(config.weights_dir(cfg), "weights directory")
+    return run_directory(cfg, opts)
+  end)
+  local ok, summary = pcall(train_in, cfg, opts, dir, run_id, resume_from, world)
+  if not ok and lock and runs.mark(dir, { status = "failed", message = tostring(summary) }) then
     report.write(dir, { warn = true }) -- marked while the run's lock is still held
   end
-  lock:release()
+  if lock then lock:release() end
   if not ok then error(summary, 0) end
   return summary
 end
 
 -- The run itself, in its locked directory.
-function train_in(cfg, opts, dir, run_id, resume_from)
+function train_in(cfg, opts, dir, run_id, resume_from, world)
   local dataset = require "mnist.dataset"
   local model = require "mnist.model"
   local checkpoint = require "mnist.checkpoint"
   local artifacts = require "mnist.artifacts"
+  local writer = world:writer() -- rank 0 under mpirun: the others print and write nothing
+  if not writer then opts = setmetatable({ quiet = true }, { __index = opts }) end
 
-  check_writable(dir, "run directory")
-  if opts.resume then remove_stale_temps(dir) end
+  if writer then check_writable(dir, "run directory") end
+  if writer and opts.resume then remove_stale_temps(dir) end
   local threads = M.set_threads(cfg)
   random.manual_seed(cfg.seed)
   local net = model.classifier(cfg)
   net:setInputGradient(false) -- the images need no gradient: the first convolution skips it
+  world:prepare(net, cfg.batch_size)
   local params, grads = net:getParameters()
   local criterion = nn.ClassNLLCriterion()
 
@@ -346,15 +353,16 @@ function train_in(cfg, opts, dir, run_id, resume_from)
     progress_sums = meta.progress
     if first_step > steps then first_epoch, first_step, progress_sums = first_epoch + 1, 1, nil end
     log(opts, "resuming run %s at epoch %d, step %d", run_id, first_epoch, first_step)
-  else
+  elseif writer then
     local ok, err = core.write_atomic(dir .. "/config.json", fs.json(cfg) .. "\n")
     if not ok then fail("cannot write the run's config: %s", err) end
   end
-  local data_hashes = runs.data_hashes(cfg)
-  runs.mark(dir, { status = "running", version = require "mnist.version", git_commit = artifacts.git_commit(),
-    data = data_hashes, steps_per_epoch = steps })
-  log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads, artifacts in %s", run_id,
-    net.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads, cfg.artifact_dir)
+  local data_hashes = writer and runs.data_hashes(cfg)
+  if writer then runs.mark(dir, { status = "running", version = require "mnist.version", git_commit = artifacts.git_commit(),
+    data = data_hashes, steps_per_epoch = steps, world_size = world.size }) end
+  log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads%s, artifacts in %s", run_id,
+    net.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads,
+    world.mpi and (" per rank, %d ranks"):format(world.size) or "", cfg.artifact_dir)
 
   local images, labels
   local function feval()
@@ -364,8 +372,11 @@ function train_in(cfg, opts, dir, run_id, resume_from)
     net:backward(images, criterion:backward(output, labels))
     return loss, grads
   end
+  local shard -- under mpirun: this step's collective results (distributed_feval)
+  if world.mpi then feval, shard = M.distributed_feval(world, net, grads, function() return images, labels end) end
 
   local function save_checkpoint(epoch, step, sums)
+    if not writer then return end
     run.epoch, run.step, run.progress = epoch, step, sums
     run.loader_state = { epoch = epoch, step = step }
     local ok, err = pcall(checkpoint.save, checkpoint_path, run)
@@ -385,7 +396,7 @@ function train_in(cfg, opts, dir, run_id, resume_from)
         local lr = scheduler.config.learningRate
         local _, fx = update(feval, params, scheduler.config, optim_state)
         local loss = fx[1]
-        check_finite(loss, epoch, step, lr, exists(checkpoint_path) and checkpoint_path)
+        check_finite(loss, epoch, step, lr, exists(checkpoint_path) and checkpoint_path, shard and shard.where)
         if scheduler.per_step then scheduler:step() end
         local b = images:size(1)
         sums.loss, sums.seen = sums.loss + loss * b, sums.seen + b
@@ -396,16 +407,20 @@ function train_in(cfg, opts, dir, run_id, resume_from)
           sums.step_losses[#sums.step_losses + 1] = { step, sums.window_loss / sums.window_seen }
           sums.window_loss, sums.window_seen = 0, 0
         end
-        local predicted = net.output:argmax()
-        for i = 1, b do
-          if predicted[i] - 1 == labels[i] then sums.correct = sums.correct + 1 end
+        if shard then
+          sums.correct, sums.allreduce_seconds = sums.correct + shard.correct, (sums.allreduce_seconds or 0) + shard.seconds
+        else
+          local predicted = net.output:argmax()
+          for i = 1, b do
+            if predicted[i] - 1 == labels[i] then sums.correct = sums.correct + 1 end
+          end
         end
         local elapsed = clock() - start
         sums.seconds = elapsed
         progress:update(epoch, step, sums.loss / sums.seen, sums.seen / math.max(elapsed, 1e-9),
           elapsed / step * (steps - step))
         local stop = opts.stop_after and opts.stop_after[1] == epoch and opts.stop_after[2] == step
-        if core.interrupted() or stop then
+        if (shard and shard.interrupted or not shard and core.interrupted()) or stop then
           progress:finish()
           save_checkpoint(epoch, step, sums)
           error({ interrupted = true, epoch = epoch, step = step }, 0)
@@ -418,27 +433,40 @@ function train_in(cfg, opts, dir, run_id, resume_from)
         learning_rate = scheduler.config.learningRate, seconds = sums.seconds,
         images_per_s = sums.seen / math.max(sums.seconds, 1e-9), step_losses = sums.step_losses,
       }
-      if validation_loader then
-        local v = M.evaluate(net, validation_loader)
-        record.validation_loss, record.validation_accuracy = v.loss, v.accuracy
+      if sums.allreduce_seconds then -- under mpirun: the all-reduce's time per step and share of the step
+        record.world_size, record.allreduce_ms_per_step = world.size, 1000 * sums.allreduce_seconds / steps
+        record.allreduce_share = sums.allreduce_seconds / math.max(sums.seconds, 1e-9)
       end
-      local t = M.evaluate(net, test_loader)
-      record.test_loss, record.test_accuracy = t.loss, t.accuracy
       history[#history + 1] = record
       if not scheduler.per_step then scheduler:step() end
-      save_checkpoint(epoch + 1, 0, nil)
-      write_metrics(dir, history)
-      report.after_epoch(dir, cfg, t)
-      log(opts, "epoch %d/%d: train loss %.4f acc %.2f%% | validation %s | test loss %.4f acc %.2f%% | %.0f img/s, %.1f s",
+      if writer then -- rank 0 evaluates and writes while the others wait at the barrier below
+        if validation_loader then
+          local v = M.evaluate(net, validation_loader)
+          record.validation_loss, record.validation_accuracy = v.loss, v.accuracy
+        end
+        local t = M.evaluate(net, test_loader)
+        record.test_loss, record.test_accuracy = t.loss, t.accuracy
+        save_checkpoint(epoch + 1, 0, nil)
+        write_metrics(dir, history)
+        report.after_epoch(dir, cfg, t)
+      end
+      world:barrier()
+      if record.allreduce_ms_per_step then
+        log(opts, "epoch %d/%d: all-reduce %.2f ms per step, %.1f%% of the step (%d ranks; with the wait for the slowest)",
+          epoch, cfg.epochs, record.allreduce_ms_per_step, 100 * record.allreduce_share, world.size)
+      end
+      if writer then log(opts, "epoch %d/%d: train loss %.4f acc %.2f%% | validation %s | test loss %.4f acc %.2f%% | %.0f img/s, %.1f s",
         epoch, cfg.epochs, record.train_loss, 100 * record.train_accuracy,
         record.validation_accuracy and ("%.2f%%"):format(100 * record.validation_accuracy) or "-",
-        record.test_loss, 100 * record.test_accuracy, record.images_per_s, record.seconds)
+        record.test_loss, 100 * record.test_accuracy, record.images_per_s, record.seconds) end
     end
   end)
   core.trap_interrupt(false)
   progress:finish()
   if not ok then
-    if type(err) == "table" and err.interrupted then
+    if type(err) == "table" and err.interrupted and not writer then
+      return { interrupted = true, dir = dir, run_id = run_id, checkpoint = checkpoint_path, exit_code = 130 }
+    elseif type(err) == "table" and err.interrupted then
       runs.mark(dir, { status = "interrupted", message = ("at epoch %d, step %d"):format(err.epoch, err.step) })
       report.write(dir, { warn = true })
       log(opts, "interrupted at epoch %d, step %d: checkpoint written to %s\nresume with: mnist.lua train --resume --run-id %s",
@@ -449,13 +477,14 @@ function train_in(cfg, opts, dir, run_id, resume_from)
   end
 
   local summary = { dir = dir, run_id = run_id, history = history, checkpoint = checkpoint_path }
+  if not writer then return summary end
   if #history > 0 then
     local final = M.evaluate(net, test_loader)
     summary.test_accuracy, summary.confusion = final.accuracy, final.confusion
     log(opts, "%s", tostring(final.confusion))
     summary.weights = artifacts.publish(net, cfg, {
       test_accuracy = final.accuracy, test_loss = final.loss, epochs = #history, run_id = run_id,
-      data = data_hashes,
+      data = data_hashes, world_size = world.size,
     })
     log(opts, "weights: %s", summary.weights.classifier)
     log(opts, "         %s", summary.weights.features)
@@ -467,6 +496,44 @@ function train_in(cfg, opts, dir, run_id, resume_from)
   local page = report.write(dir, { warn = true })
   if page then log(opts, "report: %s", page) end
   return summary
+end
+
+-- Under mpirun (mnist.distributed): the step's feval on this rank's rows of the global batch, and
+-- the table it fills each step (correct, interrupted, seconds of the all-reduce, where: the ranks
+-- whose loss was not finite). batch() returns the global batch (images, labels).
+function M.distributed_feval(world, net, grads, batch)
+  local criterion = nn.ClassNLLCriterion()
+  criterion.sizeAverage = false -- the sum over the rank's rows, scaled by 1/B: the global mean's terms
+  local result, stats = {}, {}
+  local function feval()
+    local images, labels = batch()
+    local b = images:size(1)
+    local first, count = world:shard(b)
+    local x, y = images:narrow(1, first, count), labels:narrow(1, first, count)
+    grads:fill(0)
+    local output = net:forward(x)
+    local loss_sum = criterion:forward(output, y)
+    net:backward(x, criterion:backward(output, y):mul(1 / b))
+    local predicted, correct = output:argmax(), 0
+    for i = 1, count do
+      if predicted[i] - 1 == y[i] then correct = correct + 1 end
+    end
+    -- one list summed with the gradient: the loss, the correct count, who was interrupted (Ctrl-C,
+    -- SIGTERM) and whose loss is not finite (a NaN on one rank stops every rank at this step)
+    stats[1], stats[2], stats[3] = loss_sum, correct, core.interrupted() and 1 or 0
+    local finite = loss_sum == loss_sum and loss_sum ~= math.huge and loss_sum ~= -math.huge
+    for r = 0, world.size - 1 do stats[4 + r] = (r == world.rank and not finite) and 1 or 0 end
+    if not finite then stats[1] = 0 end -- the others' sums stay readable; the flag says who failed
+    local sums, seconds = world:allreduce_step(grads, stats)
+    result.correct, result.interrupted, result.seconds = sums[2], sums[3] > 0, seconds
+    local bad = {}
+    for r = 0, world.size - 1 do
+      if sums[4 + r] > 0 then bad[#bad + 1] = tostring(r) end
+    end
+    result.where = #bad > 0 and (" on rank %s"):format(table.concat(bad, ", ")) or nil
+    return #bad > 0 and 0 / 0 or sums[1] / b, grads
+  end
+  return feval, result
 end
 
 -- `mnist.lua train`: runs and maps an interruption to exit code 130.

@@ -63,8 +63,15 @@ function BatchNormalization:checkBatch(input)
   return input
 end
 
+-- self.reducer (set by mnist.distributed under mpirun): in training, the statistics run over every
+-- rank's rows of the batch (core.batchnorm_forward_synced), as PyTorch's SyncBatchNorm.
 function BatchNormalization:updateOutput(input)
   input = self:checkBatch(input)
+  if self.reducer and self.train then
+    return core.batchnorm_forward_synced(self:buffer("output", input:size()), self.save_mean,
+      self.save_invstd, self.running_mean, self.running_var, input, self.weight, self.bias,
+      self.momentum, self.eps, self.reducer)
+  end
   return core.batchnorm_forward(self:buffer("output", input:size()), self.save_mean,
     self.save_invstd, self.running_mean, self.running_var, input, self.weight, self.bias,
     self.train, self.momentum, self.eps)
@@ -75,6 +82,12 @@ function BatchNormalization:gradients(input, gradOutput, wantInput, wantParams)
   input = self:checkBatch(input)
   gradOutput = self:checkGradOutput(gradOutput)
   local gradInput = wantInput and self:buffer("gradInput", input:size()) or nil
+  if self.reducer and self.train then
+    core.batchnorm_backward_synced(gradInput, wantParams and self.gradWeight or nil,
+      wantParams and self.gradBias or nil, gradOutput, input, self.weight, self.save_mean,
+      self.save_invstd, self.reducer)
+    return self.gradInput
+  end
   core.batchnorm_backward(gradInput, wantParams and self.gradWeight or nil,
     wantParams and self.gradBias or nil, gradOutput, input, self.weight, self.save_mean,
     self.save_invstd, self.train)

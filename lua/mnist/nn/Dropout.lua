@@ -23,6 +23,16 @@ function Dropout:updateOutput(input)
   input = self:checkInput(input)
   local out = self:buffer("output", input:size())
   if not self.train then return out:copy(input) end
+  if self.shard then
+    -- data parallel (mnist.distributed): the mask of the whole global batch, drawn as one process
+    -- draws it, and this rank's rows of it (out = input * mask)
+    local global = input:size()
+    global[1] = self.shard.total
+    core.dropout_forward(self:buffer("shardOutput", global), self:buffer("shardMask", global),
+      self:buffer("shardInput", global), self.p, require("mnist.random").default)
+    self.mask = self.shardMask:narrow(1, self.shard.first, input:size(1))
+    return core.dropout_backward(out, input, self.mask)
+  end
   return core.dropout_forward(out, self:buffer("mask", input:size()), input, self.p,
     require("mnist.random").default)
 end
@@ -36,7 +46,7 @@ function Dropout:updateGradInput(input, gradOutput)
 end
 
 function Dropout:clearState()
-  self.mask = nil
+  self.mask, self.shardOutput, self.shardMask, self.shardInput = nil, nil, nil, nil
   return Module.clearState(self)
 end
 

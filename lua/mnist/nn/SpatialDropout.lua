@@ -30,6 +30,16 @@ function SpatialDropout:updateOutput(input)
   self:check(input)
   local out = self:buffer("output", input:size())
   if not self.train then return out:copy(input):scale(1 - self.p) end
+  if self.shard then
+    -- data parallel (mnist.distributed): the global batch's mask, this rank's rows of it
+    local global = input:size()
+    global[1] = self.shard.total
+    core.spatial_dropout_forward(self:buffer("shardOutput", global),
+      self:buffer("shardMask", { global[1], global[2] }), self:buffer("shardInput", global), self.p, 1,
+      require("mnist.random").default)
+    self.mask = self.shardMask:narrow(1, self.shard.first, input:size(1))
+    return core.spatial_dropout_backward(out, input, self.mask)
+  end
   return core.spatial_dropout_forward(out, self:buffer("mask", { input:size(1), input:size(2) }),
     input, self.p, 1, require("mnist.random").default)
 end
@@ -43,7 +53,7 @@ function SpatialDropout:updateGradInput(input, gradOutput)
 end
 
 function SpatialDropout:clearState()
-  self.mask = nil
+  self.mask, self.shardOutput, self.shardMask, self.shardInput = nil, nil, nil, nil
   return Module.clearState(self)
 end
 
