@@ -71,17 +71,18 @@ static int l_init(lua_State *L) {
     return 2;
 }
 
-/* mpi.allreduce_step(grad, {numbers}) -> {sums}, seconds: the gradient summed in place and the
- * numbers summed, in one wait. */
+/* mpi.allreduce_step(grad, {numbers}) -> {sums}, seconds of the gradient's sum, seconds of the
+ * numbers' sum (the wait for the slowest rank): the numbers summed, then the gradient in place. */
 static int l_allreduce_step(lua_State *L) {
     int64_t n, k;
     float *grad = check_floats(L, 1, "allreduce_step", &n);
-    double stats[MAX_STATS], seconds = 0;
+    double stats[MAX_STATS], seconds[2] = {0, 0};
     check_stats(L, 2, "allreduce_step", stats, &k);
-    check(L, comm_allreduce_step(grad, n, stats, k, &seconds), "allreduce_step");
+    check(L, comm_allreduce_step(grad, n, stats, k, seconds), "allreduce_step");
     push_stats(L, stats, k);
-    lua_pushnumber(L, seconds);
-    return 2;
+    lua_pushnumber(L, seconds[1]);
+    lua_pushnumber(L, seconds[0]);
+    return 3;
 }
 
 /* mpi.allreduce(tensor) -> tensor: a float32 tensor summed in place. */

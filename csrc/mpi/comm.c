@@ -152,13 +152,16 @@ static int sum_blocking(void *data, int64_t n, MPI_Datatype type, size_t elem, c
     return code == MPI_SUCCESS ? MN_OK : fail(what, code);
 }
 
-int comm_allreduce_step(float *grad, int64_t n, double *stats, int64_t k, double *seconds) {
+int comm_allreduce_step(float *grad, int64_t n, double *stats, int64_t k, double seconds[2]) {
     if (!job.active || n < 0 || k < 0) return MN_ERR_ARG;
     const double start = MPI_Wtime();
-    /* the scalars first: a rank that stops (interrupted, non-finite loss) says so before the big sum */
+    /* the scalars first: a rank that stops (interrupted, non-finite loss) says so before the big
+     * sum, and the ranks leave this small sum together, so the gradient's sum after it times the
+     * transfer alone (the first, the wait for the slowest rank) */
     int st = k > 0 ? sum_blocking(stats, k, MPI_DOUBLE, sizeof *stats, "the all-reduce of the step's loss") : MN_OK;
+    const double synced = MPI_Wtime();
     if (!st && n > 0) st = sum_blocking(grad, n, MPI_FLOAT, sizeof *grad, "the all-reduce of the gradient");
-    if (seconds) *seconds = MPI_Wtime() - start;
+    if (seconds) seconds[0] = synced - start, seconds[1] = MPI_Wtime() - synced;
     return st;
 }
 

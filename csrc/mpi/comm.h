@@ -22,9 +22,10 @@ int comm_rank(void);
 int comm_allreduce_f32(float *data, int64_t n);
 /* values[0..n) summed in place over every rank (float64). */
 int comm_allreduce_f64(double *values, int64_t n);
-/* Both sums at once (one wait): the step's flat gradient and its scalars (loss, counts, flags).
- * *seconds: the wall time spent, from the start of the calls to their end. */
-int comm_allreduce_step(float *grad, int64_t n, double *stats, int64_t k, double *seconds);
+/* The step's sums: its scalars stats[0..k) (loss, counts, flags), then its flat gradient
+ * grad[0..n). seconds (or NULL): [0] the scalars' sum, which waits for the slowest rank, [1] the
+ * gradient's, which then times the transfer alone. */
+int comm_allreduce_step(float *grad, int64_t n, double *stats, int64_t k, double seconds[2]);
 /* buf[0..n) of root on every rank (n the same everywhere). */
 int comm_broadcast(char *buf, int64_t n, int root);
 /* Returns when every rank has called it. */

@@ -114,7 +114,8 @@ function World:from_writer(fn)
 end
 
 -- A training step's sums over the ranks, in place: grads (the flat gradient) and the numbers of
--- `stats` (a list). Returns the summed list and the seconds the all-reduce took.
+-- `stats` (a list). Returns the summed list, the seconds the gradient's all-reduce took, and the
+-- seconds spent waiting for the slowest rank (the numbers' sum, done first).
 function World:allreduce_step(grads, stats)
   return self.mpi.allreduce_step(grads, stats)
 end

@@ -408,7 +408,9 @@ function train_in(cfg, opts, dir, run_id, resume_from, world)
           sums.window_loss, sums.window_seen = 0, 0
         end
         if shard then
-          sums.correct, sums.allreduce_seconds = sums.correct + shard.correct, (sums.allreduce_seconds or 0) + shard.seconds
+          sums.correct = sums.correct + shard.correct
+          sums.allreduce_seconds = (sums.allreduce_seconds or 0) + shard.seconds
+          sums.wait_seconds = (sums.wait_seconds or 0) + shard.waited
         else
           local predicted = net.output:argmax()
           for i = 1, b do
@@ -436,6 +438,7 @@ function train_in(cfg, opts, dir, run_id, resume_from, world)
       if sums.allreduce_seconds then -- under mpirun: the all-reduce's time per step and share of the step
         record.world_size, record.allreduce_ms_per_step = world.size, 1000 * sums.allreduce_seconds / steps
         record.allreduce_share = sums.allreduce_seconds / math.max(sums.seconds, 1e-9)
+        record.rank_wait_ms_per_step = 1000 * sums.wait_seconds / steps -- for the slowest rank
       end
       history[#history + 1] = record
       if not scheduler.per_step then scheduler:step() end
@@ -452,8 +455,9 @@ function train_in(cfg, opts, dir, run_id, resume_from, world)
       end
       world:barrier()
       if record.allreduce_ms_per_step then
-        log(opts, "epoch %d/%d: all-reduce %.2f ms per step, %.1f%% of the step (%d ranks; with the wait for the slowest)",
-          epoch, cfg.epochs, record.allreduce_ms_per_step, 100 * record.allreduce_share, world.size)
+        log(opts, "epoch %d/%d: gradient all-reduce %.2f ms per step, %.1f%% of the step; %.2f ms per step waiting for the slowest of %d ranks",
+          epoch, cfg.epochs, record.allreduce_ms_per_step, 100 * record.allreduce_share,
+          record.rank_wait_ms_per_step, world.size)
       end
       if writer then log(opts, "epoch %d/%d: train loss %.4f acc %.2f%% | validation %s | test loss %.4f acc %.2f%% | %.0f img/s, %.1f s",
         epoch, cfg.epochs, record.train_loss, 100 * record.train_accuracy,
@@ -524,8 +528,8 @@ function M.distributed_feval(world, net, grads, batch)
     local finite = loss_sum == loss_sum and loss_sum ~= math.huge and loss_sum ~= -math.huge
     for r = 0, world.size - 1 do stats[4 + r] = (r == world.rank and not finite) and 1 or 0 end
     if not finite then stats[1] = 0 end -- the others' sums stay readable; the flag says who failed
-    local sums, seconds = world:allreduce_step(grads, stats)
-    result.correct, result.interrupted, result.seconds = sums[2], sums[3] > 0, seconds
+    local sums, seconds, waited = world:allreduce_step(grads, stats)
+    result.correct, result.interrupted, result.seconds, result.waited = sums[2], sums[3] > 0, seconds, waited
     local bad = {}
     for r = 0, world.size - 1 do
       if sums[4 + r] > 0 then bad[#bad + 1] = tostring(r) end
