@@ -46,7 +46,7 @@ test asan: export MNIST_MIRROR ?= $(TEST_MIRROR)
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help bench bench-smoke
+.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help bench bench-smoke bench-mpi
 
 all: $(CORE) $(MPI_MOD)
 
@@ -150,8 +150,14 @@ bench-smoke: all
 	@sh tools/deps.sh $(BENCH_DEBS)
 	BENCH_QUICK=1 $(LUAJIT) bench/run.lua
 
-install: deps
+# Data-parallel training: 2 ranks x 1 thread against 1 process x 2 threads, interleaved (bench/mpi.sh).
+bench-mpi: all
+	MNIST_MIRROR=$(TEST_MIRROR) sh bench/mpi.sh
+
+install: deps $(MPI_MOD)
 	luarocks --lua-version=5.1 make $(ROCKSPEC) --deps-mode=none LUA_INCDIR=$(LUA_INC) CFLAGS="$(OPT) $(MATH_FLAGS) -fPIC"
+	@# the optional MPI module (the rockspec's note on mnist.mpi): beside the installed core.so
+	$(if $(MPI_MOD),install -m 755 $(MPI_MOD) "$$(luarocks --lua-version=5.1 config deploy_lib_dir)/mnist/mpi.so")
 
 env:
 	@echo "export LUA_PATH='$(LUA_PATH)' LUA_CPATH='$(LUA_CPATH)'"
@@ -168,5 +174,6 @@ help:
 	@echo "make train   train the default model on MNIST (config/pipeline.yml); weights in ~/.mnist/weights"
 	@echo "make shipped rebuild the weights shipped in $(SHIPPED) (make train in a fresh artifact dir)"
 	@echo "make bench   benchmark against PyTorch, writes bench/RESULTS.md (BENCH_QUICK=1: smoke run)"
-	@echo "make install luarocks make $(ROCKSPEC)"
+	@echo "make bench-mpi  images/s of 2 MPI ranks x 1 thread against 1 process x 2 threads (bench/mpi.sh)"
+	@echo "make install luarocks make $(ROCKSPEC) (and the optional MPI module when built)"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"

@@ -29,6 +29,13 @@ external_dependencies = {
   JPEG = { library = "jpeg" },   -- libjpeg62-turbo-dev: JPEG decoding with DCT scaling
   PNG = { library = "png16" },   -- libpng-dev: PNG decoding, rows streamed
 }
+-- The optional MPI module, mnist.mpi (data-parallel training under mpirun; lua/mnist/distributed.lua
+-- loads it only under an MPI launcher), is not in build.modules: luarocks' builtin backend builds
+-- every module it lists and cannot skip one whose library (libmpi) is missing, and the rock must
+-- build, install and work without MPI. `make` builds it when mpicc is found, into build/mnist/mpi.so,
+-- and `make install` copies it beside the installed mnist/core.so. Its sources (never part of
+-- mnist.core, which must not depend on MPI):
+--   optional module mnist.mpi: "csrc/mpi/comm.c", "csrc/lua/lua_mpi.c"  (mpicc --showme flags, -ldl)
 build = {
   type = "builtin",
   modules = {
