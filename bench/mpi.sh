@@ -4,6 +4,8 @@
 # all-reduce's time per step and share of the step (from the run's metrics.jsonl). The two kinds
 # of run alternate, R rounds of each (3), so a change of load hits both; each reads the
 # images/s of its one epoch (STEPS steps of 64 images, 60 by default; every step counted).
+# Then bench/mpi_allreduce.c: the gradient's sum as one blocking call against non-blocking buckets
+# overlapped with BACKWARD_MS (20) of the backward pass.
 #   MNIST_MIRROR=../shared/data/mnist sh bench/mpi.sh [R]      (from the checkout, after `make`)
 set -u
 rounds=${1:-3}
@@ -43,6 +45,9 @@ while [ "$i" -le "$rounds" ]; do
   run "2 ranks x 1 thread" 1 mpirun --allow-run-as-root --oversubscribe -x MNIST_MIRROR -x MNIST_HOME -np 2 luajit bin/mnist.lua
   i=$((i + 1))
 done
+# one call per step or buckets overlapped with the backward pass (bench/mpi_allreduce.c)
+mpicc -O2 -o "$work/mpi_allreduce" bench/mpi_allreduce.c &&
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$work/mpi_allreduce" "${BACKWARD_MS:-20}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk '/^1 process/ { a += $6; na++ } /^2 ranks/ { b += $6; nb++ }
      END { if (na && nb) printf "mean: 1 process %.1f images/s, 2 ranks %.1f images/s: %.1f%%\n", a / na, b / nb, 100 * (b / nb) / (a / na) }' "$work/results"
