@@ -55,6 +55,42 @@ local function worst(diffs)
   return value, name
 end
 
+-- The synced batch-norm kernels with the reducer of a job of one process compute what the plain
+-- ones compute, bit for bit (with MPI, the job's sums are the only difference; no MPI needed here).
+describe("synced batch norm on one process", function()
+  local mnist = require "mnist"
+  local T, core = require "mnist.torch", mnist.core
+  for _, shape in ipairs { { 6, 5 }, { 4, 3, 5, 7 } } do
+    it("equals batchnorm_forward and _backward for input " .. table.concat(shape, "x"), function()
+      mnist.random.manual_seed(3)
+      local c = shape[2]
+      local x, dy = T.randn(shape):mul(2):add(1), T.randn(shape)
+      local w, b = T.randn(c), T.randn(c)
+      local function run(synced)
+        local out, mean, invstd = T.zeros(shape), T.zeros(c), T.zeros(c)
+        local rmean, rvar = T.zeros(c):fill(0.5), T.zeros(c):fill(2)
+        local dx, dw, db = T.zeros(shape), T.zeros(c):fill(1), T.zeros(c)
+        if synced then
+          core.batchnorm_forward_synced(out, mean, invstd, rmean, rvar, x, w, b, 0.1, 1e-5, core.local_reducer())
+          core.batchnorm_backward_synced(dx, dw, db, dy, x, w, mean, invstd, core.local_reducer())
+        else
+          core.batchnorm_forward(out, mean, invstd, rmean, rvar, x, w, b, true, 0.1, 1e-5)
+          core.batchnorm_backward(dx, dw, db, dy, x, w, mean, invstd, true)
+        end
+        return { out, mean, invstd, rmean, rvar, dx, dw, db }
+      end
+      local plain, synced = run(false), run(true)
+      for i = 1, #plain do
+        assert.equal(core.sha256(plain[i]), core.sha256(synced[i]), ("result %d differs by %g"):format(i, (plain[i] - synced[i]):abs():max()))
+      end
+      assert.is_true(synced[2]:clone():abs():max() > 0.1 and synced[7]:clone():abs():max() > 0) -- computed, not zeros
+      assert.has_error(function()
+        core.batchnorm_forward_synced(T.zeros(shape), T.zeros(c), T.zeros(c), T.zeros(c), T.zeros(c), x, w, b, 0.1, 1e-5, {})
+      end, "batchnorm_forward_synced: argument #11: expected a channel reducer, got table")
+    end)
+  end
+end)
+
 describe("data-parallel training under mpirun", function()
   if missing then
     it("is skipped", function() pending("MPI specs skipped: " .. missing) end)
