@@ -30,7 +30,7 @@ end
 function M.module()
   local ok, mpi = pcall(require, "mnist.mpi")
   if ok then return mpi end
-  return nil, tostring(mpi):match("^[^\n]*")
+  return nil, (tostring(mpi):match("^[^\n]*"):gsub(":%s*$", ""))
 end
 
 -- What `mnist.lua info` says: the MPI implementation the module was built with, or why there is none.
