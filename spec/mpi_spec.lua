@@ -244,12 +244,20 @@ log_interval: 1000
     for line in H.read(checkpoint:gsub("checkpoint.safetensors$", "metrics.jsonl")):gmatch("[^\n]+") do
       assert.truthy(cjson.decode(line).epoch)
     end
-    -- --resume continues from it with another number of ranks (one process) and finishes
-    local out, rc = train(home, nil, cfg, "--resume")
+    -- --resume continues from it with the same number of ranks (each reads rank 0's checkpoint)
+    -- and finishes; then one process (another number) extends the run by an epoch
+    local out, rc = train(home, 2, cfg, "--resume")
     assert.equal(0, rc, out)
     assert.truthy(out:find("resuming run %S+ at epoch 2, step 1"), out)
     local _, meta = published(home)
     assert.equal("2", tostring(meta.epochs))
+    assert.equal("2", tostring(meta.world_size))
+    out, rc = train(home, nil, cfg, "--resume --epochs 3")
+    assert.equal(0, rc, out)
+    assert.truthy(out:find("resuming run %S+ at epoch 3, step 1"), out)
+    _, meta = published(home)
+    assert.equal("3", tostring(meta.epochs))
+    assert.equal("1", tostring(meta.world_size))
   end)
 
   it("stops every rank with an error naming the rank when one rank's loss is not finite", function()

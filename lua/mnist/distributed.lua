@@ -113,6 +113,36 @@ function World:from_writer(fn)
   return value(v[1]), value(v[2]), value(v[3]), d
 end
 
+-- The bytes of rank 0's file at `path` on every rank (the checkpoint --resume reads: the other
+-- machines of a job need not share rank 0's disk). Returns a path to read it from on this rank
+-- (rank 0: path itself; the others: a temporary copy) and a function that removes the copy.
+function World:shared_file(path)
+  if not self.mpi then return path, function() end end
+  local bytes
+  self:from_writer(function()
+    bytes = require("mnist.fs").read(path)
+    if not bytes then error(("distributed: rank 0 cannot read %s"):format(path), 0) end
+    return #bytes
+  end)
+  bytes = self.mpi.broadcast(self:writer() and bytes or nil)
+  if self:writer() then return path, function() end end
+  local copy = os.tmpname()
+  local f, err = io.open(copy, "wb")
+  if not f then error(("distributed: rank %d cannot write a copy of %s: %s"):format(self.rank, path, err), 0) end
+  local ok, why = f:write(bytes)
+  f:close()
+  if not ok then
+    os.remove(copy)
+    error(("distributed: rank %d cannot write a copy of %s: %s"):format(self.rank, path, why), 0)
+  end
+  return copy, function() os.remove(copy) end
+end
+
+-- Ranks of the job on this machine (the launcher says; 1 alone): `threads: 0` shares the cores.
+function M.local_ranks()
+  return tonumber(os.getenv("OMPI_COMM_WORLD_LOCAL_SIZE") or os.getenv("MPI_LOCALNRANKS") or "") or 1
+end
+
 -- A training step's sums over the ranks, in place: grads (the flat gradient) and the numbers of
 -- `stats` (a list). Returns the summed list, the seconds the gradient's all-reduce took, and the
 -- seconds spent waiting for the slowest rank (the numbers' sum, done first).

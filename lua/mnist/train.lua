@@ -26,9 +26,11 @@ local function log(opts, fmt, ...)
   if not opts.quiet then io.stdout:write(fmt:format(...), "\n") io.stdout:flush() end
 end
 
--- Threads for BLAS (and the kernels): cfg.threads, or every core.
+-- Threads for BLAS (and the kernels): cfg.threads, or every core (shared by the ranks of an MPI
+-- job on this machine).
 function M.set_threads(cfg)
-  local threads = cfg.threads > 0 and cfg.threads or core.cpu_count()
+  local threads = cfg.threads > 0 and cfg.threads
+    or math.max(1, math.floor(core.cpu_count() / require("mnist.distributed").local_ranks()))
   core.blas_set_threads(threads)
   return threads
 end
@@ -346,7 +348,10 @@ function train_in(cfg, opts, dir, run_id, resume_from, world)
     history = history, config = cfg, model_file = net.model_file }
 
   if resume_from then
-    local meta = checkpoint.load(resume_from, run)
+    local path, remove_copy = world:shared_file(resume_from) -- under mpirun: rank 0's bytes
+    local ok_load, meta = pcall(checkpoint.load, path, run)
+    remove_copy()
+    if not ok_load then error(meta, 0) end
     history = meta.history or {}
     run.history = history
     first_epoch, first_step = meta.epoch, meta.step + 1
