@@ -295,10 +295,12 @@ function M.main(argv)
     return type(err) == "number" and err or M.EXIT_OK
   end
   local msg = tostring(err)
+  local code = is_input_error(msg) and M.EXIT_USAGE or M.EXIT_RUNTIME
+  if world and world.mpi then -- one line naming this rank, then every rank of the job ends now
+    world:abort((msg:gsub("\n+$", "")), code)
+  end
   io.stderr:write("mnist.lua ", args.command, ": ", msg:gsub("\n+$", ""), "\n")
   if args.debug then io.stderr:write(traceback, "\n") end
-  local code = is_input_error(msg) and M.EXIT_USAGE or M.EXIT_RUNTIME
-  if world then world:abort(msg:match("^[^\n]*"), code) end -- ends every rank now, naming this one
   return code
 end
 
