@@ -1,10 +1,12 @@
 /* comm.h: the data-parallel job's collectives over MPI (the optional mnist.mpi module, built only
  * where mpi.h is found; the core never includes this header).
  *
- * One job per process (MPI is process-global). Every collective is non-blocking underneath and
- * waited on with a deadline: a peer that hangs (or that the launcher has not yet reported dead)
- * turns into MN_ERR_COMM and a message in comm_error(), never a process stuck forever. The caller
- * then ends the whole job (comm_abort): after a failed collective the job cannot go on. */
+ * One job per process (MPI is process-global). Every collective has a deadline (comm_init's
+ * timeout): the sums block (Open MPI's blocking all-reduce is the fast one) under a watchdog
+ * thread that ends this process past the deadline, naming the call; the barrier and the broadcast,
+ * where ranks wait long for rank 0, are non-blocking, waited on with sleeps, and past the deadline
+ * return MN_ERR_COMM with a message in comm_error(). Either way no rank waits forever for a peer
+ * that hangs or died unnoticed; after a failed collective the caller ends the job (comm_abort). */
 #ifndef MNIST_COMM_H
 #define MNIST_COMM_H
 
