@@ -133,6 +133,9 @@ ifneq ($(BENCH_DATA),)
 bench bench-smoke: export MNIST_BENCH_DATA ?= $(BENCH_DATA)
 endif
 
+# `make bench ISA=avx2`: both sides restricted to AVX2, into its own table of RESULTS.md.
+bench bench-smoke: export BENCH_ISA := $(or $(ISA),$(BENCH_ISA))
+
 bench: all
 	@sh tools/deps.sh $(BENCH_DEBS)
 	$(LUAJIT) bench/run.lua
@@ -178,7 +181,7 @@ help:
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 30) under ASan+UBSan"
 	@echo "make train   train the default model on MNIST (config/pipeline.yml); weights in ~/.mnist/weights"
 	@echo "make shipped rebuild the weights shipped in $(SHIPPED) (make train in a fresh artifact dir)"
-	@echo "make bench   benchmark against PyTorch, writes bench/RESULTS.md (BENCH_QUICK=1: smoke run)"
+	@echo "make bench   benchmark against PyTorch, writes bench/RESULTS.md (BENCH_QUICK=1: smoke run; ISA=avx2)"
 	@echo "make install luarocks make $(ROCKSPEC)"
 	@echo "make rock    pack the source rock and this machine's binary rock into build/rock/"
 	@echo "make test-arm64  cross-build for aarch64 and run a subset of the specs under qemu"
