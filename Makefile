@@ -161,7 +161,7 @@ rock: deps
 # layers against PyTorch's fixtures, a short training and predict. Not in .ci/run: about ARM64_MINUTES minutes on 2 cores, for code the x86 suite covers.
 ARM64_CC    := aarch64-linux-gnu-gcc
 ARM64_SPECS := spec/build_spec.lua spec/tensor_spec.lua spec/tensor_math_spec.lua spec/gemm_spec.lua spec/simd_paths_spec.lua \
-               spec/nn_pytorch_spec.lua spec/nn_train_spec.lua spec/pretrained_spec.lua spec/cli_spec.lua
+               spec/nn_pytorch_spec.lua spec/cli_train_spec.lua spec/pretrained_spec.lua spec/cli_spec.lua
 test-arm64: test-data
 	@sh tools/arm64.sh deps
 	@$(MAKE) --no-print-directory BUILD=build-arm64 CC=$(ARM64_CC) all
