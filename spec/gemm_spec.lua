@@ -71,7 +71,7 @@ end
 
 describe("gemm", function()
   local best = core.blas_info().gemm
-  for _, kernel in ipairs { "generic", "avx2", "avx512" } do
+  for _, kernel in ipairs { "generic", "avx2", "avx512", "neon" } do
     it(("matches a plain product with the %s micro-kernel (or the best the CPU has)"):format(kernel),
       function()
         local out = run_child(CHILD, kernel)

@@ -9,8 +9,7 @@ tree=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
-(cd "$top" && tar -cf - --exclude='./build*' --exclude=./.git --exclude=./mnist --exclude='*.o' --exclude='*.so' .) |
-  (cd "$src" && tar -xf -)
+sh "$top/tools/checkout_copy.sh" "$src"
 rockspec=$(cd "$src" && ls mnist-*.rockspec)
 (cd "$src" && luarocks --lua-version=5.1 make "$rockspec" --deps-mode=none \
    LUA_INCDIR="${LUA_INC:-/usr/include/luajit-2.1}" --tree "$tree") >"$src/luarocks.log" 2>&1 ||

@@ -421,9 +421,8 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
         for (int xi = 0; xi < 16; xi++)
             memset(b.m + o * BLOCK_ROW + xi * BLOCK_LD + written, 0,
                    (size_t)(BLOCK_LD - written) * sizeof(float));
-    int wide = 0;
 #ifdef WINOGRAD_AVX512
-    wide = has_avx512();
+    const int wide = has_avx512();
 #endif
     Piece pieces[WINOGRAD_BLOCK_TILES + 2];
     /* channel by channel over a block's pieces: a plane's rows are read, or written, in order */

@@ -3,7 +3,6 @@
 #include "tensor/gemm.h"
 
 #include <cblas.h>
-#include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@ typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b, float *c
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define GEMM_X86 1
+#include <immintrin.h>
 
 /* 8 x 32 on AVX-512: 16 accumulators, the A value broadcast from the packed panel; stores the
  * first `cols` columns of the tile (masked stores past 16 and 32). */
@@ -160,6 +160,37 @@ __attribute__((target("avx2"))) static void copy_strip(float *dst, const float *
     for (int64_t k = 0; k < kc; k++, dst += nr, src += lds)
         for (int j = 0; j < nr; j += 8) _mm256_store_ps(dst + j, _mm256_loadu_ps(src + j));
 }
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define GEMM_NEON 1
+#include <arm_neon.h>
+
+/* 8 x 12 on NEON (every AArch64 CPU has it): 24 accumulators of 4 lanes out of the 32 vector
+ * registers, the 8 A values of a step in two registers, each multiplied by lane into the 3 B
+ * vectors. */
+static void kernel_neon(int64_t kc, const float *a, const float *b, float *acc, int64_t ldc,
+                        int accumulate) {
+    float32x4_t c[8][3];
+    for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = c[i][2] = vdupq_n_f32(0.0f);
+    for (int64_t k = 0; k < kc; k++, a += 8, b += 12) {
+        const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
+        const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
+/* row i += A[i] * the B step: the lane index must be a constant */
+#define NEON_ROW(i, av, lane)                               \
+    c[i][0] = vfmaq_laneq_f32(c[i][0], b0, av, lane);       \
+    c[i][1] = vfmaq_laneq_f32(c[i][1], b1, av, lane);       \
+    c[i][2] = vfmaq_laneq_f32(c[i][2], b2, av, lane)
+        NEON_ROW(0, a0, 0); NEON_ROW(1, a0, 1); NEON_ROW(2, a0, 2); NEON_ROW(3, a0, 3);
+        NEON_ROW(4, a1, 0); NEON_ROW(5, a1, 1); NEON_ROW(6, a1, 2); NEON_ROW(7, a1, 3);
+#undef NEON_ROW
+    }
+    for (int i = 0; i < 8; i++) {
+        float *row = acc + i * ldc;
+        for (int v = 0; v < 3; v++) {
+            if (accumulate) c[i][v] = vaddq_f32(c[i][v], vld1q_f32(row + 4 * v));
+            vst1q_f32(row + 4 * v, c[i][v]);
+        }
+    }
+}
 #endif
 
 /* 4 x 8 in plain C (any CPU; the compiler vectorizes the j loop). */
@@ -194,6 +225,14 @@ static const Kernel *kernel(void) {
         if (want && strcmp(want, "generic") == 0) has512 = has2 = 0;
         else if (want && strcmp(want, "avx2") == 0) has512 = 0;
         chosen = has512 ? &avx512 : has2 ? &avx2 : &generic;
+    }
+    return chosen;
+#elif defined(GEMM_NEON)
+    static const Kernel neon = {"neon", kernel_neon, 8, 12, 0};
+    static const Kernel *chosen = NULL;
+    if (!chosen) { /* MNIST_GEMM_KERNEL=generic: the plain C kernel, for tests */
+        const char *want = getenv("MNIST_GEMM_KERNEL");
+        chosen = want && strcmp(want, "generic") == 0 ? &generic : &neon;
     }
     return chosen;
 #else

@@ -7,7 +7,7 @@
  *
  * Our own packed GEMM (BLIS's loop structure) with a micro-kernel chosen at run time: AVX-512
  * (8x32), AVX2+FMA (6x16) or plain C (4x8), so the library runs on any x86-64 and uses the wide
- * units where they exist. Why not OpenBLAS's sgemm: Debian's 0.3.21 serializes calls made from
+ * units where they exist; NEON (8x12) on AArch64. Why not OpenBLAS's sgemm: Debian's 0.3.21 serializes calls made from
  * several threads, so our threads could not each run one, and OPENBLAS_CORETYPE may pin it to
  * an older kernel than the CPU has. Each element of C sums K in the same order whatever the
  * split, so results do not depend on the thread count.
@@ -26,8 +26,8 @@ void gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, floa
                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                  int64_t ldc);
 
-/* The micro-kernel in use: "avx512", "avx2" or "generic" (the best the CPU has, or a narrower
- * one named by MNIST_GEMM_KERNEL, for tests). */
+/* The micro-kernel in use: "avx512", "avx2", "neon" or "generic" (the best the CPU has, or a
+ * narrower one named by MNIST_GEMM_KERNEL, for tests). */
 const char *gemm_kernel_name(void);
 
 /* 1 when the kernels may use AVX-512 (the CPU has it and MNIST_GEMM_KERNEL does not forbid it):
