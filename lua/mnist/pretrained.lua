@@ -24,9 +24,9 @@ function M.shipped_dir()
   return here .. "/shipped"
 end
 
--- The verified path of `part` for `arch` in dir (per dir's manifest), or nil and why not. Errors
--- when the file is there but does not match (never falls through to a tampered file silently).
-local function verified_in(dir, part, arch)
+-- The path of `part` for `arch` in dir and the SHA-256 dir's manifest gives it, or nil and why
+-- not. The caller checks the file against that hash (weights.verify, or weights.load as it reads).
+local function listed_in(dir, part, arch)
   local name = artifacts.file_name(part)
   local path = dir .. "/" .. name
   local f = io.open(path, "rb")
@@ -41,8 +41,7 @@ local function verified_in(dir, part, arch)
   if type(entry) ~= "table" or type(entry.sha256) ~= "string" then
     return nil, dir .. "/manifest.json: does not list " .. name
   end
-  weights.verify(path, entry.sha256) -- raises on a mismatch
-  return path
+  return path, entry.sha256
 end
 
 -- The weights of `part` found locally: in the artifact dir (read under its shared lock, so a
@@ -51,13 +50,17 @@ end
 local function find_local(cfg, part, load)
   local tried, arch = {}, require("mnist.model").arch_name(cfg) -- a model file's own name
   local function look(dir)
-    local path, why = verified_in(dir, part, arch)
+    local path, sha256 = listed_in(dir, part, arch)
     if not path then
-      tried[#tried + 1] = why
+      tried[#tried + 1] = sha256
       return nil
     end
-    if not load then return { path = path } end
-    local tensors, metadata = weights.load(path)
+    -- a file that does not match raises (never falls through to a tampered file silently)
+    if not load then
+      weights.verify(path, sha256)
+      return { path = path }
+    end
+    local tensors, metadata = weights.load(path, { sha256 = sha256 }) -- one read, one hash
     return { path = path, tensors = tensors, metadata = metadata }
   end
   local found = artifacts.reading(config.weights_dir(cfg), look, config.weights_dir(cfg))
@@ -93,9 +96,7 @@ end
 function M.load(net, cfg, opts)
   local path, tensors, metadata = opts.weights, nil, nil
   if path then
-    local expected = weights.read_checksum(path)
-    if expected then weights.verify(path, expected) end
-    tensors, metadata = weights.load(path)
+    tensors, metadata = weights.load(path, { sha256 = weights.read_checksum(path) })
   else
     local found = find(cfg, net.part, true)
     path, tensors, metadata = found.path, found.tensors, found.metadata

@@ -171,13 +171,29 @@ local function check_entry(path, name, info, data_len)
   return b, e
 end
 
+-- The SHA-256 mismatch error, one wording for verify and load.
+local function mismatch(path, expected, actual)
+  fail(path, ("SHA-256 mismatch: expected %s, got %s (tampered or truncated file)"):format(expected, actual))
+end
+
 -- Reads and checks a whole file: returns {name = tensor}, metadata (strings), and the names in
 -- file order. Errors name the file and the problem; nothing is returned half-checked.
-function M.load(path)
+-- opts.sha256: the whole file's expected SHA-256 (a manifest's or a sidecar's), checked on the
+-- bytes read (one read and one hash: that hash covers the data, whose recorded hash is then not
+-- computed again).
+function M.load(path, opts)
   local f, err = io.open(path, "rb")
   if not f then fail(path, "cannot open: " .. tostring(err)) end
-  local bytes = f:read("*a")
+  local size = f:seek("end")
+  f:seek("set")
+  local bytes = size and size > 0 and f:read(size) or f:read("*a") -- a known size is one read, not a growing buffer
   f:close()
+  if not bytes then fail(path, "cannot read (is it a directory?)") end
+  local expected = opts and opts.sha256
+  if expected then
+    local actual = core.sha256(bytes)
+    if actual ~= expected:lower() then mismatch(path, expected, actual) end
+  end
   if #bytes < 8 then fail(path, ("file is %d bytes, too short for a safetensors header"):format(#bytes)) end
   local header_len = read_u64le(bytes:sub(1, 8))
   if header_len > M.MAX_HEADER_BYTES then
@@ -214,19 +230,20 @@ function M.load(path)
   if covered ~= data_len then
     fail(path, ("file has %d data bytes, the header describes %d"):format(data_len, covered))
   end
+  local tensors, in_order = {}, {}
+  for i, s in ipairs(spans) do
+    local name = s[3]
+    tensors[name] = T.fromraw(bytes, header[name].shape, "float32", data_start + s[1])
+    names[i], in_order[i] = name, tensors[name]
+  end
   local recorded = metadata[M.DATA_SHA256]
-  if recorded then
-    local actual = core.sha256(bytes:sub(data_start + 1))
+  if recorded and not expected then
+    -- the tensors tile the data section (checked above): their bytes in order are the data
+    local actual = core.sha256(in_order)
     if actual ~= recorded:lower() then
       fail(path, ("the data's SHA-256 is %s, the header records %s: the file is corrupt or was tampered with")
         :format(actual, recorded))
     end
-  end
-  local tensors = {}
-  for i, s in ipairs(spans) do
-    local b, e, name = s[1], s[2], s[3]
-    tensors[name] = T.fromraw(bytes:sub(data_start + b + 1, data_start + e), header[name].shape)
-    names[i] = name
   end
   return tensors, metadata, names
 end
@@ -273,9 +290,7 @@ end
 function M.verify(path, expected)
   local actual, err = core.sha256_file(path)
   if not actual then fail(path, "cannot read: " .. err) end
-  if expected and actual ~= expected:lower() then
-    fail(path, ("SHA-256 mismatch: expected %s, got %s (tampered or truncated file)"):format(expected, actual))
-  end
+  if expected and actual ~= expected:lower() then mismatch(path, expected, actual) end
   return actual
 end
 
