@@ -80,6 +80,7 @@ build = {
     },
     ["mnist"] = "lua/mnist/init.lua",
     ["mnist.version"] = "lua/mnist/version.lua",
+    ["mnist.lazy"] = "lua/mnist/lazy.lua",
     ["mnist.tensor"] = "lua/mnist/tensor.lua",
     ["mnist.torch"] = "lua/mnist/torch.lua",
     ["mnist.random"] = "lua/mnist/random.lua",
