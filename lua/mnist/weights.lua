@@ -178,9 +178,10 @@ end
 
 -- The tensors of the open file f (`size` bytes): header checks, then each tensor read straight
 -- into its own storage (no copy of the file in memory), hashed on the way: the whole file's
--- SHA-256 when `expected` is given, else the data section's. Returns tensors, metadata, names,
--- and the hash with what it covers ("file" or "data").
-local function read_tensors(f, path, size, expected)
+-- SHA-256 when `expected` is given, else the data section's. `into` (name -> tensor, or nil): a
+-- contiguous float32 tensor of the entry's name and shape is read into as it is. Returns tensors,
+-- metadata, names, and the hash with what it covers ("file" or "data").
+local function read_tensors(f, path, size, expected, into)
   local head = f:read(8)
   if size < 8 or not head or #head < 8 then
     fail(path, ("file is %d bytes, too short for a safetensors header"):format(head and #head or size))
@@ -225,7 +226,10 @@ local function read_tensors(f, path, size, expected)
   local tensors, in_order, offsets = {}, {}, {}
   for i, s in ipairs(spans) do
     local name = s[3]
-    tensors[name] = T.empty("float32", header[name].shape)
+    local target = into and into[name]
+    local fits = target and target:type() == "torch.FloatTensor" and target:isContiguous()
+      and T.shape_str(target) == "(" .. table.concat(header[name].shape, ", ") .. ")"
+    tensors[name] = fits and target or T.empty("float32", header[name].shape)
     names[i], in_order[i], offsets[i] = name, tensors[name], data_start + s[1]
   end
   local read_ok, hash = pcall(core.read_tensors, f, offsets, in_order, expected and (head .. json) or nil)
@@ -238,13 +242,16 @@ end
 -- opts.sha256: the whole file's expected SHA-256 (a manifest's or a sidecar's), computed as the
 -- file is read (one pass: it covers the data, whose recorded hash is then not computed again); a
 -- file that does not match fails with the mismatch, whatever else is wrong with it.
+-- opts.into: name -> tensor (a model's, being built): the entries that match one in name, shape
+-- and dtype are read straight into it (no second copy of the weights; M.assign then has nothing to
+-- copy). Those tensors may hold part of the file when load fails: for a model that is discarded then.
 function M.load(path, opts)
   local expected = opts and opts.sha256
   local f, err = io.open(path, "rb")
   if not f then fail(path, "cannot open: " .. tostring(err)) end
   local size = f:seek("end")
   f:seek("set")
-  local ok, tensors, metadata, names, hash, covers = pcall(read_tensors, f, path, size or 0, expected)
+  local ok, tensors, metadata, names, hash, covers = pcall(read_tensors, f, path, size or 0, expected, opts and opts.into)
   f:close()
   if expected and not ok then hash = M.verify(path) end -- the mismatch, if any, is the error to give
   if expected and hash ~= expected:lower() then mismatch(path, expected, hash) end
@@ -285,7 +292,9 @@ function M.assign(named, tensors, path, opts)
       if not wanted[name] then fail(path, ("unexpected tensor '%s' that the model does not have"):format(name)) end
     end
   end
-  for _, entry in ipairs(named) do entry[2]:copy(tensors[entry[1]]) end
+  for _, entry in ipairs(named) do
+    if tensors[entry[1]] ~= entry[2] then entry[2]:copy(tensors[entry[1]]) end -- (load's `into`: in place)
+  end
 end
 
 -- load + assign: the file's tensors into `named`, all or none. Returns the file's metadata.
