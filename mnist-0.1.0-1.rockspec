@@ -61,6 +61,7 @@ build = {
         "csrc/nn/winograd.c",
         "csrc/sys/build_info.c",
         "csrc/sys/fileio.c",
+        "csrc/sys/memory.c",
         "csrc/sys/parallel.c",
         "csrc/sys/process.c",
         "csrc/sys/status.c",

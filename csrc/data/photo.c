@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "data/image.h"
+#include "sys/memory.h"
 #include "sys/parallel.h"
 
 /* Ink fainter than this (after flattening: 1 - pixel / page) is never ink, whatever Otsu says:
@@ -36,31 +37,41 @@
  * (p10 0.086, p25 0.100, median 0.118, p75 0.142, p90 0.174). */
 const float PHOTO_MNIST_STROKE = 0.118f;
 
-/* The value below which `fraction` of the n values v[] lie (256 bins over [0, 1]). */
-static float quantile(const float *v, int64_t n, const uint8_t *mask, double fraction) {
-    int64_t hist[256] = {0}, count = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (mask && !mask[i]) continue;
+/* hist[b] = how many of the n values v[] in [0, 1] (clamped) round to b / 255. Four partial
+ * histograms: most pixels fall in a few bins, and one array would make each count wait for the
+ * previous one to the same bin. */
+static void histogram(int64_t hist[256], const float *v, int64_t n) {
+    uint32_t part[4][256] = {{0}};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) {
+            const float x = v[i + k] < 0 ? 0 : v[i + k] > 1 ? 1 : v[i + k];
+            part[k][(int)(x * 255.0f + 0.5f)]++;
+        }
+    for (; i < n; i++) {
         const float x = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
-        hist[(int)(x * 255.0f + 0.5f)]++;
-        count++;
+        part[0][(int)(x * 255.0f + 0.5f)]++;
     }
-    int64_t seen = 0;
+    for (int b = 0; b < 256; b++) hist[b] = (int64_t)part[0][b] + part[1][b] + part[2][b] + part[3][b];
+}
+
+/* The value below which `fraction` of the n values v[] lie (256 bins over [0, 1]). */
+static float quantile(const float *v, int64_t n, double fraction) {
+    int64_t hist[256], seen = 0;
+    histogram(hist, v, n);
     for (int b = 0; b < 256; b++) {
         seen += hist[b];
-        if ((double)seen >= fraction * (double)count && seen > 0) return (float)b / 255.0f;
+        if ((double)seen >= fraction * (double)n && seen > 0) return (float)b / 255.0f;
     }
     return 1.0f;
 }
 
 /* Otsu's threshold of the n values v[] in [0, 1]. */
 static float otsu(const float *v, int64_t n) {
-    double hist[256] = {0}, total = 0, sum = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const float x = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
-        hist[(int)(x * 255.0f + 0.5f)] += 1;
-    }
-    for (int b = 0; b < 256; b++) total += hist[b], sum += b * hist[b];
+    int64_t counts[256];
+    histogram(counts, v, n);
+    double hist[256], total = 0, sum = 0;
+    for (int b = 0; b < 256; b++) hist[b] = (double)counts[b], total += hist[b], sum += b * hist[b];
     double w0 = 0, sum0 = 0, best = -1;
     int best_b = 0;
     for (int b = 0; b < 255; b++) {
@@ -336,7 +347,9 @@ static void restore_crossings(Lines *l, int64_t V) {
     const int64_t n = l->H * l->W, sv = l->sv;
     uint8_t *m = l->mask;
     for (int64_t i = 0; i < n; i++) {
-        if (m[i] != 2) continue;
+        const uint8_t *next = memchr(m + i, 2, (size_t)(n - i)); /* line pixels are few: skip to one */
+        if (!next) break;
+        i = next - m;
         const int64_t v = l->vertical ? i % l->W : i / l->W;
         if (v > 0 && m[i - sv] == 2) continue; /* not the first of its stretch */
         int64_t end = v;
@@ -413,7 +426,7 @@ typedef struct {
 static int find_blobs(int32_t *label, Blob **blobs, int64_t *count, const uint8_t *mask, int64_t H, int64_t W) {
     int64_t cap = 64, n = 0;
     Blob *b = malloc((size_t)cap * sizeof *b);
-    int64_t *stack = malloc((size_t)(H * W) * sizeof *stack);
+    int64_t *stack = mem_alloc_large((size_t)(H * W) * sizeof *stack);
     if (!b || !stack) {
         free(b);
         free(stack);
@@ -517,10 +530,11 @@ static void work_free(Work *w) {
 
 static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t why_size) {
     const int64_t H = gray->shape[0], W = gray->shape[1], n = H * W;
-    wk->p = malloc((size_t)n * sizeof *wk->p);
-    wk->ink = malloc((size_t)n * sizeof *wk->ink);
-    wk->mask = malloc((size_t)n);
-    wk->label = malloc((size_t)n * sizeof *wk->label);
+    /* the picture-sized buffers: on huge pages (sys/memory.h) */
+    wk->p = mem_alloc_large((size_t)n * sizeof *wk->p);
+    wk->ink = mem_alloc_large((size_t)n * sizeof *wk->ink);
+    wk->mask = mem_alloc_large((size_t)n);
+    wk->label = mem_alloc_large((size_t)n * sizeof *wk->label);
     if (!wk->p || !wk->ink || !wk->mask || !wk->label) return MN_ERR_NOMEM;
     float *p = wk->p, *ink = wk->ink;
     if (gray->dtype == DTYPE_UINT8) {
@@ -531,7 +545,7 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     }
 
     /* 1. polarity */
-    const float median = quantile(p, n, NULL, 0.5);
+    const float median = quantile(p, n, 0.5);
     int polarity, st = ink_polarity(&polarity, p, H, W);
     if (st != MN_OK) return st;
     const int light = polarity > 0 || (polarity == 0 && median > 0.5f);
@@ -556,7 +570,7 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
 
     /* 4. ruled and squared paper: the lines are found in fainter ink than the digit's (a light
      * ruling is only partly above the threshold) and taken out of the digit's ink */
-    wk->faint = malloc((size_t)n);
+    wk->faint = mem_alloc_large((size_t)n);
     if (!wk->faint) return MN_ERR_NOMEM;
     for (int64_t i = 0; i < n; i++) wk->faint[i] = ink[i] > PHOTO_LINE_INK * threshold;
     if ((st = remove_lines(wk->faint, wk->mask, H, W, 0)) != MN_OK) return st;
