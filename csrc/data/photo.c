@@ -365,6 +365,18 @@ static void restore_crossings(Lines *l, int64_t V) {
     for (int64_t i = 0; i < n; i++) m[i] = m[i] == 3 ? 1 : m[i];
 }
 
+/* The first x in [from, end) with row[x] != 0, or end: eight bytes at a time over the paper. */
+static inline int64_t next_set(const uint8_t *row, int64_t from, int64_t end) {
+    int64_t x = from;
+    for (; x + 8 <= end; x += 8) {
+        uint64_t word;
+        memcpy(&word, row + x, 8);
+        if (word) break;
+    }
+    while (x < end && !row[x]) x++;
+    return x;
+}
+
 static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t W, int vertical) {
     Lines l = {mask, strong, H, W, vertical, vertical ? W : 1, vertical ? 1 : W};
     const int64_t U = vertical ? H : W, V = vertical ? W : H;
@@ -380,8 +392,8 @@ static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t
     }
     int64_t seen = 0, kept = 0;
     for (int64_t y = 0; y < H; y++)
-        for (int64_t x = 0; x < W; x++)
-            if (mask[y * W + x] && seen++ % step == 0 && kept < n) {
+        for (int64_t x = next_set(mask + y * W, 0, W); x < W; x = next_set(mask + y * W, x + 1, W))
+            if (seen++ % step == 0 && kept < n) {
                 uv[2 * kept] = (int32_t)(vertical ? y : x);
                 uv[2 * kept + 1] = (int32_t)(vertical ? x : y);
                 kept++;
@@ -392,11 +404,10 @@ static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t
     for (int64_t u = 0; u <= U; u++) shift[u] = (int32_t)lround(m * (double)u);
     memset(profile, 0, (size_t)rows * sizeof *profile);
     for (int64_t y = 0; y < H; y++)
-        for (int64_t x = 0; x < W; x++)
-            if (mask[y * W + x]) {
-                const int64_t u = vertical ? y : x, v = vertical ? x : y;
-                profile[v - shift[u] + margin]++;
-            }
+        for (int64_t x = next_set(mask + y * W, 0, W); x < W; x = next_set(mask + y * W, x + 1, W)) {
+            const int64_t u = vertical ? y : x, v = vertical ? x : y;
+            profile[v - shift[u] + margin]++;
+        }
     Run *runs = NULL;
     int64_t count = 0;
     int st = find_runs(&runs, &count, &l, U, V, shift, margin, profile, (int64_t)(PHOTO_LINE_FAMILY * (double)U));
