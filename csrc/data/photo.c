@@ -55,10 +55,9 @@ static void histogram(int64_t hist[256], const float *v, int64_t n) {
     for (int b = 0; b < 256; b++) hist[b] = (int64_t)part[0][b] + part[1][b] + part[2][b] + part[3][b];
 }
 
-/* The value below which `fraction` of the n values v[] lie (256 bins over [0, 1]). */
-static float quantile(const float *v, int64_t n, double fraction) {
-    int64_t hist[256], seen = 0;
-    histogram(hist, v, n);
+/* The value below which `fraction` of the n values counted in hist lie (256 bins over [0, 1]). */
+static float quantile(const int64_t hist[256], int64_t n, double fraction) {
+    int64_t seen = 0;
     for (int b = 0; b < 256; b++) {
         seen += hist[b];
         if ((double)seen >= fraction * (double)n && seen > 0) return (float)b / 255.0f;
@@ -86,26 +85,33 @@ static float otsu(const float *v, int64_t n) {
     return ((float)best_b + 0.5f) / 255.0f;
 }
 
-/* The k-th smallest of v[0..n) (reorders v): Hoare's selection. */
-static float select_kth(float *v, int64_t n, int64_t k) {
-    int64_t lo = 0, hi = n - 1;
+/* A window's values kept sorted as it slides: each step removes a column and adds one (a binary
+ * search and a move of the tail each), where selecting the median afresh at every place cost a
+ * branch mispredicted at every other comparison. */
+static int64_t lower_bound(const float *sorted, int64_t n, float x) {
+    int64_t lo = 0, hi = n;
     while (lo < hi) {
-        const float pivot = v[(lo + hi) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                const float t = v[i];
-                v[i++] = v[j];
-                v[j--] = t;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return v[k];
+        const int64_t mid = (lo + hi) / 2;
+        if (sorted[mid] < x) lo = mid + 1;
+        else hi = mid;
     }
-    return v[k];
+    return lo;
+}
+
+static void sorted_insert(float *sorted, int64_t *n, float x) {
+    const int64_t at = lower_bound(sorted, *n, x);
+    memmove(sorted + at + 1, sorted + at, (size_t)(*n - at) * sizeof *sorted);
+    sorted[at] = x;
+    (*n)++;
+}
+
+static void sorted_remove(float *sorted, int64_t *n, float x) {
+    int64_t at = lower_bound(sorted, *n, x);
+    if (!(at < *n && sorted[at] == x)) /* not where order puts it: a NaN; any copy of it, else the last */
+        for (at = 0; at < *n - 1 && !(sorted[at] == x || (sorted[at] != sorted[at] && x != x)); at++) {}
+    if (*n == 0) return;
+    memmove(sorted + at, sorted + at + 1, (size_t)(*n - at - 1) * sizeof *sorted);
+    (*n)--;
 }
 
 /* cell (h, w) = the mean of each s x s cell of p (H, W); count: scratch (h, w). */
@@ -145,16 +151,21 @@ static int ink_polarity(int *polarity, const float *p, int64_t H, int64_t W) {
     }
     cell_means(cell, count, p, H, W, s, w, h);
     double darker = 0, lighter = 0;
-    for (int64_t y = 0; y < h; y++)
+    for (int64_t y = 0; y < h; y++) {
+        const int64_t y0 = y - r < 0 ? 0 : y - r, y1 = y + r >= h ? h - 1 : y + r;
+        int64_t k = 0; /* window: the cells of rows y0..y1 and columns x - r..x + r, sorted */
+        for (int64_t xx = 0; xx <= r && xx < w; xx++)
+            for (int64_t yy = y0; yy <= y1; yy++) sorted_insert(window, &k, cell[yy * w + xx]);
         for (int64_t x = 0; x < w; x++) {
-            int64_t k = 0;
-            for (int64_t yy = y - r; yy <= y + r; yy++)
-                for (int64_t xx = x - r; xx <= x + r; xx++)
-                    if (yy >= 0 && xx >= 0 && yy < h && xx < w) window[k++] = cell[yy * w + xx];
-            const float d = cell[y * w + x] - select_kth(window, k, k / 2);
+            if (x - r - 1 >= 0) /* out first: the window holds at most (2r + 1)^2 */
+                for (int64_t yy = y0; yy <= y1; yy++) sorted_remove(window, &k, cell[yy * w + x - r - 1]);
+            if (x > 0 && x + r < w)
+                for (int64_t yy = y0; yy <= y1; yy++) sorted_insert(window, &k, cell[yy * w + x + r]);
+            const float d = cell[y * w + x] - window[k / 2];
             if (d < -0.1f) darker += -d;
             if (d > 0.1f) lighter += d;
         }
+    }
     free(cell), free(count), free(window);
     *polarity = darker > lighter ? 1 : lighter > darker ? -1 : 0;
     return MN_OK;
@@ -548,15 +559,23 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     wk->label = mem_alloc_large((size_t)n * sizeof *wk->label);
     if (!wk->p || !wk->ink || !wk->mask || !wk->label) return MN_ERR_NOMEM;
     float *p = wk->p, *ink = wk->ink;
+    int64_t hist[256];
     if (gray->dtype == DTYPE_UINT8) {
         const uint8_t *g = tensor_u8(gray);
         for (int64_t i = 0; i < n; i++) p[i] = (float)g[i] / 255.0f;
+        uint32_t part[4][256] = {{0}}; /* the bytes are the bins of histogram(p) */
+        int64_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (int k = 0; k < 4; k++) part[k][g[i + k]]++;
+        for (; i < n; i++) part[0][g[i]]++;
+        for (int b = 0; b < 256; b++) hist[b] = (int64_t)part[0][b] + part[1][b] + part[2][b] + part[3][b];
     } else {
         memcpy(p, tensor_f32(gray), (size_t)n * sizeof *p);
+        histogram(hist, p, n);
     }
 
     /* 1. polarity */
-    const float median = quantile(p, n, 0.5);
+    const float median = quantile(hist, n, 0.5);
     int polarity, st = ink_polarity(&polarity, p, H, W);
     if (st != MN_OK) return st;
     const int light = polarity > 0 || (polarity == 0 && median > 0.5f);
