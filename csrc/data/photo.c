@@ -540,13 +540,12 @@ static void chamfer(float *d, const uint8_t *inside, int64_t h, int64_t w, int t
 typedef struct {
     float *p, *ink;
     uint8_t *mask, *faint, *digit;
-    int32_t *label;
     Blob *blobs;
     float *depth, *dist;
 } Work;
 
 static void work_free(Work *w) {
-    free(w->p), free(w->ink), free(w->mask), free(w->faint), free(w->digit), free(w->label), free(w->blobs);
+    free(w->p), free(w->ink), free(w->mask), free(w->faint), free(w->digit), free(w->blobs);
     free(w->depth), free(w->dist);
 }
 
@@ -556,8 +555,7 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     wk->p = mem_alloc_large((size_t)n * sizeof *wk->p);
     wk->ink = mem_alloc_large((size_t)n * sizeof *wk->ink);
     wk->mask = mem_alloc_large((size_t)n);
-    wk->label = mem_alloc_large((size_t)n * sizeof *wk->label);
-    if (!wk->p || !wk->ink || !wk->mask || !wk->label) return MN_ERR_NOMEM;
+    if (!wk->p || !wk->ink || !wk->mask) return MN_ERR_NOMEM;
     float *p = wk->p, *ink = wk->ink;
     int64_t hist[256];
     if (gray->dtype == DTYPE_UINT8) {
@@ -609,7 +607,8 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
 
     /* 5. the digit's blobs */
     int64_t count;
-    if ((st = find_blobs(wk->label, &wk->blobs, &count, wk->mask, H, W)) != MN_OK) return st;
+    int32_t *label = (int32_t *)(void *)p; /* p is done with after flattening: its bytes hold the labels */
+    if ((st = find_blobs(label, &wk->blobs, &count, wk->mask, H, W)) != MN_OK) return st;
     int64_t main = -1;
     double best = 0;
     for (int64_t b = 0; b < count; b++) {
@@ -659,7 +658,7 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     }
     for (int64_t y = 0; y < ch; y++)
         for (int64_t x = 0; x < cw; x++) {
-            const int32_t b = wk->label[(y0 + y) * W + x0 + x];
+            const int32_t b = label[(y0 + y) * W + x0 + x];
             wk->digit[y * cw + x] = b && keep[b];
             if (wk->digit[y * cw + x]) stack[top_of_stack++] = y * cw + x;
         }
