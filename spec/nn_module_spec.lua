@@ -2,6 +2,7 @@
 -- clones, names, printing, initialisation, and the behaviours the gradient checks cannot see.
 local mnist = require "mnist"
 local H = dofile("spec/nn_helpers.lua")
+local S = require "spec.support.helpers"
 local nn, T, core = mnist.nn, mnist.tensor, mnist.core
 
 local function uniform(...)
@@ -26,6 +27,37 @@ describe("nn modules", function()
 
   it("is reachable as mnist.nn", function()
     assert.equal(require("mnist.nn"), mnist.nn)
+  end)
+
+  it("loads each class on first use, the class require gives, and every class file is listed", function()
+    -- a fresh process: this one has loaded classes already
+    local out, rc = S.luajit([[
+      local mnist = require "mnist" -- lazy too: its fields are the modules' own values
+      assert(package.loaded["mnist.optim"] == nil and package.loaded["mnist.nn"] == nil, "mnist loaded eagerly")
+      assert(mnist.classifier == require("mnist.model").classifier and mnist.optim == require "mnist.optim")
+      local nn = mnist.nn
+      assert(nn == require "mnist.nn" and rawget(nn, "Linear") == nil and package.loaded["mnist.nn.Linear"] == nil, "loaded eagerly")
+      assert(nn.Linear == require "mnist.nn.Linear" and rawget(nn, "Linear") == nn.Linear)
+      assert(nn.Linear(2, 3).__typename == "nn.Linear" and nn.NoSuchModule == nil)
+      require("mnist.lazy").load_all(nn)
+      local names = {}
+      for name, cls in pairs(nn) do
+        assert(cls == require("mnist.nn." .. name), name)
+        names[#names + 1] = name
+      end
+      table.sort(names)
+      print(table.concat(names, " "))
+    ]])
+    local files = {}
+    local p = assert(io.popen("ls lua/mnist/nn/*.lua"))
+    for path in p:lines() do
+      local name = path:match("([^/]+)%.lua$")
+      if name ~= "init" then files[#files + 1] = name end
+    end
+    p:close()
+    table.sort(files)
+    assert.equal(0, rc, out)
+    assert.equal(table.concat(files, " "), (out:gsub("%s+$", "")))
   end)
 
   describe("getParameters", function()

@@ -33,6 +33,18 @@ describe("weights: safetensors reading", function()
     assert.same({ 1, 1, 2, 2 }, tensors["3.running_var"]:size())
     assert.same({ version = "0.0.1", arch = "default" }, meta)
   end)
+
+  it("reads straight into the tensors given (into) that match in name, shape and dtype", function()
+    local bias, wrong, strided = T.zeros(2), T.zeros(3, 2), T.zeros(2, 3):t()
+    local tensors = weights.load(FIXTURE, { into = { ["0.bias"] = bias, ["0.weight"] = wrong } })
+    assert.equal(bias, tensors["0.bias"]) -- the very tensor, filled
+    assert.same({ 0.5, -0.5 }, bias:totable())
+    assert.are_not.equal(wrong, tensors["0.weight"]) -- another shape: a tensor of its own
+    assert.same({ 0, 0, 0, 0, 0, 0 }, wrong:view(6):totable())
+    tensors = weights.load(FIXTURE, { into = { ["0.weight"] = strided } }) -- a view with strides: not read into
+    assert.are_not.equal(strided, tensors["0.weight"])
+    assert.same({ 1, -2, 3.5 }, tensors["0.weight"][1]:totable())
+  end)
 end)
 
 describe("weights: saving", function()

@@ -22,7 +22,9 @@
 
 /* Pictures whose longer side is at least twice this are reduced while they are decoded (photos:
  * the clean-up and the recipe need no more; a 7000x7000 JPEG decodes at 1/8 scale). */
+#ifndef IMAGE_WORK_SIDE
 #define IMAGE_WORK_SIDE 768
+#endif
 
 /* out (H', W') uint8 gray: the encoded image data[0..len) (PNG, JPEG, BMP, binary PGM/PPM, GIF,
  * TGA, ...), luminance of RGB; a transparent background becomes the colour that contrasts with the

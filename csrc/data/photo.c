@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "data/image.h"
+#include "sys/memory.h"
 #include "sys/parallel.h"
 
 /* Ink fainter than this (after flattening: 1 - pixel / page) is never ink, whatever Otsu says:
@@ -36,31 +37,40 @@
  * (p10 0.086, p25 0.100, median 0.118, p75 0.142, p90 0.174). */
 const float PHOTO_MNIST_STROKE = 0.118f;
 
-/* The value below which `fraction` of the n values v[] lie (256 bins over [0, 1]). */
-static float quantile(const float *v, int64_t n, const uint8_t *mask, double fraction) {
-    int64_t hist[256] = {0}, count = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (mask && !mask[i]) continue;
+/* hist[b] = how many of the n values v[] in [0, 1] (clamped) round to b / 255. Four partial
+ * histograms: most pixels fall in a few bins, and one array would make each count wait for the
+ * previous one to the same bin. */
+static void histogram(int64_t hist[256], const float *v, int64_t n) {
+    uint32_t part[4][256] = {{0}};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) {
+            const float x = v[i + k] < 0 ? 0 : v[i + k] > 1 ? 1 : v[i + k];
+            part[k][(int)(x * 255.0f + 0.5f)]++;
+        }
+    for (; i < n; i++) {
         const float x = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
-        hist[(int)(x * 255.0f + 0.5f)]++;
-        count++;
+        part[0][(int)(x * 255.0f + 0.5f)]++;
     }
+    for (int b = 0; b < 256; b++) hist[b] = (int64_t)part[0][b] + part[1][b] + part[2][b] + part[3][b];
+}
+
+/* The value below which `fraction` of the n values counted in hist lie (256 bins over [0, 1]). */
+static float quantile(const int64_t hist[256], int64_t n, double fraction) {
     int64_t seen = 0;
     for (int b = 0; b < 256; b++) {
         seen += hist[b];
-        if ((double)seen >= fraction * (double)count && seen > 0) return (float)b / 255.0f;
+        if ((double)seen >= fraction * (double)n && seen > 0) return (float)b / 255.0f;
     }
     return 1.0f;
 }
 
 /* Otsu's threshold of the n values v[] in [0, 1]. */
 static float otsu(const float *v, int64_t n) {
-    double hist[256] = {0}, total = 0, sum = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const float x = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
-        hist[(int)(x * 255.0f + 0.5f)] += 1;
-    }
-    for (int b = 0; b < 256; b++) total += hist[b], sum += b * hist[b];
+    int64_t counts[256];
+    histogram(counts, v, n);
+    double hist[256], total = 0, sum = 0;
+    for (int b = 0; b < 256; b++) hist[b] = (double)counts[b], total += hist[b], sum += b * hist[b];
     double w0 = 0, sum0 = 0, best = -1;
     int best_b = 0;
     for (int b = 0; b < 255; b++) {
@@ -75,26 +85,33 @@ static float otsu(const float *v, int64_t n) {
     return ((float)best_b + 0.5f) / 255.0f;
 }
 
-/* The k-th smallest of v[0..n) (reorders v): Hoare's selection. */
-static float select_kth(float *v, int64_t n, int64_t k) {
-    int64_t lo = 0, hi = n - 1;
+/* A window's values kept sorted as it slides: each step removes a column and adds one (a binary
+ * search and a move of the tail each), where selecting the median afresh at every place cost a
+ * branch mispredicted at every other comparison. */
+static int64_t lower_bound(const float *sorted, int64_t n, float x) {
+    int64_t lo = 0, hi = n;
     while (lo < hi) {
-        const float pivot = v[(lo + hi) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                const float t = v[i];
-                v[i++] = v[j];
-                v[j--] = t;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return v[k];
+        const int64_t mid = (lo + hi) / 2;
+        if (sorted[mid] < x) lo = mid + 1;
+        else hi = mid;
     }
-    return v[k];
+    return lo;
+}
+
+static void sorted_insert(float *sorted, int64_t *n, float x) {
+    const int64_t at = lower_bound(sorted, *n, x);
+    memmove(sorted + at + 1, sorted + at, (size_t)(*n - at) * sizeof *sorted);
+    sorted[at] = x;
+    (*n)++;
+}
+
+static void sorted_remove(float *sorted, int64_t *n, float x) {
+    int64_t at = lower_bound(sorted, *n, x);
+    if (!(at < *n && sorted[at] == x)) /* not where order puts it: a NaN; any copy of it, else the last */
+        for (at = 0; at < *n - 1 && !(sorted[at] == x || (sorted[at] != sorted[at] && x != x)); at++) {}
+    if (*n == 0) return;
+    memmove(sorted + at, sorted + at + 1, (size_t)(*n - at - 1) * sizeof *sorted);
+    (*n)--;
 }
 
 /* cell (h, w) = the mean of each s x s cell of p (H, W); count: scratch (h, w). */
@@ -134,16 +151,21 @@ static int ink_polarity(int *polarity, const float *p, int64_t H, int64_t W) {
     }
     cell_means(cell, count, p, H, W, s, w, h);
     double darker = 0, lighter = 0;
-    for (int64_t y = 0; y < h; y++)
+    for (int64_t y = 0; y < h; y++) {
+        const int64_t y0 = y - r < 0 ? 0 : y - r, y1 = y + r >= h ? h - 1 : y + r;
+        int64_t k = 0; /* window: the cells of rows y0..y1 and columns x - r..x + r, sorted */
+        for (int64_t xx = 0; xx <= r && xx < w; xx++)
+            for (int64_t yy = y0; yy <= y1; yy++) sorted_insert(window, &k, cell[yy * w + xx]);
         for (int64_t x = 0; x < w; x++) {
-            int64_t k = 0;
-            for (int64_t yy = y - r; yy <= y + r; yy++)
-                for (int64_t xx = x - r; xx <= x + r; xx++)
-                    if (yy >= 0 && xx >= 0 && yy < h && xx < w) window[k++] = cell[yy * w + xx];
-            const float d = cell[y * w + x] - select_kth(window, k, k / 2);
+            if (x - r - 1 >= 0) /* out first: the window holds at most (2r + 1)^2 */
+                for (int64_t yy = y0; yy <= y1; yy++) sorted_remove(window, &k, cell[yy * w + x - r - 1]);
+            if (x > 0 && x + r < w)
+                for (int64_t yy = y0; yy <= y1; yy++) sorted_insert(window, &k, cell[yy * w + x + r]);
+            const float d = cell[y * w + x] - window[k / 2];
             if (d < -0.1f) darker += -d;
             if (d > 0.1f) lighter += d;
         }
+    }
     free(cell), free(count), free(window);
     *polarity = darker > lighter ? 1 : lighter > darker ? -1 : 0;
     return MN_OK;
@@ -336,7 +358,9 @@ static void restore_crossings(Lines *l, int64_t V) {
     const int64_t n = l->H * l->W, sv = l->sv;
     uint8_t *m = l->mask;
     for (int64_t i = 0; i < n; i++) {
-        if (m[i] != 2) continue;
+        const uint8_t *next = memchr(m + i, 2, (size_t)(n - i)); /* line pixels are few: skip to one */
+        if (!next) break;
+        i = next - m;
         const int64_t v = l->vertical ? i % l->W : i / l->W;
         if (v > 0 && m[i - sv] == 2) continue; /* not the first of its stretch */
         int64_t end = v;
@@ -350,6 +374,18 @@ static void restore_crossings(Lines *l, int64_t V) {
             for (int64_t k = 0; k <= end - v; k++) m[i + k * sv] = 3; /* kept, not re-tested */
     }
     for (int64_t i = 0; i < n; i++) m[i] = m[i] == 3 ? 1 : m[i];
+}
+
+/* The first x in [from, end) with row[x] != 0, or end: eight bytes at a time over the paper. */
+static inline int64_t next_set(const uint8_t *row, int64_t from, int64_t end) {
+    int64_t x = from;
+    for (; x + 8 <= end; x += 8) {
+        uint64_t word;
+        memcpy(&word, row + x, 8);
+        if (word) break;
+    }
+    while (x < end && !row[x]) x++;
+    return x;
 }
 
 static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t W, int vertical) {
@@ -367,8 +403,8 @@ static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t
     }
     int64_t seen = 0, kept = 0;
     for (int64_t y = 0; y < H; y++)
-        for (int64_t x = 0; x < W; x++)
-            if (mask[y * W + x] && seen++ % step == 0 && kept < n) {
+        for (int64_t x = next_set(mask + y * W, 0, W); x < W; x = next_set(mask + y * W, x + 1, W))
+            if (seen++ % step == 0 && kept < n) {
                 uv[2 * kept] = (int32_t)(vertical ? y : x);
                 uv[2 * kept + 1] = (int32_t)(vertical ? x : y);
                 kept++;
@@ -379,11 +415,10 @@ static int remove_lines(uint8_t *mask, const uint8_t *strong, int64_t H, int64_t
     for (int64_t u = 0; u <= U; u++) shift[u] = (int32_t)lround(m * (double)u);
     memset(profile, 0, (size_t)rows * sizeof *profile);
     for (int64_t y = 0; y < H; y++)
-        for (int64_t x = 0; x < W; x++)
-            if (mask[y * W + x]) {
-                const int64_t u = vertical ? y : x, v = vertical ? x : y;
-                profile[v - shift[u] + margin]++;
-            }
+        for (int64_t x = next_set(mask + y * W, 0, W); x < W; x = next_set(mask + y * W, x + 1, W)) {
+            const int64_t u = vertical ? y : x, v = vertical ? x : y;
+            profile[v - shift[u] + margin]++;
+        }
     Run *runs = NULL;
     int64_t count = 0;
     int st = find_runs(&runs, &count, &l, U, V, shift, margin, profile, (int64_t)(PHOTO_LINE_FAMILY * (double)U));
@@ -413,7 +448,7 @@ typedef struct {
 static int find_blobs(int32_t *label, Blob **blobs, int64_t *count, const uint8_t *mask, int64_t H, int64_t W) {
     int64_t cap = 64, n = 0;
     Blob *b = malloc((size_t)cap * sizeof *b);
-    int64_t *stack = malloc((size_t)(H * W) * sizeof *stack);
+    int64_t *stack = mem_alloc_large((size_t)(H * W) * sizeof *stack);
     if (!b || !stack) {
         free(b);
         free(stack);
@@ -505,33 +540,40 @@ static void chamfer(float *d, const uint8_t *inside, int64_t h, int64_t w, int t
 typedef struct {
     float *p, *ink;
     uint8_t *mask, *faint, *digit;
-    int32_t *label;
     Blob *blobs;
     float *depth, *dist;
 } Work;
 
 static void work_free(Work *w) {
-    free(w->p), free(w->ink), free(w->mask), free(w->faint), free(w->digit), free(w->label), free(w->blobs);
+    free(w->p), free(w->ink), free(w->mask), free(w->faint), free(w->digit), free(w->blobs);
     free(w->depth), free(w->dist);
 }
 
 static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t why_size) {
     const int64_t H = gray->shape[0], W = gray->shape[1], n = H * W;
-    wk->p = malloc((size_t)n * sizeof *wk->p);
-    wk->ink = malloc((size_t)n * sizeof *wk->ink);
-    wk->mask = malloc((size_t)n);
-    wk->label = malloc((size_t)n * sizeof *wk->label);
-    if (!wk->p || !wk->ink || !wk->mask || !wk->label) return MN_ERR_NOMEM;
+    /* the picture-sized buffers: on huge pages (sys/memory.h) */
+    wk->p = mem_alloc_large((size_t)n * sizeof *wk->p);
+    wk->ink = mem_alloc_large((size_t)n * sizeof *wk->ink);
+    wk->mask = mem_alloc_large((size_t)n);
+    if (!wk->p || !wk->ink || !wk->mask) return MN_ERR_NOMEM;
     float *p = wk->p, *ink = wk->ink;
+    int64_t hist[256];
     if (gray->dtype == DTYPE_UINT8) {
         const uint8_t *g = tensor_u8(gray);
         for (int64_t i = 0; i < n; i++) p[i] = (float)g[i] / 255.0f;
+        uint32_t part[4][256] = {{0}}; /* the bytes are the bins of histogram(p) */
+        int64_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (int k = 0; k < 4; k++) part[k][g[i + k]]++;
+        for (; i < n; i++) part[0][g[i]]++;
+        for (int b = 0; b < 256; b++) hist[b] = (int64_t)part[0][b] + part[1][b] + part[2][b] + part[3][b];
     } else {
         memcpy(p, tensor_f32(gray), (size_t)n * sizeof *p);
+        histogram(hist, p, n);
     }
 
     /* 1. polarity */
-    const float median = quantile(p, n, NULL, 0.5);
+    const float median = quantile(hist, n, 0.5);
     int polarity, st = ink_polarity(&polarity, p, H, W);
     if (st != MN_OK) return st;
     const int light = polarity > 0 || (polarity == 0 && median > 0.5f);
@@ -556,7 +598,7 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
 
     /* 4. ruled and squared paper: the lines are found in fainter ink than the digit's (a light
      * ruling is only partly above the threshold) and taken out of the digit's ink */
-    wk->faint = malloc((size_t)n);
+    wk->faint = mem_alloc_large((size_t)n);
     if (!wk->faint) return MN_ERR_NOMEM;
     for (int64_t i = 0; i < n; i++) wk->faint[i] = ink[i] > PHOTO_LINE_INK * threshold;
     if ((st = remove_lines(wk->faint, wk->mask, H, W, 0)) != MN_OK) return st;
@@ -565,7 +607,8 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
 
     /* 5. the digit's blobs */
     int64_t count;
-    if ((st = find_blobs(wk->label, &wk->blobs, &count, wk->mask, H, W)) != MN_OK) return st;
+    int32_t *label = (int32_t *)(void *)p; /* p is done with after flattening: its bytes hold the labels */
+    if ((st = find_blobs(label, &wk->blobs, &count, wk->mask, H, W)) != MN_OK) return st;
     int64_t main = -1;
     double best = 0;
     for (int64_t b = 0; b < count; b++) {
@@ -615,7 +658,7 @@ static int clean(Work *wk, Tensor *out, const Tensor *gray, char *why, size_t wh
     }
     for (int64_t y = 0; y < ch; y++)
         for (int64_t x = 0; x < cw; x++) {
-            const int32_t b = wk->label[(y0 + y) * W + x0 + x];
+            const int32_t b = label[(y0 + y) * W + x0 + x];
             wk->digit[y * cw + x] = b && keep[b];
             if (wk->digit[y * cw + x]) stack[top_of_stack++] = y * cw + x;
         }

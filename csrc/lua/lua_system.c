@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <lualib.h> /* LUA_FILEHANDLE: io.open's files */
+
 #include "lua/lua_common.h"
 #include "nn/conv_direct.h"
 #include "nn/pool.h"
@@ -70,6 +72,49 @@ static int l_sha256_file(lua_State *L) {
         lua_pushfstring(L, "%s: %s", path, strerror(errno));
         return 2;
     }
+    sha256_hex(hex, digest);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+/* core.read_tensors(file, offsets, tensors [, prefix]) -> 64 hex digits: reads each contiguous
+ * tensor's bytes from the open Lua file (io.open's) at its byte offset (0-based, absolute),
+ * and returns the SHA-256 of prefix (a string) followed by those bytes in order. A file that ends
+ * early or cannot be read is an error; the tensors are then partly filled (the caller drops them). */
+static int l_read_tensors(lua_State *L) {
+    const char *fn = "read_tensors";
+    FILE **fp = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    if (!*fp) raisef(L, fn, "the file is closed");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    size_t prefix_len = 0;
+    const char *prefix = luaL_optlstring(L, 4, "", &prefix_len);
+    const int n = (int)lua_objlen(L, 3);
+    if ((int)lua_objlen(L, 2) != n) raisef(L, fn, "%d offsets for %d tensors", (int)lua_objlen(L, 2), n);
+    void **dst = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *dst);
+    int64_t *offset = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *offset);
+    size_t *len = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *len);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, 3, i + 1);
+        Tensor *t = luaL_testudata(L, -1, TENSOR_MT);
+        if (!t || !t->storage || !tensor_is_contiguous(t))
+            raisef(L, fn, "tensors[%d] must be a contiguous tensor", i + 1);
+        dst[i] = (char *)t->storage->data + t->offset * dtype_size(t->dtype);
+        len[i] = (size_t)t->numel * dtype_size(t->dtype);
+        lua_pop(L, 1);
+        lua_rawgeti(L, 2, i + 1);
+        const lua_Number at = lua_tonumber(L, -1);
+        if (!(at >= 0 && at < 9007199254740992.0) || at != (lua_Number)(int64_t)at)
+            raisef(L, fn, "offsets[%d] must be a whole number >= 0", i + 1);
+        offset[i] = (int64_t)at;
+        lua_pop(L, 1);
+    }
+    uint8_t digest[32];
+    char hex[65];
+    const int st = file_read_hashed(digest, fileno(*fp), prefix, prefix_len, dst, offset, len, n);
+    if (st == MN_ERR_FORMAT) raisef(L, fn, "the file ends before the data does (truncated?)");
+    if (st == MN_ERR_IO) raisef(L, fn, "cannot read: %s", strerror(errno));
+    check_status(L, st, fn, NULL);
     sha256_hex(hex, digest);
     lua_pushstring(L, hex);
     return 1;
@@ -199,6 +244,7 @@ static int l_sleep(lua_State *L) {
 static const luaL_Reg system_functions[] = {
     {"sha256", l_sha256},
     {"sha256_file", l_sha256_file},
+    {"read_tensors", l_read_tensors},
     {"write_atomic", l_write_atomic},
     {"mkdir_p", l_mkdir_p},
     {"blas_info", l_blas_info},

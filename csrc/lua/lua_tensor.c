@@ -122,8 +122,9 @@ static int l_tensor_from_bytes(lua_State *L) {
     return 1;
 }
 
-/* core.tensor_from_raw(s, shape [, dtype]): a tensor from raw little-endian bytes (the inverse of
- * t:tobytes()). */
+/* core.tensor_from_raw(s, shape [, dtype [, offset]]): a tensor from raw little-endian bytes (the
+ * inverse of t:tobytes()): all of s, or with offset (0-based) the bytes of s from there on that
+ * the shape needs (a file's tensors read from the file's bytes without a substring each). */
 static int l_tensor_from_raw(lua_State *L) {
     const char *fn = "tensor.fromraw";
     size_t len;
@@ -131,15 +132,21 @@ static int l_tensor_from_raw(lua_State *L) {
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim = check_shape_table(L, 2, fn, shape, 0);
     int dtype = luaL_checkoption(L, 3, "float32", dtype_names);
+    int whole = lua_isnoneornil(L, 4);
+    lua_Number offset = whole ? 0 : luaL_checknumber(L, 4);
     int64_t numel;
     tensor_check_shape(ndim, shape, &numel);
     size_t esize = dtype_size(dtype);
-    if ((int64_t)len != numel * (int64_t)esize)
-        raisef(L, fn, "%lld bytes do not hold %lld %s values", (long long)len, (long long)numel,
+    if (!(offset >= 0 && offset <= (lua_Number)len) || offset != (lua_Number)(int64_t)offset)
+        raisef(L, fn, "offset %g is not a whole number within the %lld bytes", (double)offset,
+               (long long)len);
+    size_t left = len - (size_t)offset;
+    if (whole ? (int64_t)left != numel * (int64_t)esize : (int64_t)left < numel * (int64_t)esize)
+        raisef(L, fn, "%lld bytes do not hold %lld %s values", (long long)left, (long long)numel,
                dtype_names[dtype]);
     Tensor *t = push_tensor(L);
     check_status(L, tensor_init(t, dtype, ndim, shape), fn, NULL);
-    memcpy(tensor_bytes(t), s, len);
+    memcpy(tensor_bytes(t), s + (size_t)offset, (size_t)(numel * (int64_t)esize));
     return 1;
 }
 

@@ -41,6 +41,35 @@ int sha256_file(uint8_t out[32], const char *path) {
     return st;
 }
 
+int file_read_hashed(uint8_t out[32], int fd, const void *prefix, size_t prefix_len, void *const *dst,
+                     const int64_t *offset, const size_t *len, int n) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+        (prefix_len && EVP_DigestUpdate(ctx, prefix, prefix_len) != 1)) {
+        EVP_MD_CTX_free(ctx);
+        return MN_ERR_NOMEM;
+    }
+    const size_t part = (size_t)1 << 20; /* hashed while it is still in the cache */
+    int st = MN_OK;
+    for (int i = 0; st == MN_OK && i < n; i++) {
+        for (size_t done = 0; st == MN_OK && done < len[i];) {
+            const size_t want = len[i] - done < part ? len[i] - done : part;
+            const ssize_t got = pread(fd, (char *)dst[i] + done, want, (off_t)(offset[i] + (int64_t)done));
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) st = MN_ERR_IO;
+            else if (got == 0) st = MN_ERR_FORMAT;
+            else if (EVP_DigestUpdate(ctx, (char *)dst[i] + done, (size_t)got) != 1) st = MN_ERR_NOMEM;
+            else done += (size_t)got;
+        }
+    }
+    unsigned int digest_len = 0;
+    if (st == MN_OK && EVP_DigestFinal_ex(ctx, out, &digest_len) != 1) st = MN_ERR_NOMEM;
+    const int saved = errno;
+    EVP_MD_CTX_free(ctx);
+    errno = saved;
+    return st;
+}
+
 int sha256_chunks(uint8_t out[32], const void *const *chunks, const size_t *lens, int n) {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;

@@ -19,6 +19,12 @@ int sha256_chunks(uint8_t out[32], const void *const *chunks, const size_t *lens
  * *content_len: the content's length. MN_ERR_IO (errno set) when unreadable, MN_ERR_FORMAT when
  * the gzip stream is corrupt or truncated. */
 int sha256_file_gunzip(uint8_t out[32], uint64_t *content_len, const char *path);
+/* Reads n pieces of the open file fd, dst[i][0..len[i]) from byte offset[i] (pread: fd's position
+ * is left alone), and out: the SHA-256 of prefix[0..prefix_len) then the pieces in order, each
+ * part hashed as it arrives (one pass over the file and no copy of it in memory). MN_ERR_IO (errno
+ * set) when a read fails, MN_ERR_FORMAT when the file ends before a piece does. */
+int file_read_hashed(uint8_t out[32], int fd, const void *prefix, size_t prefix_len, void *const *dst,
+                     const int64_t *offset, const size_t *len, int n);
 /* hex: 64 lowercase hex digits and a NUL, from a 32-byte digest. */
 void sha256_hex(char hex[65], const uint8_t digest[32]);
 

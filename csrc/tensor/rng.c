@@ -20,7 +20,8 @@ void rng_seed(Rng *rng, uint64_t seed) {
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t rng_next(Rng *rng) {
+/* xoshiro256**, inlined into the fills (rng_next, exported, is called through the PLT). */
+static inline uint64_t next_bits(Rng *rng) {
     uint64_t *s = rng->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -33,18 +34,22 @@ uint64_t rng_next(Rng *rng) {
     return result;
 }
 
-float rng_uniform(Rng *rng) { return (float)(rng_next(rng) >> 40) * 0x1.0p-24f; }
+uint64_t rng_next(Rng *rng) { return next_bits(rng); }
 
-double rng_uniform_double(Rng *rng) { return (double)(rng_next(rng) >> 11) * 0x1.0p-53; }
+static inline float uniform_float(Rng *rng) { return (float)(next_bits(rng) >> 40) * 0x1.0p-24f; }
+
+float rng_uniform(Rng *rng) { return uniform_float(rng); }
+
+double rng_uniform_double(Rng *rng) { return (double)(next_bits(rng) >> 11) * 0x1.0p-53; }
 
 uint64_t rng_below(Rng *rng, uint64_t n) {
     /* Lemire: multiply-shift, rejecting the few low products that would bias the result */
-    unsigned __int128 m = (unsigned __int128)rng_next(rng) * n;
+    unsigned __int128 m = (unsigned __int128)next_bits(rng) * n;
     uint64_t low = (uint64_t)m;
     if (low < n) {
         uint64_t threshold = -n % n;
         while (low < threshold) {
-            m = (unsigned __int128)rng_next(rng) * n;
+            m = (unsigned __int128)next_bits(rng) * n;
             low = (uint64_t)m;
         }
     }
@@ -102,6 +107,12 @@ static inline double draw(const Draw *d, double p) {
 static void fill_run(void *ctx, int64_t n, char *const *ptr, const int64_t *step, int part) {
     (void)part;
     const Draw *d = ctx;
+    if (d->kind == DRAW_UNIFORM) { /* weight initialisation: millions of draws, one tight loop */
+        const float lo = (float)d->a, span = (float)d->b - (float)d->a;
+        char *q = ptr[0];
+        for (int64_t i = 0; i < n; i++, q += step[0]) *(float *)q = lo + span * uniform_float(d->rng);
+        return;
+    }
     int probs = d->kind == DRAW_BERNOULLI && d->per_element;
     char *p = ptr[0];
     for (int64_t i = 0; i < n; i++, p += step[0]) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "sys/memory.h"
 #include "tensor/strided.h"
 
 /* ---- life cycle ---- */
@@ -70,6 +71,7 @@ int tensor_init(Tensor *out, int dtype, int ndim, const int64_t *shape) {
     size_t nbytes = (size_t)numel * dtype_size(dtype);
     void *data = calloc(1, nbytes ? nbytes : 1);
     if (!data) return MN_ERR_NOMEM;
+    if (nbytes >= 2 * MEM_HUGE_PAGE) mem_advise_huge(data, nbytes); /* fewer page faults (sys/memory.h) */
     Tensor tmp = {0};
     st = tensor_wrap(&tmp, dtype, ndim, shape, data, nbytes);
     if (st) {

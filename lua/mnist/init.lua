@@ -11,21 +11,23 @@ M.core = require "mnist.core"
 M.tensor = require "mnist.tensor"
 M.random = require "mnist.random"
 M.manual_seed = M.random.manual_seed
-M.config = require "mnist.config"
-M.optim = require "mnist.optim"
-M.nn = require "mnist.nn"
 
--- Models (lua/mnist/model.lua): feature extractor and classifier, fresh or pretrained.
-M.model = require "mnist.model"
-M.features = M.model.features
-M.classifier = M.model.classifier
-
--- Data: download, record files, the batch loader, preprocessing (labels are 0-based, 0..9).
-M.download = require "mnist.download"
-M.dataset = require "mnist.dataset"
-M.preprocessing = require "mnist.preprocessing"
-M.load_dataset = M.dataset.load_dataset
-M.preprocess_images = M.preprocessing.preprocess_images
-M.preprocess_labels = M.preprocessing.preprocess_labels
+-- The rest loads on first use (mnist/lazy.lua), so a script pays only for what it touches.
+require("mnist.lazy").fields(M, {
+  config = "mnist.config",
+  optim = "mnist.optim",
+  nn = "mnist.nn",
+  -- Models (lua/mnist/model.lua): feature extractor and classifier, fresh or pretrained.
+  model = "mnist.model",
+  features = { "mnist.model", "features" },
+  classifier = { "mnist.model", "classifier" },
+  -- Data: download, record files, the batch loader, preprocessing (labels are 0-based, 0..9).
+  download = "mnist.download",
+  dataset = "mnist.dataset",
+  preprocessing = "mnist.preprocessing",
+  load_dataset = { "mnist.dataset", "load_dataset" },
+  preprocess_images = { "mnist.preprocessing", "preprocess_images" },
+  preprocess_labels = { "mnist.preprocessing", "preprocess_labels" },
+})
 
 return M

@@ -202,7 +202,7 @@ function M.features(cfg, opts)
   local arch = architecture(cfg)
   local net = nn.Sequential():add(arch.features(), "features")
   net.arch, net.part, net.model_file = arch.name, "features", arch.file
-  if opts.pretrained or opts.weights then require("mnist.pretrained").load(net, cfg, opts) end
+  if opts.pretrained or opts.weights then require("mnist.pretrained").load(net, cfg, opts, "fresh") end
   return net
 end
 
@@ -216,7 +216,7 @@ function M.classifier(cfg, opts)
   local predictor = require "mnist.predict"
   net.updateOutput = predictor.checked_forward(net.updateOutput)
   net.predict = predictor.predict
-  if opts.pretrained or opts.weights then require("mnist.pretrained").load(net, cfg, opts) end
+  if opts.pretrained or opts.weights then require("mnist.pretrained").load(net, cfg, opts, "fresh") end
   return net
 end
 

@@ -75,8 +75,9 @@ end
 
 -- A progress bar on stderr (a terminal only): the results go to stdout, one line per file.
 local function progress(total)
+  if total < 2 then return function() end end
   local ok, term = pcall(require, "term")
-  if total < 2 or not (ok and term.isatty(io.stderr)) then return function() end end
+  if not (ok and term.isatty(io.stderr)) then return function() end end
   return function(done)
     local width = math.floor(24 * done / total)
     io.stderr:write("\r\27[K[", ("="):rep(width), (" "):rep(24 - width), ("] %d/%d"):format(done, total))

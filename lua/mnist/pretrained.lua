@@ -24,9 +24,9 @@ function M.shipped_dir()
   return here .. "/shipped"
 end
 
--- The verified path of `part` for `arch` in dir (per dir's manifest), or nil and why not. Errors
--- when the file is there but does not match (never falls through to a tampered file silently).
-local function verified_in(dir, part, arch)
+-- The path of `part` for `arch` in dir and the SHA-256 dir's manifest gives it, or nil and why
+-- not. The caller checks the file against that hash (weights.verify, or weights.load as it reads).
+local function listed_in(dir, part, arch)
   local name = artifacts.file_name(part)
   local path = dir .. "/" .. name
   local f = io.open(path, "rb")
@@ -41,23 +41,27 @@ local function verified_in(dir, part, arch)
   if type(entry) ~= "table" or type(entry.sha256) ~= "string" then
     return nil, dir .. "/manifest.json: does not list " .. name
   end
-  weights.verify(path, entry.sha256) -- raises on a mismatch
-  return path
+  return path, entry.sha256
 end
 
 -- The weights of `part` found locally: in the artifact dir (read under its shared lock, so a
 -- process publishing new weights meanwhile is never seen half done), then the shipped ones. Returns
--- {path, tensors, metadata} (tensors and metadata only when `load`), or nil and the places tried.
+-- {path, tensors, metadata} (tensors and metadata only when `load`: true, or name -> tensor to
+-- read into, weights.load's `into`), or nil and the places tried.
 local function find_local(cfg, part, load)
   local tried, arch = {}, require("mnist.model").arch_name(cfg) -- a model file's own name
   local function look(dir)
-    local path, why = verified_in(dir, part, arch)
+    local path, sha256 = listed_in(dir, part, arch)
     if not path then
-      tried[#tried + 1] = why
+      tried[#tried + 1] = sha256
       return nil
     end
-    if not load then return { path = path } end
-    local tensors, metadata = weights.load(path)
+    -- a file that does not match raises (never falls through to a tampered file silently)
+    if not load then
+      weights.verify(path, sha256)
+      return { path = path }
+    end
+    local tensors, metadata = weights.load(path, { sha256 = sha256, into = type(load) == "table" and load or nil }) -- one read, one hash
     return { path = path, tensors = tensors, metadata = metadata }
   end
   local found = artifacts.reading(config.weights_dir(cfg), look, config.weights_dir(cfg))
@@ -90,14 +94,16 @@ end
 
 -- Loads weights into net (a model from mnist.model): opts.weights (a file) or the pretrained ones.
 -- A features model takes the features.* tensors of a classifier file too. Returns the metadata.
-function M.load(net, cfg, opts)
+-- A refused file leaves net as it was, unless `fresh` (a net just built, dropped when this fails:
+-- its tensors are then read into straight from the file, without a second copy of the weights).
+function M.load(net, cfg, opts, fresh)
   local path, tensors, metadata = opts.weights, nil, nil
+  local into = fresh and {} or nil -- name -> the fresh net's tensor
+  for _, entry in ipairs(fresh and net:namedTensors() or {}) do into[entry[1]] = entry[2] end
   if path then
-    local expected = weights.read_checksum(path)
-    if expected then weights.verify(path, expected) end
-    tensors, metadata = weights.load(path)
+    tensors, metadata = weights.load(path, { sha256 = weights.read_checksum(path), into = into })
   else
-    local found = find(cfg, net.part, true)
+    local found = find(cfg, net.part, into or true)
     path, tensors, metadata = found.path, found.tensors, found.metadata
   end
   if metadata.arch and metadata.arch ~= net.arch then

@@ -29,6 +29,8 @@ end
 -- The session's variables: the four modules and the run's config, over the globals.
 function M.environment(cfg)
   local mnist = require "mnist"
+  local lazy = require "mnist.lazy"
+  lazy.load_all(lazy.load_all(mnist).nn) -- everything, for Tab completion and printing
   local env = {
     mnist = mnist,
     torch = require "mnist.torch",

@@ -65,7 +65,8 @@ end
 -- M.frombytes(s, shape [, scale [, shift]]): uint8 tensor, or float32 = byte * scale + shift.
 M.frombytes = core.tensor_from_bytes
 
--- M.fromraw(s, shape [, dtype]): from raw little-endian bytes (the inverse of t:tobytes()).
+-- M.fromraw(s, shape [, dtype [, offset]]): from raw little-endian bytes (the inverse of
+-- t:tobytes()); with offset (0-based), the bytes the shape needs from there on.
 M.fromraw = core.tensor_from_raw
 
 -- M.of(dtype, ...): as Torch7's constructors: a nested table gives the values, numbers (or a

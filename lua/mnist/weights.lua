@@ -171,24 +171,32 @@ local function check_entry(path, name, info, data_len)
   return b, e
 end
 
--- Reads and checks a whole file: returns {name = tensor}, metadata (strings), and the names in
--- file order. Errors name the file and the problem; nothing is returned half-checked.
-function M.load(path)
-  local f, err = io.open(path, "rb")
-  if not f then fail(path, "cannot open: " .. tostring(err)) end
-  local bytes = f:read("*a")
-  f:close()
-  if #bytes < 8 then fail(path, ("file is %d bytes, too short for a safetensors header"):format(#bytes)) end
-  local header_len = read_u64le(bytes:sub(1, 8))
+-- The SHA-256 mismatch error, one wording for verify and load.
+local function mismatch(path, expected, actual)
+  fail(path, ("SHA-256 mismatch: expected %s, got %s (tampered or truncated file)"):format(expected, actual))
+end
+
+-- The tensors of the open file f (`size` bytes): header checks, then each tensor read straight
+-- into its own storage (no copy of the file in memory), hashed on the way: the whole file's
+-- SHA-256 when `expected` is given, else the data section's. `into` (name -> tensor, or nil): a
+-- contiguous float32 tensor of the entry's name and shape is read into as it is. Returns tensors,
+-- metadata, names, and the hash with what it covers ("file" or "data").
+local function read_tensors(f, path, size, expected, into)
+  local head = f:read(8)
+  if size < 8 or not head or #head < 8 then
+    fail(path, ("file is %d bytes, too short for a safetensors header"):format(head and #head or size))
+  end
+  local header_len = read_u64le(head)
   if header_len > M.MAX_HEADER_BYTES then
     fail(path, ("header length %.0f exceeds the %d-byte limit"):format(header_len, M.MAX_HEADER_BYTES))
   end
-  if 8 + header_len > #bytes then
-    fail(path, ("header length %d runs past the end of the file (%d bytes): truncated?"):format(header_len, #bytes))
+  if 8 + header_len > size then
+    fail(path, ("header length %d runs past the end of the file (%d bytes): truncated?"):format(header_len, size))
   end
-  local ok, header = pcall(cjson.decode, bytes:sub(9, 8 + header_len))
+  local json = f:read(header_len) or ""
+  local ok, header = pcall(cjson.decode, json)
   if not ok or type(header) ~= "table" then fail(path, "header is not a JSON object") end
-  local data_start, data_len = 8 + header_len, #bytes - 8 - header_len
+  local data_start, data_len = 8 + header_len, size - 8 - header_len
   local metadata = {}
   if header.__metadata__ ~= nil then
     if type(header.__metadata__) ~= "table" then fail(path, "__metadata__ is not an object") end
@@ -214,19 +222,44 @@ function M.load(path)
   if covered ~= data_len then
     fail(path, ("file has %d data bytes, the header describes %d"):format(data_len, covered))
   end
-  local recorded = metadata[M.DATA_SHA256]
-  if recorded then
-    local actual = core.sha256(bytes:sub(data_start + 1))
-    if actual ~= recorded:lower() then
-      fail(path, ("the data's SHA-256 is %s, the header records %s: the file is corrupt or was tampered with")
-        :format(actual, recorded))
-    end
-  end
-  local tensors = {}
+  -- the tensors tile the data section (checked above): read in order, they are the data
+  local tensors, in_order, offsets = {}, {}, {}
   for i, s in ipairs(spans) do
-    local b, e, name = s[1], s[2], s[3]
-    tensors[name] = T.fromraw(bytes:sub(data_start + b + 1, data_start + e), header[name].shape)
-    names[i] = name
+    local name = s[3]
+    local target = into and into[name]
+    local fits = target and target:type() == "torch.FloatTensor" and target:isContiguous()
+      and T.shape_str(target) == "(" .. table.concat(header[name].shape, ", ") .. ")"
+    tensors[name] = fits and target or T.empty("float32", header[name].shape)
+    names[i], in_order[i], offsets[i] = name, tensors[name], data_start + s[1]
+  end
+  local read_ok, hash = pcall(core.read_tensors, f, offsets, in_order, expected and (head .. json) or nil)
+  if not read_ok then fail(path, (tostring(hash):gsub("^read_tensors: ", ""))) end
+  return tensors, metadata, names, hash, expected and "file" or "data"
+end
+
+-- Reads and checks a whole file: returns {name = tensor}, metadata (strings), and the names in
+-- file order. Errors name the file and the problem; nothing is returned half-checked.
+-- opts.sha256: the whole file's expected SHA-256 (a manifest's or a sidecar's), computed as the
+-- file is read (one pass: it covers the data, whose recorded hash is then not computed again); a
+-- file that does not match fails with the mismatch, whatever else is wrong with it.
+-- opts.into: name -> tensor (a model's, being built): the entries that match one in name, shape
+-- and dtype are read straight into it (no second copy of the weights; M.assign then has nothing to
+-- copy). Those tensors may hold part of the file when load fails: for a model that is discarded then.
+function M.load(path, opts)
+  local expected = opts and opts.sha256
+  local f, err = io.open(path, "rb")
+  if not f then fail(path, "cannot open: " .. tostring(err)) end
+  local size = f:seek("end")
+  f:seek("set")
+  local ok, tensors, metadata, names, hash, covers = pcall(read_tensors, f, path, size or 0, expected, opts and opts.into)
+  f:close()
+  if expected and not ok then hash = M.verify(path) end -- the mismatch, if any, is the error to give
+  if expected and hash ~= expected:lower() then mismatch(path, expected, hash) end
+  if not ok then error(tensors, 0) end
+  local recorded = metadata[M.DATA_SHA256]
+  if covers == "data" and recorded and hash ~= recorded:lower() then
+    fail(path, ("the data's SHA-256 is %s, the header records %s: the file is corrupt or was tampered with")
+      :format(hash, recorded))
   end
   return tensors, metadata, names
 end
@@ -259,7 +292,9 @@ function M.assign(named, tensors, path, opts)
       if not wanted[name] then fail(path, ("unexpected tensor '%s' that the model does not have"):format(name)) end
     end
   end
-  for _, entry in ipairs(named) do entry[2]:copy(tensors[entry[1]]) end
+  for _, entry in ipairs(named) do
+    if tensors[entry[1]] ~= entry[2] then entry[2]:copy(tensors[entry[1]]) end -- (load's `into`: in place)
+  end
 end
 
 -- load + assign: the file's tensors into `named`, all or none. Returns the file's metadata.
@@ -273,9 +308,7 @@ end
 function M.verify(path, expected)
   local actual, err = core.sha256_file(path)
   if not actual then fail(path, "cannot read: " .. err) end
-  if expected and actual ~= expected:lower() then
-    fail(path, ("SHA-256 mismatch: expected %s, got %s (tampered or truncated file)"):format(expected, actual))
-  end
+  if expected and actual ~= expected:lower() then mismatch(path, expected, actual) end
   return actual
 end
 

@@ -11,49 +11,56 @@
 -- See mnist/nn/Module.lua for the module contract and how to write your own module.
 local M = {}
 
--- The one list of the modules (the rockspec installs each file).
-M.Module = require "mnist.nn.Module"
-M.Container = require "mnist.nn.Container"
-M.Sequential = require "mnist.nn.Sequential"
-M.Concat = require "mnist.nn.Concat"
-M.ConcatTable = require "mnist.nn.ConcatTable"
-M.ParallelTable = require "mnist.nn.ParallelTable"
-M.SpatialConvolution = require "mnist.nn.SpatialConvolution"
-M.SpatialConvolutionMM = require "mnist.nn.SpatialConvolutionMM"
-M.SpatialMaxPooling = require "mnist.nn.SpatialMaxPooling"
-M.SpatialAveragePooling = require "mnist.nn.SpatialAveragePooling"
-M.SpatialZeroPadding = require "mnist.nn.SpatialZeroPadding"
-M.BatchNormalization = require "mnist.nn.BatchNormalization"
-M.SpatialBatchNormalization = require "mnist.nn.SpatialBatchNormalization"
-M.Linear = require "mnist.nn.Linear"
-M.Activation = require "mnist.nn.Activation"
-M.ReLU = require "mnist.nn.ReLU"
-M.Tanh = require "mnist.nn.Tanh"
-M.Sigmoid = require "mnist.nn.Sigmoid"
-M.LogSigmoid = require "mnist.nn.LogSigmoid"
-M.LeakyReLU = require "mnist.nn.LeakyReLU"
-M.ELU = require "mnist.nn.ELU"
-M.HardTanh = require "mnist.nn.HardTanh"
-M.Identity = require "mnist.nn.Identity"
-M.SoftMax = require "mnist.nn.SoftMax"
-M.LogSoftMax = require "mnist.nn.LogSoftMax"
-M.Dropout = require "mnist.nn.Dropout"
-M.SpatialDropout = require "mnist.nn.SpatialDropout"
-M.View = require "mnist.nn.View"
-M.Flatten = require "mnist.nn.Flatten"
-M.Reshape = require "mnist.nn.Reshape"
-M.JoinTable = require "mnist.nn.JoinTable"
-M.CAddTable = require "mnist.nn.CAddTable"
-M.CMulTable = require "mnist.nn.CMulTable"
-M.SelectTable = require "mnist.nn.SelectTable"
-M.Criterion = require "mnist.nn.Criterion"
-M.ClassNLLCriterion = require "mnist.nn.ClassNLLCriterion"
-M.CrossEntropyCriterion = require "mnist.nn.CrossEntropyCriterion"
-M.PointwiseCriterion = require "mnist.nn.PointwiseCriterion"
-M.MSECriterion = require "mnist.nn.MSECriterion"
-M.BCECriterion = require "mnist.nn.BCECriterion"
-M.SmoothL1Criterion = require "mnist.nn.SmoothL1Criterion"
-M.DistKLDivCriterion = require "mnist.nn.DistKLDivCriterion"
-M.MultiMarginCriterion = require "mnist.nn.MultiMarginCriterion"
+-- The one list of the modules (the rockspec installs each file). Each class loads on first use
+-- (mnist/lazy.lua): nn.Linear is require "mnist.nn.Linear"; lazy.load_all(nn) loads them all.
+local CLASSES = {
+  "Module",
+  "Container",
+  "Sequential",
+  "Concat",
+  "ConcatTable",
+  "ParallelTable",
+  "SpatialConvolution",
+  "SpatialConvolutionMM",
+  "SpatialMaxPooling",
+  "SpatialAveragePooling",
+  "SpatialZeroPadding",
+  "BatchNormalization",
+  "SpatialBatchNormalization",
+  "Linear",
+  "Activation",
+  "ReLU",
+  "Tanh",
+  "Sigmoid",
+  "LogSigmoid",
+  "LeakyReLU",
+  "ELU",
+  "HardTanh",
+  "Identity",
+  "SoftMax",
+  "LogSoftMax",
+  "Dropout",
+  "SpatialDropout",
+  "View",
+  "Flatten",
+  "Reshape",
+  "JoinTable",
+  "CAddTable",
+  "CMulTable",
+  "SelectTable",
+  "Criterion",
+  "ClassNLLCriterion",
+  "CrossEntropyCriterion",
+  "PointwiseCriterion",
+  "MSECriterion",
+  "BCECriterion",
+  "SmoothL1Criterion",
+  "DistKLDivCriterion",
+  "MultiMarginCriterion",
+}
+
+local fields = {}
+for _, name in ipairs(CLASSES) do fields[name] = "mnist.nn." .. name end
+require("mnist.lazy").fields(M, fields)
 
 return M
