@@ -56,6 +56,11 @@ typedef enum {
     ACT_COUNT = 6
 } ActivationKind;
 
+/* The instruction set of tanh, sigmoid, log-sigmoid and ELU (csrc/nn/activation_simd.h) on this
+ * machine: "avx512", "avx2" or "generic" (one float at a time), chosen with the GEMM's
+ * micro-kernel (MNIST_GEMM_KERNEL forces a narrower one). */
+const char *activation_path(void);
+
 /* out = f(inp) elementwise (f: kind, with constants a, b).
  *   out   written, inp's shape (may be inp itself: in place)
  *   inp   any shape
