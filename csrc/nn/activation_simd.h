@@ -11,7 +11,7 @@
  *                         b finite and at most 2^126, where the estimate is not yet flushed to 0)
  *   v_fmadd(a, b, c) = a * b + c (fused where the ISA has it), v_fnmadd(a, b, c) = c - a * b
  *   v_min(c, x), v_max(c, x)  with x returned where x is NaN (the clamps keep NaNs)
- *   v_abs v_neg, v_lt(a, b) v_gt(a, b) (ordered: false for NaN), v_blend(m, a, b) = m ? b : a
+ *   v_abs v_neg, v_copysign(m, s) = |m| with s's sign, v_lt(a, b) v_gt(a, b) (ordered: false for NaN), v_blend(m, a, b) = m ? b : a
  *   v_pow2(t)             2^k from t = k + 127 + 1.5 * 2^23 (the float's low bits hold k + 127)
  *   m_bits(m)             the mask as an int, bit i for lane i (0: no lane)
  *
@@ -21,8 +21,8 @@
  *        each one fused multiply-add, so neither loses digits near 0. Arguments are clamped to
  *        [-87.33, 87.33], where 2^k is a normal float; the few inputs whose result lies beyond
  *        (a subnormal sigmoid or log-sigmoid) take libm in extreme_lanes.
- *   tanh: x P(x^2) / Q(x^2), degrees 13 and 6 (Eigen's minimax fit), x clamped at +-7.9053 where
- *        float tanh is +-1; P/Q first, then times x, so subnormal inputs keep their digits.
+ *   tanh: expm1(2|x|) / (expm1(2|x|) + 2) with x's sign: no cancellation anywhere (a rational
+ *        fit, as Eigen's, is off by 8 ulp near +-1).
  *   log1p(e), e in [0, 1]: 2 atanh(t), t = e / (2 + e) in [0, 1/3], t (2 + t^2 Q(t^2)), Q of
  *        degree 3 (4.5e-9).
  * Errors against libm measured by spec/activation_simd_spec.lua (within 3 ulp where the result
@@ -34,7 +34,7 @@
 #define ACT_SHIFTER 12583039.0f        /* 1.5 * 2^23 + 127: round to integer, exponent bias */
 #define ACT_EXP_LIMIT 87.3365448f      /* ln(2^126): exp stays normal inside +-this */
 #define ACT_EXTREME 87.0f              /* |x| past this: the lane's exact value from libm */
-#define ACT_TANH_LIMIT 7.90531110763549805f
+#define ACT_TANH_LIMIT 9.1f           /* tanh rounds to 1 from 9.011 */
 
 /* expm1(r) for x reduced to x = k ln2 + r, and *scale = 2^k. x in [-ACT_EXP_LIMIT, ACT_EXP_LIMIT]
  * (or NaN, which comes out as NaN). */
@@ -56,22 +56,13 @@ SIMD_INLINE V SIMD(exp_reduce)(V x, V *scale) {
 /* x clamped to [-lim, lim], a NaN kept. */
 SIMD_INLINE V SIMD(clamp)(V x, float lim) { return v_min(v_set1(lim), v_max(v_set1(-lim), x)); }
 
-/* tanh(x). */
+/* tanh(x) = sign(x) e / (e + 2), e = expm1(2 |x|), |x| clamped at 9.1 where float tanh is 1. */
 SIMD_INLINE V SIMD(tanh)(V x) {
-    const V xc = SIMD(clamp)(x, ACT_TANH_LIMIT);
-    const V x2 = v_mul(xc, xc);
-    V p = v_set1(-2.76076847742355e-16f);
-    p = v_fmadd(p, x2, v_set1(2.00018790482477e-13f));
-    p = v_fmadd(p, x2, v_set1(-8.60467152213735e-11f));
-    p = v_fmadd(p, x2, v_set1(5.12229709037114e-08f));
-    p = v_fmadd(p, x2, v_set1(1.48572235717979e-05f));
-    p = v_fmadd(p, x2, v_set1(6.37261928875436e-04f));
-    p = v_fmadd(p, x2, v_set1(4.89352455891786e-03f));
-    V q = v_set1(1.19825839466702e-06f);
-    q = v_fmadd(q, x2, v_set1(1.18534705686654e-04f));
-    q = v_fmadd(q, x2, v_set1(2.26843463243900e-03f));
-    q = v_fmadd(q, x2, v_set1(4.89352518554385e-03f));
-    return v_mul(xc, v_div(p, q));
+    V scale;
+    const V a = v_min(v_set1(ACT_TANH_LIMIT), v_abs(x));
+    const V em1 = SIMD(exp_reduce)(v_add(a, a), &scale);
+    const V e = v_fmadd(scale, em1, v_sub(scale, v_set1(1.0f)));
+    return v_copysign(v_div(e, v_add(e, v_set1(2.0f))), x);
 }
 
 /* sigmoid(x) = 1 / (1 + exp(-x)); below -ACT_EXTREME the lane is fixed by extreme_lanes. */
@@ -123,9 +114,9 @@ SIMD_INLINE V SIMD(logsigmoid_grad)(V x, V dy) {
 SIMD_FN static void SIMD(extreme_lanes)(float *res, const float *xs, const float *dys, int bits, int kind) {
     for (int i = 0; i < VEC; i++) {
         if (!(bits >> i & 1)) continue;
-        if (kind == ACT_SIGMOID) res[i] = expf(xs[i]);
-        else if (kind == ACT_LOGSIGMOID) res[i] = -expf(-xs[i]);
-        else res[i] = dys[i] * expf(-xs[i]);
+        if (dys) res[i] = dys[i] * expf(-xs[i]); /* the log-sigmoid's gradient */
+        else if (kind == ACT_SIGMOID) res[i] = expf(xs[i]);
+        else res[i] = -expf(-xs[i]); /* log-sigmoid */
     }
 }
 
