@@ -143,7 +143,6 @@ static inline float pow2_bits(float t) { /* t's low bits k + 127 moved into the 
 #define v_max(c, x) ((c) > (x) ? (c) : (x))
 #define v_abs fabsf
 #define v_neg(x) (-(x))
-#define v_copysign copysignf
 #define v_lt(a, b) ((a) < (b))
 #define v_gt(a, b) ((a) > (b))
 #define v_blend(m, a, b) ((m) ? (b) : (a))
@@ -168,7 +167,6 @@ static inline float pow2_bits(float t) { /* t's low bits k + 127 moved into the 
 #undef v_max
 #undef v_abs
 #undef v_neg
-#undef v_copysign
 #undef v_lt
 #undef v_gt
 #undef v_blend
@@ -205,7 +203,6 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #define v_max _mm256_max_ps
 #define v_abs(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (x))
 #define v_neg(x) _mm256_xor_ps((x), _mm256_set1_ps(-0.0f))
-#define v_copysign(m, s) _mm256_or_ps((m), _mm256_and_ps((s), _mm256_set1_ps(-0.0f))) /* m >= 0 */
 #define v_lt(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
 #define v_gt(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
 #define v_blend(m, a, b) _mm256_blendv_ps((a), (b), (m))
@@ -230,7 +227,6 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #undef v_max
 #undef v_abs
 #undef v_neg
-#undef v_copysign
 #undef v_lt
 #undef v_gt
 #undef v_blend
@@ -256,7 +252,6 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #define v_max _mm512_max_ps
 #define v_abs _mm512_abs_ps
 #define v_neg(x) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)))
-#define v_copysign(m, s) _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(m), _mm512_castps_si512(s), _mm512_set1_epi32(INT32_MIN), 0xf8)) /* m | (s & sign), m >= 0 */
 #define v_lt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
 #define v_gt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
 #define v_blend(m, a, b) _mm512_mask_blend_ps((m), (a), (b))
@@ -281,7 +276,6 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #undef v_max
 #undef v_abs
 #undef v_neg
-#undef v_copysign
 #undef v_lt
 #undef v_gt
 #undef v_blend
@@ -527,3 +521,4 @@ int softmax_backward(Tensor *dinp, const Tensor *dout, const Tensor *out, int di
         }
     return MN_OK;
 }
+

@@ -11,7 +11,7 @@
  *                         b finite and at most 2^126, where the estimate is not yet flushed to 0)
  *   v_fmadd(a, b, c) = a * b + c (fused where the ISA has it), v_fnmadd(a, b, c) = c - a * b
  *   v_min(c, x), v_max(c, x)  with x returned where x is NaN (the clamps keep NaNs)
- *   v_abs v_neg, v_copysign(m, s) = |m| with s's sign, v_lt(a, b) v_gt(a, b) (ordered: false for NaN), v_blend(m, a, b) = m ? b : a
+ *   v_abs v_neg, v_lt(a, b) v_gt(a, b) (ordered: false for NaN), v_blend(m, a, b) = m ? b : a
  *   v_pow2(t)             2^k from t = k + 127 + 1.5 * 2^23 (the float's low bits hold k + 127)
  *   m_bits(m)             the mask as an int, bit i for lane i (0: no lane)
  *
@@ -21,8 +21,8 @@
  *        each one fused multiply-add, so neither loses digits near 0. Arguments are clamped to
  *        [-87.33, 87.33], where 2^k is a normal float; the few inputs whose result lies beyond
  *        (a subnormal sigmoid or log-sigmoid) take libm in extreme_lanes.
- *   tanh: expm1(2|x|) / (expm1(2|x|) + 2) with x's sign: no cancellation anywhere (a rational
- *        fit, as Eigen's, is off by 8 ulp near +-1).
+ *   tanh: expm1(2x) / (expm1(2x) + 2): no cancellation anywhere (a rational fit, as Eigen's, is
+ *        off by 8 ulp near +-1).
  *   log1p(e), e in [0, 1]: 2 atanh(t), t = e / (2 + e) in [0, 1/3], t (2 + t^2 Q(t^2)), Q of
  *        degree 3 (4.5e-9).
  * Errors against libm measured by spec/activation_simd_spec.lua (within 3 ulp where the result
@@ -56,13 +56,14 @@ SIMD_INLINE V SIMD(exp_reduce)(V x, V *scale) {
 /* x clamped to [-lim, lim], a NaN kept. */
 SIMD_INLINE V SIMD(clamp)(V x, float lim) { return v_min(v_set1(lim), v_max(v_set1(-lim), x)); }
 
-/* tanh(x) = sign(x) e / (e + 2), e = expm1(2 |x|), |x| clamped at 9.1 where float tanh is 1. */
+/* tanh(x) = e / (e + 2), e = expm1(2x) (in (-1, 0] for x <= 0), x clamped at +-9.1 where
+ * float tanh is +-1. */
 SIMD_INLINE V SIMD(tanh)(V x) {
     V scale;
-    const V a = v_min(v_set1(ACT_TANH_LIMIT), v_abs(x));
-    const V em1 = SIMD(exp_reduce)(v_add(a, a), &scale);
+    const V xc = SIMD(clamp)(x, ACT_TANH_LIMIT);
+    const V em1 = SIMD(exp_reduce)(v_add(xc, xc), &scale);
     const V e = v_fmadd(scale, em1, v_sub(scale, v_set1(1.0f)));
-    return v_copysign(v_div(e, v_add(e, v_set1(2.0f))), x);
+    return v_div(e, v_add(e, v_set1(2.0f)));
 }
 
 /* sigmoid(x) = 1 / (1 + exp(-x)); below -ACT_EXTREME the lane is fixed by extreme_lanes. */
