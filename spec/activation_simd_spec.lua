@@ -1,12 +1,12 @@
 -- The vectorised tanh, sigmoid, log-sigmoid and ELU (csrc/nn/activation_simd.h) on every
 -- instruction set this machine can run (MNIST_GEMM_KERNEL=generic / avx2 / avx512, one child
 -- process each): forward and the exp-based gradients against libm in double precision over a
--- dense range with the extremes (large |x|, subnormals, +-0, +-inf, NaN), each vector path
--- against the portable one-float path, in place against out of place, 1 thread against 3.
+-- dense range with the extremes (large |x|, subnormals, +-0, +-inf, NaN), each x86 path
+-- against the portable path (GNU C vectors of 4 floats, lane by lane as a scalar loop), in place against out of place, 1 thread against 3.
 --
 -- Stated accuracy: within MAX_ULP ulp of the double-precision result rounded to float (ulps of
 -- the result; below FLT_MIN a subnormal ulp, 2^-149), NaN exactly where libm gives NaN, +-inf
--- exactly where it does; each vector path within MAX_ULP_PATHS ulp of the one-float path.
+-- exactly where it does; each vector path within MAX_ULP_PATHS ulp of the portable path.
 local H = require "spec.support.helpers"
 local core = require "mnist.core"
 
@@ -189,14 +189,14 @@ describe("the vectorised activations", function()
       outputs[path] = H.read(file)
     end)
   end
-  it(("give each vector path within %d ulp of the one-float path"):format(MAX_ULP_PATHS), function()
+  it(("give each vector path within %d ulp of the portable path"):format(MAX_ULP_PATHS), function()
     assert.is_not_nil(outputs.generic)
     local compared = 0
     for path, bytes in pairs(outputs) do
       if path ~= "generic" then
         compared = compared + 1
         local d, at = ulp_diff(bytes, outputs.generic)
-        assert.is_true(d <= MAX_ULP_PATHS, ("%s: %d ulp from the one-float path (output %d of %d)"):format(
+        assert.is_true(d <= MAX_ULP_PATHS, ("%s: %d ulp from the portable path (output %d of %d)"):format(
           path, d, at, #bytes / 4))
       end
     end

@@ -1,7 +1,8 @@
 /* activation_simd.h: the transcendental activations (tanh, sigmoid, log-sigmoid, ELU) and the
  * gradients that need exp, written once over a vector width and included by activation.c once
- * per instruction set (no include guard on purpose): AVX-512, AVX2+FMA, and a portable one-float
- * "vector" (the scalar fallback, and the reference the others are tested against). The includer
+ * per instruction set (no include guard on purpose): AVX-512, AVX2+FMA, and a portable 4-float
+ * GNU C vector (any other machine; ARM64 gets NEON from it), each lane computing what a scalar
+ * loop would. The includer
  * defines:
  *   SIMD(name)            the instruction set's copy of a function (name##_avx2, ...)
  *   SIMD_FN, SIMD_INLINE  function attributes (the target; always_inline for helpers)
