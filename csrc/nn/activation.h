@@ -57,7 +57,7 @@ typedef enum {
 } ActivationKind;
 
 /* The instruction set of tanh, sigmoid, log-sigmoid and ELU (csrc/nn/activation_simd.h) on this
- * machine: "avx512", "avx2" or "generic" (one float at a time), chosen with the GEMM's
+ * machine: "avx512", "avx2" or "generic" (GNU C vectors of 4 floats), chosen with the GEMM's
  * micro-kernel (MNIST_GEMM_KERNEL forces a narrower one). */
 const char *activation_path(void);
 
