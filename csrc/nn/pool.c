@@ -186,26 +186,18 @@ __attribute__((target("avx2"))) static void row_2x2_avx2(float *best, float *whe
     }
 }
 
-/* 16 floats e0 o0 e1 o1 ... e7 o7 from the evens and odds: dst[0..16) (n pairs when n < 8). */
+/* dst[0..16) = e0 o0 e1 o1 ... e7 o7 from the evens and the odds. */
 __attribute__((target("avx2"), always_inline)) static inline void interleave_avx2(float *dst, __m256 even,
-                                                                              __m256 odd, int64_t n) {
+                                                                              __m256 odd) {
     const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-    const __m256 first = _mm256_permute2f128_ps(lo, hi, 0x20), second = _mm256_permute2f128_ps(lo, hi, 0x31);
-    if (n >= 8) {
-        _mm256_storeu_ps(dst, first);
-        _mm256_storeu_ps(dst + 8, second);
-    } else {
-        float buf[16];
-        _mm256_storeu_ps(buf, first);
-        _mm256_storeu_ps(buf + 8, second);
-        memcpy(dst, buf, (size_t)(2 * n) * sizeof *buf);
-    }
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
 }
 
-/* Backward of output row i (row0 = 2 i W) of 2x2 stride-2 windows: each window's 2x2 block of dx
- * gets the window's gradient at its maximum and 0 elsewhere (the blocks tile the rows; 0 + dy as
- * the scatter's sum gives: -0 becomes +0). 8 windows a step as the forward; returns 0, having
- * written part of the rows, when an index lies outside its window's block. */
+/* Backward of output row i (row0 = 2 i W) of 2x2 stride-2 windows, OW >= 8: each window's 2x2
+ * block of dx gets the window's gradient at its maximum and 0 elsewhere (the blocks tile the rows;
+ * 0 + dy as the scatter's sum gives: -0 becomes +0). 8 windows a step as the forward; returns 0,
+ * having written part of the rows, when an index lies outside its window's block. */
 __attribute__((target("avx2"))) static int row_2x2_backward_avx2(float *dx, const float *dy,
                                                                 const float *where, int32_t row0,
                                                                 int32_t w, int64_t ow) {
@@ -213,24 +205,22 @@ __attribute__((target("avx2"))) static int row_2x2_backward_avx2(float *dx, cons
     const __m256 one = _mm256_set1_ps(1.0f), below = _mm256_set1_ps((float)w);
     const __m256 below1 = _mm256_set1_ps((float)w + 1.0f);
     for (int64_t q0 = 0; q0 < ow; q0 += 8) {
-        const int64_t q = ow < 8 ? 0 : q0 + 8 <= ow ? q0 : ow - 8, n = ow < 8 ? ow : 8;
+        const int64_t q = q0 + 8 <= ow ? q0 : ow - 8;
         const int32_t p00 = row0 + 2 * (int32_t)q;
-        const __m256i lanes = lanes_avx2(n);
         const __m256 corner = _mm256_add_ps(_mm256_set1_ps((float)p00), steps);
-        const __m256 at = _mm256_sub_ps(_mm256_maskload_ps(where + q, lanes), corner);
-        const __m256 g = _mm256_add_ps(zero, _mm256_maskload_ps(dy + q, lanes));
+        const __m256 at = _mm256_sub_ps(_mm256_loadu_ps(where + q), corner);
+        const __m256 g = _mm256_add_ps(zero, _mm256_loadu_ps(dy + q));
         const __m256 m00 = _mm256_cmp_ps(at, zero, _CMP_EQ_OQ), m01 = _mm256_cmp_ps(at, one, _CMP_EQ_OQ);
         const __m256 m10 = _mm256_cmp_ps(at, below, _CMP_EQ_OQ), m11 = _mm256_cmp_ps(at, below1, _CMP_EQ_OQ);
-        const int inside = _mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(m00, m01), _mm256_or_ps(m10, m11)));
-        const int want = (1 << n) - 1;
-        if ((inside & want) != want) return 0;
-        interleave_avx2(dx + p00, _mm256_and_ps(m00, g), _mm256_and_ps(m01, g), n);
-        interleave_avx2(dx + p00 + w, _mm256_and_ps(m10, g), _mm256_and_ps(m11, g), n);
+        if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(m00, m01), _mm256_or_ps(m10, m11))) != 0xff)
+            return 0;
+        interleave_avx2(dx + p00, _mm256_and_ps(m00, g), _mm256_and_ps(m01, g));
+        interleave_avx2(dx + p00 + w, _mm256_and_ps(m10, g), _mm256_and_ps(m11, g));
     }
     return 1;
 }
 
-/* Backward over planes [lo, hi) with AVX2, any OW: the rows of blocks, then zeros in the column
+/* Backward over planes [lo, hi) with AVX2, OW >= 8: the rows of blocks, then zeros in the column
  * and row the windows leave out (W or H odd). Returns 0 as row_2x2_backward_avx2. */
 __attribute__((target("avx2"))) static int planes_2x2_backward_avx2(const PoolJob *j, int64_t lo,
                                                                    int64_t hi) {
@@ -466,7 +456,7 @@ static void forward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
 /* Planes [lo, hi) of the backward pass: zero, then route each gradient to its maximum. Where
  * every index lies in its output's 2x2 block (2i.., 2q..), as 2x2 stride-2 pooling gives, the
  * blocks tile the plane and a vector path writes them: AVX-512's tall image for even planes with
- * OW <= 16, else AVX2's rows (on AVX-512 machines too). */
+ * OW <= 16, else AVX2's rows of 8 windows or more (on AVX-512 machines too). */
 static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
     PoolJob *j = ctx;
     const int64_t in_plane = j->h * j->w, out_plane = j->oh * j->ow;
@@ -476,7 +466,8 @@ static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
         if (gemm_avx512() && j->h == 2 * j->oh && j->w == 2 * j->ow && j->ow <= 16 &&
             tall_2x2_backward(j, lo, hi))
             return;
-        if ((gemm_avx512() || gemm_avx2()) && planes_2x2_backward_avx2(j, lo, hi)) return;
+        /* (narrower rows: the scatter below was as fast as 4-window steps, LeNet's 4x4 maps) */
+        if ((gemm_avx512() || gemm_avx2()) && j->ow >= 8 && planes_2x2_backward_avx2(j, lo, hi)) return;
     }
 #endif
     memset(j->dx + lo * in_plane, 0, (size_t)((hi - lo) * in_plane) * sizeof *j->dx);
