@@ -156,31 +156,7 @@ static inline int bits4(Ints4 m) { return (m[0] & 1) | (m[1] & 2) | (m[2] & 4) |
 #define v_blend blend4
 #define v_pow2(t) ((Floats4)((Bits4)(t) << 23))
 #define m_bits bits4
-#include "nn/activation_simd.h"
-#undef SIMD
-#undef SIMD_FN
-#undef SIMD_INLINE
-#undef VEC
-#undef V
-#undef v_load
-#undef v_store
-#undef v_set1
-#undef v_add
-#undef v_sub
-#undef v_mul
-#undef v_div
-#undef v_fmadd
-#undef v_fnmadd
-#undef v_min
-#undef v_max
-#undef v_abs
-#undef v_neg
-#undef v_lt
-#undef v_gt
-#undef v_blend
-#undef v_pow2
-#undef m_bits
-#undef ACT_UNROLL
+#include "nn/activation_simd.h" /* (it undefines the macros above) */
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -216,31 +192,7 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #define v_blend(m, a, b) _mm256_blendv_ps((a), (b), (m))
 #define v_pow2(t) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23))
 #define m_bits _mm256_movemask_ps
-#include "nn/activation_simd.h"
-#undef SIMD
-#undef SIMD_FN
-#undef SIMD_INLINE
-#undef VEC
-#undef V
-#undef v_load
-#undef v_store
-#undef v_set1
-#undef v_add
-#undef v_sub
-#undef v_mul
-#undef v_div
-#undef v_fmadd
-#undef v_fnmadd
-#undef v_min
-#undef v_max
-#undef v_abs
-#undef v_neg
-#undef v_lt
-#undef v_gt
-#undef v_blend
-#undef v_pow2
-#undef m_bits
-#undef ACT_UNROLL
+#include "nn/activation_simd.h" /* (it undefines the macros above) */
 
 #define SIMD(name) name##_avx512
 #define SIMD_FN __attribute__((target("avx512f")))
@@ -265,31 +217,7 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #define v_blend(m, a, b) _mm512_mask_blend_ps((m), (a), (b))
 #define v_pow2(t) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23))
 #define m_bits(m) ((int)(m))
-#include "nn/activation_simd.h"
-#undef SIMD
-#undef SIMD_FN
-#undef SIMD_INLINE
-#undef VEC
-#undef V
-#undef v_load
-#undef v_store
-#undef v_set1
-#undef v_add
-#undef v_sub
-#undef v_mul
-#undef v_div
-#undef v_fmadd
-#undef v_fnmadd
-#undef v_min
-#undef v_max
-#undef v_abs
-#undef v_neg
-#undef v_lt
-#undef v_gt
-#undef v_blend
-#undef v_pow2
-#undef m_bits
-#undef ACT_UNROLL
+#include "nn/activation_simd.h" /* (it undefines the macros above) */
 #endif
 
 const char *activation_path(void) {
@@ -302,19 +230,21 @@ const char *activation_path(void) {
 
 static void transcendental_forward(float *y, const float *x, int64_t n, int kind, float a) {
 #ifdef ACT_X86
-    if (gemm_avx512()) return forward_avx512(y, x, n, kind, a);
-    if (gemm_avx2()) return forward_avx2(y, x, n, kind, a);
+    if (gemm_avx512()) forward_avx512(y, x, n, kind, a);
+    else if (gemm_avx2()) forward_avx2(y, x, n, kind, a);
+    else
 #endif
-    forward_generic(y, x, n, kind, a);
+        forward_generic(y, x, n, kind, a);
 }
 
 static void transcendental_backward(float *dx, const float *dy, const float *x, const float *y,
                                     int64_t n, int kind, float a) {
 #ifdef ACT_X86
-    if (gemm_avx512()) return backward_avx512(dx, dy, x, y, n, kind, a);
-    if (gemm_avx2()) return backward_avx2(dx, dy, x, y, n, kind, a);
+    if (gemm_avx512()) backward_avx512(dx, dy, x, y, n, kind, a);
+    else if (gemm_avx2()) backward_avx2(dx, dy, x, y, n, kind, a);
+    else
 #endif
-    backward_generic(dx, dy, x, y, n, kind, a);
+        backward_generic(dx, dy, x, y, n, kind, a);
 }
 
 NN_VEC_LOOP static void tanh_grad_loop(float *dx, const float *dy, const float *y, int64_t n) {

@@ -68,8 +68,9 @@ const char *activation_path(void);
 int activation_forward(Tensor *out, const Tensor *inp, int kind, float a, float b);
 
 /* dinp = dout * f'(x) (OVERWRITES dinp). Each kind reads what it needs: tanh and sigmoid the
- * output, log-sigmoid the input, the others the sign of the input (unchanged by f when a >= 0,
- * so after an in-place forward inp and out may be the same tensor, holding the output).
+ * output, log-sigmoid the input, ELU the output (y > 0 exactly where x > 0, and y + a), the
+ * others the sign of the input (unchanged by f when a >= 0, so after an in-place forward inp and
+ * out may be the same tensor, holding the output).
  *   dinp  written, inp's shape (may be dout itself: in place)
  *   dout  gradient w.r.t. the output
  *   inp   the forward input

@@ -15,6 +15,7 @@
  *   v_abs v_neg, v_lt(a, b) v_gt(a, b) (ordered: false for NaN), v_blend(m, a, b) = m ? b : a
  *   v_pow2(t)             2^k from t = k + 127 + 1.5 * 2^23 (the float's low bits hold k + 127)
  *   m_bits(m)             the mask as an int, bit i for lane i (0: no lane)
+ * and this file undefines them at its end.
  *
  * The math (coefficients fitted by tools/fit_activation_polys.py, relative errors of the fits):
  *   exp: x = k ln2 + r, |r| <= ln2/2 (Cody-Waite, two constants), expm1(r) = r + r^2 P(r), P of
@@ -222,3 +223,29 @@ SIMD_FN static void SIMD(backward)(float *dx, const float *dy, const float *x, c
     if (kind == ACT_LOGSIGMOID) SIMD(backward_kind)(dx, dy, x, n, ACT_LOGSIGMOID, a);
     else SIMD(backward_kind)(dx, dy, y, n, ACT_ELU, a);
 }
+
+/* The includer's macros, for the next instruction set. */
+#undef SIMD
+#undef SIMD_FN
+#undef SIMD_INLINE
+#undef VEC
+#undef V
+#undef v_load
+#undef v_store
+#undef v_set1
+#undef v_add
+#undef v_sub
+#undef v_mul
+#undef v_div
+#undef v_fmadd
+#undef v_fnmadd
+#undef v_min
+#undef v_max
+#undef v_abs
+#undef v_neg
+#undef v_lt
+#undef v_gt
+#undef v_blend
+#undef v_pow2
+#undef m_bits
+#undef ACT_UNROLL
