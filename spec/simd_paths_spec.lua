@@ -77,8 +77,11 @@ for _, s in ipairs(CONVS) do
 end
 
 -- 2x2 max pooling, stride 2: maxima, their positions (through the input gradient) against a
--- plain loop (the first maximum in scan order; NaN wins), rows of 4 to 17 windows.
-for _, s in ipairs { { 2, 3, 24, 24 }, { 2, 2, 26, 26 }, { 3, 2, 16, 16 }, { 2, 2, 8, 8 }, { 2, 2, 34, 35 }, { 1, 2, 18, 20 } } do
+-- plain loop (the first maximum in scan order; NaN wins), rows of 1 to 17 windows, odd heights
+-- and widths (a row and a column no window covers).
+local POOLS = { { 2, 3, 24, 24 }, { 2, 2, 26, 26 }, { 3, 2, 16, 16 }, { 2, 2, 8, 8 }, { 2, 2, 34, 35 },
+  { 1, 2, 18, 20 }, { 3, 2, 2, 2 }, { 2, 1, 6, 7 }, { 2, 2, 11, 13 }, { 1, 3, 15, 14 }, { 2, 1, 5, 10 } }
+for _, s in ipairs(POOLS) do
   local n, c, h, w = s[1], s[2], s[3], s[4]
   local x = uniform(n, c, h, w)
   local function set(i, v) -- flat 0-based index i
@@ -95,6 +98,8 @@ for _, s in ipairs { { 2, 3, 24, 24 }, { 2, 2, 26, 26 }, { 3, 2, 16, 16 }, { 2, 
   local pool = nn.SpatialMaxPooling(2, 2, 2, 2)
   local y = pool:forward(x)
   local dy = uniform(n, c, h / 2 - h / 2 % 1, w / 2 - w / 2 % 1)
+  pool:backward(x, dy)
+  pool.gradInput:fill(7) -- stale values everywhere in the reused buffer
   local dx = pool:backward(x, dy)
   local X, Y, DY, DX = floats(x), floats(y), floats(dy), floats(dx)
   local oh, ow = math.floor(h / 2), math.floor(w / 2)
@@ -119,6 +124,31 @@ for _, s in ipairs { { 2, 3, 24, 24 }, { 2, 2, 26, 26 }, { 3, 2, 16, 16 }, { 2, 
   end
   for i = 0, n * c * h * w - 1 do if DX[i] ~= want_dx[i] then bad = bad + 1 end end
   print(("pool %s %d"):format(core.blas_info().pool_2x2, bad))
+end
+
+-- Positions a 2x2 window cannot have (3x3 windows, stride 2, padding 1, overlapping): the vector
+-- backward must leave them to the scatter, which adds up the overlaps; an index outside the
+-- plane is an error.
+do
+  local x = uniform(2, 3, 8, 12)
+  local pool = nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1)
+  local y = pool:forward(x)
+  local dy = uniform(unpack(y:size()))
+  local DX, DY, IDX = floats(pool:backward(x, dy)), floats(dy), floats(pool.indices)
+  local want, bad = {}, 0
+  for i = 0, 2 * 3 * 8 * 12 - 1 do want[i] = 0 end
+  for o = 0, 2 * 3 * 4 * 6 - 1 do
+    local plane = math.floor(o / 24)
+    local at = plane * 96 + IDX[o]
+    want[at] = want[at] + DY[o]
+  end
+  for i = 0, 2 * 3 * 8 * 12 - 1 do if math.abs(DX[i] - want[i]) > 1e-6 then bad = bad + 1 end end
+  print(("pool3x3 %s %d"):format(core.blas_info().pool_2x2, bad))
+  local idx = T.zeros(1, 1, 2, 2)
+  idx:fill(1)
+  idx[{ 1, 1, 2, 2 }] = 16 -- past the 4x4 plane
+  local ok = pcall(core.maxpool2d_backward, T.zeros(1, 1, 4, 4), T.ones(1, 1, 2, 2), idx)
+  print("pool bad index " .. (ok and "accepted" or "refused"))
 end
 
 -- The same layers with 1, 2 and 3 threads: outputs and input gradients bitwise equal.
@@ -184,7 +214,9 @@ describe("the vector paths of convolution and pooling", function()
         assert.equal(simd or "generic", path, out)
         assert.equal("0", bad, out)
       end
-      assert.equal(6, pools, out)
+      assert.equal(11, pools, out)
+      assert.truthy(out:find("pool3x3 %S+ 0"), out)
+      assert.truthy(out:find("pool bad index refused", 1, true), out)
       assert.truthy(out:find("threads true", 1, true), out)
     end)
   end

@@ -12,6 +12,7 @@
 #include <lualib.h> /* LUA_FILEHANDLE: io.open's files */
 
 #include "lua/lua_common.h"
+#include "nn/activation.h"
 #include "nn/conv_direct.h"
 #include "nn/pool.h"
 #include "sys/build_info.h"
@@ -155,13 +156,16 @@ extern char *openblas_get_corename(void);
 /* core.blas_info() -> {core = "Zen", gemm = "avx512", conv_direct = "avx512", pool_2x2 = "avx512",
  * threads = 2}: OpenBLAS's kernel, the micro-kernel of our sgemm (csrc/tensor/gemm.h), the
  * instruction set of the direct convolutions (csrc/nn/conv_direct.h; "none": im2col) and of the
- * 2x2 max pooling (csrc/nn/pool.h), and the kernels' threads (csrc/sys/parallel.h). */
+ * 2x2 max pooling (csrc/nn/pool.h), activations = the instruction set of tanh, sigmoid,
+ * log-sigmoid and ELU (csrc/nn/activation.h), and the kernels' threads (csrc/sys/parallel.h). */
 static int l_blas_info(lua_State *L) {
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushstring(L, conv_direct_path());
     lua_setfield(L, -2, "conv_direct");
     lua_pushstring(L, maxpool_2x2_path());
     lua_setfield(L, -2, "pool_2x2");
+    lua_pushstring(L, activation_path());
+    lua_setfield(L, -2, "activations");
     lua_pushstring(L, gemm_kernel_name());
     lua_setfield(L, -2, "gemm");
     lua_pushstring(L, openblas_get_corename());

@@ -3,9 +3,11 @@
 #include "nn/activation.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "nn/nn_common.h"
 #include "sys/parallel.h"
+#include "tensor/gemm.h"
 
 /* Elementwise loops split over the kernels' threads in ranges of at least this many values. */
 #define ELEMENTWISE_GRAIN ((int64_t)1 << 16)
@@ -113,94 +115,143 @@ int logsoftmax_backward(Tensor *dinp, const Tensor *dout, const Tensor *out) {
 
 /* ---- the other elementwise activations ------------------------------------------------------ */
 
-/* exp(x) for float32 in a form GCC vectorizes (libm's expf is a call it cannot): x = k ln2 + r
- * with |r| <= ln2/2, exp(r) by Cephes' degree-6 polynomial (2e-7 relative error), 2^k put straight
- * into the exponent bits. The argument is clamped to [-87.3, 88.37], where 2^k stays a normal
- * finite float: exp(-100) gives 1.2e-38 instead of 3.7e-44 and exp(89) 2.3e38 instead of
- * infinity, harmless to every formula below (none needs exp beyond 88 to be exact). */
-NN_VEC_INLINE float vexpf(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.37f ? 88.37f : x;
-    /* k = round(x / ln2) by the 1.5 * 2^23 trick: the sum's low mantissa bits hold k */
-    union { int32_t i; float f; } shifted, scale;
-    shifted.f = x * 1.44269504088896341f + 12582912.0f;
-    float k = shifted.f - 12582912.0f;
-    float r = x - k * 0.693359375f;
-    r = r - k * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    scale.i = (shifted.i - 0x4B400000 + 127) << 23; /* 2^k: 0x4B400000 is 1.5 * 2^23's bits */
-    return p * scale.f;
+/* The transcendental kinds: activation_simd.h once per instruction set, chosen with the GEMM's
+ * micro-kernel (gemm_avx512, gemm_avx2; MNIST_GEMM_KERNEL forces a narrower one), so per machine
+ * and the same for every kernel of a process. */
+/* The portable copy: GNU C vectors of 4 floats (gcc and clang make SSE2 or NEON of them), every
+ * lane through the same operations as a scalar loop would take. */
+typedef float Floats4 __attribute__((vector_size(16)));
+typedef int32_t Ints4 __attribute__((vector_size(16)));
+typedef uint32_t Bits4 __attribute__((vector_size(16)));
+static inline Floats4 load4(const float *p) {
+    Floats4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void store4(float *p, Floats4 v) { memcpy(p, &v, sizeof v); }
+static inline Floats4 blend4(Ints4 m, Floats4 a, Floats4 b) { /* m ? b : a, lane by lane */
+    return (Floats4)(((Ints4)b & m) | ((Ints4)a & ~m));
+}
+static inline int bits4(Ints4 m) { return (m[0] & 1) | (m[1] & 2) | (m[2] & 4) | (m[3] & 8); }
+#define SIMD(name) name##_generic
+#define SIMD_FN
+#define SIMD_INLINE static inline
+#define VEC 4
+#define V Floats4
+#define v_load load4
+#define v_store store4
+#define v_set1(c) ((Floats4){(c), (c), (c), (c)})
+#define v_add(a, b) ((a) + (b))
+#define v_sub(a, b) ((a) - (b))
+#define v_mul(a, b) ((a) * (b))
+#define v_div(a, b) ((a) / (b))
+#define v_fmadd(a, b, c) ((a) * (b) + (c))
+#define v_fnmadd(a, b, c) ((c) - (a) * (b))
+#define v_min(c, x) blend4((c) < (x), (x), (c)) /* x where either is NaN */
+#define v_max(c, x) blend4((c) > (x), (x), (c))
+#define v_abs(x) ((Floats4)((Bits4)(x) & 0x7fffffffu))
+#define v_neg(x) (-(x))
+#define v_lt(a, b) ((a) < (b))
+#define v_gt(a, b) ((a) > (b))
+#define v_blend blend4
+#define v_pow2(t) ((Floats4)((Bits4)(t) << 23))
+#define m_bits bits4
+#include "nn/activation_simd.h" /* (it undefines the macros above) */
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define ACT_X86 1
+
+/* 1 / d on AVX-512: the 14-bit estimate and a Newton step, r + r (1 - d r) (2 ulp); Intel's
+ * divider takes 10 cycles a vector of 16, longer than the rest of tanh. */
+__attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_recip(__m512 d) {
+    const __m512 r = _mm512_rcp14_ps(d);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
 }
 
-/* tanh(x) as a rational function, x P(x^2) / Q(x^2) (degrees 13 and 6, minimax coefficients as
- * in Eigen's float tanh), the argument clamped at +-7.9053 where float tanh rounds to +-1: no exp,
- * one division, 4e-7 from tanh at worst (a few ulps near +-1), exact odd symmetry. */
-NN_VEC_INLINE float vtanhf(float x) {
-    const float clamp = 7.90531110763549805f;
-    x = x < -clamp ? -clamp : x;
-    x = x > clamp ? clamp : x;
-    const float x2 = x * x;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 - 8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    return x * p / q;
+#define SIMD(name) name##_avx2
+#define SIMD_FN __attribute__((target("avx2,fma")))
+#define SIMD_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+#define VEC 8
+#define V __m256
+#define v_load _mm256_loadu_ps
+#define v_store _mm256_storeu_ps
+#define v_set1 _mm256_set1_ps
+#define v_add _mm256_add_ps
+#define v_sub _mm256_sub_ps
+#define v_mul _mm256_mul_ps
+#define v_div _mm256_div_ps /* its own unit on AMD: beside the FMAs, not in their way */
+#define v_fmadd _mm256_fmadd_ps
+#define v_fnmadd _mm256_fnmadd_ps
+#define v_min _mm256_min_ps /* the second operand where either is NaN */
+#define v_max _mm256_max_ps
+#define v_abs(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (x))
+#define v_neg(x) _mm256_xor_ps((x), _mm256_set1_ps(-0.0f))
+#define v_lt(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
+#define v_gt(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
+#define v_blend(m, a, b) _mm256_blendv_ps((a), (b), (m))
+#define v_pow2(t) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23))
+#define m_bits _mm256_movemask_ps
+#include "nn/activation_simd.h" /* (it undefines the macros above) */
+
+#define SIMD(name) name##_avx512
+#define SIMD_FN __attribute__((target("avx512f")))
+#define SIMD_INLINE __attribute__((target("avx512f"), always_inline)) static inline
+#define VEC 16
+#define V __m512
+#define v_load _mm512_loadu_ps
+#define v_store _mm512_storeu_ps
+#define v_set1 _mm512_set1_ps
+#define v_add _mm512_add_ps
+#define v_sub _mm512_sub_ps
+#define v_mul _mm512_mul_ps
+#define v_div(a, b) _mm512_mul_ps((a), avx512_recip(b))
+#define v_fmadd _mm512_fmadd_ps
+#define v_fnmadd _mm512_fnmadd_ps
+#define v_min _mm512_min_ps /* the second operand where either is NaN */
+#define v_max _mm512_max_ps
+#define v_abs _mm512_abs_ps
+#define v_neg(x) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)))
+#define v_lt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
+#define v_gt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
+#define v_blend(m, a, b) _mm512_mask_blend_ps((m), (a), (b))
+#define v_pow2(t) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23))
+#define m_bits(m) ((int)(m))
+#include "nn/activation_simd.h" /* (it undefines the macros above) */
+#endif
+
+const char *activation_path(void) {
+#ifdef ACT_X86
+    if (gemm_avx512()) return "avx512";
+    if (gemm_avx2()) return "avx2";
+#endif
+    return "generic";
 }
 
-NN_VEC_LOOP static void tanh_loop(float *y, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = vtanhf(x[i]);
+static void transcendental_forward(float *y, const float *x, int64_t n, int kind, float a) {
+#ifdef ACT_X86
+    if (gemm_avx512()) forward_avx512(y, x, n, kind, a);
+    else if (gemm_avx2()) forward_avx2(y, x, n, kind, a);
+    else
+#endif
+        forward_generic(y, x, n, kind, a);
 }
+
+static void transcendental_backward(float *dx, const float *dy, const float *x, const float *y,
+                                    int64_t n, int kind, float a) {
+#ifdef ACT_X86
+    if (gemm_avx512()) backward_avx512(dx, dy, x, y, n, kind, a);
+    else if (gemm_avx2()) backward_avx2(dx, dy, x, y, n, kind, a);
+    else
+#endif
+        backward_generic(dx, dy, x, y, n, kind, a);
+}
+
 NN_VEC_LOOP static void tanh_grad_loop(float *dx, const float *dy, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
-NN_VEC_LOOP static void sigmoid_loop(float *y, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + vexpf(-x[i]));
-}
 NN_VEC_LOOP static void sigmoid_grad_loop(float *dx, const float *dy, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
-}
-/* log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)); log1p by the series where exp(-|x|) is tiny
- * would buy nothing at float32 precision, so logf's vector-friendly form: log(1 + e), e <= 1. */
-NN_VEC_INLINE float vlog1pf_unit(float e) { /* log(1 + e) for e in [0, 1] */
-    /* log(1 + e) = 2 atanh(t), t = e / (2 + e) in [0, 1/3]: the odd series to t^13 is < 1 ulp */
-    float t = e / (2.0f + e), t2 = t * t;
-    float s = 1.0f / 13.0f;
-    s = s * t2 + 1.0f / 11.0f;
-    s = s * t2 + 1.0f / 9.0f;
-    s = s * t2 + 1.0f / 7.0f;
-    s = s * t2 + 1.0f / 5.0f;
-    s = s * t2 + 1.0f / 3.0f;
-    s = s * t2 + 1.0f;
-    return 2.0f * t * s;
-}
-NN_VEC_LOOP static void logsigmoid_loop(float *y, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i], a = v < 0.0f ? -v : v, m = v < 0.0f ? v : 0.0f;
-        y[i] = m - vlog1pf_unit(vexpf(-a));
-    }
-}
-/* d/dx log(sigmoid(x)) = sigmoid(-x): with e = exp(-|x|) in (0, 1], e / (1 + e) for x > 0 and
- * 1 / (1 + e) otherwise (exp never overflows, one division). */
-NN_VEC_LOOP static void logsigmoid_grad_loop(float *dx, const float *dy, const float *x,
-                                             int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i], a = v < 0.0f ? -v : v, e = vexpf(-a);
-        float s = 1.0f / (1.0f + e), g = dy[i];
-        dx[i] = v > 0.0f ? g * e * s : g * s;
-    }
 }
 NN_VEC_LOOP static void leaky_relu_loop(float *y, const float *x, int64_t n, float a) {
     for (int64_t i = 0; i < n; i++) {
@@ -212,20 +263,6 @@ NN_VEC_LOOP static void leaky_relu_grad_loop(float *dx, const float *dy, const f
                                              int64_t n, float a) {
     for (int64_t i = 0; i < n; i++) {
         float g = dy[i], s = g * a;
-        dx[i] = x[i] > 0.0f ? g : s;
-    }
-}
-NN_VEC_LOOP static void elu_loop(float *y, const float *x, int64_t n, float a) {
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i], s = a * (vexpf(v) - 1.0f);
-        y[i] = v > 0.0f ? v : s;
-    }
-}
-/* For x <= 0, d/dx a (exp(x) - 1) = a exp(x) = y + a. */
-NN_VEC_LOOP static void elu_grad_loop(float *dx, const float *dy, const float *x, const float *y,
-                                      int64_t n, float a) {
-    for (int64_t i = 0; i < n; i++) {
-        float g = dy[i], s = g * (y[i] + a);
         dx[i] = x[i] > 0.0f ? g : s;
     }
 }
@@ -259,11 +296,11 @@ static void activation_forward_range(void *ctx, int64_t lo, int64_t hi, int part
     const int64_t n = hi - lo;
     (void)part;
     switch (e->kind) {
-    case ACT_TANH: tanh_loop(y, x, n); break;
-    case ACT_SIGMOID: sigmoid_loop(y, x, n); break;
-    case ACT_LOGSIGMOID: logsigmoid_loop(y, x, n); break;
+    case ACT_TANH:
+    case ACT_SIGMOID:
+    case ACT_LOGSIGMOID:
+    case ACT_ELU: transcendental_forward(y, x, n, e->kind, e->a); break;
     case ACT_LEAKY_RELU: leaky_relu_loop(y, x, n, e->a); break;
-    case ACT_ELU: elu_loop(y, x, n, e->a); break;
     default: hardtanh_loop(y, x, n, e->a, e->b); break;
     }
 }
@@ -277,9 +314,9 @@ static void activation_backward_range(void *ctx, int64_t lo, int64_t hi, int par
     switch (e->kind) {
     case ACT_TANH: tanh_grad_loop(dx, dy, y, n); break;
     case ACT_SIGMOID: sigmoid_grad_loop(dx, dy, y, n); break;
-    case ACT_LOGSIGMOID: logsigmoid_grad_loop(dx, dy, x, n); break;
+    case ACT_LOGSIGMOID:
+    case ACT_ELU: transcendental_backward(dx, dy, x, y, n, e->kind, e->a); break;
     case ACT_LEAKY_RELU: leaky_relu_grad_loop(dx, dy, x, n, e->a); break;
-    case ACT_ELU: elu_grad_loop(dx, dy, x, y, n, e->a); break;
     default: hardtanh_grad_loop(dx, dy, x, n, e->a, e->b); break;
     }
 }
@@ -422,3 +459,4 @@ int softmax_backward(Tensor *dinp, const Tensor *dout, const Tensor *out, int di
         }
     return MN_OK;
 }
+

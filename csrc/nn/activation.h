@@ -56,6 +56,11 @@ typedef enum {
     ACT_COUNT = 6
 } ActivationKind;
 
+/* The instruction set of tanh, sigmoid, log-sigmoid and ELU (csrc/nn/activation_simd.h) on this
+ * machine: "avx512", "avx2" or "generic" (GNU C vectors of 4 floats), chosen with the GEMM's
+ * micro-kernel (MNIST_GEMM_KERNEL forces a narrower one). */
+const char *activation_path(void);
+
 /* out = f(inp) elementwise (f: kind, with constants a, b).
  *   out   written, inp's shape (may be inp itself: in place)
  *   inp   any shape
@@ -63,8 +68,9 @@ typedef enum {
 int activation_forward(Tensor *out, const Tensor *inp, int kind, float a, float b);
 
 /* dinp = dout * f'(x) (OVERWRITES dinp). Each kind reads what it needs: tanh and sigmoid the
- * output, log-sigmoid the input, the others the sign of the input (unchanged by f when a >= 0,
- * so after an in-place forward inp and out may be the same tensor, holding the output).
+ * output, log-sigmoid the input, ELU the output (y > 0 exactly where x > 0, and y + a), the
+ * others the sign of the input (unchanged by f when a >= 0, so after an in-place forward inp and
+ * out may be the same tensor, holding the output).
  *   dinp  written, inp's shape (may be dout itself: in place)
  *   dout  gradient w.r.t. the output
  *   inp   the forward input

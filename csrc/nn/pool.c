@@ -121,37 +121,122 @@ __attribute__((target("avx512f"))) static void row_2x2_avx512(float *best, float
 }
 
 /* row_2x2_avx512's AVX2 form: 8 windows per step, the last step of a row starting at OW - 8 and
- * overlapping the one before (it stores the same values; no masks), so it needs OW >= 8. The
- * pairs come apart with a shuffle within 128-bit halves and a permute of 64-bit pairs. */
+ * overlapping the one before (it stores the same values; no masks). A row of fewer than 8
+ * windows is read with masked loads (lanes past 2 OW left 0) and written through a buffer
+ * (masked stores are slow on AMD). The pairs come apart with a shuffle within 128-bit halves and
+ * a permute of 64-bit pairs. */
 __attribute__((target("avx2"), always_inline)) static inline void pairs_avx2(__m256 *even, __m256 *odd,
-                                                                         const float *p) {
-    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+                                                                         __m256 a, __m256 b) {
     /* per half: a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs in order 0, 2, 1, 3 */
     *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
 }
 
+/* The mask of the first n (0..8) of 8 lanes, for _mm256_maskload_ps. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i lanes_avx2(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Windows q..q+7 of the row: their maxima and positions (the first maximum in scan order, a later
+ * NaN wins). r0 and r1 point at the two input rows at column 2q; n: the windows that exist. */
+__attribute__((target("avx2"), always_inline)) static inline void
+windows_2x2_avx2(__m256 *best, __m256 *at, const float *r0, const float *r1, int32_t p00, int32_t w,
+                 int64_t n) {
+    const __m256 steps = _mm256_setr_ps(0, 2, 4, 6, 8, 10, 12, 14);
+    __m256 cand[4];
+    if (n >= 8) {
+        pairs_avx2(&cand[0], &cand[1], _mm256_loadu_ps(r0), _mm256_loadu_ps(r0 + 8));
+        pairs_avx2(&cand[2], &cand[3], _mm256_loadu_ps(r1), _mm256_loadu_ps(r1 + 8));
+    } else {
+        const __m256i lo = lanes_avx2(2 * n < 8 ? 2 * n : 8), hi = lanes_avx2(2 * n > 8 ? 2 * n - 8 : 0);
+        pairs_avx2(&cand[0], &cand[1], _mm256_maskload_ps(r0, lo), _mm256_maskload_ps(r0 + 8, hi));
+        pairs_avx2(&cand[2], &cand[3], _mm256_maskload_ps(r1, lo), _mm256_maskload_ps(r1 + 8, hi));
+    }
+    const int32_t offset[4] = {p00, p00 + 1, p00 + w, p00 + w + 1};
+    __m256 b = cand[0];
+    __m256 a = _mm256_add_ps(_mm256_set1_ps((float)offset[0]), steps);
+    for (int c = 1; c < 4; c++) {
+        const __m256 take = _mm256_or_ps(_mm256_cmp_ps(cand[c], b, _CMP_GT_OQ),
+                                         _mm256_cmp_ps(cand[c], cand[c], _CMP_UNORD_Q));
+        b = _mm256_blendv_ps(b, cand[c], take);
+        a = _mm256_blendv_ps(a, _mm256_add_ps(_mm256_set1_ps((float)offset[c]), steps), take);
+    }
+    *best = b, *at = a;
+}
+
 __attribute__((target("avx2"))) static void row_2x2_avx2(float *best, float *where, const float *src,
                                                           int32_t row0, int32_t w, int64_t ow) {
-    const __m256 steps = _mm256_setr_ps(0, 2, 4, 6, 8, 10, 12, 14);
+    if (ow < 8) {
+        float b[8], a[8];
+        __m256 vb, va;
+        windows_2x2_avx2(&vb, &va, src + row0, src + row0 + w, row0, w, ow);
+        _mm256_storeu_ps(b, vb);
+        _mm256_storeu_ps(a, va);
+        memcpy(best, b, (size_t)ow * sizeof *b);
+        memcpy(where, a, (size_t)ow * sizeof *a);
+        return;
+    }
     for (int64_t q0 = 0; q0 < ow; q0 += 8) {
         const int64_t q = q0 + 8 <= ow ? q0 : ow - 8;
-        const int32_t p00 = row0 + 2 * (int32_t)q, p10 = p00 + w;
-        __m256 cand[4];
-        pairs_avx2(&cand[0], &cand[1], src + p00);
-        pairs_avx2(&cand[2], &cand[3], src + p10);
-        const int32_t offset[4] = {p00, p00 + 1, p10, p10 + 1};
-        __m256 b = cand[0];
-        __m256 at = _mm256_add_ps(_mm256_set1_ps((float)offset[0]), steps);
-        for (int c = 1; c < 4; c++) {
-            const __m256 take = _mm256_or_ps(_mm256_cmp_ps(cand[c], b, _CMP_GT_OQ),
-                                             _mm256_cmp_ps(cand[c], cand[c], _CMP_UNORD_Q));
-            b = _mm256_blendv_ps(b, cand[c], take);
-            at = _mm256_blendv_ps(at, _mm256_add_ps(_mm256_set1_ps((float)offset[c]), steps), take);
-        }
+        const int32_t p00 = row0 + 2 * (int32_t)q;
+        __m256 b, a;
+        windows_2x2_avx2(&b, &a, src + p00, src + p00 + w, p00, w, 8);
         _mm256_storeu_ps(best + q, b);
-        _mm256_storeu_ps(where + q, at);
+        _mm256_storeu_ps(where + q, a);
     }
+}
+
+/* dst[0..16) = e0 o0 e1 o1 ... e7 o7 from the evens and the odds. */
+__attribute__((target("avx2"), always_inline)) static inline void interleave_avx2(float *dst, __m256 even,
+                                                                              __m256 odd) {
+    const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
+/* Backward of output row i (row0 = 2 i W) of 2x2 stride-2 windows, OW >= 8: each window's 2x2
+ * block of dx gets the window's gradient at its maximum and 0 elsewhere (the blocks tile the rows;
+ * 0 + dy as the scatter's sum gives: -0 becomes +0). 8 windows a step as the forward; returns 0,
+ * having written part of the rows, when an index lies outside its window's block. */
+__attribute__((target("avx2"))) static int row_2x2_backward_avx2(float *dx, const float *dy,
+                                                                const float *where, int32_t row0,
+                                                                int32_t w, int64_t ow) {
+    const __m256 steps = _mm256_setr_ps(0, 2, 4, 6, 8, 10, 12, 14), zero = _mm256_setzero_ps();
+    const __m256 one = _mm256_set1_ps(1.0f), below = _mm256_set1_ps((float)w);
+    const __m256 below1 = _mm256_set1_ps((float)w + 1.0f);
+    for (int64_t q0 = 0; q0 < ow; q0 += 8) {
+        const int64_t q = q0 + 8 <= ow ? q0 : ow - 8;
+        const int32_t p00 = row0 + 2 * (int32_t)q;
+        const __m256 corner = _mm256_add_ps(_mm256_set1_ps((float)p00), steps);
+        const __m256 at = _mm256_sub_ps(_mm256_loadu_ps(where + q), corner);
+        const __m256 g = _mm256_add_ps(zero, _mm256_loadu_ps(dy + q));
+        const __m256 m00 = _mm256_cmp_ps(at, zero, _CMP_EQ_OQ), m01 = _mm256_cmp_ps(at, one, _CMP_EQ_OQ);
+        const __m256 m10 = _mm256_cmp_ps(at, below, _CMP_EQ_OQ), m11 = _mm256_cmp_ps(at, below1, _CMP_EQ_OQ);
+        if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(m00, m01), _mm256_or_ps(m10, m11))) != 0xff)
+            return 0;
+        interleave_avx2(dx + p00, _mm256_and_ps(m00, g), _mm256_and_ps(m01, g));
+        interleave_avx2(dx + p00 + w, _mm256_and_ps(m10, g), _mm256_and_ps(m11, g));
+    }
+    return 1;
+}
+
+/* Backward over planes [lo, hi) with AVX2, OW >= 8: the rows of blocks, then zeros in the column
+ * and row the windows leave out (W or H odd). Returns 0 as row_2x2_backward_avx2. */
+__attribute__((target("avx2"))) static int planes_2x2_backward_avx2(const PoolJob *j, int64_t lo,
+                                                                   int64_t hi) {
+    const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        float *dx = j->dx + pl * h * w; /* (H, W) */
+        for (int64_t i = 0; i < oh; i++) {
+            if (!row_2x2_backward_avx2(dx, j->y + (pl * oh + i) * ow, j->idx + (pl * oh + i) * ow,
+                                       (int32_t)(2 * i * w), (int32_t)w, ow))
+                return 0;
+            for (int64_t r = 2 * i; r < 2 * i + 2; r++)
+                for (int64_t c = 2 * ow; c < w; c++) dx[r * w + c] = 0.0f;
+        }
+        memset(dx + 2 * oh * w, 0, (size_t)((h - 2 * oh) * w) * sizeof *dx);
+    }
+    return 1;
 }
 
 /* The planes of an even-sized input pooled 2x2 with stride 2 are one tall image (N*C*H, W)
@@ -306,12 +391,11 @@ __attribute__((target("avx512f"))) static int tall_2x2_backward(const PoolJob *j
 #endif
 
 /* 2x2 windows, stride 2, no padding, on AVX-512 where the CPU has it: even planes with
- * OW <= 16 as one tall image, others a row at a time; on AVX2, rows of OW >= 8 (narrower ones and
- * the backward pass take the generic loops). */
+ * OW <= 16 as one tall image, others a row at a time; on AVX2 a row at a time. */
 static int forward_planes_2x2(const PoolJob *j, int64_t lo, int64_t hi) {
 #ifdef POOL_AVX512
     const int64_t h = j->h, w = j->w, oh = j->oh, ow = j->ow;
-    if (gemm_avx2() && ow >= 8) { /* AVX2 (no AVX-512, or forbidden): rows of 8 windows or more */
+    if (gemm_avx2()) { /* AVX2 (no AVX-512, or forbidden) */
         for (int64_t pl = lo; pl < hi; pl++)
             for (int64_t i = 0; i < oh; i++)
                 row_2x2_avx2(j->y + (pl * oh + i) * ow, j->idx + (pl * oh + i) * ow,
@@ -369,15 +453,22 @@ static void forward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
     }
 }
 
-/* Planes [lo, hi) of the backward pass: zero, then route each gradient to its maximum. */
+/* Planes [lo, hi) of the backward pass: zero, then route each gradient to its maximum. Where
+ * every index lies in its output's 2x2 block (2i.., 2q..), as 2x2 stride-2 pooling gives, the
+ * blocks tile the plane and a vector path writes them: AVX-512's tall image for even planes with
+ * OW <= 16, else AVX2's rows of 8 windows or more (on AVX-512 machines too). */
 static void backward_planes(void *ctx, int64_t lo, int64_t hi, int part) {
     PoolJob *j = ctx;
     const int64_t in_plane = j->h * j->w, out_plane = j->oh * j->ow;
     const float *dy = j->y;
 #ifdef POOL_AVX512
-    if (gemm_avx512() && j->h == 2 * j->oh && j->w == 2 * j->ow && j->ow <= 16 &&
-        tall_2x2_backward(j, lo, hi))
-        return;
+    if (2 * j->oh <= j->h && 2 * j->ow <= j->w) { /* disjoint blocks: each input gets <= 1 value */
+        if (gemm_avx512() && j->h == 2 * j->oh && j->w == 2 * j->ow && j->ow <= 16 &&
+            tall_2x2_backward(j, lo, hi))
+            return;
+        /* (narrower rows: the scatter below was as fast as 4-window steps, LeNet's 4x4 maps) */
+        if ((gemm_avx512() || gemm_avx2()) && j->ow >= 8 && planes_2x2_backward_avx2(j, lo, hi)) return;
+    }
 #endif
     memset(j->dx + lo * in_plane, 0, (size_t)((hi - lo) * in_plane) * sizeof *j->dx);
     for (int64_t pl = lo; pl < hi; pl++)

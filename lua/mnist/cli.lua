@@ -214,8 +214,8 @@ function M.info(cfg)
   local records, why = dataset.open_records(cfg, { verify = false })
   print(("records: %s"):format(records and "present, headers checked" or ("not usable: " .. tostring(why))))
   print(("BLAS: OpenBLAS, core %s, %d threads; %d CPUs"):format(blas.core, blas.threads, core.cpu_count()))
-  print(("kernels: gemm %s, direct convolution %s, 2x2 max pooling %s"):format(blas.gemm, blas.conv_direct,
-    blas.pool_2x2))
+  print(("kernels: gemm %s, direct convolution %s, 2x2 max pooling %s, activations %s"):format(blas.gemm,
+    blas.conv_direct, blas.pool_2x2, blas.activations))
   print(("MPI: %s"):format(require("mnist.distributed").describe()))
   local pretrained = require "mnist.pretrained"
   for _, part in ipairs { "classifier", "features" } do
