@@ -34,6 +34,7 @@ build = {
   modules = {
     ["mnist.core"] = {
       sources = {
+        "csrc/data/augment.c",
         "csrc/data/idx.c",
         "csrc/data/image.c",
         "csrc/data/loader.c",

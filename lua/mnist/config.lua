@@ -43,6 +43,8 @@ M.fields = {
   { "normalize_mean", 0.1307, "mean subtracted from pixel values in [0, 1]" },
   { "normalize_std", 0.3081, "std that pixel values are divided by" },
   { "augment_shift", 0, "random shifts of up to N pixels during training (0 = off)" },
+  { "augment_rotate", 0, "random rotations of up to N degrees each way during training (0 = off)" },
+  { "augment_scale", 0, "random scaling by a factor in [1 - s, 1 + s] during training, s < 1 (0 = off)" },
   { "prefetch", 2, "batches prepared ahead by the background loader" },
   { "log_interval", 100, "steps between log lines when not on a terminal" },
   { "artifact_dir", "", "where data, runs and weights live (empty: $MNIST_HOME or ~/.mnist)" },
@@ -237,6 +239,12 @@ local function check_schedule(cfg, source)
       fail(source, ("'lr_pct_start' %s of %d batches (epochs x batches per epoch) leaves no batch to rise over"):format(
         tostring(cfg.lr_pct_start), batches))
     end
+  end
+  if cfg.augment_rotate > 180 then
+    fail(source, ("'augment_rotate' must be at most 180 degrees, got %s"):format(tostring(cfg.augment_rotate)))
+  end
+  if cfg.augment_scale >= 1 then
+    fail(source, ("'augment_scale' must be below 1 (factors in [1 - s, 1 + s]), got %s"):format(tostring(cfg.augment_scale)))
   end
   if cfg.optimizer == "nag" and cfg.momentum <= 0 then
     fail(source, "'momentum' must be > 0 for optimizer 'nag' (Nesterov momentum)")
