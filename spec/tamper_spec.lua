@@ -97,11 +97,11 @@ describe("tampered and truncated weights", function()
   end)
 
   it("refuses weights whose manifest names another hash, and never loads the file", function()
-    local manifest = H.read(home .. "/weights/manifest.json")
+    local manifest = H.read(home .. "/weights/lenet/manifest.json")
     local hex = core.sha256(good)
-    H.write(home .. "/weights/manifest.json", (manifest:gsub(hex, ("0"):rep(64))))
+    H.write(home .. "/weights/lenet/manifest.json", (manifest:gsub(hex, ("0"):rep(64))))
     refused({}, "expected 0000000000000000000000000000000000000000000000000000000000000000, got " .. hex)
-    H.write(home .. "/weights/manifest.json", manifest)
+    H.write(home .. "/weights/lenet/manifest.json", manifest)
   end)
 end)
 
@@ -113,7 +113,7 @@ describe("tampered and truncated downloads of pretrained weights", function()
     mnist.manual_seed(5)
     artifacts.publish(mnist.classifier(publisher), publisher, { test_accuracy = 0.5, epochs = 1 })
     served = home .. "/served"
-    assert(H.sh(("mkdir -p %s/%s && cp %s/weights/* %s/%s/"):format(served, V, home .. "/publisher", served, V)))
+    assert(H.sh(("mkdir -p %s/%s && cp %s/weights/lenet/* %s/%s/"):format(served, V, home .. "/publisher", served, V)))
     files = {}
     for _, part in ipairs { "classifier", "features" } do
       files[part] = served .. "/" .. V .. "/" .. artifacts.file_name(part)
