@@ -141,6 +141,7 @@ endif
 bench: all
 	@sh tools/deps.sh $(BENCH_DEBS)
 	$(LUAJIT) bench/run.lua
+	$(LUAJIT) bench/recipe.lua
 
 bench-smoke: all
 	@sh tools/deps.sh $(BENCH_DEBS)

@@ -80,9 +80,11 @@ local function find(cfg, part, load)
   else
     tried[#tried + 1] = "remote: weights_url is not set"
   end
+  local recipe = ({ default = "config/pipeline.yml", fast = "config/fast.yml", best = "config/best.yml" })[arch]
   fail("no pretrained %s weights for version %s, arch %s; looked in: %s. Train them with " ..
-    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, arch,
-    table.concat(tried, "; "))
+    "`mnist.lua train %s`, or set weights_url.", part, version, arch,
+    table.concat(tried, "; "), recipe or (cfg.model_file ~= "" and "--set model_file=" .. cfg.model_file)
+      or ("--arch " .. arch))
 end
 
 -- The path of the verified weight file of `part` ("classifier" or "features") for this version.
