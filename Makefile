@@ -124,16 +124,23 @@ fuzz: fuzz-build
 train: deps all
 	$(LUAJIT) bin/mnist.lua train config/pipeline.yml
 
-# The weights shipped with the rock: `make train` in a fresh artifact dir, copied into
-# lua/mnist/shipped/. Run twice (same threads) to see the rebuild is bitwise identical.
+# The weights shipped with the rock: `make train` and the recipes (config/fast.yml, config/best.yml)
+# in one fresh artifact dir (its data/ is kept: the data is reused), copied into lua/mnist/shipped/
+# (the default model's) and lua/mnist/shipped/<arch>/ (each recipe's). Run twice (same threads) to
+# see the rebuild is bitwise identical (the manifests' tensors_sha256).
 SHIPPED := lua/mnist/shipped
+RECIPES := fast best
 shipped: deps all
-	rm -rf build/pipeline
+	rm -rf build/pipeline/runs build/pipeline/weights
 	MNIST_HOME=$(CURDIR)/build/pipeline $(LUAJIT) bin/mnist.lua train config/pipeline.yml
+	for r in $(RECIPES); do MNIST_HOME=$(CURDIR)/build/pipeline $(LUAJIT) bin/mnist.lua train config/$$r.yml || exit 1; done
 	mkdir -p $(SHIPPED)
 	cp build/pipeline/weights/mnist-*-$(VERSION).safetensors build/pipeline/weights/mnist-*-$(VERSION).safetensors.sha256 \
 	   build/pipeline/weights/manifest.json $(SHIPPED)/
-	cd $(SHIPPED) && sha256sum -c *.sha256
+	for r in $(RECIPES); do mkdir -p $(SHIPPED)/$$r && \
+	  cp build/pipeline/weights/$$r/mnist-*-$(VERSION).safetensors build/pipeline/weights/$$r/mnist-*-$(VERSION).safetensors.sha256 \
+	     build/pipeline/weights/$$r/manifest.json $(SHIPPED)/$$r/ || exit 1; done
+	cd $(SHIPPED) && sha256sum -c *.sha256 && for r in $(RECIPES); do (cd $$r && sha256sum -c *.sha256) || exit 1; done
 
 # The benchmark against PyTorch (bench/run.lua; not part of `make test`): MNIST_BENCH_DATA names the
 # IDX files' directory, by default the local mirror beside the checkout when there is one, else the
@@ -150,6 +157,7 @@ bench bench-smoke: export BENCH_ISA := $(or $(ISA),$(BENCH_ISA))
 bench: all
 	@sh tools/deps.sh $(BENCH_DEBS)
 	$(LUAJIT) bench/run.lua
+	$(LUAJIT) bench/recipe.lua
 
 bench-smoke: all
 	@sh tools/deps.sh $(BENCH_DEBS)

@@ -41,6 +41,7 @@ build = {
   modules = {
     ["mnist.core"] = {
       sources = {
+        "csrc/data/augment.c",
         "csrc/data/idx.c",
         "csrc/data/image.c",
         "csrc/data/loader.c",
@@ -98,6 +99,7 @@ build = {
     ["mnist.cli"] = "lua/mnist/cli.lua",
     ["mnist.model"] = "lua/mnist/model.lua",
     ["mnist.predict"] = "lua/mnist/predict.lua",
+    ["mnist.recipes"] = "lua/mnist/recipes.lua",
     ["mnist.pretrained"] = "lua/mnist/pretrained.lua",
     ["mnist.artifacts"] = "lua/mnist/artifacts.lua",
     ["mnist.checkpoint"] = "lua/mnist/checkpoint.lua",
@@ -164,13 +166,23 @@ build = {
   install = {
     bin = { ["mnist.lua"] = "bin/mnist.lua" },
     -- The published weights of this version (make shipped), installed beside the modules as
-    -- mnist/shipped/<file>, where mnist.pretrained looks for them.
+    -- mnist/shipped/<file> (the recipes' in mnist/shipped/<arch>/), where mnist.pretrained looks for them.
     lua = {
       ["mnist.shipped.classifier"] = "lua/mnist/shipped/mnist-classifier-0.1.0.safetensors",
       ["mnist.shipped.classifier_sha256"] = "lua/mnist/shipped/mnist-classifier-0.1.0.safetensors.sha256",
       ["mnist.shipped.features"] = "lua/mnist/shipped/mnist-features-0.1.0.safetensors",
       ["mnist.shipped.features_sha256"] = "lua/mnist/shipped/mnist-features-0.1.0.safetensors.sha256",
       ["mnist.shipped.manifest"] = "lua/mnist/shipped/manifest.json",
+      ["mnist.shipped.fast.classifier"] = "lua/mnist/shipped/fast/mnist-classifier-0.1.0.safetensors",
+      ["mnist.shipped.fast.classifier_sha256"] = "lua/mnist/shipped/fast/mnist-classifier-0.1.0.safetensors.sha256",
+      ["mnist.shipped.fast.features"] = "lua/mnist/shipped/fast/mnist-features-0.1.0.safetensors",
+      ["mnist.shipped.fast.features_sha256"] = "lua/mnist/shipped/fast/mnist-features-0.1.0.safetensors.sha256",
+      ["mnist.shipped.fast.manifest"] = "lua/mnist/shipped/fast/manifest.json",
+      ["mnist.shipped.best.classifier"] = "lua/mnist/shipped/best/mnist-classifier-0.1.0.safetensors",
+      ["mnist.shipped.best.classifier_sha256"] = "lua/mnist/shipped/best/mnist-classifier-0.1.0.safetensors.sha256",
+      ["mnist.shipped.best.features"] = "lua/mnist/shipped/best/mnist-features-0.1.0.safetensors",
+      ["mnist.shipped.best.features_sha256"] = "lua/mnist/shipped/best/mnist-features-0.1.0.safetensors.sha256",
+      ["mnist.shipped.best.manifest"] = "lua/mnist/shipped/best/manifest.json",
     },
   },
 }

@@ -1,6 +1,6 @@
 -- Where a training step's time goes, layer by layer: forward and backward of every leaf module
 -- of a classifier, the median over runs (microseconds per batch), on random images.
---   eval "$(make -s env)"; luajit bench/layers.lua [default|lenet] [batch] [threads] [runs] [cpu]
+--   eval "$(make -s env)"; luajit bench/layers.lua [default|lenet|fast|best|model.lua] [batch] [threads] [runs] [cpu]
 -- With "cpu", the process's CPU time instead of wall time: on a busy machine a one-thread run's
 -- CPU time leaves out the time other processes held the core (with 2 threads it adds both up).
 local mnist = require "mnist"
@@ -13,7 +13,7 @@ local clock = arg[5] == "cpu" and os.clock or core.wall_time
 core.blas_set_threads(threads)
 
 mnist.random.manual_seed(0)
-local net = mnist.classifier { arch = arch }
+local net = mnist.classifier(arch:match("%.lua$") and { model_file = arch } or { arch = arch })
 net:training()
 net:setInputGradient(false)
 net:getParameters()

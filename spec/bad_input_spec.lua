@@ -161,7 +161,7 @@ describe("What happens when…", function()
   end
 
   CASES["weights fail their checksum"] = function()
-    local published = ("%s/weights/mnist-classifier-%s.safetensors"):format(home, mnist.version)
+    local published = ("%s/weights/lenet/mnist-classifier-%s.safetensors"):format(home, mnist.version)
     local copy = home .. "/tampered.safetensors"
     local bytes = H.read(published)
     H.write(copy, bytes:sub(1, -2) .. string.char((bytes:byte(-1) + 1) % 256))
@@ -171,7 +171,7 @@ describe("What happens when…", function()
   end
 
   CASES["weights were made for another architecture"] = function()
-    vars.file = ("%s/weights/mnist-classifier-%s.safetensors"):format(home, mnist.version)
+    vars.file = ("%s/weights/lenet/mnist-classifier-%s.safetensors"):format(home, mnist.version)
     return cli("predict --arch default --weights " .. H.quote(vars.file) .. " " .. H.quote(home .. "/digit.png"))
   end
 

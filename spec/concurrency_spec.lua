@@ -93,7 +93,7 @@ describe("one artifact directory, many processes", function()
       assert.equal(seed, cjson.decode(meta.checkpoint).config.seed)
       assert.same({}, temps(dir))
     end
-    local manifest = check_published(a .. "/weights")
+    local manifest = check_published(a .. "/weights/lenet")
     assert.truthy(ids[manifest.run_id])
     -- the data was fetched and prepared once, by one of them, and left no temp files
     local data = a .. "/data/mnist"
@@ -169,7 +169,7 @@ describe("one artifact directory, many processes", function()
         end
       until core.wall_time() > stop
       print(("loads %%d bad %%d %%s"):format(loads, #bad, bad[1] or ""))
-    ]]):format(a, seconds, a .. "/weights/manifest.json")
+    ]]):format(a, seconds, a .. "/weights/lenet/manifest.json")
     H.write(home .. "/publisher.lua", publisher)
     H.write(home .. "/reader.lua", reader)
     local lua = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" .. (os.getenv("MNIST_BUILD_DIR") or "build") .. "/?.so;;' luajit "
@@ -184,8 +184,8 @@ describe("one artifact directory, many processes", function()
     local loads, bad = outs[3]:match("loads (%d+) bad (%d+)")
     assert.truthy(tonumber(loads) >= 10, outs[3])
     assert.equal("0", bad, outs[3])
-    check_published(a .. "/weights")
-    assert.same({}, temps(a .. "/weights"))
+    check_published(a .. "/weights/lenet")
+    assert.same({}, temps(a .. "/weights/lenet"))
   end)
 
   it("two downloads started together into one empty directory fetch each file once and leave one verified copy", function()

@@ -104,7 +104,7 @@ describe("kill -9 of mnist.lua train", function()
     assert(code == 0, out)
     reference = { seconds = core.wall_time() - t0,
       checkpoint = tensors_hash(home .. "/ref/runs/ref/checkpoint.safetensors"),
-      classifier = tensors_hash(home .. "/ref/weights/mnist-classifier-" .. require "mnist.version" .. ".safetensors") }
+      classifier = tensors_hash(home .. "/ref/weights/lenet/mnist-classifier-" .. require "mnist.version" .. ".safetensors") }
   end)
   teardown(function() H.rm(home) end)
 
@@ -112,7 +112,7 @@ describe("kill -9 of mnist.lua train", function()
   -- seconds, then checks both directories. Returns the exit code (137 when killed, 0 when it
   -- finished first) and the temp files the kill left (the writes it interrupted).
   local function kill_once(artifacts, run_id, delay, label)
-    local run_dir, weights_dir = artifacts .. "/runs/" .. run_id, artifacts .. "/weights"
+    local run_dir, weights_dir = artifacts .. "/runs/" .. run_id, artifacts .. "/weights/lenet"
     local resume = resume_flag(run_dir)
     local out = H.run(("{ %s MNIST_HOME=%s luajit bin/mnist.lua %s --run-id %s %s >/dev/null 2>&1 & "
       .. "pid=$!; sleep %.3f; kill -9 $pid; wait $pid; echo \"exit=$?\"; } 2>/dev/null"):format(
@@ -141,7 +141,7 @@ describe("kill -9 of mnist.lua train", function()
     local seed = tonumber(os.getenv("MNIST_CRASH_SEED") or "20240601")
     math.randomseed(seed)
     local artifacts = home .. "/killed"
-    local run_dir, weights_dir = artifacts .. "/runs/chain", artifacts .. "/weights"
+    local run_dir, weights_dir = artifacts .. "/runs/chain", artifacts .. "/weights/lenet"
     local in_checkpoint, in_weights = 0, 0
 
     -- 1. while training: kills after up to 2 epochs' time; the run advances by a fraction of an
@@ -239,7 +239,7 @@ describe("a write that runs out of space", function()
     local a = artifacts(home .. "/publish")
     local out, code = cli(a, SMALL .. " --epochs 1")
     assert.equal(0, code, out)
-    local dir = a .. "/weights"
+    local dir = a .. "/weights/lenet"
     local before = snapshot(dir)
     local classifier = dir .. "/mnist-classifier-" .. require "mnist.version" .. ".safetensors"
     -- the resumed, finished run publishes again: the classifier file does not fit

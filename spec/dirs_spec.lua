@@ -47,7 +47,7 @@ describe("unwritable and missing directories", function()
     finally(undo)
     local out, code = cli(home .. "/a", TRAIN .. " --run-id new")
     assert.equal(2, code, out)
-    local weights_dir = home .. "/a/weights"
+    local weights_dir = home .. "/a/weights/lenet" -- each arch publishes into a folder of its own
     assert.equal(("mnist.lua train: train: the weights directory %s is not writable: Read-only file system\n")
       :format(weights_dir), out)
     out, code = cli(home .. "/a", "evaluate --arch lenet --limit-test 200 --threads 1")
@@ -83,7 +83,7 @@ describe("unwritable and missing directories", function()
     H.write(home .. "/plain-file", "x")
     local out, code = cli(home .. "/plain-file/mnist", TRAIN)
     assert.equal(2, code, out)
-    assert.equal(("mnist.lua train: train: cannot create the weights directory: %s/plain-file/mnist/weights: Not a directory\n")
+    assert.equal(("mnist.lua train: train: cannot create the weights directory: %s/plain-file/mnist/weights/lenet: Not a directory\n")
       :format(home), out)
   end)
 
@@ -95,7 +95,7 @@ describe("unwritable and missing directories", function()
     local missing = home .. "/nowhere"
     local out, code = cli(missing, "predict --arch lenet " .. H.quote(png)) -- no lenet weights ship
     assert.equal(1, code, out)
-    assert.truthy(out:find(("mnist.lua predict: weights: no pretrained classifier weights for version %s, arch lenet; looked in: %s/weights/mnist%%-classifier%%-%s%%.safetensors: missing")
+    assert.truthy(out:find(("mnist.lua predict: weights: no pretrained classifier weights for version %s, arch lenet; looked in: %s/weights/lenet/mnist%%-classifier%%-%s%%.safetensors: missing")
       :format(V:gsub("%p", "%%%0"), missing:gsub("%p", "%%%0"), V:gsub("%p", "%%%0"))), out)
     assert.truthy(out:find("remote: weights_url is not set", 1, true), out)
     assert.is_false(H.exists(missing), "predict created the artifact dir")

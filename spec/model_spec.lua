@@ -93,7 +93,7 @@ describe("model: the default architecture (DESIGN section 4)", function()
   it("takes a config, overrides or options, and rejects unknown settings", function()
     assert.equal("lenet", mnist.classifier(mnist.config.resolve { arch = "lenet" }).arch)
     assert.has_error(function() mnist.classifier { arch = "vgg" } end,
-      "config: model settings: 'arch' must be one of default, lenet, got 'vgg'")
+      "config: model settings: 'arch' must be one of default, lenet, fast, best, got 'vgg'")
     assert.has_error(function() mnist.classifier { pretraind = true } end,
       "model: unknown setting 'pretraind' (did you mean 'pretrained'?)")
   end)

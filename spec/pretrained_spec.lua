@@ -25,6 +25,25 @@ describe("pretrained weights", function()
     assert.is_true(correct >= 490, correct .. " of 500")
   end)
 
+  it("of the recipes come from the rock by arch name, each from its own folder, and classify real test digits", function()
+    local records = mnist.dataset.ensure_records(mnist.config.resolve {
+      artifact_dir = home, mirrors = { helpers.mirror() } }, { log = false })
+    local images = records.test.images:narrow(1, 1, 500)
+    for _, arch in ipairs { "fast", "best" } do
+      local cfg = mnist.config.resolve { artifact_dir = home, arch = arch }
+      local path = require("mnist.pretrained").resolve(cfg, "classifier")
+      assert.truthy(path:find("/mnist/shipped/" .. arch .. "/mnist%-classifier%-" .. mnist.version:gsub("%.", "%%.") .. "%.safetensors$"), path)
+      local net = mnist.classifier(cfg, { pretrained = true })
+      assert.equal(arch, net.arch)
+      local labels = net:predict(images)
+      local correct = 0
+      for i = 1, 500 do
+        if labels[i] == records.test.labels[i] then correct = correct + 1 end
+      end
+      assert.is_true(correct >= 490, arch .. ": " .. correct .. " of 500")
+    end
+  end)
+
   it("load into the feature extractor under the same names", function()
     local features = mnist.features(settings(), { pretrained = true })
     local classifier = mnist.classifier(settings(), { pretrained = true })
@@ -34,7 +53,7 @@ describe("pretrained weights", function()
 
   it("prefer the artifact dir, and refuse a tampered file there instead of falling through", function()
     local dir = home .. "/weights"
-    helpers.sh(("mkdir -p %s && cp lua/mnist/shipped/* %s/"):format(dir, dir))
+    helpers.sh(("mkdir -p %s && cp lua/mnist/shipped/*.* %s/"):format(dir, dir)) -- the default model's
     local name = ("mnist-classifier-%s.safetensors"):format(mnist.version)
     assert.equal(dir .. "/" .. name, require("mnist.pretrained").resolve(settings(), "classifier"))
     local bytes = helpers.read(dir .. "/" .. name)
@@ -50,7 +69,9 @@ describe("pretrained weights", function()
     local ok, err = pcall(mnist.classifier, lenet, { pretrained = true })
     assert.is_false(ok)
     assert.truthy(err:find("no pretrained classifier weights for version " .. mnist.version .. ", arch lenet", 1, true), err)
-    assert.truthy(err:find("shipped/mnist-classifier-" .. mnist.version .. ".safetensors: made for arch 'default'", 1, true), err)
+    -- each arch has its own folder: lenet's are looked for in weights/lenet/ and shipped/lenet/
+    assert.truthy(err:find(home .. "/weights/lenet/mnist-classifier-" .. mnist.version .. ".safetensors: missing", 1, true), err)
+    assert.truthy(err:find("shipped/lenet/mnist-classifier-" .. mnist.version .. ".safetensors: missing", 1, true), err)
     local file = ("lua/mnist/shipped/mnist-classifier-%s.safetensors"):format(mnist.version)
     ok, err = pcall(mnist.classifier, lenet, { weights = file })
     assert.is_false(ok)

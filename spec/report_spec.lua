@@ -115,7 +115,7 @@ describe("report.html", function()
     for _, sl in ipairs(history[1].step_losses) do steps[#steps + 1] = sl[1] end
     assert.same({ 4, 8, 12, 16, 20, 22 }, steps)
     -- provenance: the weights' SHA-256 as published
-    local manifest = cjson.decode(H.read(home .. "/weights/manifest.json"))
+    local manifest = cjson.decode(H.read(home .. "/weights/lenet/manifest.json"))
     for name, f in pairs(manifest.files) do
       assert.truthy(html:find(f.sha256, 1, true), name)
     end

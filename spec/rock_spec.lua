@@ -50,17 +50,22 @@ describe("the rock", function()
 end)
 
 describe("the shipped weights", function()
-  it("are this version's, listed for installation, and verify", function()
-    local cjson = require "cjson"
-    local spec = read(("mnist-%s-1.rockspec"):format(mnist.version))
-    local manifest = cjson.decode(read("lua/mnist/shipped/manifest.json"))
-    assert.equal(mnist.version, manifest.version)
-    for _, f in ipairs(list("ls lua/mnist/shipped")) do
-      assert.truthy(spec:find('"lua/mnist/shipped/' .. f .. '"', 1, true), f .. " is not installed by the rockspec")
-    end
-    for name, entry in pairs(manifest.files) do
-      assert.truthy(name:find(mnist.version, 1, true))
-      assert.equal(entry.sha256, mnist.core.sha256_file("lua/mnist/shipped/" .. name))
-    end
-  end)
+  -- the default model's in shipped/, each recipe's in shipped/<arch>/ with its own manifest
+  for _, sub in ipairs { "", "fast/", "best/" } do
+    it(("are this version's, listed for installation, and verify (shipped/%s)"):format(sub), function()
+      local cjson = require "cjson"
+      local spec = read(("mnist-%s-1.rockspec"):format(mnist.version))
+      local dir = "lua/mnist/shipped/" .. sub
+      local manifest = cjson.decode(read(dir .. "manifest.json"))
+      assert.equal(mnist.version, manifest.version)
+      assert.equal(sub == "" and "default" or sub:sub(1, -2), manifest.arch)
+      for _, f in ipairs(list("find " .. dir .. " -maxdepth 1 -type f -printf '%f\\n'")) do
+        assert.truthy(spec:find('"' .. dir .. f .. '"', 1, true), dir .. f .. " is not installed by the rockspec")
+      end
+      for name, entry in pairs(manifest.files) do
+        assert.truthy(name:find(mnist.version, 1, true))
+        assert.equal(entry.sha256, mnist.core.sha256_file(dir .. name))
+      end
+    end)
+  end
 end)

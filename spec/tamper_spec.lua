@@ -97,11 +97,11 @@ describe("tampered and truncated weights", function()
   end)
 
   it("refuses weights whose manifest names another hash, and never loads the file", function()
-    local manifest = H.read(home .. "/weights/manifest.json")
+    local manifest = H.read(home .. "/weights/lenet/manifest.json")
     local hex = core.sha256(good)
-    H.write(home .. "/weights/manifest.json", (manifest:gsub(hex, ("0"):rep(64))))
+    H.write(home .. "/weights/lenet/manifest.json", (manifest:gsub(hex, ("0"):rep(64))))
     refused({}, "expected 0000000000000000000000000000000000000000000000000000000000000000, got " .. hex)
-    H.write(home .. "/weights/manifest.json", manifest)
+    H.write(home .. "/weights/lenet/manifest.json", manifest)
   end)
 end)
 
@@ -113,10 +113,10 @@ describe("tampered and truncated downloads of pretrained weights", function()
     mnist.manual_seed(5)
     artifacts.publish(mnist.classifier(publisher), publisher, { test_accuracy = 0.5, epochs = 1 })
     served = home .. "/served"
-    assert(H.sh(("mkdir -p %s/%s && cp %s/weights/* %s/%s/"):format(served, V, home .. "/publisher", served, V)))
+    assert(H.sh(("mkdir -p %s/%s/lenet && cp %s/weights/lenet/* %s/%s/lenet/"):format(served, V, home .. "/publisher", served, V)))
     files = {}
     for _, part in ipairs { "classifier", "features" } do
-      files[part] = served .. "/" .. V .. "/" .. artifacts.file_name(part)
+      files[part] = served .. "/" .. V .. "/lenet/" .. artifacts.file_name(part)
     end
     url, stop = H.http_mirror(served)
   end)
@@ -176,7 +176,7 @@ describe("tampered and truncated downloads of pretrained weights", function()
   end)
 
   it("refuses a download whose hash is not the manifest's, even when the file is whole", function()
-    local manifest_path = served .. "/" .. V .. "/manifest.json"
+    local manifest_path = served .. "/" .. V .. "/lenet/manifest.json"
     local manifest = H.read(manifest_path)
     local hex = core.sha256(H.read(files.classifier))
     H.write(manifest_path, (manifest:gsub(hex, ("1"):rep(64))))

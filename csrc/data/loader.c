@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/augment.h"
 #include "tensor/rng.h"
 
 /* Independent random streams derived from the one seed: the split, each epoch's order, each
@@ -66,34 +67,23 @@ static void fill_batch(Loader *ld, int slot, int64_t epoch, int64_t step) {
     const uint8_t *images = tensor_u8(&ld->images); // (N, H, W)
     const uint8_t *labels = tensor_u8(&ld->labels); // (N)
     const float *lut = ld->lut;
-    const int shift = ld->opt.augment_shift;
+    const AugmentOptions aug = {ld->opt.augment_shift, ld->opt.augment_rotate, ld->opt.augment_scale};
+    const int augmenting = aug.shift > 0 || augment_is_affine(&aug);
     Rng rng;
-    if (shift) stream_rng(&rng, ld->opt.seed, STREAM_AUGMENT, (uint64_t)epoch, (uint64_t)step);
+    if (augmenting) stream_rng(&rng, ld->opt.seed, STREAM_AUGMENT, (uint64_t)epoch, (uint64_t)step);
     for (int64_t i = 0; i < count; i++) {
         const int32_t row = ld->order[first + i];
         const uint8_t *src = images + (int64_t)row * HW; // (H, W)
         float *dst = x + i * HW;                          // (H, W)
         y[i] = (float)labels[row];
-        if (!shift) {
+        if (!augmenting) {
             for (int64_t p = 0; p < HW; p++) dst[p] = lut[src[p]];
             continue;
         }
-        /* the image moves by (dy, dx); what comes in from outside is background (byte 0) */
-        const int64_t dy = (int64_t)rng_below(&rng, 2 * (uint64_t)shift + 1) - shift;
-        const int64_t dx = (int64_t)rng_below(&rng, 2 * (uint64_t)shift + 1) - shift;
-        for (int64_t r = 0; r < H; r++) {
-            const int64_t sr = r - dy;
-            float *out = dst + r * W;
-            if (sr < 0 || sr >= H) {
-                for (int64_t c = 0; c < W; c++) out[c] = lut[0];
-                continue;
-            }
-            const uint8_t *in = src + sr * W;
-            for (int64_t c = 0; c < W; c++) {
-                const int64_t sc = c - dx;
-                out[c] = sc >= 0 && sc < W ? lut[in[sc]] : lut[0];
-            }
-        }
+        Affine t;
+        augment_draw(&t, &rng, &aug);
+        if (augment_is_affine(&aug)) augment_affine(dst, src, H, W, lut, &t);
+        else augment_shift(dst, src, H, W, lut, (int64_t)t.dy, (int64_t)t.dx);
     }
 }
 
@@ -143,7 +133,9 @@ int loader_init(Loader *ld, const Tensor *images, const Tensor *labels, const in
         return MN_ERR_SHAPE;
     if (n < 1 || opt->batch_size < 1 || opt->batch_size > TENSOR_MAX_NUMEL || !(opt->std > 0) ||
         opt->prefetch < 0 || opt->prefetch > LOADER_MAX_PREFETCH || opt->augment_shift < 0 ||
-        opt->augment_shift >= images->shape[1] || opt->augment_shift >= images->shape[2])
+        opt->augment_shift >= images->shape[1] || opt->augment_shift >= images->shape[2] ||
+        !(opt->augment_rotate >= 0 && opt->augment_rotate <= 180) ||
+        !(opt->augment_scale >= 0 && opt->augment_scale < 1))
         return MN_ERR_ARG;
     for (int64_t i = 0; i < n; i++)
         if (rows[i] < 0 || rows[i] >= images->shape[0]) return MN_ERR_RANGE;

@@ -5,7 +5,8 @@
  * split. Each epoch visits every row once, in an order that is a pure function of (seed, epoch)
  * (never of how many batches were drawn before), so a run resumes bitwise from (epoch, step).
  * A batch is float32 images (B, 1, H, W) = (pixel / 255 - mean) / std and float32 labels (B).
- * Augmentation (random shifts) draws from a generator seeded by (seed, epoch, batch), so the
+ * Augmentation (random shifts, rotations, scaling: data/augment.h) draws from a generator seeded
+ * by (seed, epoch, batch), one image after the other, so the
  * batches are identical whatever the prefetch depth, with or without the thread.
  *
  * Threading: one producer thread per loader fills batch k into slot k % slots while the consumer
@@ -27,6 +28,8 @@ typedef struct LoaderOptions {
     int drop_last;      /* 1: an epoch has floor(n / batch_size) batches, no partial one */
     int shuffle;        /* 1: a new order every epoch; 0: the rows in the order given */
     int augment_shift;  /* random shifts of up to this many pixels each way (0: none) */
+    float augment_rotate; /* random rotations of up to this many degrees each way, 0..180 (0: none) */
+    float augment_scale;  /* random scaling by [1 - s, 1 + s], 0 <= s < 1 (0: none); data/augment.h */
     float mean, std;    /* normalisation of pixel / 255; std > 0 */
     uint64_t seed;      /* with the epoch, decides the order and the shifts */
     int prefetch;       /* batches prepared ahead by the thread, 0..LOADER_MAX_PREFETCH (0: none) */

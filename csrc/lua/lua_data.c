@@ -11,6 +11,7 @@
 #include "lua/lua_common.h"
 #include "data/idx.h"
 #include "data/image.h"
+#include "data/augment.h"
 #include "data/loader.h"
 #include "data/photo.h"
 #include "data/record.h"
@@ -132,6 +133,17 @@ static double check_whole(lua_State *L, int idx, const char *fn, const char *wha
     return d;
 }
 
+/* A number in [lo, hi] at idx (or `def` when absent), named `what` in errors. */
+static float check_range(lua_State *L, int idx, const char *fn, const char *what, double lo, double hi,
+                         double def) {
+    if (lua_isnoneornil(L, idx)) return (float)def;
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        raisef(L, fn, "%s must be a number, got %s", what, luaL_typename(L, idx));
+    double d = lua_tonumber(L, idx);
+    if (!(d >= lo && d <= hi)) raisef(L, fn, "%s must be from %g to %g, got %g", what, lo, hi, d);
+    return (float)d;
+}
+
 /* Reads opts[key] (a number or boolean field) onto the stack top and returns its index. */
 static int opt_field(lua_State *L, int opts, const char *key) {
     lua_getfield(L, opts, key);
@@ -146,8 +158,8 @@ static Loader *check_loader(lua_State *L, int idx, const char *fn) {
 }
 
 /* core.loader(images, labels, rows, opts) -> loader. rows: a table of 1-based rows of images
- * (nil: all, in order); opts: batch_size, drop_last, shuffle, augment_shift, mean, std, seed,
- * prefetch. */
+ * (nil: all, in order); opts: batch_size, drop_last, shuffle, augment_shift, augment_rotate,
+ * augment_scale, mean, std, seed, prefetch. */
 static int l_loader_new(lua_State *L) {
     const char *fn = "loader";
     Tensor *images = check_contiguous(L, 1, fn), *labels = check_contiguous(L, 2, fn);
@@ -168,6 +180,8 @@ static int l_loader_new(lua_State *L) {
     opt.augment_shift = (int)check_whole(L, opt_field(L, 4, "augment_shift"), fn, "augment_shift",
                                          0, (double)(images->shape[1] < images->shape[2]
                                                          ? images->shape[1] - 1 : images->shape[2] - 1), 0);
+    opt.augment_rotate = check_range(L, opt_field(L, 4, "augment_rotate"), fn, "augment_rotate (degrees)", 0, 180, 0);
+    opt.augment_scale = check_range(L, opt_field(L, 4, "augment_scale"), fn, "augment_scale", 0, 0.99, 0);
     opt.seed = (uint64_t)check_whole(L, opt_field(L, 4, "seed"), fn, "seed", 0, 9007199254740992.0, 1);
     opt.drop_last = lua_toboolean(L, opt_field(L, 4, "drop_last"));
     opt.shuffle = lua_toboolean(L, opt_field(L, 4, "shuffle"));
@@ -206,6 +220,36 @@ static int l_loader_new(lua_State *L) {
     luaL_getmetatable(L, LOADER_MT);
     lua_setmetatable(L, -2);
     check_status(L, loader_init(ld, images, labels, rows, n, &opt), fn, NULL);
+    return 1;
+}
+
+/* core.augment(image, t) -> float32 (H, W) = image / 255 under the transform t of the loader's
+ * augmentation (data/augment.h): t.shift_y, t.shift_x (pixels down and right), t.rotate (degrees
+ * anticlockwise), t.scale (a factor); a whole-pixel shift alone copies pixels, anything else
+ * is the bilinear warp. image: uint8 (H, W). For checking the transforms by hand. */
+static int l_augment(lua_State *L) {
+    const char *fn = "augment";
+    Tensor *image = check_contiguous(L, 1, fn);
+    if (image->dtype != DTYPE_UINT8 || image->ndim != 2) {
+        char b[64];
+        raisef(L, fn, "expected a uint8 (H, W) image, got %s %s", dtype_name(image->dtype),
+               shape_of(image, b, sizeof b));
+    }
+    luaL_checktype(L, 2, LUA_TTABLE);
+    Affine t;
+    t.dy = check_range(L, opt_field(L, 2, "shift_y"), fn, "shift_y", -1e6, 1e6, 0);
+    t.dx = check_range(L, opt_field(L, 2, "shift_x"), fn, "shift_x", -1e6, 1e6, 0);
+    t.angle = check_range(L, opt_field(L, 2, "rotate"), fn, "rotate", -360, 360, 0);
+    t.scale = check_range(L, opt_field(L, 2, "scale"), fn, "scale", 0.01, 100, 1);
+    lua_settop(L, 2);
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = (float)v / 255.0f;
+    const int64_t H = image->shape[0], W = image->shape[1];
+    Tensor *out = push_tensor(L);
+    check_status(L, tensor_init(out, DTYPE_FLOAT32, 2, image->shape), fn, NULL);
+    const int whole_shift = t.angle == 0 && t.scale == 1 && t.dy == floorf(t.dy) && t.dx == floorf(t.dx);
+    if (whole_shift) augment_shift(tensor_f32(out), tensor_u8(image), H, W, lut, (int64_t)t.dy, (int64_t)t.dx);
+    else augment_affine(tensor_f32(out), tensor_u8(image), H, W, lut, &t);
     return 1;
 }
 
@@ -449,6 +493,7 @@ static const luaL_Reg data_functions[] = {
     {"record_open", l_record_open},
     {"loader", l_loader_new},
     {"split_indices", l_split_indices},
+    {"augment", l_augment},
     {"image_decode", l_image_decode},
     {"image_mnist", l_image_mnist},
     {"image_photo", l_image_photo},

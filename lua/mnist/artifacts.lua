@@ -1,6 +1,7 @@
 -- mnist.artifacts: the versioned weight files a training run publishes, and their manifest.
 --
--- In <artifact_dir>/weights/ (config.weights_dir), for rock version V:
+-- In <artifact_dir>/weights/ (config.weights_dir: weights/<arch>/ for an arch other than the
+-- default model, so each arch has its own files and manifest), for rock version V:
 --   mnist-classifier-V.safetensors   the whole network (features.* and head.*)
 --   mnist-features-V.safetensors     the feature extractor alone (features.*), for transfer learning
 --   each with a .sha256 beside it, and manifest.json:

@@ -17,7 +17,7 @@ end
 -- Each entry: name, default, description. The order is the order of `mnist.lua train --help`.
 M.fields = {
   { "dataset", "mnist", "data set: mnist or fashion (Fashion-MNIST, same format)" },
-  { "arch", "default", "model: default (2 conv, pool, batch norm, 2 linear) or lenet (LeNet-5); see lua/mnist/model.lua" },
+  { "arch", "default", "model: default (2 conv, pool, batch norm, 2 linear), lenet (LeNet-5), or the recipes' fast and best; see lua/mnist/model.lua" },
   { "model_file", "", "a Lua file returning your model's features and head constructors (README, \"Your own model\"); replaces arch" },
   { "batch_size", 64, "training batch size" },
   { "test_batch_size", 1000, "batch size for validation, test and inference" },
@@ -44,6 +44,8 @@ M.fields = {
   { "normalize_mean", 0.1307, "mean subtracted from pixel values in [0, 1]" },
   { "normalize_std", 0.3081, "std that pixel values are divided by" },
   { "augment_shift", 0, "random shifts of up to N pixels during training (0 = off)" },
+  { "augment_rotate", 0, "random rotations of up to N degrees each way during training (0 = off)" },
+  { "augment_scale", 0, "random scaling by a factor in [1 - s, 1 + s] during training, s < 1 (0 = off)" },
   { "prefetch", 2, "batches prepared ahead by the background loader" },
   { "log_interval", 100, "steps between log lines when not on a terminal" },
   { "artifact_dir", "", "where data, runs and weights live (empty: $MNIST_HOME or ~/.mnist)" },
@@ -68,7 +70,7 @@ end
 -- Allowed values for string settings.
 M.choices = {
   dataset = { "mnist", "fashion" },
-  arch = { "default", "lenet" },
+  arch = { "default", "lenet", "fast", "best" },
   optimizer = { "sgd", "nag", "adam", "adamw", "adadelta", "adagrad", "rmsprop" },
   lr_schedule = { "step", "multistep", "cosine", "onecycle", "warmup", "constant" },
 }
@@ -239,6 +241,12 @@ local function check_schedule(cfg, source)
         tostring(cfg.lr_pct_start), batches))
     end
   end
+  if cfg.augment_rotate > 180 then
+    fail(source, ("'augment_rotate' must be at most 180 degrees, got %s"):format(tostring(cfg.augment_rotate)))
+  end
+  if cfg.augment_scale >= 1 then
+    fail(source, ("'augment_scale' must be below 1 (factors in [1 - s, 1 + s]), got %s"):format(tostring(cfg.augment_scale)))
+  end
   if cfg.optimizer == "nag" and cfg.momentum <= 0 then
     fail(source, "'momentum' must be > 0 for optimizer 'nag' (Nesterov momentum)")
   end
@@ -394,6 +402,21 @@ end
 -- Where each kind of artifact lives under the artifact directory.
 function M.data_dir(cfg) return cfg.artifact_dir .. "/data/" .. cfg.dataset end
 function M.runs_dir(cfg) return cfg.artifact_dir .. "/runs" end
-function M.weights_dir(cfg) return cfg.artifact_dir .. "/weights" end
+-- Each arch's published weights have a folder of their own, so training one model never replaces
+-- another's: weights/ for the default model (where they always were), weights/<arch>/ for the
+-- others (lenet, the recipes' fast and best, a model file's name).
+function M.weights_dir(cfg)
+  local base = cfg.artifact_dir .. "/weights"
+  local arch = M.arch_name(cfg)
+  return arch == "default" and base or base .. "/" .. arch
+end
+
+-- The arch name cfg's model publishes under: a model file's own name, else cfg.arch.
+function M.arch_name(cfg)
+  if type(cfg.model_file) == "string" and cfg.model_file ~= "" then
+    return require("mnist.model").arch_name(cfg)
+  end
+  return cfg.arch or M.defaults.arch
+end
 
 return M

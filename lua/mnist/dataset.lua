@@ -210,13 +210,15 @@ Loader.__index = Loader
 M.Loader = Loader
 
 -- A loader over uint8 images (N, H, W) and labels (N): rows is a table of 1-based rows (nil: all).
--- opts: batch_size (64), shuffle (false), drop_last (false), augment_shift (0), mean (0), std (1),
+-- opts: batch_size (64), shuffle (false), drop_last (false), augment_shift (0), augment_rotate (0),
+-- augment_scale (0), mean (0), std (1),
 -- seed (1), prefetch (2; 0 prepares batches in the caller's thread), split (a name for messages).
 function M.loader(images, labels, rows, opts)
   opts = opts or {}
   local handle = core.loader(images, labels, rows, {
     batch_size = opts.batch_size, shuffle = opts.shuffle, drop_last = opts.drop_last,
-    augment_shift = opts.augment_shift, mean = opts.mean, std = opts.std, seed = opts.seed,
+    augment_shift = opts.augment_shift, augment_rotate = opts.augment_rotate,
+    augment_scale = opts.augment_scale, mean = opts.mean, std = opts.std, seed = opts.seed,
     prefetch = opts.prefetch,
   })
   local info = handle:info()
@@ -306,9 +308,9 @@ end
 local SPLIT_ALIASES = { val = "validation", valid = "validation", training = "train" }
 
 -- The loader of one split: "train" (shuffled per epoch, drop_last, augmentation per
--- cfg.augment_shift, cfg.batch_size), "validation" or "test" (in order, every image, no
+-- cfg.augment_shift, augment_rotate, augment_scale, cfg.batch_size), "validation" or "test" (in order, every image, no
 -- augmentation, cfg.test_batch_size). cfg: a config (or overrides; nil = defaults). opts override
--- the loader options (batch_size, shuffle, drop_last, augment_shift, prefetch) and go on to
+-- the loader options (batch_size, shuffle, drop_last, augment_*, prefetch) and go on to
 -- ensure_records (log, verify, backoff). The record files are prepared on first use.
 function M.load_dataset(split, cfg, opts)
   split = SPLIT_ALIASES[split] or split
@@ -344,6 +346,8 @@ function M.load_dataset(split, cfg, opts)
     shuffle = pick("shuffle", training),
     drop_last = pick("drop_last", training),
     augment_shift = pick("augment_shift", training and cfg.augment_shift or 0),
+    augment_rotate = pick("augment_rotate", training and cfg.augment_rotate or 0),
+    augment_scale = pick("augment_scale", training and cfg.augment_scale or 0),
     prefetch = pick("prefetch", cfg.prefetch),
     mean = cfg.normalize_mean,
     std = cfg.normalize_std,

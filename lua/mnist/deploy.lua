@@ -3,7 +3,8 @@
 --   deploy.run(cfg, {force = false})  -- uploads <weights_dir>/ for this rock version; returns URLs
 --   deploy.fetch(cfg, dest_dir)       -- cfg.weights_url/<version>/ into dest_dir, verified
 --
--- Remote layout, for rock version V: <prefix>/<V>/manifest.json, and beside it every file the
+-- Remote layout, for rock version V: <prefix>/<V>/manifest.json (another arch than the default
+-- model: <prefix>/<V>/<arch>/, as the artifact dir's weights/<arch>/), and beside it every file the
 -- manifest lists (mnist-classifier-V.safetensors, mnist-features-V.safetensors) with its .sha256.
 -- The manifest is {"version": V, "files": {name: {"sha256": hex, "bytes": n}}, ...}; it is written
 -- last, so a version whose manifest is visible is complete and verified.
@@ -104,6 +105,13 @@ local function join_key(...)
   end
   return table.concat(parts, "/")
 end
+
+-- "/<arch>" for an arch other than the default model (its own remote folder), else "".
+local function arch_suffix(cfg)
+  local arch = config.arch_name(cfg)
+  return arch == "default" and "" or "/" .. arch
+end
+
 
 -- A bucket on an endpoint: {endpoint, bucket, prefix, region}. Path-style URLs, which every
 -- S3-compatible server understands; the endpoint defaults to AWS's for the region.
@@ -281,7 +289,7 @@ function M.run(cfg, opts)
   local creds, why = M.credentials()
   if not creds then fail("no AWS credentials: %s", why) end
   local target = M.s3_target(cfg, cfg.s3_bucket, cfg.s3_prefix)
-  local base = join_key(target.prefix, version)
+  local base = join_key(target.prefix, version) .. arch_suffix(cfg)
   local manifest_key = base .. "/" .. M.MANIFEST
 
   -- A visible manifest means the version is deployed: refuse, or hide it while files change.
@@ -337,7 +345,7 @@ local function remote(cfg, version)
   if bucket then
     local target = M.s3_target(cfg, bucket, prefix)
     local creds = M.credentials() -- anonymous when there are none (public buckets)
-    local base = join_key(target.prefix, version)
+    local base = join_key(target.prefix, version) .. arch_suffix(cfg)
     return {
       where = function(name) return M.s3_uri(target, base .. "/" .. name) end,
       get = function(name, path, max_bytes)
@@ -349,7 +357,9 @@ local function remote(cfg, version)
   if not url:match("^https?://[^/]+") then
     fail("weights_url '%s' must start with http://, https:// or s3://", url)
   end
+  local suffix = arch_suffix(cfg)
   local base = url:gsub("/+$", "") .. "/" .. http.encode(version, false)
+    .. (suffix ~= "" and "/" .. http.encode(suffix:sub(2), false) or "")
   return {
     where = function(name) return base .. "/" .. http.encode(name, false) end,
     get = function(name, path, max_bytes)

@@ -75,6 +75,9 @@ M.architectures = {
   },
 }
 
+-- The recipes' models, fast and best (config/fast.yml, config/best.yml): lua/mnist/recipes.lua.
+for _, name in ipairs { "fast", "best" } do M.architectures[name] = require("mnist.recipes")[name] end
+
 M.IMAGE_SIZE = 28 -- the head's input size fixes the classifier's image size
 
 -- Options of the constructors; every other key of a settings table is a config setting.

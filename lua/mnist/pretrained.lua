@@ -2,7 +2,8 @@
 --
 -- `pretrained = true` looks, in order, in:
 --   1. the artifact dir: <artifact_dir>/weights/ (what `mnist.lua train` wrote, or a download cache)
---   2. the weights shipped with the rock: mnist/shipped/ beside this module
+--   2. the weights shipped with the rock: mnist/shipped/ beside this module (the default model's;
+--      another arch's in mnist/shipped/<arch>/, as in the artifact dir)
 --   3. the configured remote, cfg.weights_url (http(s):// or s3://), downloaded into the artifact dir
 -- A file is used only when its SHA-256 matches its manifest; a tampered or truncated file is
 -- refused with an error naming both hashes. `weights = "file.safetensors"` loads that file
@@ -18,10 +19,11 @@ local function fail(fmt, ...)
   error("weights: " .. fmt:format(...), 0)
 end
 
--- Where the rock's own weights are: mnist/shipped/ next to this file, in a checkout and installed.
-function M.shipped_dir()
+-- Where the rock's own weights of `arch` are: mnist/shipped/ next to this file for the default
+-- model, mnist/shipped/<arch>/ for another, in a checkout and installed.
+function M.shipped_dir(arch)
   local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-  return here .. "/shipped"
+  return (arch == nil or arch == "default") and here .. "/shipped" or here .. "/shipped/" .. arch
 end
 
 -- The path of `part` for `arch` in dir and the SHA-256 dir's manifest gives it, or nil and why
@@ -65,7 +67,7 @@ local function find_local(cfg, part, load)
     return { path = path, tensors = tensors, metadata = metadata }
   end
   local found = artifacts.reading(config.weights_dir(cfg), look, config.weights_dir(cfg))
-  return found or look(M.shipped_dir()), tried
+  return found or look(M.shipped_dir(arch)), tried
 end
 
 -- find_local, then the remote (fetched into the artifact dir, then read from there).
@@ -82,9 +84,11 @@ local function find(cfg, part, load)
   else
     tried[#tried + 1] = "remote: weights_url is not set"
   end
+  local recipe = ({ default = "config/pipeline.yml", fast = "config/fast.yml", best = "config/best.yml" })[arch]
   fail("no pretrained %s weights for version %s, arch %s; looked in: %s. Train them with " ..
-    "`mnist.lua train config/pipeline.yml`, or set weights_url.", part, version, arch,
-    table.concat(tried, "; "))
+    "`mnist.lua train %s`, or set weights_url.", part, version, arch,
+    table.concat(tried, "; "), recipe or (cfg.model_file ~= "" and "--set model_file=" .. cfg.model_file)
+      or ("--arch " .. arch))
 end
 
 -- The path of the verified weight file of `part` ("classifier" or "features") for this version.
