@@ -187,6 +187,14 @@ local function check_value(key, value, source)
 end
 
 -- A fresh copy of the defaults.
+-- Whether cfg holds every setting (a config resolve() returned), as opposed to overrides.
+function M.is_complete(cfg)
+  for k in pairs(M.defaults) do
+    if cfg[k] == nil then return false end
+  end
+  return true
+end
+
 function M.default_config()
   local cfg = {}
   for k, v in pairs(M.defaults) do

@@ -88,7 +88,7 @@ local function arguments(cfg, opts)
   local config = require "mnist.config"
   local options = {}
   for k, v in pairs(opts or {}) do options[k] = v end
-  if cfg == nil or cfg.artifact_dir == nil then -- overrides, possibly mixed with options
+  if cfg == nil or not config.is_complete(cfg) then -- overrides (artifact_dir among them), and options
     local overrides = {}
     for k, v in pairs(cfg or {}) do
       if OPTION_KEYS[k] then
