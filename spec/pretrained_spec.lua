@@ -79,6 +79,24 @@ describe("pretrained weights", function()
     assert.truthy(err:find("SHA-256 mismatch", 1, true), err)
   end)
 
+  it("of another arch are still found in weights/, where they were published before each arch had a folder", function()
+    local lenet = mnist.config.resolve { artifact_dir = home, arch = "lenet" }
+    local net = mnist.classifier(lenet)
+    require("mnist.artifacts").publish(net, lenet, { test_accuracy = 0.5, epochs = 1, run_id = "old" })
+    local old_dir, new_dir = home .. "/weights", home .. "/weights/lenet"
+    for _, name in ipairs { "manifest.json", "mnist-classifier-" .. mnist.version .. ".safetensors" } do
+      assert(os.rename(new_dir .. "/" .. name, old_dir .. "/" .. name))
+    end
+    assert.equal(old_dir .. "/mnist-classifier-" .. mnist.version .. ".safetensors",
+      require("mnist.pretrained").resolve(lenet, "classifier"))
+    local loaded = mnist.classifier(lenet, { pretrained = true })
+    assert.equal(0, loaded:getParameters():clone():add(-1, net:getParameters()):abs():max())
+    -- the default model does not take them for its own
+    local ok, err = pcall(require("mnist.pretrained").resolve, settings(), "classifier")
+    assert.is_true(ok, err)
+    assert.truthy(err:find("/mnist/shipped/", 1, true), err)
+  end)
+
   it("skip weights made for another architecture, and refuse such a file given by name", function()
     local lenet = mnist.config.resolve { artifact_dir = home, arch = "lenet" }
     local ok, err = pcall(mnist.classifier, lenet, { pretrained = true })

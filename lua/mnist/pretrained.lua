@@ -66,7 +66,11 @@ local function find_local(cfg, part, load)
     local tensors, metadata = weights.load(path, { sha256 = sha256, into = type(load) == "table" and load or nil }) -- one read, one hash
     return { path = path, tensors = tensors, metadata = metadata }
   end
-  local found = artifacts.reading(config.weights_dir(cfg), look, config.weights_dir(cfg))
+  local dir, base = config.weights_dir(cfg), cfg.artifact_dir .. "/weights"
+  local found = artifacts.reading(dir, look, dir)
+  if not found and dir ~= base then -- published before each arch had a folder of its own
+    found = artifacts.reading(base, look, base)
+  end
   return found or look(M.shipped_dir(arch)), tried
 end
 
