@@ -15,7 +15,7 @@ describe("mnist.lua train, then evaluate", function()
     local trained, rc = H.run(run .. "train --limit-train 2000 --n-validation 200 --epochs 1 --optimizer adam" ..
       " --learning-rate 0.002 --batch-size 32 --seed 1" .. data)
     local evaluated, rc2 = H.run(run .. "evaluate" .. data)
-    local published = H.exists(("%s/weights/mnist-classifier-%s.safetensors"):format(home, mnist.version))
+    local published = H.exists(("%s/weights/lenet/mnist-classifier-%s.safetensors"):format(home, mnist.version)) -- each arch its folder
     H.rm(home)
     assert.equal(0, rc, trained)
     assert.equal(0, rc2, evaluated)
