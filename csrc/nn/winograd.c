@@ -7,7 +7,8 @@
 
 #include "tensor/gemm.h"
 
-/* The transforms run on AVX-512 where the CPU has it (chosen at run time), else as plain loops. */
+/* The transforms run on AVX-512 or AVX2 where the CPU has it (chosen at run time with the gemm
+ * kernel), else as plain loops. */
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define WINOGRAD_AVX512 1
@@ -66,6 +67,16 @@ __attribute__((target("avx512f"), always_inline)) static inline void input_trans
 __attribute__((target("avx512f"), always_inline)) static inline void output_transform16(
     __m512 y[4], const __m512 m[16], __m512 bias) {
     OUTPUT_TRANSFORM_BODY(__m512)
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void input_transform8(
+    __m256 v[16], const __m256 d[4][4]) {
+    INPUT_TRANSFORM_BODY(__m256)
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void output_transform8(
+    __m256 y[4], const __m256 m[16], __m256 bias) {
+    OUTPUT_TRANSFORM_BODY(__m256)
 }
 #endif
 
@@ -376,6 +387,90 @@ __attribute__((target("avx512f"))) static void output_channel_avx512(const Block
 }
 #endif
 
+#ifdef WINOGRAD_AVX512
+/* Columns 0, 2, .., 14 (odd: 1, 3, .., 15) of the 16 floats lo:hi. */
+__attribute__((target("avx2"))) static inline __m256 even_columns(__m256 lo, __m256 hi) {
+    const __m256 pairs = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+__attribute__((target("avx2"))) static inline __m256 odd_columns(__m256 lo, __m256 hi) {
+    const __m256 pairs = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* V of a block's tiles in channel c, 8 tiles a vector, on AVX2: the plain loops' patch rows (the
+ * padding copied in with its zeros), each row's 18 columns in four loads split into even and odd
+ * columns. The lanes past a piece's run are stored too and overwritten by the next piece, as on
+ * AVX-512. The same sums as the plain loops, so the same bits. */
+__attribute__((target("avx2"))) static void input_channel_avx2(const Block *b, int64_t c,
+                                                               const Piece *pieces, int64_t np,
+                                                               const Planes *pl,
+                                                               const WinogradShape *s) {
+    for (const Piece *p = pieces; p < pieces + np; p++) {
+        const float *rows[4];
+        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 0);
+        float *vc = b->v + c * BLOCK_ROW + p->at;
+        for (int64_t k = 0; k < p->run; k += 8) {
+            __m256 d[4][4], v[16];
+            for (int i = 0; i < 4; i++) {
+                const float *row = rows[i] + 2 * k;
+                const __m256 a0 = _mm256_loadu_ps(row), a1 = _mm256_loadu_ps(row + 8);
+                const __m256 a2 = _mm256_loadu_ps(row + 2), a3 = _mm256_loadu_ps(row + 10);
+                d[i][0] = even_columns(a0, a1); /* columns 2l */
+                d[i][1] = odd_columns(a0, a1);  /* 2l + 1 */
+                d[i][2] = even_columns(a2, a3); /* 2l + 2 */
+                d[i][3] = odd_columns(a2, a3);  /* 2l + 3 */
+            }
+            input_transform8(v, d);
+            for (int xi = 0; xi < 16; xi++) _mm256_storeu_ps(vc + xi * BLOCK_LD + k, v[xi]);
+        }
+    }
+}
+
+/* The first n (1..16) floats of lo:hi at dst, without masked stores. */
+__attribute__((target("avx2"))) static void store_first8(float *dst, __m256 lo, __m256 hi,
+                                                         int64_t n) {
+    if (n >= 8) _mm256_storeu_ps(dst, lo), dst += 8, n -= 8, lo = hi;
+    if (n == 8) {
+        _mm256_storeu_ps(dst, lo);
+        return;
+    }
+    __m128 r4 = _mm256_castps256_ps128(lo);
+    if (n >= 4) _mm_storeu_ps(dst, r4), r4 = _mm256_extractf128_ps(lo, 1), dst += 4, n -= 4;
+    if (n >= 2) _mm_storel_pi((__m64 *)dst, r4), r4 = _mm_movehl_ps(r4, r4), dst += 2, n -= 2;
+    if (n) _mm_store_ss(dst, r4);
+}
+
+/* The output pixels of a block's tiles in channel o, + bias, 8 tiles a vector, on AVX2: a tile
+ * row's two pixels interleaved by unpacks and a lane swap. */
+__attribute__((target("avx2"))) static void output_channel_avx2(const Block *b, float bias,
+                                                                int64_t o, const Piece *pieces,
+                                                                int64_t np, const Planes *pl,
+                                                                const WinogradShape *s) {
+    const int64_t ow = s->ow;
+    const __m256 bias8 = _mm256_set1_ps(bias);
+    for (const Piece *p = pieces; p < pieces + np; p++) {
+        const int64_t row = 2 * p->ty, below = row + 1 < s->oh;
+        const float *mo = b->m + o * BLOCK_ROW + p->at;
+        float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + 2 * p->tx;
+        for (int64_t k = 0; k < p->run; k += 8) {
+            const int64_t col = 2 * (p->tx + k), tiles = p->run - k < 8 ? p->run - k : 8;
+            const int64_t n = 2 * tiles < ow - col ? 2 * tiles : ow - col; /* pixels a row */
+            __m256 m[16], y[4];
+            for (int xi = 0; xi < 16; xi++) m[xi] = _mm256_loadu_ps(mo + xi * BLOCK_LD + k);
+            output_transform8(y, m, bias8);
+            for (int r = 0; r < 1 + (int)below; r++) {
+                const __m256 lo = _mm256_unpacklo_ps(y[2 * r], y[2 * r + 1]);
+                const __m256 hi = _mm256_unpackhi_ps(y[2 * r], y[2 * r + 1]);
+                store_first8(dst + 2 * k + r * ow, _mm256_permute2f128_ps(lo, hi, 0x20),
+                             _mm256_permute2f128_ps(lo, hi, 0x31), n);
+            }
+        }
+    }
+}
+#endif
+
 /* The transforms go through a block plane by plane, a slice of rows of each, which the hardware
  * prefetchers miss (64 planes are too many streams): each asks for the slice it will need
  * PREFETCH_PLANES planes later. */
@@ -422,7 +517,7 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
             memset(b.m + o * BLOCK_ROW + xi * BLOCK_LD + written, 0,
                    (size_t)(BLOCK_LD - written) * sizeof(float));
 #ifdef WINOGRAD_AVX512
-    const int wide = has_avx512();
+    const int wide = has_avx512(), avx2 = !wide && gemm_avx2();
 #endif
     Piece pieces[WINOGRAD_BLOCK_TILES + 2];
     /* channel by channel over a block's pieces: a plane's rows are read, or written, in order */
@@ -436,6 +531,10 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
 #ifdef WINOGRAD_AVX512
             if (wide) {
                 input_channel_avx512(&b, c, pieces, np, &pl, s);
+                continue;
+            }
+            if (avx2) {
+                input_channel_avx2(&b, c, pieces, np, &pl, s);
                 continue;
             }
 #endif
@@ -452,6 +551,10 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
 #ifdef WINOGRAD_AVX512
             if (wide) {
                 output_channel_avx512(&b, bo, o, pieces, np, &pl, s);
+                continue;
+            }
+            if (avx2) {
+                output_channel_avx2(&b, bo, o, pieces, np, &pl, s);
                 continue;
             }
 #endif
