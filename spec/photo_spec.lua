@@ -8,13 +8,7 @@ local dataset = require "mnist.dataset"
 local pp = require "mnist.preprocessing"
 local mnist = require "mnist"
 
--- Mean absolute difference of two tensors with the same numel.
-local function mad(a, b)
-  local fa, fb = a:view(a:numel()), b:view(b:numel())
-  local s = 0
-  for i = 1, a:numel() do s = s + math.abs(fa[i] - fb[i]) end
-  return s / a:numel()
-end
+local mad = H.mean_abs_diff -- mean absolute difference
 
 -- A (h, w) uint8 picture: value(r, c) (0-based) in 0..255 for every pixel.
 local function canvas(h, w, value)

@@ -9,13 +9,7 @@ local mnist = require "mnist"
 
 local MEAN, STD = 0.1307, 0.3081
 
--- Mean absolute difference of two tensors with the same numel.
-local function mad(a, b)
-  local fa, fb = a:view(a:numel()), b:view(b:numel())
-  local s = 0
-  for i = 1, a:numel() do s = s + math.abs(fa[i] - fb[i]) end
-  return s / a:numel()
-end
+local mad = H.mean_abs_diff -- mean absolute difference
 
 -- Centre of mass (row, col) of a (28, 28) tensor.
 local function com(t)

@@ -30,6 +30,14 @@ function H.view_steps(t, steps)
   return t
 end
 
+-- Mean absolute difference of two tensors with the same numel.
+function H.mean_abs_diff(a, b)
+  local fa, fb = a:view(a:numel()), b:view(b:numel())
+  local s = 0
+  for i = 1, a:numel() do s = s + math.abs(fa[i] - fb[i]) end
+  return s / a:numel()
+end
+
 function H.tmpdir()
   local p = io.popen("mktemp -d")
   local d = p:read("*l")
