@@ -42,13 +42,7 @@ local scheduler = train.lr_schedule(cfg, steps)
 local update, state = optim[cfg.optimizer], {}
 
 local images, labels
-local function feval()
-  grads:fill(0)
-  local output = net:forward(images)
-  local loss = criterion:forward(output, labels)
-  net:backward(images, criterion:backward(output, labels))
-  return loss, grads
-end
+local feval = train.feval(net, criterion, grads, function() return images, labels end) -- as mnist.lua train
 
 local points, seconds, seen = {}, 0, 0
 for epoch = 1, cfg.epochs do

@@ -370,13 +370,7 @@ function train_in(cfg, opts, dir, run_id, resume_from, world)
     world.mpi and (" per rank, %d ranks"):format(world.size) or "", cfg.artifact_dir)
 
   local images, labels
-  local function feval()
-    grads:fill(0)
-    local output = net:forward(images)
-    local loss = criterion:forward(output, labels)
-    net:backward(images, criterion:backward(output, labels))
-    return loss, grads
-  end
+  local feval = M.feval(net, criterion, grads, function() return images, labels end)
   local shard -- under mpirun: this step's collective results (distributed_feval)
   if world.mpi then feval, shard = M.distributed_feval(world, net, grads, function() return images, labels end) end
 
@@ -505,6 +499,19 @@ function train_in(cfg, opts, dir, run_id, resume_from, world)
   local page = report.write(dir, { warn = true })
   if page then log(opts, "report: %s", page) end
   return summary
+end
+
+-- The optimizers' feval for one process: the loss of net on the batch batch() returns (images,
+-- labels) and the gradient in grads (zeroed first).
+function M.feval(net, criterion, grads, batch)
+  return function()
+    local images, labels = batch()
+    grads:fill(0)
+    local output = net:forward(images)
+    local loss = criterion:forward(output, labels)
+    net:backward(images, criterion:backward(output, labels))
+    return loss, grads
+  end
 end
 
 -- Under mpirun (mnist.distributed): the step's feval on this rank's rows of the global batch, and
