@@ -399,24 +399,42 @@ __attribute__((target("avx2"))) static inline __m256 odd_columns(__m256 lo, __m2
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-/* V of a block's tiles in channel c, 8 tiles a vector, on AVX2: the plain loops' patch rows (the
- * padding copied in with its zeros), each row's 18 columns in four loads split into even and odd
- * columns. The lanes past a piece's run are stored too and overwritten by the next piece, as on
- * AVX-512. The same sums as the plain loops, so the same bits. */
+/* The lanes l of 8 whose column x0 + l lies inside [0, w): all ones, else zero. */
+__attribute__((target("avx2"))) static inline __m256 columns_inside(int64_t x0, int64_t w) {
+    const __m256i x = _mm256_add_epi32(_mm256_set1_epi32((int)x0), _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0));
+    const __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), x),
+                                           _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), x));
+    return _mm256_castsi256_ps(in);
+}
+
+/* V of a block's tiles in channel c, 8 tiles a vector, on AVX2: each patch row's 18 columns in
+ * four loads split into even and odd columns, the columns outside the image (the padding) zeroed
+ * by an AND, as the AVX-512 copy does with its masks (rows are copied only where the loads would
+ * leave the input). The lanes past a piece's run are stored too and overwritten by the next
+ * piece, as on AVX-512. The same sums as the plain loops, so the same bits. */
 __attribute__((target("avx2"))) static void input_channel_avx2(const Block *b, int64_t c,
                                                                const Piece *pieces, int64_t np,
                                                                const Planes *pl,
                                                                const WinogradShape *s) {
+    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     for (const Piece *p = pieces; p < pieces + np; p++) {
         const float *rows[4];
-        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 0);
+        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 1);
         float *vc = b->v + c * BLOCK_ROW + p->at;
+        const int64_t x0 = 2 * p->tx - s->pw;
         for (int64_t k = 0; k < p->run; k += 8) {
+            const int64_t q = x0 + 2 * k; /* the image column of the chunk's first load */
+            const __m256 m0 = p->inside ? all : columns_inside(q, s->w);
+            const __m256 m1 = p->inside ? all : columns_inside(q + 8, s->w);
+            const __m256 m2 = p->inside ? all : columns_inside(q + 2, s->w);
+            const __m256 m3 = p->inside ? all : columns_inside(q + 10, s->w);
             __m256 d[4][4], v[16];
             for (int i = 0; i < 4; i++) {
                 const float *row = rows[i] + 2 * k;
-                const __m256 a0 = _mm256_loadu_ps(row), a1 = _mm256_loadu_ps(row + 8);
-                const __m256 a2 = _mm256_loadu_ps(row + 2), a3 = _mm256_loadu_ps(row + 10);
+                const __m256 a0 = _mm256_and_ps(m0, _mm256_loadu_ps(row));
+                const __m256 a1 = _mm256_and_ps(m1, _mm256_loadu_ps(row + 8));
+                const __m256 a2 = _mm256_and_ps(m2, _mm256_loadu_ps(row + 2));
+                const __m256 a3 = _mm256_and_ps(m3, _mm256_loadu_ps(row + 10));
                 d[i][0] = even_columns(a0, a1); /* columns 2l */
                 d[i][1] = odd_columns(a0, a1);  /* 2l + 1 */
                 d[i][2] = even_columns(a2, a3); /* 2l + 2 */
@@ -564,48 +582,61 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
 }
 
 /* ---- The weight gradient. */
-/* Z (16, T, O) at z[xi * T * O + o] for one tile, from its four output-gradient pixels y[r][c]
- * (O each), channels [lo, hi): Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1] (the adjoint of
- * the output transform). One loop over channels: it vectorizes. */
-static void output_grad_tile(float *restrict z, int64_t stride, const float *restrict y00,
-                             const float *restrict y01, const float *restrict y10,
-                             const float *restrict y11, int64_t lo, int64_t hi) {
+/* Z = A dY A^T of one tile's four output-gradient pixels y00 y01 y10 y11 (one channel, or a
+ * vector of channels), A = [1 0; 1 1; 1 -1; 0 -1] (the adjoint of the output transform): z[xi] for
+ * xi = 4i + j. */
+#define OUTPUT_GRAD_BODY(T)                                                                        \
+    const T r[4][2] = {{y00, y01}, /* A dY: rows (a, b), then each row times A^T: (a, a + b, a - b, -b) */ \
+                       {y00 + y10, y01 + y11},                                                     \
+                       {y00 - y10, y01 - y11},                                                     \
+                       {-y10, -y11}};                                                              \
+    for (int i = 0; i < 4; i++) {                                                                  \
+        z[4 * i + 0] = r[i][0];                                                                    \
+        z[4 * i + 1] = r[i][0] + r[i][1];                                                          \
+        z[4 * i + 2] = r[i][0] - r[i][1];                                                          \
+        z[4 * i + 3] = -r[i][1];                                                                   \
+    }
+
+/* Z (16, T, O) at zt[xi * stride + c] for one tile, from its four output-gradient pixels
+ * (O each), channels [lo, hi). */
+static void output_grad_tile(float *restrict zt, int64_t stride, const float *restrict p00,
+                             const float *restrict p01, const float *restrict p10,
+                             const float *restrict p11, int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; c++) {
-        /* A dY: rows (a, b) of the 4 x 2, then each row times A^T: (a, a + b, a - b, -b) */
-        const float r[4][2] = {{y00[c], y01[c]},
-                               {y00[c] + y10[c], y01[c] + y11[c]},
-                               {y00[c] - y10[c], y01[c] - y11[c]},
-                               {-y10[c], -y11[c]}};
-        for (int i = 0; i < 4; i++) {
-            z[(4 * i + 0) * stride + c] = r[i][0];
-            z[(4 * i + 1) * stride + c] = r[i][0] + r[i][1];
-            z[(4 * i + 2) * stride + c] = r[i][0] - r[i][1];
-            z[(4 * i + 3) * stride + c] = -r[i][1];
-        }
+        const float y00 = p00[c], y01 = p01[c], y10 = p10[c], y11 = p11[c];
+        float z[16];
+        OUTPUT_GRAD_BODY(float)
+        for (int xi = 0; xi < 16; xi++) zt[xi * stride + c] = z[xi];
     }
 }
 
 #ifdef WINOGRAD_AVX512
 /* output_grad_tile, 16 channels at a time from 0; returns how many it did. */
 __attribute__((target("avx512f"))) static int64_t output_grad_tile_avx512(
-    float *restrict z, int64_t stride, const float *restrict y00, const float *restrict y01,
-    const float *restrict y10, const float *restrict y11, int64_t n) {
-    const __m512 zero = _mm512_setzero_ps();
+    float *restrict zt, int64_t stride, const float *restrict p00, const float *restrict p01,
+    const float *restrict p10, const float *restrict p11, int64_t n) {
     int64_t c = 0;
     for (; c + 16 <= n; c += 16) {
-        __m512 a00 = _mm512_loadu_ps(y00 + c), a01 = _mm512_loadu_ps(y01 + c);
-        __m512 a10 = _mm512_loadu_ps(y10 + c), a11 = _mm512_loadu_ps(y11 + c);
-        __m512 r[4][2] = {{a00, a01},
-                          {_mm512_add_ps(a00, a10), _mm512_add_ps(a01, a11)},
-                          {_mm512_sub_ps(a00, a10), _mm512_sub_ps(a01, a11)},
-                          {_mm512_sub_ps(zero, a10), _mm512_sub_ps(zero, a11)}};
-        for (int i = 0; i < 4; i++) {
-            float *zi = z + 4 * i * stride + c;
-            _mm512_storeu_ps(zi, r[i][0]);
-            _mm512_storeu_ps(zi + stride, _mm512_add_ps(r[i][0], r[i][1]));
-            _mm512_storeu_ps(zi + 2 * stride, _mm512_sub_ps(r[i][0], r[i][1]));
-            _mm512_storeu_ps(zi + 3 * stride, _mm512_sub_ps(zero, r[i][1]));
-        }
+        const __m512 y00 = _mm512_loadu_ps(p00 + c), y01 = _mm512_loadu_ps(p01 + c);
+        const __m512 y10 = _mm512_loadu_ps(p10 + c), y11 = _mm512_loadu_ps(p11 + c);
+        __m512 z[16];
+        OUTPUT_GRAD_BODY(__m512)
+        for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(zt + xi * stride + c, z[xi]);
+    }
+    return c;
+}
+
+/* The same, 8 channels at a time on AVX2. */
+__attribute__((target("avx2"))) static int64_t output_grad_tile_avx2(
+    float *restrict zt, int64_t stride, const float *restrict p00, const float *restrict p01,
+    const float *restrict p10, const float *restrict p11, int64_t n) {
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        const __m256 y00 = _mm256_loadu_ps(p00 + c), y01 = _mm256_loadu_ps(p01 + c);
+        const __m256 y10 = _mm256_loadu_ps(p10 + c), y11 = _mm256_loadu_ps(p11 + c);
+        __m256 z[16];
+        OUTPUT_GRAD_BODY(__m256)
+        for (int xi = 0; xi < 16; xi++) _mm256_storeu_ps(zt + xi * stride + c, z[xi]);
     }
     return c;
 }
@@ -627,6 +658,7 @@ static void output_grad_tiles(float *z, int64_t stride, const float *dyt, const 
             int64_t c = 0;
 #ifdef WINOGRAD_AVX512
             if (has_avx512()) c = output_grad_tile_avx512(zu, stride, y00, y01, y10, y11, o);
+            else if (gemm_avx2()) c = output_grad_tile_avx2(zu, stride, y00, y01, y10, y11, o);
 #endif
             output_grad_tile(zu, stride, y00, y01, y10, y11, c, o);
         }
@@ -680,6 +712,20 @@ __attribute__((target("avx512f"))) static int64_t input_tile_channels_avx512(
     }
     return c;
 }
+
+/* The same, 8 channels at a time on AVX2. */
+__attribute__((target("avx2"))) static int64_t input_tile_channels_avx2(
+    float *restrict v, int64_t stride, const float *restrict x, int64_t ld, int64_t pc, int64_t n) {
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        __m256 d[4][4], vc[16];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) d[i][j] = _mm256_loadu_ps(x + i * ld + j * pc + c);
+        input_transform8(vc, d);
+        for (int xi = 0; xi < 16; xi++) _mm256_storeu_ps(v + xi * stride + c, vc[xi]);
+    }
+    return c;
+}
 #endif
 
 /* V (16, n, C), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
@@ -694,6 +740,7 @@ static void input_tiles_channels(float *v, int64_t stride, const float *xp, cons
             int64_t done = 0;
 #ifdef WINOGRAD_AVX512
             if (has_avx512()) done = input_tile_channels_avx512(vu, stride, x, ld, c, c);
+            else if (gemm_avx2()) done = input_tile_channels_avx2(vu, stride, x, ld, c, c);
 #endif
             input_tile_channels(vu, stride, x, ld, c, done, c);
         }

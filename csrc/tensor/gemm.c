@@ -107,13 +107,14 @@ __attribute__((target("avx512f"))) static void pack_b_narrow_avx512(float *dst, 
 }
 
 /* 6 x 16 on AVX2 + FMA: 12 accumulators, named one by one: held in an array, GCC 12 kept them in
- * registers but also stored all twelve to the stack at every step (a third of the speed). */
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *a,
-                                                            const float *b, float *acc,
-                                                            int64_t ldc, int accumulate) {
+ * registers but also stored all twelve to the stack at every step (a third of the speed). B's
+ * rows of 16 are ldb apart (32-byte aligned). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
+    int64_t kc, const float *a, const float *b, int64_t ldb, float *acc, int64_t ldc,
+    int accumulate) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t k = 0; k < kc; k++, a += 6, b += 16) {
+    for (int64_t k = 0; k < kc; k++, a += 6, b += ldb) {
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 ai;
 #define GEMM_AVX2_ROW(i, lo, hi)           \
@@ -138,6 +139,36 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
         }
         _mm256_storeu_ps(row, lo);
         _mm256_storeu_ps(row + 8, hi);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const float *a,
+                                                            const float *b, float *acc,
+                                                            int64_t ldc, int accumulate) {
+    tile_avx2(kc, a, b, 16, acc, ldc, accumulate);
+}
+
+/* gemm_rows_in_place_avx512 on AVX2 (m any, one A block): B's rows read in place, ldb apart
+ * (32-byte aligned; a strip's last columns may be read past n, and ignored); the tiles cut by m
+ * or n go through a buffer. The packed kernel's sums, in the same order. */
+__attribute__((target("avx2,fma"))) static void gemm_rows_in_place_avx2(
+    int64_t m, int64_t n, int64_t k, const float *packed_a, const float *b, int64_t ldb,
+    int accumulate, float *c, int64_t ldc) {
+    float edge[6 * 16] __attribute__((aligned(32)));
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        const int64_t cols = n - j0 < 16 ? n - j0 : 16;
+        for (int64_t r0 = 0; r0 < m; r0 += 6) {
+            const int64_t rows = m - r0 < 6 ? m - r0 : 6;
+            float *tile = c + r0 * ldc + j0;
+            if (rows == 6 && cols == 16) {
+                tile_avx2(k, packed_a + r0 * k, b + j0, ldb, tile, ldc, accumulate);
+                continue;
+            }
+            tile_avx2(k, packed_a + r0 * k, b + j0, ldb, edge, 16, 0);
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t j = 0; j < cols; j++)
+                    tile[i * ldc + j] = accumulate ? tile[i * ldc + j] + edge[i * 16 + j] : edge[i * 16 + j];
+        }
     }
 }
 
@@ -299,6 +330,10 @@ static void pack_a_block(float *dst, const float *a, int64_t lda, int trans, int
             continue;
         }
 #endif
+        if (trans && rows == 6 && mr == 6) { /* the AVX2 kernel's: a constant size, inlined */
+            for (int64_t k = 0; k < kc; k++) memcpy(dst + k * 6, a + k * lda + i0, 6 * sizeof(float));
+            continue;
+        }
         if (trans) {
             for (int64_t k = 0; k < kc; k++) {
                 const float *src = a + k * lda + i0; /* (rows) contiguous */
@@ -601,6 +636,11 @@ void gemm_packed_serial(int64_t m, int64_t n, int64_t k, const float *packed_a, 
     if (kern->fn == kernel_avx512 && k > 0 && k <= GEMM_KC_MAX && m <= GEMM_MC && m % 8 == 0 &&
         (beta == 0.0f || beta == 1.0f) && ((uintptr_t)b & 63) == 0 && ldb % 16 == 0) {
         gemm_rows_in_place_avx512(m, n, k, packed_a, b, ldb, beta != 0.0f, c, ldc);
+        return;
+    }
+    if (kern->fn == kernel_avx2 && k > 0 && k <= GEMM_KC_MAX && m <= GEMM_MC &&
+        (beta == 0.0f || beta == 1.0f) && ((uintptr_t)b & 31) == 0 && ldb % 8 == 0) {
+        gemm_rows_in_place_avx2(m, n, k, packed_a, b, ldb, beta != 0.0f, c, ldc);
         return;
     }
 #endif

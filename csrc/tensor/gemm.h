@@ -57,7 +57,8 @@ void gemm_pack_a(float *dst, int trans_a, int64_t m, int64_t k, const float *a, 
  * not transposed. Each element sums K in the same order as gemm_serial's. On AVX-512, B's rows
  * are read in place when they are 64-byte aligned (b and ldb), M is a multiple of 8 and K at most
  * 384, beta 0 or 1: then B's rows must have room for whole 32-column strips (N rounded up to 32
- * floats are read; the extra columns' results are not stored). */
+ * floats are read; the extra columns' results are not stored). On AVX2 likewise when they are
+ * 32-byte aligned, M at most 384 (any multiple), with room for whole 16-column strips. */
 void gemm_packed_serial(int64_t m, int64_t n, int64_t k, const float *packed_a, const float *b,
                         int64_t ldb, float beta, float *c, int64_t ldc);
 
