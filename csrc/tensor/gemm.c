@@ -172,11 +172,9 @@ __attribute__((target("avx2,fma"))) static void gemm_rows_in_place_avx2(
     }
 }
 
-/* dst[c*ldd + r] = src[r*lds + c] for an 8 x 8 block: the packing's transposes, in registers. */
-__attribute__((target("avx2"))) static void transpose8x8(float *dst, int64_t ldd, const float *src,
-                                                        int64_t lds) {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
+/* r[i][j] = the 8 x 8 block's element (j, i), in registers. */
+__attribute__((target("avx2"), always_inline)) static inline void transpose8(__m256 r[8]) {
+    __m256 t[8];
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -191,7 +189,36 @@ __attribute__((target("avx2"))) static void transpose8x8(float *dst, int64_t ldd
         t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
         t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
     }
-    for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + i * ldd, t[i]);
+    for (int i = 0; i < 8; i++) r[i] = t[i];
+}
+
+/* dst[c*ldd + r] = src[r*lds + c] for an 8 x 8 block: the packing's transposes, in registers. */
+__attribute__((target("avx2"))) static void transpose8x8(float *dst, int64_t ldd, const float *src,
+                                                        int64_t lds) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
+    transpose8(r);
+    for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + i * ldd, r[i]);
+}
+
+/* dst[k*6 + i] = src[i*lds + k] for 6 rows of kc floats: the AVX2 kernel's A panels, 8 columns at
+ * a time through transpose8 (two rows of zeros), stored 4 + 2 floats a column. */
+__attribute__((target("avx2"))) static void pack_rows6(float *dst, const float *src, int64_t lds,
+                                                      int64_t kc) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 6; i++) r[i] = _mm256_loadu_ps(src + i * lds + k);
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose8(r);
+        for (int j = 0; j < 8; j++) {
+            float *d = dst + (k + j) * 6;
+            _mm_storeu_ps(d, _mm256_castps256_ps128(r[j]));
+            _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[j], 1));
+        }
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < 6; i++) dst[k * 6 + i] = src[i * lds + k];
 }
 
 /* dst[k*nr + j] = src[k*lds + j] for kc rows of nr (a multiple of 8) floats: without a memcpy
@@ -329,11 +356,13 @@ static void pack_a_block(float *dst, const float *a, int64_t lda, int trans, int
             copy_strip(dst, a + i0, lda, kc, mr);
             continue;
         }
-#endif
-        if (trans && rows == 6 && mr == 6) { /* the AVX2 kernel's: a constant size, inlined */
-            for (int64_t k = 0; k < kc; k++) memcpy(dst + k * 6, a + k * lda + i0, 6 * sizeof(float));
+        if (rows == 6 && mr == 6 && kern->transpose8) { /* the AVX2 kernel's whole panels */
+            if (!trans) pack_rows6(dst, a + i0 * lda, lda, kc);
+            else /* a constant size: inlined */
+                for (int64_t k = 0; k < kc; k++) memcpy(dst + k * 6, a + k * lda + i0, 6 * sizeof(float));
             continue;
         }
+#endif
         if (trans) {
             for (int64_t k = 0; k < kc; k++) {
                 const float *src = a + k * lda + i0; /* (rows) contiguous */
