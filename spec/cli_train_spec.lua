@@ -15,11 +15,17 @@ describe("mnist.lua train, then evaluate", function()
     local trained, rc = H.run(run .. "train --limit-train 2000 --n-validation 200 --epochs 1 --optimizer adam" ..
       " --learning-rate 0.002 --batch-size 32 --seed 1" .. data)
     local evaluated, rc2 = H.run(run .. "evaluate" .. data)
-    local published = H.exists(("%s/weights/lenet/mnist-classifier-%s.safetensors"):format(home, mnist.version)) -- each arch its folder
+    local file = ("%s/weights/lenet/mnist-classifier-%s.safetensors"):format(home, mnist.version) -- each arch its folder
+    local published = H.exists(file)
+    -- the kernels' instruction set, which decides the bits with the code and the config
+    local manifest, meta = published and H.read_json(home .. "/weights/lenet/manifest.json"), nil
+    if published then meta = select(2, require("mnist.weights").load(file)) end
     H.rm(home)
     assert.equal(0, rc, trained)
     assert.equal(0, rc2, evaluated)
     assert.is_true(published, trained)
+    assert.equal(mnist.core.blas_info().gemm, manifest.kernels)
+    assert.equal(manifest.kernels, meta.kernels)
     local correct = tonumber(trained:match("global correct: ([%d.]+)%% %(%d+ / 500%)"))
     assert.truthy(correct, trained)
     -- chance is 10%; this run reaches about 80%

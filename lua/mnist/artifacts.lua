@@ -7,7 +7,9 @@
 --   each with a .sha256 beside it, and manifest.json:
 --   {"version": V, "arch": ..., "files": {name: {"sha256": hex, "bytes": n, "tensors_sha256": hex}},
 --    "test_accuracy": ...,
---    "created": ISO time, "git_commit": ..., "config": {identity settings}}
+--    "created": ISO time, "git_commit": ..., "config": {identity settings},
+--    "kernels": the kernels' instruction set (avx512, avx2, neon, generic: `mnist.lua info`'s
+--    "kernels: gemm ..."), which with the code, the config and its threads decides the bits}
 -- The files are staged first, then the manifest is removed, the files committed, and the manifest
 -- written last: a full disk changes nothing, and a crash never leaves a manifest naming other files.
 --
@@ -135,7 +137,7 @@ function M.publish(net, cfg, info)
     version = version, arch = arch, model_file = model_file, files = {}, test_accuracy = info.test_accuracy,
     test_loss = info.test_loss, epochs = info.epochs, seed = cfg.seed, run_id = info.run_id,
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"), git_commit = commit, config = identity,
-    data = info.data, world_size = info.world_size,
+    data = info.data, world_size = info.world_size, kernels = core.blas_info().gemm,
   }
   -- every file is staged first (a full disk fails here and changes nothing); then the manifest
   -- goes, the files move into place, and a new manifest comes last: a crash in between leaves no
@@ -151,6 +153,7 @@ function M.publish(net, cfg, info)
       config = identity, data = info.data or {}, seed = cfg.seed, epochs = info.epochs,
       test_accuracy = info.test_accuracy, git_commit = commit or "unknown",
       world_size = info.world_size, -- the processes that trained it (mpirun -np N; 1 alone)
+      kernels = manifest.kernels,
     }, owned)
     if not ok_stage then
       for _, s in ipairs(staged) do os.remove(weights.staged_path(s.path, owned)) end

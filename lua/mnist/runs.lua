@@ -5,7 +5,7 @@
 --   {"status": "running" | "finished" | "interrupted" | "failed", "message": why it stopped,
 --    "pid": the writer, "started": ISO time, "updated": ISO time, "version", "git_commit",
 --    "data": {IDX file: content SHA-256}, "weights": {file: SHA-256}, "test_accuracy",
---    "steps_per_epoch"}
+--    "steps_per_epoch", "world_size", "kernels": the kernels' instruction set (mnist.artifacts)}
 -- A "running" run whose process is gone was killed: it reads as interrupted (its last checkpoint
 -- resumes it). Runs made before run.json existed get a status from their files.
 local cjson = require "cjson"

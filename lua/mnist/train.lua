@@ -364,7 +364,7 @@ function train_in(cfg, opts, dir, run_id, resume_from, world)
   end
   local data_hashes = writer and runs.data_hashes(cfg)
   if writer then runs.mark(dir, { status = "running", version = require "mnist.version", git_commit = artifacts.git_commit(),
-    data = data_hashes, steps_per_epoch = steps, world_size = world.size }) end
+    data = data_hashes, steps_per_epoch = steps, world_size = world.size, kernels = core.blas_info().gemm }) end
   log(opts, "run %s: %s, %s, %d epochs of %d steps (batch %d), %d threads%s, artifacts in %s", run_id,
     net.arch, cfg.optimizer, cfg.epochs, steps, cfg.batch_size, threads,
     world.mpi and (" per rank, %d ranks"):format(world.size) or "", cfg.artifact_dir)
