@@ -234,23 +234,34 @@ __attribute__((target("avx2"))) static void copy_strip(float *dst, const float *
 
 /* 8 x 12 on NEON (every AArch64 CPU has it): 24 accumulators of 4 lanes out of the 32 vector
  * registers, the 8 A values of a step in two registers, each multiplied by lane into the 3 B
- * vectors. */
+ * vectors. The accumulators are named one by one: held in an array c[8][3], GCC 12 stored all 24
+ * to the stack at every step (as it did the AVX2 kernel's). */
 static void kernel_neon(int64_t kc, const float *a, const float *b, float *acc, int64_t ldc,
                         int accumulate) {
-    float32x4_t c[8][3];
-    for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = c[i][2] = vdupq_n_f32(0.0f);
+    float32x4_t c00 = vdupq_n_f32(0.0f), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+    float32x4_t c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    float32x4_t c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
+    float32x4_t c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
     for (int64_t k = 0; k < kc; k++, a += 8, b += 12) {
         const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
         const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
 /* row i += A[i] * the B step: the lane index must be a constant */
-#define NEON_ROW(i, av, lane)                               \
-    c[i][0] = vfmaq_laneq_f32(c[i][0], b0, av, lane);       \
-    c[i][1] = vfmaq_laneq_f32(c[i][1], b1, av, lane);       \
-    c[i][2] = vfmaq_laneq_f32(c[i][2], b2, av, lane)
-        NEON_ROW(0, a0, 0); NEON_ROW(1, a0, 1); NEON_ROW(2, a0, 2); NEON_ROW(3, a0, 3);
-        NEON_ROW(4, a1, 0); NEON_ROW(5, a1, 1); NEON_ROW(6, a1, 2); NEON_ROW(7, a1, 3);
+#define NEON_ROW(r0, r1, r2, av, lane)           \
+    r0 = vfmaq_laneq_f32(r0, b0, av, lane);      \
+    r1 = vfmaq_laneq_f32(r1, b1, av, lane);      \
+    r2 = vfmaq_laneq_f32(r2, b2, av, lane)
+        NEON_ROW(c00, c01, c02, a0, 0);
+        NEON_ROW(c10, c11, c12, a0, 1);
+        NEON_ROW(c20, c21, c22, a0, 2);
+        NEON_ROW(c30, c31, c32, a0, 3);
+        NEON_ROW(c40, c41, c42, a1, 0);
+        NEON_ROW(c50, c51, c52, a1, 1);
+        NEON_ROW(c60, c61, c62, a1, 2);
+        NEON_ROW(c70, c71, c72, a1, 3);
 #undef NEON_ROW
     }
+    float32x4_t c[8][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32},
+                           {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
     for (int i = 0; i < 8; i++) {
         float *row = acc + i * ldc;
         for (int v = 0; v < 3; v++) {
