@@ -3,7 +3,8 @@
 --
 --   luajit bench/ours.lua --task train --model default --data DIR --steps 50
 --   tasks: train (images/s, SGD momentum), infer (images/s, batch 1000, eval),
---          latency (us/image, batch 1), sgemm (GFLOP/s of an N x N x N cblas_sgemm),
+--          latency (us/image, batch 1), sgemm (GFLOP/s of an N x N x N cblas_sgemm), shapes
+--          (GFLOP/s of ours and of OpenBLAS on the products the default model's layers run),
 --          products (GFLOP/s of torch.mm on contiguous and transposed N x N operands, and of
 --          torch.bmm on 256 matrices of 32 x 32 against a loop of torch.mm)
 local cjson = require "cjson"
@@ -156,6 +157,51 @@ function tasks.sgemm(args)
   local flops = 2 * n * n * n
   return { gflops = flops / cblas / 1e9, ours_gflops = flops / ours / 1e9,
     core = core.blas_info().core, gemm = core.blas_info().gemm }
+end
+
+-- The products the default model's layers run, ours against OpenBLAS's cblas_sgemm on the same
+-- threads (issue 15: use OpenBLAS where it wins a layer's shape). Ours through T.matmul, which
+-- packs A every call: the Winograd products read a pre-packed A and so run a little faster in the
+-- layer than here.
+local LAYER_SHAPES = { -- name, m, n, k, transpose a, transpose b
+  { "linear forward x W^T", 64, 128, 9216, false, true },
+  { "linear weight grad dy^T x", 128, 9216, 64, true, false },
+  { "linear input grad dy W", 64, 9216, 128, false, false },
+  { "Winograd forward U V", 64, 96, 32, false, false },
+  { "Winograd input grad", 32, 96, 64, false, false },
+  { "Winograd weight grad Z^T V", 64, 32, 48, true, false },
+}
+
+function tasks.shapes(args)
+  local ok, blas = pcall(ffi.load, "openblas")
+  if not ok then blas = ffi.load("libopenblas.so.0") end
+  blas.openblas_set_num_threads(args.threads)
+  local out = {}
+  for _, shape in ipairs(LAYER_SHAPES) do
+    local name, m, n, k, ta, tb = unpack(shape)
+    local a, b, c = ta and T.zeros(k, m) or T.zeros(m, k), tb and T.zeros(n, k) or T.zeros(k, n), T.zeros(m, n)
+    mnist.random.default:fill_uniform(a, -1, 1)
+    mnist.random.default:fill_uniform(b, -1, 1)
+    local pa, pb, pc = ffi.new("float[?]", m * k), ffi.new("float[?]", k * n), ffi.new("float[?]", m * n)
+    for i = 0, m * k - 1 do pa[i] = (i % 7) / 7 - 0.5 end
+    for i = 0, k * n - 1 do pb[i] = (i % 5) / 5 - 0.5 end
+    -- repeated to about 2 ms a sample, so that the timer and the threads' start do not count
+    local reps = math.max(1, math.floor(2e-3 / (2 * m * n * k / 50e9)))
+    local theirs = median_seconds(args, function()
+      for _ = 1, reps do
+        blas.cblas_sgemm(101, ta and 112 or 111, tb and 112 or 111, m, n, k, 1, pa, ta and m or k, pb,
+          tb and k or n, 0, pc, n)
+      end
+    end)
+    core.blas_set_threads(args.threads)
+    local ours = median_seconds(args, function()
+      for _ = 1, reps do T.matmul(a, b, ta, tb, c) end
+    end)
+    local flops = 2 * m * n * k * reps
+    out[#out + 1] = { name = name, m = m, n = n, k = k, ours_gflops = flops / ours / 1e9,
+      openblas_gflops = flops / theirs / 1e9 }
+  end
+  return { shapes = out, gemm = core.blas_info().gemm }
 end
 
 -- Torch7's products (lua/mnist/tensor.lua, csrc/tensor/tensor_linalg.c): transposed operands are

@@ -200,6 +200,14 @@ local function measure(order)
   add("sgemm", "ours", s and s.gflops)
   add("sgemm_ours", "ours", s and s.ours_gflops)
   if s then samples.blas_core, samples.gemm_kernel = s.core, s.gemm end
+  -- the products of the default model's layers, ours and OpenBLAS's
+  local p = run(("%s --task shapes --warmup 1 --steps %d --threads %d"):format(OURS, work(5, 2), THREADS))
+  samples.shape_names = samples.shape_names or {}
+  for i, shape in ipairs(p and p.shapes or {}) do
+    samples.shape_names[i] = ("%s (%d x %d x %d)"):format(shape.name, shape.m, shape.n, shape.k)
+    add("shape" .. i, "ours", shape.ours_gflops)
+    add("shape" .. i, "pytorch", shape.openblas_gflops) -- the second column: OpenBLAS here
+  end
 end
 
 -- How much of the machine other processes took while we ran: all CPU time not idle (/proc/stat)
@@ -333,6 +341,13 @@ if sgemm_ours then
     samples.gemm_kernel or "?", THREADS, cell(sgemm_ours, "%.0f")))
   local g = results.gflops_train.ours
   emit(("| training GFLOP/s / our sgemm peak | %s | | | |"):format(percent(g and g.median / sgemm_ours.median)))
+end
+
+-- Where OpenBLAS would win a layer's product (issue 15): ours against cblas_sgemm on each shape.
+for i, name in ipairs(samples.shape_names or {}) do
+  local o, t = stats(samples["shape" .. i].ours), stats(samples["shape" .. i].pytorch)
+  emit(("| product: %s, GFLOP/s: ours / OpenBLAS's | %s | %s (OpenBLAS) | %s | |"):format(name,
+    cell(o, "%.0f"), cell(t, "%.0f"), o and t and ("%.2fx"):format(o.median / t.median) or "-"))
 end
 
 -- The targets of issue 7 (on the 2-core development machine).
