@@ -56,9 +56,12 @@ describe("photos", function()
     p:close()
     assert.equal(24, total.photo)
     assert.equal(12, total.thin)
-    -- the floors: 97% and more on 200 of each (bench/photos.lua); the recipe alone read 11% and 37%
-    assert.is_true(right.photo >= 23, ("photos: %d of 24 (%s)"):format(right.photo, table.concat(missed, ", ")))
-    assert.is_true(right.thin >= 11, ("thin-pen drawings: %d of 12 (%s)"):format(right.thin, table.concat(missed, ", ")))
+    -- The shipped weights read 96.5-98% of 200 of each (bench/photos.lua); the recipe alone 11% and
+    -- 37%. The floors (21 of 24, 10 of 12) let a model that reads 97% through 99.5% of the time on
+    -- so few pictures (binomial), not only the weights they were first tried with (a retrained
+    -- model of the same accuracy missed 2 of these 12), and fail far above the recipe alone.
+    assert.is_true(right.photo >= 21, ("photos: %d of 24 (%s)"):format(right.photo, table.concat(missed, ", ")))
+    assert.is_true(right.thin >= 10, ("thin-pen drawings: %d of 12 (%s)"):format(right.thin, table.concat(missed, ", ")))
   end)
 
   it("finds no ink in a light gradient or a soft shadow alone", function()
