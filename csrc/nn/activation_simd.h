@@ -19,20 +19,26 @@
  * and this file undefines them at its end.
  *
  * The math (coefficients fitted by tools/fit_activation_polys.py, relative errors of the fits):
- *   exp: c x = k ln2 + c r (c = +-1, or 2 for tanh's exp(2x)), |c r| <= ln2/2 (Cody-Waite: ln2 in
- *        two parts where |k| reaches 126, in one where only small k matter), expm1(u) = u P(u),
- *        P of degree 5 (1.3e-8) by Estrin's scheme (a short dependency chain: the kernels are
- *        bound by latency as much as by the FMA pipes); then exp(c x) = 2^k + (2^k r) Q and
- *        expm1(c x) = (2^k - 1) + (2^k r) Q, Q = c P(c r), each one fused multiply-add, so
- *        neither loses digits near 0. Arguments are clamped to [-87.33, 87.33], where 2^k is a
- *        normal float; the few inputs whose result lies beyond (a subnormal sigmoid or
- *        log-sigmoid) take libm in extreme_lanes.
+ *   exp: c x = k ln2 + c r (c = +-1), |r| <= ln2/2 (Cody-Waite: ln2 in two parts where |k|
+ *        reaches 126 and the result is as sensitive to r as near 0; in one part for tanh, where
+ *        |k| <= 27, and ELU, where expm1 is -1 wherever k is large); 2^k from the rounding's bits.
+ *        Then either expm1(r) = r + r^2 P(r), P of degree 4 by Horner's scheme (1.3e-8),
+ *        2^k expm1(r) + b in one fused multiply-add, so nothing is lost near 0 (tanh, ELU); or,
+ *        where the kernel divides anyway (sigmoid, log-sigmoid), exp(-r) = (q - o) / (q + o), the
+ *        (3, 3) Pade approximant (6.4e-9), in four operations instead of seven, folded into the
+ *        kernel's one division. Arguments are clamped to [-87.33, 87.33], where 2^k is a normal
+ *        float; the few inputs whose result lies beyond (a subnormal sigmoid or log-sigmoid) take
+ *        libm in extreme_lanes.
  *   tanh: expm1(2x) / (expm1(2x) + 2): no cancellation anywhere (a rational fit, as Eigen's, is
  *        off by 8 ulp near +-1).
  *   log1p(e), e in [0, 1]: 2 atanh(t), t = e / (2 + e) in [0, 1/3], 2t + t^3 Q(t^2), Q of
  *        degree 3 (4.5e-9).
  * Errors against libm measured by spec/activation_simd_spec.lua (within 3 ulp where the result
- * is a normal float; within one subnormal ulp below). */
+ * is a normal float; within one subnormal ulp below).
+ *
+ * Speed (AVX2, Zen 3): the FMA pipes bind (the divider counts as about 2.5 FMAs there), so the
+ * forms above are the ones with the fewest multiplies; Estrin's scheme (a shorter chain, two more
+ * multiplies) measured slower once the kernels run software-pipelined (forward_kind). */
 
 #define ACT_LOG2E 1.44269504088896341f
 #define ACT_LN2 0.693147182f           /* ln2 rounded: r off by |k| 1.9e-9 */
@@ -41,6 +47,7 @@
 #define ACT_SHIFTER 12583039.0f        /* 1.5 * 2^23 + 127: round to integer, exponent bias */
 #define ACT_EXP_LIMIT 87.3365448f      /* ln(2^126): exp stays normal inside +-this */
 #define ACT_EXTREME 87.0f              /* |x| past this: the lane's exact value from libm */
+#define ACT_LOGSIGMOID_EXTREME 86.0f   /* the forward's (its divisor reaches 2^(k+2), k <= 124) */
 #define ACT_TANH_LIMIT 9.1f           /* tanh rounds to 1 from 9.011 */
 
 /* x split as c x = k ln2 + c r, k an integer, |r| <= ln2/2: returns r, *scale = 2^k. c is +1
@@ -54,26 +61,24 @@ SIMD_INLINE V SIMD(exp_reduce)(V x, const float c, const int exact, V *scale) {
     return v_fnmadd(k, v_set1(c * ACT_LN2_LO), v_fnmadd(k, v_set1(c * ACT_LN2_HI), x));
 }
 
-/* s expm1(c r) + b for s = 2^k, |r| <= ln2/2: expm1(u) = u + u^2 P(u), P of degree 4 by Horner's
- * scheme (its odd coefficients times c), then one fused multiply-add. (Estrin's scheme, a shorter
- * chain for two more multiplies, measured slower: with the two-pass kernels below the FMA pipes
- * bind, not the latency.) */
-SIMD_INLINE V SIMD(scaled_expm1)(V r, V s, V b, const float c) {
+/* s expm1(r) + b for s = 2^k, |r| <= ln2/2: expm1(r) = r + r^2 P(r), then one fused
+ * multiply-add. */
+SIMD_INLINE V SIMD(scaled_expm1)(V r, V s, V b) {
     V p = v_set1(1.388250967e-03f);
-    p = v_fmadd(p, r, v_set1(c * 8.366511203e-03f));
+    p = v_fmadd(p, r, v_set1(8.366511203e-03f));
     p = v_fmadd(p, r, v_set1(4.166720062e-02f));
-    p = v_fmadd(p, r, v_set1(c * 1.666654348e-01f));
+    p = v_fmadd(p, r, v_set1(1.666654348e-01f));
     p = v_fmadd(p, r, v_set1(4.999999702e-01f));
-    const V r2 = v_mul(r, r);
-    if (c > 0) return v_fmadd(s, v_fmadd(r2, p, r), b);
-    return v_fnmadd(s, v_fnmadd(r2, p, r), b); /* expm1(-r) = -(r - r^2 P(-r)) */
+    return v_fmadd(s, v_fmadd(v_mul(r, r), p, r), b);
 }
 
 /* x clamped to [-lim, lim], a NaN kept. */
 SIMD_INLINE V SIMD(clamp)(V x, float lim) { return v_min(v_set1(lim), v_max(v_set1(-lim), x)); }
 
-/* Each forward kind in two halves, head(x) -> w and tail(w, x) -> y, so that the kernels can run
- * them as two passes over a block (see forward_kind). */
+/* Each forward kind in two halves, head(x) -> w (and aux, for sigmoid and log-sigmoid: the
+ * division's divisor) and tail(w, aux, x) -> y, which forward_kind runs software-pipelined. The
+ * tails of sigmoid and log-sigmoid start with their division: its operands are then ready, and
+ * its latency off the heads' chain. */
 
 /* tanh(x) = e / (e + 2), e = expm1(2x) (in (-1, 0] for x <= 0), x clamped at +-9.1 where
  * float tanh is +-1 (so |k| <= 27: ln2 in one part). */
@@ -81,28 +86,45 @@ SIMD_INLINE V SIMD(tanh_head)(V x) {
     V scale;
     const V xc = SIMD(clamp)(x, ACT_TANH_LIMIT);
     const V r = SIMD(exp_reduce)(v_add(xc, xc), 1.0f, 0, &scale);
-    return SIMD(scaled_expm1)(r, scale, v_sub(scale, v_set1(1.0f)), 1.0f);
+    return SIMD(scaled_expm1)(r, scale, v_sub(scale, v_set1(1.0f)));
 }
 SIMD_INLINE V SIMD(tanh_tail)(V e) { return v_div(e, v_add(e, v_set1(2.0f))); }
 
-/* sigmoid(x) = 1 / (1 + exp(-x)); below -ACT_EXTREME the lane is fixed by extreme_lanes (so x
- * is clamped above only). */
-SIMD_INLINE V SIMD(sigmoid_head)(V x) {
-    V scale;
-    const V r = SIMD(exp_reduce)(v_min(v_set1(ACT_EXP_LIMIT), x), -1.0f, 1, &scale);
-    return SIMD(scaled_expm1)(r, scale, v_add(scale, v_set1(1.0f)), -1.0f);
+/* exp(-r) = (q - o) / (q + o), q = (120 + 12 r^2) / 128, o = r (60 + r^2) / 128 (the (3, 3) Pade
+ * approximant, 6.4e-9 for |r| <= ln2/2; over 128, so that 2^127 (q +- o) stays finite): where the
+ * kernel divides anyway, fewer multiplies than the polynomial. */
+SIMD_INLINE void SIMD(exp_pade)(V r, V *q, V *o) {
+    const V r2 = v_mul(r, r);
+    *q = v_fmadd(r2, v_set1(0.09375f), v_set1(0.9375f));
+    *o = v_mul(r, v_fmadd(r2, v_set1(0.0078125f), v_set1(0.46875f)));
 }
-SIMD_INLINE V SIMD(sigmoid_tail)(V d) { return v_div(v_set1(1.0f), d); }
 
-/* log(sigmoid(x)) = min(x, 0) - log1p(e), e = exp(-|x|) in (0, 1]; above ACT_EXTREME fixed by
- * extreme_lanes. */
-SIMD_INLINE V SIMD(logsigmoid_head)(V x) {
-    V scale;
-    const V r = SIMD(exp_reduce)(v_min(v_set1(ACT_EXP_LIMIT), v_abs(x)), -1.0f, 1, &scale);
-    return SIMD(scaled_expm1)(r, scale, scale, -1.0f);
+/* sigmoid(x) = 1 / (1 + exp(-x)) = (q + o) / ((q + o) + 2^k (q - o)) for -x = k ln2 - r; below
+ * -ACT_EXTREME the lane is fixed by extreme_lanes (so x is clamped above only). */
+SIMD_INLINE V SIMD(sigmoid_head)(V x, V *den) {
+    V scale, q, o;
+    const V r = SIMD(exp_reduce)(v_min(v_set1(ACT_EXP_LIMIT), x), -1.0f, 1, &scale);
+    SIMD(exp_pade)(r, &q, &o);
+    const V n = v_add(q, o);
+    *den = v_fmadd(scale, v_sub(q, o), n);
+    return n;
 }
-SIMD_INLINE V SIMD(logsigmoid_tail)(V e, V x) {
-    const V t = v_div(e, v_add(e, v_set1(2.0f)));
+SIMD_INLINE V SIMD(sigmoid_tail)(V n, V den) { return v_div(n, den); }
+
+/* log(sigmoid(x)) = min(x, 0) - log1p(e), e = exp(-|x|) in (0, 1], log1p(e) = 2 atanh(t), t =
+ * e / (e + 2) = (q - o) / ((q - o) + 2^(k+1) (q + o)) for |x| = k ln2 + r; above
+ * ACT_LOGSIGMOID_EXTREME fixed by extreme_lanes (where the divisor would pass 2^126, AVX-512's
+ * reciprocal would be 0; below -86 it may be, t then 0 where x - e rounds to x anyway). */
+SIMD_INLINE V SIMD(logsigmoid_head)(V x, V *den) {
+    V scale, q, o;
+    const V r = SIMD(exp_reduce)(v_min(v_set1(ACT_EXP_LIMIT), v_abs(x)), 1.0f, 1, &scale);
+    SIMD(exp_pade)(r, &q, &o);
+    const V n = v_sub(q, o);
+    *den = v_fmadd(v_add(scale, scale), v_add(q, o), n);
+    return n;
+}
+SIMD_INLINE V SIMD(logsigmoid_tail)(V n, V den, V x) {
+    const V t = v_div(n, den);
     const V t2 = v_mul(t, t);
     V q = v_set1(2.801189423e-01f);
     q = v_fmadd(q, t2, v_set1(2.800182402e-01f));
@@ -118,7 +140,7 @@ SIMD_INLINE V SIMD(logsigmoid_tail)(V e, V x) {
 SIMD_INLINE V SIMD(elu_head)(V x) {
     V scale;
     const V r = SIMD(exp_reduce)(v_max(v_set1(-ACT_EXP_LIMIT), v_min(v_set1(0.0f), x)), 1.0f, 0, &scale);
-    return SIMD(scaled_expm1)(r, scale, v_sub(scale, v_set1(1.0f)), 1.0f);
+    return SIMD(scaled_expm1)(r, scale, v_sub(scale, v_set1(1.0f)));
 }
 SIMD_INLINE V SIMD(elu_tail)(V y, V x, V alpha) { return v_fmadd(alpha, y, v_max(v_set1(0.0f), x)); }
 
@@ -127,12 +149,12 @@ SIMD_INLINE V SIMD(elu_tail)(V y, V x, V alpha) { return v_fmadd(alpha, y, v_max
 SIMD_INLINE V SIMD(logsigmoid_grad)(V x, V dy) {
     V scale;
     const V r = SIMD(exp_reduce)(SIMD(clamp)(x, ACT_EXP_LIMIT), 1.0f, 1, &scale);
-    return v_div(dy, SIMD(scaled_expm1)(r, scale, v_add(scale, v_set1(1.0f)), 1.0f));
+    return v_div(dy, SIMD(scaled_expm1)(r, scale, v_add(scale, v_set1(1.0f))));
 }
 
 /* The lanes set in `bits` of res, from libm: where the result is subnormal or about to be
- * (sigmoid(x) = exp(x) for x < -87, log-sigmoid(x) = -exp(-x) and its gradient dy exp(-x) for
- * x > 87). xs and dys hold the vector's inputs (dys may be NULL), saved before res is stored over
+ * (sigmoid(x) = exp(x) for x < -87, log-sigmoid(x) = -exp(-x) for x > 86 and its gradient
+ * dy exp(-x) for x > 87). xs and dys hold the vector's inputs (dys may be NULL), saved before res is stored over
  * them when the kernel runs in place. */
 SIMD_FN static void SIMD(extreme_lanes)(float *res, const float *xs, const float *dys, int bits, int kind) {
     for (int i = 0; i < VEC; i++) {
@@ -144,26 +166,27 @@ SIMD_FN static void SIMD(extreme_lanes)(float *res, const float *xs, const float
 }
 
 /* The forward kinds' halves; kind is a constant wherever these are inlined. */
-SIMD_INLINE V SIMD(head)(const int kind, V x) {
+SIMD_INLINE V SIMD(head)(const int kind, V x, V *aux) {
     switch (kind) {
     case ACT_TANH: return SIMD(tanh_head)(x);
-    case ACT_SIGMOID: return SIMD(sigmoid_head)(x);
-    case ACT_LOGSIGMOID: return SIMD(logsigmoid_head)(x);
+    case ACT_SIGMOID: return SIMD(sigmoid_head)(x, aux);
+    case ACT_LOGSIGMOID: return SIMD(logsigmoid_head)(x, aux);
     default: return SIMD(elu_head)(x);
     }
 }
-SIMD_INLINE V SIMD(tail)(const int kind, V w, V x, V alpha) {
+SIMD_INLINE V SIMD(tail)(const int kind, V w, V aux, V x, V alpha) {
     switch (kind) {
     case ACT_TANH: return SIMD(tanh_tail)(w);
-    case ACT_SIGMOID: return SIMD(sigmoid_tail)(w);
-    case ACT_LOGSIGMOID: return SIMD(logsigmoid_tail)(w, x);
+    case ACT_SIGMOID: return SIMD(sigmoid_tail)(w, aux);
+    case ACT_LOGSIGMOID: return SIMD(logsigmoid_tail)(w, aux, x);
     default: return SIMD(elu_tail)(w, x, alpha);
     }
 }
+#define ACT_HAS_AUX(kind) ((kind) == ACT_SIGMOID || (kind) == ACT_LOGSIGMOID)
 
 /* The lanes of x whose result extreme_lanes gives (none for tanh and ELU). */
 SIMD_INLINE M SIMD(extreme)(const int kind, V x) {
-    return kind == ACT_SIGMOID ? v_lt(x, v_set1(-ACT_EXTREME)) : v_gt(x, v_set1(ACT_EXTREME));
+    return kind == ACT_SIGMOID ? v_lt(x, v_set1(-ACT_EXTREME)) : v_gt(x, v_set1(ACT_LOGSIGMOID_EXTREME));
 }
 #define ACT_HAS_EXTREMES(kind) ((kind) == ACT_SIGMOID || (kind) == ACT_LOGSIGMOID)
 
@@ -183,7 +206,9 @@ SIMD_INLINE void SIMD(forward_one)(float *y, const float *x, int64_t count, cons
     float xs[VEC], res[VEC];
     for (int l = 0; l < VEC; l++) xs[l] = l < count ? x[l] : 0.0f;
     const V v = v_load(xs);
-    v_store(res, SIMD(tail)(kind, SIMD(head)(kind, v), v, alpha));
+    V aux = v;
+    const V w = SIMD(head)(kind, v, &aux);
+    v_store(res, SIMD(tail)(kind, w, aux, v, alpha));
     const int bits = ACT_HAS_EXTREMES(kind) ? m_bits(SIMD(extreme)(kind, v)) : 0;
     if (bits) SIMD(extreme_lanes)(res, xs, NULL, bits, kind);
     for (int l = 0; l < count; l++) y[l] = res[l];
@@ -205,52 +230,60 @@ SIMD_INLINE void SIMD(backward_one)(float *dx, const float *dy, const float *v, 
 #define ACT_UNROLL 4
 
 /* Forward: software-pipelined over blocks of ACT_BLOCK floats, one loop running the heads of the
- * next block (into w) beside the tails of the current one (from w). The whole chain in one pass
- * holds each vector's registers for its full latency (~50 cycles), and the out-of-order window
- * (its physical registers) then fits too few vectors to keep the FMA pipes busy; and a pass of
- * tails alone waits on the divider. A block with an extreme lane (seen in its heads' pass; y not
- * yet written there) is redone a vector at a time, in place too. */
+ * next block (into w, wa) beside the tails of the current one (from w, wa). The whole chain in one
+ * pass (~50 cycles a vector) holds its registers that long, and the out-of-order window then
+ * holds too few vectors to keep the FMA pipes busy; a pass of tails alone would wait on the
+ * divider. A block with an extreme lane (seen in its heads' pass; y not yet written there) is
+ * redone a vector at a time, in place too. */
 #define ACT_BLOCK 512
 
-/* The heads of x (len, a multiple of VEC) into w; whether any lane is extreme. */
-SIMD_INLINE int SIMD(heads)(float *w, const float *x, int64_t len, const int kind) {
-    M any = v_lt(v_set1(0.0f), v_set1(0.0f));
-    for (int64_t j = 0; j < len; j += VEC) {
-        const V v = v_load(x + j);
-        if (ACT_HAS_EXTREMES(kind)) any = m_or(any, SIMD(extreme)(kind, v));
-        v_store(w + j, SIMD(head)(kind, v));
-    }
+/* The head of x[j] into w[j] (and wa[j]); its extreme lanes. */
+SIMD_INLINE M SIMD(head_at)(float *w, float *wa, const float *x, int64_t j, const int kind) {
+    const V v = v_load(x + j);
+    V aux = v;
+    v_store(w + j, SIMD(head)(kind, v, &aux));
+    if (ACT_HAS_AUX(kind)) v_store(wa + j, aux);
+    return SIMD(extreme)(kind, v);
+}
+
+/* y[j] from the head in w[j] (and wa[j]). */
+SIMD_INLINE void SIMD(tail_at)(float *y, const float *w, const float *wa, const float *x, int64_t j,
+                               const int kind, V alpha) {
+    const V h = v_load(w + j);
+    v_store(y + j, SIMD(tail)(kind, h, ACT_HAS_AUX(kind) ? v_load(wa + j) : h, v_load(x + j), alpha));
+}
+
+/* The heads of x (len, a multiple of VEC) into w, wa; whether any lane is extreme. */
+SIMD_INLINE int SIMD(heads)(float *w, float *wa, const float *x, int64_t len, const int kind) {
+    M any = v_lt(v_set1(0.0f), v_set1(0.0f)); /* no lane */
+    for (int64_t j = 0; j < len; j += VEC) any = m_or(any, SIMD(head_at)(w, wa, x, j, kind));
     return ACT_HAS_EXTREMES(kind) && m_bits(any);
 }
 
 SIMD_INLINE void SIMD(forward_kind)(float *y, const float *x, int64_t n, const int kind, float a) {
     const V alpha = v_set1(a);
-    float w[2][ACT_BLOCK] __attribute__((aligned(64)));
+    float w[2][ACT_BLOCK] __attribute__((aligned(64))), wa[2][ACT_BLOCK] __attribute__((aligned(64)));
     const int64_t full = n / VEC * VEC;
-    int64_t cur = 0, cur_len = full < ACT_BLOCK ? full : ACT_BLOCK;
-    int cur_extreme = SIMD(heads)(w[0], x, cur_len, kind), side = 0;
-    while (cur_len > 0) {
-        const int64_t next = cur + cur_len, next_len = full - next < ACT_BLOCK ? full - next : ACT_BLOCK;
-        const float *wc = w[side];
-        float *wn = w[!side];
-        int next_extreme = 0;
-        if (cur_extreme) {
-            next_extreme = SIMD(heads)(wn, x + next, next_len, kind);
-            for (int64_t j = 0; j < cur_len; j += VEC) SIMD(forward_one)(y + cur + j, x + cur + j, VEC, kind, alpha);
+    int64_t cur = 0, len = full < ACT_BLOCK ? full : ACT_BLOCK;
+    int extreme = SIMD(heads)(w[0], wa[0], x, len, kind), side = 0;
+    while (len > 0) { /* the heads of [cur, cur + len) are in w[side], wa[side] */
+        const int64_t next = cur + len, next_len = full - next < ACT_BLOCK ? full - next : ACT_BLOCK;
+        float *wc = w[side], *wac = wa[side], *wn = w[!side], *wan = wa[!side];
+        int next_extreme;
+        if (extreme) {
+            next_extreme = SIMD(heads)(wn, wan, x + next, next_len, kind);
+            for (int64_t j = 0; j < len; j += VEC) SIMD(forward_one)(y + cur + j, x + cur + j, VEC, kind, alpha);
         } else {
             M any = v_lt(v_set1(0.0f), v_set1(0.0f));
             int64_t j = 0;
-            for (; j < next_len; j += VEC) { /* next_len <= cur_len: only the last block is short */
-                const V v = v_load(x + next + j);
-                if (ACT_HAS_EXTREMES(kind)) any = m_or(any, SIMD(extreme)(kind, v));
-                v_store(wn + j, SIMD(head)(kind, v));
-                v_store(y + cur + j, SIMD(tail)(kind, v_load(wc + j), v_load(x + cur + j), alpha));
+            for (; j < next_len; j += VEC) { /* next_len <= len: only the last block is short */
+                any = m_or(any, SIMD(head_at)(wn, wan, x + next, j, kind));
+                SIMD(tail_at)(y + cur, wc, wac, x + cur, j, kind, alpha);
             }
-            for (; j < cur_len; j += VEC)
-                v_store(y + cur + j, SIMD(tail)(kind, v_load(wc + j), v_load(x + cur + j), alpha));
+            for (; j < len; j += VEC) SIMD(tail_at)(y + cur, wc, wac, x + cur, j, kind, alpha);
             next_extreme = ACT_HAS_EXTREMES(kind) && m_bits(any);
         }
-        cur = next, cur_len = next_len, cur_extreme = next_extreme, side = !side;
+        cur = next, len = next_len, extreme = next_extreme, side = !side;
     }
     if (full < n) SIMD(forward_one)(y + full, x + full, n - full, kind, alpha);
 }
@@ -319,5 +352,7 @@ SIMD_FN static void SIMD(backward)(float *dx, const float *dy, const float *x, c
 #undef m_bits
 #undef M
 #undef ACT_HAS_EXTREMES
+#undef ACT_HAS_AUX
+#undef ACT_LOGSIGMOID_EXTREME
 #undef ACT_BLOCK
 #undef ACT_UNROLL
