@@ -138,6 +138,7 @@ static inline int bits4(Ints4 m) { return (m[0] & 1) | (m[1] & 2) | (m[2] & 4) |
 #define SIMD_INLINE static inline
 #define VEC 4
 #define V Floats4
+#define M Ints4
 #define v_load load4
 #define v_store store4
 #define v_set1(c) ((Floats4){(c), (c), (c), (c)})
@@ -155,6 +156,7 @@ static inline int bits4(Ints4 m) { return (m[0] & 1) | (m[1] & 2) | (m[2] & 4) |
 #define v_gt(a, b) ((a) > (b))
 #define v_blend blend4
 #define v_pow2(t) ((Floats4)((Bits4)(t) << 23))
+#define m_or(a, b) ((a) | (b))
 #define m_bits bits4
 #include "nn/activation_simd.h" /* (it undefines the macros above) */
 
@@ -174,6 +176,7 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #define SIMD_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
 #define VEC 8
 #define V __m256
+#define M __m256
 #define v_load _mm256_loadu_ps
 #define v_store _mm256_storeu_ps
 #define v_set1 _mm256_set1_ps
@@ -191,6 +194,7 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #define v_gt(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
 #define v_blend(m, a, b) _mm256_blendv_ps((a), (b), (m))
 #define v_pow2(t) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23))
+#define m_or _mm256_or_ps
 #define m_bits _mm256_movemask_ps
 #include "nn/activation_simd.h" /* (it undefines the macros above) */
 
@@ -199,6 +203,7 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #define SIMD_INLINE __attribute__((target("avx512f"), always_inline)) static inline
 #define VEC 16
 #define V __m512
+#define M __mmask16
 #define v_load _mm512_loadu_ps
 #define v_store _mm512_storeu_ps
 #define v_set1 _mm512_set1_ps
@@ -216,6 +221,7 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 avx512_re
 #define v_gt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
 #define v_blend(m, a, b) _mm512_mask_blend_ps((m), (a), (b))
 #define v_pow2(t) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23))
+#define m_or(a, b) ((__mmask16)((a) | (b)))
 #define m_bits(m) ((int)(m))
 #include "nn/activation_simd.h" /* (it undefines the macros above) */
 #endif
