@@ -611,35 +611,24 @@ static void output_grad_tile(float *restrict zt, int64_t stride, const float *re
 }
 
 #ifdef WINOGRAD_AVX512
-/* output_grad_tile, 16 channels at a time from 0; returns how many it did. */
-__attribute__((target("avx512f"))) static int64_t output_grad_tile_avx512(
-    float *restrict zt, int64_t stride, const float *restrict p00, const float *restrict p01,
-    const float *restrict p10, const float *restrict p11, int64_t n) {
-    int64_t c = 0;
-    for (; c + 16 <= n; c += 16) {
-        const __m512 y00 = _mm512_loadu_ps(p00 + c), y01 = _mm512_loadu_ps(p01 + c);
-        const __m512 y10 = _mm512_loadu_ps(p10 + c), y11 = _mm512_loadu_ps(p11 + c);
-        __m512 z[16];
-        OUTPUT_GRAD_BODY(__m512)
-        for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(zt + xi * stride + c, z[xi]);
+/* output_grad_tile, W channels (a vector of type VT) at a time from 0; returns how many it did.
+ * Written once, made for AVX-512 and AVX2 below. */
+#define OUTPUT_GRAD_TILE_SIMD(name, isa, VT, W, load, store)                                      \
+    __attribute__((target(isa))) static int64_t name(                                              \
+        float *restrict zt, int64_t stride, const float *restrict p00, const float *restrict p01, \
+        const float *restrict p10, const float *restrict p11, int64_t n) {                        \
+        int64_t c = 0;                                                                             \
+        for (; c + W <= n; c += W) {                                                               \
+            const VT y00 = load(p00 + c), y01 = load(p01 + c);                                     \
+            const VT y10 = load(p10 + c), y11 = load(p11 + c);                                     \
+            VT z[16];                                                                              \
+            OUTPUT_GRAD_BODY(VT)                                                                   \
+            for (int xi = 0; xi < 16; xi++) store(zt + xi * stride + c, z[xi]);                    \
+        }                                                                                          \
+        return c;                                                                                  \
     }
-    return c;
-}
-
-/* The same, 8 channels at a time on AVX2. */
-__attribute__((target("avx2"))) static int64_t output_grad_tile_avx2(
-    float *restrict zt, int64_t stride, const float *restrict p00, const float *restrict p01,
-    const float *restrict p10, const float *restrict p11, int64_t n) {
-    int64_t c = 0;
-    for (; c + 8 <= n; c += 8) {
-        const __m256 y00 = _mm256_loadu_ps(p00 + c), y01 = _mm256_loadu_ps(p01 + c);
-        const __m256 y10 = _mm256_loadu_ps(p10 + c), y11 = _mm256_loadu_ps(p11 + c);
-        __m256 z[16];
-        OUTPUT_GRAD_BODY(__m256)
-        for (int xi = 0; xi < 16; xi++) _mm256_storeu_ps(zt + xi * stride + c, z[xi]);
-    }
-    return c;
-}
+OUTPUT_GRAD_TILE_SIMD(output_grad_tile_avx512, "avx512f", __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps)
+OUTPUT_GRAD_TILE_SIMD(output_grad_tile_avx2, "avx2", __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps)
 #endif
 
 /* Z (16, n, O), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
@@ -699,33 +688,26 @@ static void input_tile_channels(float *restrict v, int64_t stride, const float *
 }
 
 #ifdef WINOGRAD_AVX512
-/* input_tile_channels, 16 channels at a time from 0; returns how many it did. */
-__attribute__((target("avx512f"))) static int64_t input_tile_channels_avx512(
-    float *restrict v, int64_t stride, const float *restrict x, int64_t ld, int64_t pc, int64_t n) {
-    int64_t c = 0;
-    for (; c + 16 <= n; c += 16) {
-        __m512 d[4][4], vc[16];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) d[i][j] = _mm512_loadu_ps(x + i * ld + j * pc + c);
-        input_transform16(vc, d);
-        for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(v + xi * stride + c, vc[xi]);
+/* input_tile_channels, W channels (a vector of type VT) at a time from 0; returns how many it did.
+ * Written once, made for AVX-512 and AVX2 below. */
+#define INPUT_TILE_CHANNELS_SIMD(name, isa, VT, W, load, store, transform)                        \
+    __attribute__((target(isa))) static int64_t name(float *restrict v, int64_t stride,             \
+                                                     const float *restrict x, int64_t ld,          \
+                                                     int64_t pc, int64_t n) {                      \
+        int64_t c = 0;                                                                             \
+        for (; c + W <= n; c += W) {                                                               \
+            VT d[4][4], vc[16];                                                                    \
+            for (int i = 0; i < 4; i++)                                                            \
+                for (int j = 0; j < 4; j++) d[i][j] = load(x + i * ld + j * pc + c);               \
+            transform(vc, d);                                                                      \
+            for (int xi = 0; xi < 16; xi++) store(v + xi * stride + c, vc[xi]);                    \
+        }                                                                                          \
+        return c;                                                                                  \
     }
-    return c;
-}
-
-/* The same, 8 channels at a time on AVX2. */
-__attribute__((target("avx2"))) static int64_t input_tile_channels_avx2(
-    float *restrict v, int64_t stride, const float *restrict x, int64_t ld, int64_t pc, int64_t n) {
-    int64_t c = 0;
-    for (; c + 8 <= n; c += 8) {
-        __m256 d[4][4], vc[16];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) d[i][j] = _mm256_loadu_ps(x + i * ld + j * pc + c);
-        input_transform8(vc, d);
-        for (int xi = 0; xi < 16; xi++) _mm256_storeu_ps(v + xi * stride + c, vc[xi]);
-    }
-    return c;
-}
+INPUT_TILE_CHANNELS_SIMD(input_tile_channels_avx512, "avx512f", __m512, 16, _mm512_loadu_ps,
+                         _mm512_storeu_ps, input_transform16)
+INPUT_TILE_CHANNELS_SIMD(input_tile_channels_avx2, "avx2", __m256, 8, _mm256_loadu_ps,
+                         _mm256_storeu_ps, input_transform8)
 #endif
 
 /* V (16, n, C), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
