@@ -81,6 +81,7 @@ function tasks.train(args)
   local config, state = { learningRate = 0.01, momentum = 0.9 }, {}
   local x, y = load(args.data, "train", args.batch * (args.steps + args.warmup))
   local xb, yb
+  -- mnist.train.feval's loop, written out: bench/commits.sh runs this file on older commits' trees
   local function feval()
     grads:fill(0)
     local out = net:forward(xb)

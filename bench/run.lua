@@ -165,6 +165,7 @@ local COLD_THEIRS = ("%s --task coldstart --weights %s --image %s --threads %d")
 local samples = {}
 local function add(row, impl, v)
   samples[row] = samples[row] or { ours = {}, pytorch = {} }
+  samples[row][impl] = samples[row][impl] or {}
   if v then table.insert(samples[row][impl], v) end
 end
 
@@ -206,7 +207,7 @@ local function measure(order)
   for i, shape in ipairs(p and p.shapes or {}) do
     samples.shape_names[i] = ("%s (%d x %d x %d)"):format(shape.name, shape.m, shape.n, shape.k)
     add("shape" .. i, "ours", shape.ours_gflops)
-    add("shape" .. i, "pytorch", shape.openblas_gflops) -- the second column: OpenBLAS here
+    add("shape" .. i, "openblas", shape.openblas_gflops)
   end
 end
 
@@ -345,7 +346,7 @@ end
 
 -- Where OpenBLAS would win a layer's product (issue 15): ours against cblas_sgemm on each shape.
 for i, name in ipairs(samples.shape_names or {}) do
-  local o, t = stats(samples["shape" .. i].ours), stats(samples["shape" .. i].pytorch)
+  local o, t = stats(samples["shape" .. i].ours), stats(samples["shape" .. i].openblas)
   emit(("| product: %s, GFLOP/s: ours / OpenBLAS's | %s | %s (OpenBLAS) | %s | |"):format(name,
     cell(o, "%.0f"), cell(t, "%.0f"), o and t and ("%.2fx"):format(o.median / t.median) or "-"))
 end

@@ -18,8 +18,11 @@ describe("mnist.lua train, then evaluate", function()
     local file = ("%s/weights/lenet/mnist-classifier-%s.safetensors"):format(home, mnist.version) -- each arch its folder
     local published = H.exists(file)
     -- the kernels' instruction set, which decides the bits with the code and the config
-    local manifest, meta = published and H.read_json(home .. "/weights/lenet/manifest.json"), nil
-    if published then meta = select(2, require("mnist.weights").load(file)) end
+    local manifest, meta
+    if published then
+      manifest = H.read_json(home .. "/weights/lenet/manifest.json")
+      meta = select(2, require("mnist.weights").load(file))
+    end
     H.rm(home)
     assert.equal(0, rc, trained)
     assert.equal(0, rc2, evaluated)

@@ -416,7 +416,6 @@ __attribute__((target("avx2"))) static void input_channel_avx2(const Block *b, i
                                                                const Piece *pieces, int64_t np,
                                                                const Planes *pl,
                                                                const WinogradShape *s) {
-    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     for (const Piece *p = pieces; p < pieces + np; p++) {
         const float *rows[4];
         patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 1);
@@ -424,10 +423,8 @@ __attribute__((target("avx2"))) static void input_channel_avx2(const Block *b, i
         const int64_t x0 = 2 * p->tx - s->pw;
         for (int64_t k = 0; k < p->run; k += 8) {
             const int64_t q = x0 + 2 * k; /* the image column of the chunk's first load */
-            const __m256 m0 = p->inside ? all : columns_inside(q, s->w);
-            const __m256 m1 = p->inside ? all : columns_inside(q + 8, s->w);
-            const __m256 m2 = p->inside ? all : columns_inside(q + 2, s->w);
-            const __m256 m3 = p->inside ? all : columns_inside(q + 10, s->w);
+            const __m256 m0 = columns_inside(q, s->w), m1 = columns_inside(q + 8, s->w);
+            const __m256 m2 = columns_inside(q + 2, s->w), m3 = columns_inside(q + 10, s->w);
             __m256 d[4][4], v[16];
             for (int i = 0; i < 4; i++) {
                 const float *row = rows[i] + 2 * k;

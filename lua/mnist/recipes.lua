@@ -24,21 +24,24 @@ local function stage(from, to, k)
     :add(nn.SpatialBatchNormalization(to))
 end
 
+-- flatten (inputs), linear -> hidden, ReLU, batch norm, linear -> 10, log-softmax: both heads.
+local function head(inputs, hidden)
+  return nn.Sequential()
+    :add(nn.Flatten())
+    :add(nn.Linear(inputs, hidden))
+    :add(nn.ReLU(true))
+    :add(nn.BatchNormalization(hidden))
+    :add(nn.Linear(hidden, 10))
+    :add(nn.LogSoftMax())                          -- (N, 10)
+end
+
 M.fast = {
   features = function()
     return nn.Sequential()
       :add(stage(1, 6, 5))                         -- (N, 6, 12, 12)
       :add(stage(6, 16, 5))                        -- (N, 16, 4, 4)
   end,
-  head = function()
-    return nn.Sequential()
-      :add(nn.Flatten())                           -- (N, 256)
-      :add(nn.Linear(16 * 4 * 4, 120))
-      :add(nn.ReLU(true))
-      :add(nn.BatchNormalization(120))
-      :add(nn.Linear(120, 10))
-      :add(nn.LogSoftMax())                        -- (N, 10)
-  end,
+  head = function() return head(16 * 4 * 4, 120) end,
 }
 
 M.best = {
@@ -47,15 +50,7 @@ M.best = {
       :add(stage(1, 32, 5))                        -- (N, 32, 12, 12)
       :add(stage(32, 64, 5))                       -- (N, 64, 4, 4)
   end,
-  head = function()
-    return nn.Sequential()
-      :add(nn.Flatten())                           -- (N, 1024)
-      :add(nn.Linear(64 * 4 * 4, 256))
-      :add(nn.ReLU(true))
-      :add(nn.BatchNormalization(256))
-      :add(nn.Linear(256, 10))
-      :add(nn.LogSoftMax())                        -- (N, 10)
-  end,
+  head = function() return head(64 * 4 * 4, 256) end,
 }
 
 return M
