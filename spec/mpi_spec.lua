@@ -140,11 +140,14 @@ log_interval: 1000
     local out = run_once(two, 2)
     assert.truthy(out:find("2 ranks"), out)
     assert.truthy(out:find("gradient all%-reduce [%d.]+ ms per step"), out)
-    -- One step differs by float rounding only (about 1e-7 of each tensor: a rank's gradient is the
-    -- sum of two partial sums, in another order than one process's); three steps of SGD grow that
-    -- to about 2e-6. Unsynced batch norm or a wrongly scaled gradient differs by 1e-3 and more.
+    -- One step differs by float rounding only: a rank's gradient is the sum of two partial sums,
+    -- in another order than one process's. The Winograd layer's weight gradient is G^T dU G of a
+    -- dU whose entries are hundreds of times its result's (F(4x4, 3x3)'s factors go to 8 and
+    -- 1/24), so adding two ranks' dW instead of one dU rounds differently by more than the
+    -- other layers do: after three steps of SGD, 8.2e-5 of that weight (1.7e-6 with F(2x2, 3x3)'s
+    -- smaller factors). Unsynced batch norm or a wrongly scaled gradient differs by 0.5 and more.
     local value, name = worst(relative_differences(one, two))
-    assert.is_true(value < 2e-5, ("%s differs by %.3g of its largest value"):format(name, value))
+    assert.is_true(value < 4e-4, ("%s differs by %.3g of its largest value"):format(name, value))
     assert.is_true(value > 0, "bitwise equal: the 2-rank run may not have been distributed")
     local _, meta_one = published(one)
     local _, meta_two, _, manifest = published(two)

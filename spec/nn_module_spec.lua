@@ -345,10 +345,17 @@ describe("nn modules", function()
       local gw, gb = conv.gradWeight:clone(), conv.gradBias:clone()
       local single = conv:clone()
       single:zeroGradParameters()
+      -- a single image takes im2col, a batch Winograd F(4x4, 3x3): about 3e-6 of the values'
+      -- scale apart (spec/gemm_spec.lua)
+      local function close(a, b, what)
+        local scale = 1
+        for _, v in ipairs(H.values(b)) do scale = math.max(scale, math.abs(v)) end
+        assert.is_true(max_abs_diff(a, b) < 1e-5 * scale, what .. ": " .. max_abs_diff(a, b) .. " at scale " .. scale)
+      end
       for i = 1, n do
         local xi, gi1 = x:narrow(1, i, 1), g:narrow(1, i, 1)
-        assert.is_true(max_abs_diff(single:forward(xi), y:narrow(1, i, 1)) < 1e-5, "output of image " .. i)
-        assert.is_true(max_abs_diff(single:backward(xi, gi1), gi:narrow(1, i, 1)) < 1e-5, "gradInput of image " .. i)
+        close(single:forward(xi), y:narrow(1, i, 1), "output of image " .. i)
+        close(single:backward(xi, gi1), gi:narrow(1, i, 1), "gradInput of image " .. i)
       end
       local scale = 0
       for _, v in ipairs(H.values(gw)) do scale = math.max(scale, math.abs(v)) end
@@ -385,12 +392,12 @@ describe("nn modules", function()
       mnist.core.blas_set_threads(2)
       local two = nn.SpatialConvolution(32, 64, 3, 3)
       two:forward(uniform(23, 32, 26, 26))
-      -- Winograd's transformed filters, shared by the threads: 16 planes of (64, 32) for the forward
+      -- Winograd's transformed filters, shared by the threads: 36 planes of (64, 32) for the forward
       -- or (32, 64) for the input gradient, whichever is larger, packed for our sgemm, whose
       -- micro-kernel (AVX-512, AVX2 or generic) rounds the rows up to its block
       local packed = mnist.core.gemm_packed_a_floats
-      local filters = 16 * math.max(packed(64, 32), packed(32, 64))
-      assert.is_true(filters >= 16 * 64 * 32)
+      local filters = 36 * math.max(packed(64, 32), packed(32, 64))
+      assert.is_true(filters >= 36 * 64 * 32)
       assert.equal(filters + 2 * (per_thread - filters) + 64 * 32 * 9 + 64, two.workspace:numel())
       -- a single image needs no second thread's scratch: its products use both threads
       local single = nn.SpatialConvolution(32, 64, 3, 3)

@@ -379,7 +379,7 @@ static void backward_part(void *ctx, int64_t lo, int64_t hi, int part) {
     const int64_t image = g->c * g->h * g->w;
     float *cols = j->ws + shared_floats(g) + parallel_thread_index() * part_floats(g); /* (K, chunk*P), later dcols */
     float *dprod = cols + g->k * g->chunk * g->p;                   /* (O, chunk*P) */
-    float *du = g->winograd && j->dw ? cols + scratch_floats(g) : NULL; /* (16, O, C) */
+    float *du = g->winograd && j->dw ? cols + scratch_floats(g) : NULL; /* (36, O, C) */
     float *dw = j->dw, *db = j->db;
     const int direct_dw = dw && g->direct; /* the direct kernel sums dbias too */
     if (du) memset(du, 0, (size_t)winograd_weight_grad_floats(&g->wf) * sizeof *du);

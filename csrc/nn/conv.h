@@ -48,7 +48,7 @@ typedef struct Conv2dShape {
     int64_t parts;          /* ranges of images run on their own threads (parallel.h) */
     int64_t chunk;          /* images per sgemm: 1, or several small ones (CONV2D_MIN_COLUMNS) */
     int winograd;           /* 3x3 stride 1 with enough channels: forward, input and weight
-                               gradients by Winograd F(2x2, 3x3) (winograd.h);
+                               gradients by Winograd F(4x4, 3x3) (winograd.h);
                                MNIST_CONV_WINOGRAD=0 turns it off */
     WinogradShape wf, wb;   /* the forward's, and the input gradient's (dout into dinp) */
     int direct;             /* few input channels: forward and weight gradient by the direct

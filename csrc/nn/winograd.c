@@ -7,153 +7,176 @@
 
 #include "tensor/gemm.h"
 
-/* The transforms run on AVX-512 or AVX2 where the CPU has it (chosen at run time with the gemm
- * kernel), else as plain loops. */
+/* The transforms run 8 tiles (or 8 channels) a vector with AVX2 and FMA on every x86 CPU whose
+ * kernels are AVX2's or AVX-512's (chosen at run time with the gemm kernel), else as plain loops. One
+ * vector width for both: the transforms are a small part of the time next to the products, and
+ * an AVX-512 machine then runs the same transform code as the AVX2 machines it is tested on. */
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
-#define WINOGRAD_AVX512 1
+#define WINOGRAD_AVX2 1
 
-static int has_avx512(void) { return gemm_avx512(); }
+static int simd_transforms(void) { return gemm_avx512() || gemm_avx2(); }
 #endif
 
-/* Rows or planes this many floats more apart than their size: 16 planes whose starts are 4 KB
- * apart (48 x 64 floats in the default model) would all fall in the same L1 sets, making a
- * transform 3x slower. */
+#define TILE 4    /* output pixels of a tile, each way */
+#define PATCH 6   /* input pixels under a tile, each way */
+#define PLANES 36 /* PATCH * PATCH: the transformed planes, one product each */
+
+/* Rows or planes this many floats more apart than their size: planes whose starts are 4 KB apart
+ * would all fall in the same L1 sets, making a transform several times slower. */
 #define PLANE_GAP 16
 
-/* ---- The transforms' arithmetic, once for every layout: on floats, or on vectors of 16 tiles
- * or 16 channels (GCC's vector types take + and -). */
+/* ---- The transforms' arithmetic, once for floats and for vectors of 8 tiles or channels (GCC's
+ * vector types take +, - and a float factor), each as two passes of a 1-D transform: along a
+ * patch's rows first, then along its columns. The factors are powers of two only (5x is written
+ * 4x + x), so a multiply-add the compiler fuses rounds as the separate operations would: every
+ * path gives the same bits. */
 
-/* v[4i + j] = (B^T d B)[i][j], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
-#define INPUT_TRANSFORM_BODY(T)                                                                    \
-    T t[4][4];                                                                                     \
-    for (int j = 0; j < 4; j++) { /* t = B^T d */                                                  \
-        t[0][j] = d[0][j] - d[2][j];                                                               \
-        t[1][j] = d[1][j] + d[2][j];                                                               \
-        t[2][j] = d[2][j] - d[1][j];                                                               \
-        t[3][j] = d[1][j] - d[3][j];                                                               \
+/* y[k ys] = (B^T x)[k] of six values x[k xs] (k < 6), B^T =
+ *   [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]. */
+#define INPUT_1D(T, y, ys, x, xs)                                                                  \
+    do {                                                                                           \
+        const T x0_ = x[0], x1_ = x[(xs)], x2_ = x[2 * (xs)];                                     \
+        const T x3_ = x[3 * (xs)], x4_ = x[4 * (xs)], x5_ = x[5 * (xs)];                          \
+        const T a_ = x4_ - 4.0f * x2_, b_ = x3_ - 4.0f * x1_;                                      \
+        const T c_ = x4_ - x2_, e_ = 2.0f * (x3_ - x1_);                                           \
+        y[0] = 4.0f * (x0_ - x2_) + c_;                                                            \
+        y[(ys)] = a_ + b_;                                                                         \
+        y[2 * (ys)] = a_ - b_;                                                                     \
+        y[3 * (ys)] = c_ + e_;                                                                     \
+        y[4 * (ys)] = c_ - e_;                                                                     \
+        y[5 * (ys)] = 4.0f * (x1_ - x3_) + (x5_ - x3_);                                            \
+    } while (0)
+
+/* y[k ys] = (A^T x)[k] of six values x[k xs] (k < 4), A^T =
+ *   [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]. */
+#define OUTPUT_1D(T, y, ys, x, xs)                                                                 \
+    do {                                                                                           \
+        const T p_ = x[(xs)] + x[2 * (xs)], q_ = x[(xs)] - x[2 * (xs)];                           \
+        const T r_ = x[3 * (xs)] + x[4 * (xs)], s_ = x[3 * (xs)] - x[4 * (xs)];                   \
+        y[0] = x[0] + p_ + r_;                                                                     \
+        y[(ys)] = q_ + 2.0f * s_;                                                                  \
+        y[2 * (ys)] = p_ + 4.0f * r_;                                                              \
+        y[3 * (ys)] = q_ + 8.0f * s_ + x[5 * (xs)];                                                \
+    } while (0)
+
+/* y[k ys] (k < 6) = (A x)[k] of four values x[k xs]: the output transform's adjoint, for the
+ * weight gradient. */
+#define OUTPUT_GRAD_1D(T, y, ys, x, xs)                                                            \
+    do {                                                                                           \
+        const T e_ = x[0] + x[2 * (xs)], o_ = x[(xs)] + x[3 * (xs)];                              \
+        const T e4_ = x[0] + 4.0f * x[2 * (xs)], o4_ = x[(xs)] + 4.0f * x[3 * (xs)];              \
+        y[0] = x[0];                                                                               \
+        y[(ys)] = e_ + o_;                                                                         \
+        y[2 * (ys)] = e_ - o_;                                                                     \
+        y[3 * (ys)] = e4_ + 2.0f * o4_;                                                            \
+        y[4 * (ys)] = e4_ - 2.0f * o4_;                                                            \
+        y[5 * (ys)] = x[3 * (xs)];                                                                 \
+    } while (0)
+
+/* v[6i + j] = (B^T d B)[i][j] of a patch d[6i + j]; y[4r + c] = (A^T m A)[r][c] + bias of
+ * m[6i + j]; z[6i + j] = (A g A^T)[i][j] of an output-gradient tile g[4r + c]. */
+#define TRANSFORMS(T, suffix, attrs)                                                               \
+    attrs static inline void input_transform##suffix(T v[PLANES], const T d[PLANES]) {            \
+        T t[PLANES];                                                                               \
+        for (int i = 0; i < PATCH; i++) INPUT_1D(T, (t + PATCH * i), 1, (d + PATCH * i), 1);      \
+        for (int j = 0; j < PATCH; j++) INPUT_1D(T, (v + j), PATCH, (t + j), PATCH);              \
     }                                                                                              \
-    for (int i = 0; i < 4; i++) { /* V = t B */                                                    \
-        v[4 * i + 0] = t[i][0] - t[i][2];                                                          \
-        v[4 * i + 1] = t[i][1] + t[i][2];                                                          \
-        v[4 * i + 2] = t[i][2] - t[i][1];                                                          \
-        v[4 * i + 3] = t[i][1] - t[i][3];                                                          \
+    attrs static inline void output_transform##suffix(T y[TILE * TILE], const T m[PLANES],       \
+                                                      T bias) {                                    \
+        T t[PATCH * TILE];                                                                         \
+        for (int i = 0; i < PATCH; i++) OUTPUT_1D(T, (t + TILE * i), 1, (m + PATCH * i), 1);      \
+        for (int c = 0; c < TILE; c++) OUTPUT_1D(T, (y + c), TILE, (t + c), TILE);                \
+        for (int k = 0; k < TILE * TILE; k++) y[k] = y[k] + bias;                                  \
+    }                                                                                              \
+    attrs static inline void output_grad_transform##suffix(T z[PLANES], const T g[TILE * TILE]) { \
+        T t[TILE * PATCH];                                                                         \
+        for (int r = 0; r < TILE; r++) OUTPUT_GRAD_1D(T, (t + PATCH * r), 1, (g + TILE * r), 1);  \
+        for (int j = 0; j < PATCH; j++) OUTPUT_GRAD_1D(T, (z + j), PATCH, (t + j), PATCH);        \
     }
 
-/* y[2r + c] = (A^T m A)[r][c] + bias for m[4i + j], A^T = [1 1 1 0; 0 1 -1 -1]. */
-#define OUTPUT_TRANSFORM_BODY(T)                                                                   \
-    T s0[4], s1[4];                                                                                \
-    for (int j = 0; j < 4; j++) { /* A^T m */                                                      \
-        s0[j] = m[j] + m[4 + j] + m[8 + j];                                                        \
-        s1[j] = m[4 + j] - m[8 + j] - m[12 + j];                                                   \
-    }                                                                                              \
-    y[0] = s0[0] + s0[1] + s0[2] + bias; /* (A^T m) A */                                           \
-    y[1] = s0[1] - s0[2] - s0[3] + bias;                                                           \
-    y[2] = s1[0] + s1[1] + s1[2] + bias;                                                           \
-    y[3] = s1[1] - s1[2] - s1[3] + bias;
-
-static inline void input_transform(float v[16], const float d[4][4]) { INPUT_TRANSFORM_BODY(float) }
-
-static inline void output_transform(float y[4], const float m[16], float bias) {
-    OUTPUT_TRANSFORM_BODY(float)
-}
-
-#ifdef WINOGRAD_AVX512
-__attribute__((target("avx512f"), always_inline)) static inline void input_transform16(
-    __m512 v[16], const __m512 d[4][4]) {
-    INPUT_TRANSFORM_BODY(__m512)
-}
-
-__attribute__((target("avx512f"), always_inline)) static inline void output_transform16(
-    __m512 y[4], const __m512 m[16], __m512 bias) {
-    OUTPUT_TRANSFORM_BODY(__m512)
-}
-
-__attribute__((target("avx2"), always_inline)) static inline void input_transform8(
-    __m256 v[16], const __m256 d[4][4]) {
-    INPUT_TRANSFORM_BODY(__m256)
-}
-
-__attribute__((target("avx2"), always_inline)) static inline void output_transform8(
-    __m256 y[4], const __m256 m[16], __m256 bias) {
-    OUTPUT_TRANSFORM_BODY(__m256)
-}
+TRANSFORMS(float, , )
+#ifdef WINOGRAD_AVX2
+TRANSFORMS(__m256, 8, __attribute__((target("avx2,fma"), always_inline)))
 #endif
+
+/* G of F(4x4, 3x3): U = G g G^T, the weight gradient dg = G^T dU G. In double, rounded once. */
+static const double G[PATCH][3] = {{1.0 / 4, 0, 0},
+                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
 
 void winograd_shape(WinogradShape *s, int64_t c, int64_t h, int64_t w, int64_t o, int64_t ph,
                     int64_t pw) {
     s->c = c, s->h = h, s->w = w, s->o = o, s->ph = ph, s->pw = pw;
     s->oh = h + 2 * ph - 2, s->ow = w + 2 * pw - 2;
-    s->th = (s->oh + 1) / 2, s->tw = (s->ow + 1) / 2, s->t = s->th * s->tw;
+    s->th = (s->oh + TILE - 1) / TILE, s->tw = (s->ow + TILE - 1) / TILE, s->t = s->th * s->tw;
 }
 
-/* u (16, O, C) from weight (O, C, 3, 3); with flip, u (16, C, O) from the same weight turned
+/* u (36, O, C) from weight (O, C, 3, 3); with flip, u (36, C, O) from the same weight turned
  * 180 degrees with channels swapped. o, c: the weight's output and input channels. 16 filters at
- * a time, each plane's 16 values then written together (one value at a time to 16 planes whose
+ * a time, each plane's 16 values then written together (one value at a time to 36 planes whose
  * starts are 8 KB apart thrashes an L1 set). */
 static void transform_weights(float *u, const float *weight, int64_t o, int64_t c, int flip) {
     const int64_t n = o * c; /* filters, numbered as u holds them: u[xi * n + f] */
     for (int64_t f0 = 0; f0 < n; f0 += 16) {
         const int count = n - f0 < 16 ? (int)(n - f0) : 16;
-        float out[16][16]; /* [xi][filter] */
+        float out[PLANES][16]; /* [xi][filter] */
         for (int q = 0; q < count; q++) {
             const int64_t f = f0 + q, at = flip ? (f % o) * c + f / o : f;
             const float *g = weight + at * 9; /* (3, 3) */
-            float k[3][3], t[4][3];
+            double k[3][3], t[PATCH][3];
             for (int a = 0; a < 3; a++)
                 for (int b = 0; b < 3; b++) k[a][b] = flip ? g[(2 - a) * 3 + (2 - b)] : g[a * 3 + b];
-            for (int b = 0; b < 3; b++) { /* t = G k, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
-                t[0][b] = k[0][b];
-                t[1][b] = 0.5f * (k[0][b] + k[1][b] + k[2][b]);
-                t[2][b] = 0.5f * (k[0][b] - k[1][b] + k[2][b]);
-                t[3][b] = k[2][b];
-            }
-            for (int a = 0; a < 4; a++) { /* v = t G^T */
-                out[4 * a + 0][q] = t[a][0];
-                out[4 * a + 1][q] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-                out[4 * a + 2][q] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-                out[4 * a + 3][q] = t[a][2];
-            }
+            for (int a = 0; a < PATCH; a++) /* t = G k */
+                for (int b = 0; b < 3; b++) t[a][b] = G[a][0] * k[0][b] + G[a][1] * k[1][b] + G[a][2] * k[2][b];
+            for (int a = 0; a < PATCH; a++) /* u = t G^T */
+                for (int b = 0; b < PATCH; b++)
+                    out[PATCH * a + b][q] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]);
         }
-        for (int xi = 0; xi < 16; xi++) memcpy(u + xi * n + f0, out[xi], (size_t)count * sizeof(float));
+        for (int xi = 0; xi < PLANES; xi++)
+            memcpy(u + xi * n + f0, out[xi], (size_t)count * sizeof(float));
     }
 }
 
 int64_t winograd_weight_floats(const WinogradShape *s) {
-    return 16 * gemm_packed_a_floats(s->o, s->c);
+    return PLANES * gemm_packed_a_floats(s->o, s->c);
 }
 
 void winograd_weights(float *up, float *tmp, const float *weight, const WinogradShape *s,
                       int flip) {
     const int64_t pa = gemm_packed_a_floats(s->o, s->c);
     transform_weights(tmp, weight, flip ? s->c : s->o, flip ? s->o : s->c, flip);
-    for (int xi = 0; xi < 16; xi++)
+    for (int xi = 0; xi < PLANES; xi++)
         gemm_pack_a(up + xi * pa, 0, s->o, s->c, tmp + xi * s->o * s->c, s->c);
 }
 
 /* ---- The forward (and the input gradient): the images' tiles, numbered image by image and row
  * by row (no unused tiles), go through the products WINOGRAD_BLOCK_TILES at a time, so that the
- * block's V and M stay in L2 between the transforms and the products; a block may span tile rows
- * and images, so that every product but a part's last is whole strips of the micro-kernel (96:
- * three AVX-512 strips). The transforms go channel by channel over a block's pieces of tile rows,
- * 16 tiles (a vector) at a time, reading the input planes and writing the output planes in
- * place (no transposes, no split planes). */
+ * block's V and M stay in the caches between the transforms and the products; a block may span
+ * tile rows and images, so that every product but a part's last is whole strips of the
+ * micro-kernel (a multiple of 32: AVX-512's strip). The transforms go channel by channel over a
+ * block's pieces of tile rows, 8 tiles (a vector) at a time, reading the input planes and writing
+ * the output planes in place (no transposes, no split planes). */
 #ifndef WINOGRAD_BLOCK_TILES
-#define WINOGRAD_BLOCK_TILES 96
+#define WINOGRAD_BLOCK_TILES 64
 #endif
 
-/* V's and M's rows are this many floats longer than a block: a piece's last 16 tiles may run past
+/* V's and M's rows are this many floats longer than a block: a piece's last 8 tiles may run past
  * the block's end (the lanes past the piece are written, then overwritten by the next piece), and
  * the product reads a last, narrower strip whole. */
 #define ROW_SLACK 16
 
 #define BLOCK_LD (WINOGRAD_BLOCK_TILES + ROW_SLACK)
-#define BLOCK_ROW (16 * BLOCK_LD + PLANE_GAP)
+_Static_assert(BLOCK_LD % 16 == 0, "V's and M's planes start 64-byte aligned");
+#define BLOCK_ROW (PLANES * BLOCK_LD + PLANE_GAP)
 
-/* V[xi] (C, BLOCK_LD) at v + xi * BLOCK_LD, rows BLOCK_ROW apart, so a channel's 16 values of a
- * tile are a constant stride apart (the transforms need no pointer per plane, and BLOCK_LD floats,
- * 448 bytes, keep the 16 in different L1 sets; the gap, the rows of a strip the product reads in
- * place); M[xi] (O, BLOCK_LD) likewise. Rows and planes start 64-byte aligned. */
+/* V[xi] (C, BLOCK_LD) at v + xi * BLOCK_LD, rows BLOCK_ROW apart, so a channel's 36 values of a
+ * tile are a constant stride apart (the transforms need no pointer per plane, and BLOCK_LD floats
+ * keep the 36 in different L1 sets; the gap, the rows of a strip the product reads in place);
+ * M[xi] (O, BLOCK_LD) likewise. Rows and planes start 64-byte aligned. */
 typedef struct {
     float *v, *m; /* (C, BLOCK_ROW), (O, BLOCK_ROW) */
 } Block;
@@ -165,15 +188,15 @@ static Block block_layout(const WinogradShape *s, float *scratch) {
     return b;
 }
 
-/* Floats of a padded patch row: a piece's 2 * tw + 2 columns, and room for its last 16 tiles'
- * loads (34 columns from the last chunk's first) to run past them. */
-static int64_t patch_row_floats(const WinogradShape *s) { return 2 * s->tw + 2 + 48; }
+/* Floats of a padded patch row: a piece's 4 tw + 2 columns, and room for its last 8 tiles'
+ * loads (36 columns from the last chunk's first) to run past them. */
+static int64_t patch_row_floats(const WinogradShape *s) { return TILE * s->tw + 2 + 40; }
 
-/* 16 floats to align V, V and M, then 4 padded patch rows and a row of zeros; at least
+/* 16 floats to align V, V and M, then 6 padded patch rows and a row of zeros; at least
  * winograd_weights' tmp. */
 int64_t winograd_scratch_floats(const WinogradShape *s) {
-    const int64_t n = 16 + (s->c + s->o) * BLOCK_ROW + 5 * patch_row_floats(s);
-    return n > 16 * s->o * s->c ? n : 16 * s->o * s->c;
+    const int64_t n = 16 + (s->c + s->o) * BLOCK_ROW + (PATCH + 1) * patch_row_floats(s);
+    return n > PLANES * s->o * s->c ? n : PLANES * s->o * s->c;
 }
 
 /* A piece: tiles [tx, tx + run) of tile row ty of image `image`, at column `at` of the block;
@@ -182,24 +205,9 @@ int64_t winograd_scratch_floats(const WinogradShape *s) {
 #define NO_ROW INT64_MIN
 typedef struct {
     int64_t image, ty, tx, run, at;
-    int64_t row_at[4], reach;
+    int64_t row_at[PATCH], reach;
     int inside;
-    uint16_t lanes_in[4]; /* its first 16 tiles: the lanes whose patch column j is in the image */
 } Piece;
-
-/* Bits [lo, hi) of 16, clamped. */
-static uint16_t lane_bits(int64_t lo, int64_t hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    return hi <= lo ? 0 : (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
-/* The lanes l of 16 tiles from tile column tx whose patch column j, the image's column
- * 2 (tx + l) + j - pw, lies inside it. */
-static void lanes_inside(uint16_t in[4], int64_t tx, const WinogradShape *s) {
-    const int64_t x0 = 2 * tx - s->pw;
-    for (int j = 0; j < 4; j++) in[j] = lane_bits((-x0 - j + 1) / 2, (s->w - x0 - j + 1) / 2);
-}
 
 /* The pieces of the tiles [g0, g0 + nb), in order (at most nb / tw + 2); returns how many. */
 static int64_t block_pieces(Piece *pieces, int64_t g0, int64_t nb, const WinogradShape *s) {
@@ -210,14 +218,13 @@ static int64_t block_pieces(Piece *pieces, int64_t g0, int64_t nb, const Winogra
         p->image = g / s->t, p->ty = in_image / s->tw, p->tx = in_image % s->tw;
         p->run = s->tw - p->tx < g0 + nb - g ? s->tw - p->tx : g0 + nb - g;
         p->at = g - g0;
-        const int64_t x0 = 2 * p->tx - s->pw; /* columns [x0, x0 + 2 run + 2) */
-        for (int i = 0; i < 4; i++) {
-            const int64_t y = 2 * p->ty + i - s->ph;
+        const int64_t x0 = TILE * p->tx - s->pw; /* columns [x0, x0 + 4 run + 2) */
+        for (int i = 0; i < PATCH; i++) {
+            const int64_t y = TILE * p->ty + i - s->ph;
             p->row_at[i] = y < 0 || y >= s->h ? NO_ROW : y * s->w + x0;
         }
-        p->reach = 2 * ((p->run - 1) / 16 * 16) + 34; /* the last chunk's 34 columns */
-        p->inside = x0 >= 0 && x0 + 2 * p->run + 2 <= s->w;
-        lanes_inside(p->lanes_in, p->tx, s);
+        p->reach = TILE * ((p->run - 1) / 8 * 8) + 36; /* the last chunk's 36 columns */
+        p->inside = x0 >= 0 && x0 + TILE * p->run + 2 <= s->w;
         g += p->run;
     }
     return n;
@@ -229,7 +236,7 @@ typedef struct {
     const float *inp, *end;
     float *out;
     int64_t image, image_out; /* floats of an input and of an output image */
-    float *pad;               /* 4 patch rows (patch_rows), row_floats apart */
+    float *pad;               /* 6 patch rows (patch_rows), row_floats apart */
     const float *zeros;       /* a patch row of zeros */
     int64_t row_floats;
 } Planes;
@@ -243,16 +250,16 @@ static const float *copy_patch_row(float *dst, const float *src, int64_t x0, int
     return dst;
 }
 
-/* The four patch rows of a piece's tiles in the plane at `plane`, rows[i][q] = the padded plane's
- * row 2 ty + i, column 2 tx + q, for q < 2 run + 2 (more may be read, and ignored), or zeros for
+/* The six patch rows of a piece's tiles in the plane at `plane`, rows[i][q] = the padded plane's
+ * row 4 ty + i, column 4 tx + q, for q < 4 run + 2 (more may be read, and ignored), or zeros for
  * a row of padding. With `masked` (the caller zeroes the columns outside the image itself), the
  * image's rows themselves wherever the loads stay inside the input; else only where no column is
  * padding, and elsewhere rows copied with their zeros into pl->pad (set once, so the columns past
  * a copy hold finite values). */
-static inline void patch_rows(const float *rows[4], const float *plane, const Planes *pl,
+static inline void patch_rows(const float *rows[PATCH], const float *plane, const Planes *pl,
                               const WinogradShape *s, const Piece *p, int masked) {
-    const int64_t x0 = 2 * p->tx - s->pw;
-    for (int i = 0; i < 4; i++) {
+    const int64_t x0 = TILE * p->tx - s->pw;
+    for (int i = 0; i < PATCH; i++) {
         if (p->row_at[i] == NO_ROW) {
             rows[i] = pl->zeros;
             continue;
@@ -261,7 +268,7 @@ static inline void patch_rows(const float *rows[4], const float *plane, const Pl
         if ((masked || p->inside) && src >= pl->inp && src + p->reach <= pl->end)
             rows[i] = src;
         else
-            rows[i] = copy_patch_row(pl->pad + i * pl->row_floats, src, x0, 2 * p->run + 2, s->w);
+            rows[i] = copy_patch_row(pl->pad + i * pl->row_floats, src, x0, TILE * p->run + 2, s->w);
     }
 }
 
@@ -269,15 +276,15 @@ static inline void patch_rows(const float *rows[4], const float *plane, const Pl
 static void input_channel(const Block *b, int64_t c, const Piece *pieces, int64_t np,
                           const Planes *pl, const WinogradShape *s) {
     for (const Piece *p = pieces; p < pieces + np; p++) {
-        const float *rows[4];
+        const float *rows[PATCH];
         patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 0);
         float *vc = b->v + c * BLOCK_ROW + p->at;
         for (int64_t k = 0; k < p->run; k++) {
-            float d[4][4], v[16];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) d[i][j] = rows[i][2 * k + j];
+            float d[PLANES], v[PLANES];
+            for (int i = 0; i < PATCH; i++)
+                for (int j = 0; j < PATCH; j++) d[PATCH * i + j] = rows[i][TILE * k + j];
             input_transform(v, d);
-            for (int xi = 0; xi < 16; xi++) vc[xi * BLOCK_LD + k] = v[xi];
+            for (int xi = 0; xi < PLANES; xi++) vc[xi * BLOCK_LD + k] = v[xi];
         }
     }
 }
@@ -288,198 +295,126 @@ static void output_channel(const Block *b, float bias, int64_t o, const Piece *p
     for (const Piece *p = pieces; p < pieces + np; p++) {
         const float *mo = b->m + o * BLOCK_ROW + p->at;
         for (int64_t k = 0; k < p->run; k++) {
-            float m[16], y[4];
-            for (int xi = 0; xi < 16; xi++) m[xi] = mo[xi * BLOCK_LD + k];
+            float m[PLANES], y[TILE * TILE];
+            for (int xi = 0; xi < PLANES; xi++) m[xi] = mo[xi * BLOCK_LD + k];
             output_transform(y, m, bias);
-            const int64_t row = 2 * p->ty, col = 2 * (p->tx + k);
+            const int64_t row = TILE * p->ty, col = TILE * (p->tx + k);
             float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * s->ow + col;
-            const int right = col + 1 < s->ow, below = row + 1 < s->oh;
-            dst[0] = y[0];
-            if (right) dst[1] = y[1];
-            if (below) dst[s->ow] = y[2];
-            if (below && right) dst[s->ow + 1] = y[3];
+            for (int r = 0; r < TILE && row + r < s->oh; r++)
+                for (int q = 0; q < TILE && col + q < s->ow; q++) dst[r * s->ow + q] = y[TILE * r + q];
         }
     }
 }
 
-#ifdef WINOGRAD_AVX512
-/* V of a block's tiles in channel c, 16 tiles a vector: each patch row's 34 columns in four plain
- * loads (masked loads are slow on AMD's cores), split into even and odd columns by two-source
- * permutes that zero the columns outside the image (the padding). */
-__attribute__((target("avx512f"))) static void input_channel_avx512(const Block *b, int64_t c,
-                                                                    const Piece *pieces,
-                                                                    int64_t np, const Planes *pl,
-                                                                    const WinogradShape *s) {
-    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
-    for (const Piece *p = pieces; p < pieces + np; p++) {
-        const float *rows[4];
-        patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 1);
-        float *vc = b->v + c * BLOCK_ROW + p->at;
-        for (int64_t k = 0; k < p->run; k += 16) {
-            uint16_t later[4]; /* the lanes inside the image */
-            const uint16_t *inside = p->lanes_in;
-            if (k > 0) lanes_inside(later, p->tx + k, s), inside = later;
-            __m512 d[4][4], v[16];
-            for (int i = 0; i < 4; i++) {
-                const float *row = rows[i] + 2 * k;
-                __m512 a0 = _mm512_loadu_ps(row), a1 = _mm512_loadu_ps(row + 16);
-                __m512 a2 = _mm512_loadu_ps(row + 2), a3 = _mm512_loadu_ps(row + 18);
-                d[i][0] = _mm512_maskz_permutex2var_ps(inside[0], a0, ev, a1); /* columns 2l */
-                d[i][1] = _mm512_maskz_permutex2var_ps(inside[1], a0, od, a1); /* 2l + 1 */
-                d[i][2] = _mm512_maskz_permutex2var_ps(inside[2], a2, ev, a3); /* 2l + 2 */
-                d[i][3] = _mm512_maskz_permutex2var_ps(inside[3], a2, od, a3); /* 2l + 3 */
-            }
-            input_transform16(v, d);
-            for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(vc + xi * BLOCK_LD + k, v[xi]);
-        }
-    }
-}
-
-/* The first n (1..32) floats of lo:hi at dst, without masked stores. */
-__attribute__((target("avx512f"))) static void store_first(float *dst, __m512 lo, __m512 hi,
-                                                           int64_t n) {
-    if (n >= 16) _mm512_storeu_ps(dst, lo), dst += 16, n -= 16, lo = hi;
-    if (n == 16) {
-        _mm512_storeu_ps(dst, lo);
-        return;
-    }
-    __m256 r8 = _mm512_castps512_ps256(lo);
-    if (n >= 8) {
-        _mm256_storeu_ps(dst, r8);
-        r8 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(lo), 1));
-        dst += 8, n -= 8;
-    }
-    __m128 r4 = _mm256_castps256_ps128(r8);
-    if (n >= 4) _mm_storeu_ps(dst, r4), r4 = _mm256_extractf128_ps(r8, 1), dst += 4, n -= 4;
-    if (n >= 2) _mm_storel_pi((__m64 *)dst, r4), r4 = _mm_movehl_ps(r4, r4), dst += 2, n -= 2;
-    if (n) _mm_store_ss(dst, r4);
-}
-
-/* The output pixels of a block's tiles in channel o, + bias, 16 tiles a vector: a tile row's
- * pixels interleaved by two-source permutes, stored without masked stores. */
-__attribute__((target("avx512f"))) static void output_channel_avx512(const Block *b, float bias,
-                                                                     int64_t o,
-                                                                     const Piece *pieces,
-                                                                     int64_t np,
-                                                                     const Planes *pl,
-                                                                     const WinogradShape *s) {
-    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-    const int64_t ow = s->ow;
-    for (const Piece *p = pieces; p < pieces + np; p++) {
-        const int64_t row = 2 * p->ty, below = row + 1 < s->oh;
-        const float *mo = b->m + o * BLOCK_ROW + p->at;
-        float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + 2 * p->tx;
-        for (int64_t k = 0; k < p->run; k += 16) {
-            const int64_t col = 2 * (p->tx + k), tiles = p->run - k < 16 ? p->run - k : 16;
-            const int64_t n = 2 * tiles < ow - col ? 2 * tiles : ow - col; /* pixels a row */
-            __m512 m[16], y[4];
-            for (int xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(mo + xi * BLOCK_LD + k);
-            output_transform16(y, m, _mm512_set1_ps(bias));
-            store_first(dst + 2 * k, _mm512_permutex2var_ps(y[0], lo, y[1]),
-                        _mm512_permutex2var_ps(y[0], hi, y[1]), n);
-            if (below)
-                store_first(dst + 2 * k + ow, _mm512_permutex2var_ps(y[2], lo, y[3]),
-                            _mm512_permutex2var_ps(y[2], hi, y[3]), n);
-        }
-    }
-}
-#endif
-
-#ifdef WINOGRAD_AVX512
-/* Columns 0, 2, .., 14 (odd: 1, 3, .., 15) of the 16 floats lo:hi. */
-__attribute__((target("avx2"))) static inline __m256 even_columns(__m256 lo, __m256 hi) {
-    const __m256 pairs = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
-__attribute__((target("avx2"))) static inline __m256 odd_columns(__m256 lo, __m256 hi) {
-    const __m256 pairs = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
+#ifdef WINOGRAD_AVX2
 /* The lanes l of 8 whose column x0 + l lies inside [0, w): all ones, else zero. */
-__attribute__((target("avx2"))) static inline __m256 columns_inside(int64_t x0, int64_t w) {
+__attribute__((target("avx2,fma"))) static inline __m256 columns_inside(int64_t x0, int64_t w) {
     const __m256i x = _mm256_add_epi32(_mm256_set1_epi32((int)x0), _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0));
     const __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), x),
                                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), x));
     return _mm256_castsi256_ps(in);
 }
 
-/* V of a block's tiles in channel c, 8 tiles a vector, on AVX2: each patch row's 18 columns in
- * four loads split into even and odd columns, the columns outside the image (the padding) zeroed
- * by an AND, as the AVX-512 copy does with its masks (rows are copied only where the loads would
- * leave the input). The lanes past a piece's run are stored too and overwritten by the next
- * piece, as on AVX-512. The same sums as the plain loops, so the same bits. */
-__attribute__((target("avx2"))) static void input_channel_avx2(const Block *b, int64_t c,
+/* From four vectors that hold 4 columns of 8 tiles, [tile 0 | tile 4], [1 | 5], [2 | 6], [3 | 7]
+ * (a 128-bit half a tile), the columns: c[j] lane l = tile l's column j. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile_columns(
+    __m256 c[4], __m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    const __m256 u0 = _mm256_unpacklo_ps(a0, a1), u1 = _mm256_unpackhi_ps(a0, a1);
+    const __m256 u2 = _mm256_unpacklo_ps(a2, a3), u3 = _mm256_unpackhi_ps(a2, a3);
+    c[0] = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(1, 0, 1, 0));
+    c[1] = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(3, 2, 3, 2));
+    c[2] = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(1, 0, 1, 0));
+    c[3] = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/* V of a block's tiles in channel c, 8 tiles a vector: a patch row's 34 columns of 8 tiles in
+ * eight loads (columns 0-31, and 4-35 for each tile's columns 4 and 5), the columns outside the
+ * image (the padding) zeroed by an AND (rows are copied only where the loads would leave the
+ * input), then a 4 x 8 transpose in registers. The lanes past a piece's run are stored too and
+ * overwritten by the next piece. The same sums as the plain loops, so the same bits. */
+__attribute__((target("avx2,fma"))) static void input_channel_avx2(const Block *b, int64_t c,
                                                                const Piece *pieces, int64_t np,
                                                                const Planes *pl,
                                                                const WinogradShape *s) {
     for (const Piece *p = pieces; p < pieces + np; p++) {
-        const float *rows[4];
+        const float *rows[PATCH];
         patch_rows(rows, pl->inp + p->image * pl->image + c * s->h * s->w, pl, s, p, 1);
         float *vc = b->v + c * BLOCK_ROW + p->at;
-        const int64_t x0 = 2 * p->tx - s->pw;
+        const int64_t x0 = TILE * p->tx - s->pw;
         for (int64_t k = 0; k < p->run; k += 8) {
-            const int64_t q = x0 + 2 * k; /* the image column of the chunk's first load */
-            const __m256 m0 = columns_inside(q, s->w), m1 = columns_inside(q + 8, s->w);
-            const __m256 m2 = columns_inside(q + 2, s->w), m3 = columns_inside(q + 10, s->w);
-            __m256 d[4][4], v[16];
-            for (int i = 0; i < 4; i++) {
-                const float *row = rows[i] + 2 * k;
-                const __m256 a0 = _mm256_and_ps(m0, _mm256_loadu_ps(row));
-                const __m256 a1 = _mm256_and_ps(m1, _mm256_loadu_ps(row + 8));
-                const __m256 a2 = _mm256_and_ps(m2, _mm256_loadu_ps(row + 2));
-                const __m256 a3 = _mm256_and_ps(m3, _mm256_loadu_ps(row + 10));
-                d[i][0] = even_columns(a0, a1); /* columns 2l */
-                d[i][1] = odd_columns(a0, a1);  /* 2l + 1 */
-                d[i][2] = even_columns(a2, a3); /* 2l + 2 */
-                d[i][3] = odd_columns(a2, a3);  /* 2l + 3 */
+            const int64_t q = x0 + TILE * k; /* the image column of the chunk's first load */
+            __m256 inside[8];                /* of the loads at columns q + 0, 8, .., 28, 4, .., 28 + 4 */
+            for (int l = 0; l < 8; l++) inside[l] = columns_inside(q + 8 * (l % 4) + 4 * (l / 4), s->w);
+            __m256 t[PLANES]; /* the row pass of input_transform8, row by row as they come */
+            for (int i = 0; i < PATCH; i++) {
+                const float *row = rows[i] + TILE * k;
+                __m256 a[8], h[4], odd[4], d[PATCH];
+                for (int l = 0; l < 8; l++)
+                    a[l] = _mm256_and_ps(inside[l], _mm256_loadu_ps(row + 8 * (l % 4) + 4 * (l / 4)));
+                /* [tile 0 | tile 4] .. [3 | 7] of columns 0-3, then of columns 4-7 */
+                tile_columns(d, _mm256_permute2f128_ps(a[0], a[2], 0x20),
+                             _mm256_permute2f128_ps(a[0], a[2], 0x31),
+                             _mm256_permute2f128_ps(a[1], a[3], 0x20),
+                             _mm256_permute2f128_ps(a[1], a[3], 0x31));
+                h[0] = _mm256_permute2f128_ps(a[4], a[6], 0x20);
+                h[1] = _mm256_permute2f128_ps(a[4], a[6], 0x31);
+                h[2] = _mm256_permute2f128_ps(a[5], a[7], 0x20);
+                h[3] = _mm256_permute2f128_ps(a[5], a[7], 0x31);
+                tile_columns(odd, h[0], h[1], h[2], h[3]);
+                d[4] = odd[0], d[5] = odd[1];
+                INPUT_1D(__m256, (t + PATCH * i), 1, d, 1);
             }
-            input_transform8(v, d);
-            for (int xi = 0; xi < 16; xi++) _mm256_storeu_ps(vc + xi * BLOCK_LD + k, v[xi]);
+            /* the column pass, stored straight into V's planes (BLOCK_LD floats a plane) */
+            __m256_u *vk = (__m256_u *)(vc + k);
+            for (int j = 0; j < PATCH; j++)
+                INPUT_1D(__m256, (vk + j * (BLOCK_LD / 8)), PATCH * (BLOCK_LD / 8), (t + j), PATCH);
         }
     }
 }
 
-/* The first n (1..16) floats of lo:hi at dst, without masked stores. */
-__attribute__((target("avx2"))) static void store_first8(float *dst, __m256 lo, __m256 hi,
-                                                         int64_t n) {
-    if (n >= 8) _mm256_storeu_ps(dst, lo), dst += 8, n -= 8, lo = hi;
-    if (n == 8) {
-        _mm256_storeu_ps(dst, lo);
-        return;
-    }
-    __m128 r4 = _mm256_castps256_ps128(lo);
-    if (n >= 4) _mm_storeu_ps(dst, r4), r4 = _mm256_extractf128_ps(lo, 1), dst += 4, n -= 4;
+/* The first n (1..32) floats of x[0..3] at dst, without masked stores. */
+__attribute__((target("avx2,fma"))) static void store_first32(float *dst, const __m256 x[4], int64_t n) {
+    int i = 0;
+    for (; n >= 8; i++, dst += 8, n -= 8) _mm256_storeu_ps(dst, x[i]);
+    if (n == 0) return;
+    __m128 r4 = _mm256_castps256_ps128(x[i]);
+    if (n >= 4) _mm_storeu_ps(dst, r4), r4 = _mm256_extractf128_ps(x[i], 1), dst += 4, n -= 4;
     if (n >= 2) _mm_storel_pi((__m64 *)dst, r4), r4 = _mm_movehl_ps(r4, r4), dst += 2, n -= 2;
     if (n) _mm_store_ss(dst, r4);
 }
 
-/* The output pixels of a block's tiles in channel o, + bias, 8 tiles a vector, on AVX2: a tile
- * row's two pixels interleaved by unpacks and a lane swap. */
-__attribute__((target("avx2"))) static void output_channel_avx2(const Block *b, float bias,
+/* The output pixels of a block's tiles in channel o, + bias, 8 tiles a vector: each of a tile
+ * row's four pixel rows turned from 4 vectors of 8 tiles into 32 pixels by the transpose's
+ * inverse. */
+__attribute__((target("avx2,fma"))) static void output_channel_avx2(const Block *b, float bias,
                                                                 int64_t o, const Piece *pieces,
                                                                 int64_t np, const Planes *pl,
                                                                 const WinogradShape *s) {
     const int64_t ow = s->ow;
     const __m256 bias8 = _mm256_set1_ps(bias);
     for (const Piece *p = pieces; p < pieces + np; p++) {
-        const int64_t row = 2 * p->ty, below = row + 1 < s->oh;
+        const int64_t row = TILE * p->ty;
         const float *mo = b->m + o * BLOCK_ROW + p->at;
-        float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + 2 * p->tx;
+        float *dst = pl->out + p->image * pl->image_out + (o * s->oh + row) * ow + TILE * p->tx;
         for (int64_t k = 0; k < p->run; k += 8) {
-            const int64_t col = 2 * (p->tx + k), tiles = p->run - k < 8 ? p->run - k : 8;
-            const int64_t n = 2 * tiles < ow - col ? 2 * tiles : ow - col; /* pixels a row */
-            __m256 m[16], y[4];
-            for (int xi = 0; xi < 16; xi++) m[xi] = _mm256_loadu_ps(mo + xi * BLOCK_LD + k);
+            const int64_t col = TILE * (p->tx + k), tiles = p->run - k < 8 ? p->run - k : 8;
+            const int64_t n = TILE * tiles < ow - col ? TILE * tiles : ow - col; /* pixels a row */
+            __m256 m[PLANES], y[TILE * TILE];
+            for (int xi = 0; xi < PLANES; xi++) m[xi] = _mm256_loadu_ps(mo + xi * BLOCK_LD + k);
             output_transform8(y, m, bias8);
-            for (int r = 0; r < 1 + (int)below; r++) {
-                const __m256 lo = _mm256_unpacklo_ps(y[2 * r], y[2 * r + 1]);
-                const __m256 hi = _mm256_unpackhi_ps(y[2 * r], y[2 * r + 1]);
-                store_first8(dst + 2 * k + r * ow, _mm256_permute2f128_ps(lo, hi, 0x20),
-                             _mm256_permute2f128_ps(lo, hi, 0x31), n);
+            for (int r = 0; r < TILE && row + r < s->oh; r++) {
+                const __m256 *yr = y + TILE * r; /* pixel columns 0..3 of the 8 tiles */
+                const __m256 u0 = _mm256_unpacklo_ps(yr[0], yr[1]), u1 = _mm256_unpackhi_ps(yr[0], yr[1]);
+                const __m256 u2 = _mm256_unpacklo_ps(yr[2], yr[3]), u3 = _mm256_unpackhi_ps(yr[2], yr[3]);
+                const __m256 t04 = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(1, 0, 1, 0)); /* [tile 0 | 4] */
+                const __m256 t15 = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(3, 2, 3, 2));
+                const __m256 t26 = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(1, 0, 1, 0));
+                const __m256 t37 = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(3, 2, 3, 2));
+                const __m256 pixels[4] = {_mm256_permute2f128_ps(t04, t15, 0x20),
+                                          _mm256_permute2f128_ps(t26, t37, 0x20),
+                                          _mm256_permute2f128_ps(t04, t15, 0x31),
+                                          _mm256_permute2f128_ps(t26, t37, 0x31)};
+                store_first32(dst + TILE * k + r * ow, pixels, n);
             }
         }
     }
@@ -494,13 +429,14 @@ __attribute__((target("avx2"))) static void output_channel_avx2(const Block *b, 
 #endif
 
 /* Asks for the lines of plane c (`plane` floats apart, rows of w, images per_image apart from
- * base) that the tiles [g0, end) touch: rows [2 ty - skip, 2 ty + 2 + keep) of tile row ty. */
+ * base) that the tiles [g0, end) touch: rows [4 ty - skip, 4 ty + 4 + keep) of tile row ty. */
 static void prefetch_planes(const float *base, int64_t per_image, int64_t c, int64_t plane,
                             int64_t h, int64_t w, int64_t skip, int64_t keep, int64_t g0,
                             int64_t end, const WinogradShape *s, int for_write) {
     for (int64_t g = g0; g < end;) { /* a segment of one image's tiles */
         const int64_t image = g / s->t, last = end < (image + 1) * s->t ? end : (image + 1) * s->t;
-        int64_t lo = 2 * ((g % s->t) / s->tw) - skip, hi = 2 * (((last - 1) % s->t) / s->tw) + 2 + keep;
+        int64_t lo = TILE * ((g % s->t) / s->tw) - skip;
+        int64_t hi = TILE * (((last - 1) % s->t) / s->tw) + TILE + keep;
         if (lo < 0) lo = 0;
         if (hi > h) hi = h;
         const char *from = (const char *)(base + image * per_image + c * plane + lo * w);
@@ -523,16 +459,16 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
     Planes pl;
     pl.inp = inp, pl.out = out, pl.image = s->c * s->h * s->w, pl.image_out = s->o * s->oh * s->ow;
     pl.end = inp + n * pl.image;
-    pl.pad = b.m + s->o * BLOCK_ROW, pl.zeros = pl.pad + 4 * prf, pl.row_floats = prf;
-    memset(pl.pad, 0, (size_t)(5 * prf) * sizeof *pl.pad);
-    /* M's columns that no product writes but the last 16 tiles of a piece read */
+    pl.pad = b.m + s->o * BLOCK_ROW, pl.zeros = pl.pad + PATCH * prf, pl.row_floats = prf;
+    memset(pl.pad, 0, (size_t)((PATCH + 1) * prf) * sizeof *pl.pad);
+    /* M's columns that no product writes but the last 8 tiles of a piece read */
     const int64_t written = total < WINOGRAD_BLOCK_TILES ? total : WINOGRAD_BLOCK_TILES;
     for (int64_t o = 0; o < s->o; o++)
-        for (int xi = 0; xi < 16; xi++)
+        for (int xi = 0; xi < PLANES; xi++)
             memset(b.m + o * BLOCK_ROW + xi * BLOCK_LD + written, 0,
                    (size_t)(BLOCK_LD - written) * sizeof(float));
-#ifdef WINOGRAD_AVX512
-    const int wide = has_avx512(), avx2 = !wide && gemm_avx2();
+#ifdef WINOGRAD_AVX2
+    const int simd = simd_transforms();
 #endif
     Piece pieces[WINOGRAD_BLOCK_TILES + 2];
     /* channel by channel over a block's pieces: a plane's rows are read, or written, in order */
@@ -543,19 +479,15 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
             if (c + PREFETCH_PLANES < s->c)
                 prefetch_planes(inp, pl.image, c + PREFETCH_PLANES, s->h * s->w, s->h, s->w, s->ph,
                                 2 - s->ph, g0, g0 + nb, s, 0);
-#ifdef WINOGRAD_AVX512
-            if (wide) {
-                input_channel_avx512(&b, c, pieces, np, &pl, s);
-                continue;
-            }
-            if (avx2) {
+#ifdef WINOGRAD_AVX2
+            if (simd) {
                 input_channel_avx2(&b, c, pieces, np, &pl, s);
                 continue;
             }
 #endif
             input_channel(&b, c, pieces, np, &pl, s);
         }
-        for (int xi = 0; xi < 16; xi++) /* M[xi] (O, nb) = U[xi] (O, C) @ V[xi] (C, nb) */
+        for (int xi = 0; xi < PLANES; xi++) /* M[xi] (O, nb) = U[xi] (O, C) @ V[xi] (C, nb) */
             gemm_packed_serial(s->o, nb, s->c, up + xi * pa, b.v + xi * BLOCK_LD, BLOCK_ROW,
                                0.0f, b.m + xi * BLOCK_LD, BLOCK_ROW);
         for (int64_t o = 0; o < s->o; o++) {
@@ -563,12 +495,8 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
             if (o + PREFETCH_PLANES < s->o)
                 prefetch_planes(out, pl.image_out, o + PREFETCH_PLANES, s->oh * s->ow, s->oh,
                                 s->ow, 0, 0, g0, g0 + nb, s, 1);
-#ifdef WINOGRAD_AVX512
-            if (wide) {
-                output_channel_avx512(&b, bo, o, pieces, np, &pl, s);
-                continue;
-            }
-            if (avx2) {
+#ifdef WINOGRAD_AVX2
+            if (simd) {
                 output_channel_avx2(&b, bo, o, pieces, np, &pl, s);
                 continue;
             }
@@ -579,56 +507,35 @@ void winograd_images(float *out, const float *inp, int64_t n, const float *up, c
 }
 
 /* ---- The weight gradient. */
-/* Z = A dY A^T of one tile's four output-gradient pixels y00 y01 y10 y11 (one channel, or a
- * vector of channels), A = [1 0; 1 1; 1 -1; 0 -1] (the adjoint of the output transform): z[xi] for
- * xi = 4i + j. */
-#define OUTPUT_GRAD_BODY(T)                                                                        \
-    const T r[4][2] = {{y00, y01}, /* A dY: rows (a, b), then each row times A^T: (a, a + b, a - b, -b) */ \
-                       {y00 + y10, y01 + y11},                                                     \
-                       {y00 - y10, y01 - y11},                                                     \
-                       {-y10, -y11}};                                                              \
-    for (int i = 0; i < 4; i++) {                                                                  \
-        z[4 * i + 0] = r[i][0];                                                                    \
-        z[4 * i + 1] = r[i][0] + r[i][1];                                                          \
-        z[4 * i + 2] = r[i][0] - r[i][1];                                                          \
-        z[4 * i + 3] = -r[i][1];                                                                   \
-    }
 
-/* Z (16, T, O) at zt[xi * stride + c] for one tile, from its four output-gradient pixels
- * (O each), channels [lo, hi). */
-static void output_grad_tile(float *restrict zt, int64_t stride, const float *restrict p00,
-                             const float *restrict p01, const float *restrict p10,
-                             const float *restrict p11, int64_t lo, int64_t hi) {
+/* Z (36, T, O) at zt[xi * stride + c] for one tile, from its 16 output-gradient pixels px[4r + q]
+ * (O channels each), channels [lo, hi). */
+static void output_grad_tile(float *restrict zt, int64_t stride, const float *const px[TILE * TILE],
+                             int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; c++) {
-        const float y00 = p00[c], y01 = p01[c], y10 = p10[c], y11 = p11[c];
-        float z[16];
-        OUTPUT_GRAD_BODY(float)
-        for (int xi = 0; xi < 16; xi++) zt[xi * stride + c] = z[xi];
+        float g[TILE * TILE], z[PLANES];
+        for (int k = 0; k < TILE * TILE; k++) g[k] = px[k][c];
+        output_grad_transform(z, g);
+        for (int xi = 0; xi < PLANES; xi++) zt[xi * stride + c] = z[xi];
     }
 }
 
-#ifdef WINOGRAD_AVX512
-/* output_grad_tile, W channels (a vector of type VT) at a time from 0; returns how many it did.
- * Written once, made for AVX-512 and AVX2 below. */
-#define OUTPUT_GRAD_TILE_SIMD(name, isa, VT, W, load, store)                                      \
-    __attribute__((target(isa))) static int64_t name(                                              \
-        float *restrict zt, int64_t stride, const float *restrict p00, const float *restrict p01, \
-        const float *restrict p10, const float *restrict p11, int64_t n) {                        \
-        int64_t c = 0;                                                                             \
-        for (; c + W <= n; c += W) {                                                               \
-            const VT y00 = load(p00 + c), y01 = load(p01 + c);                                     \
-            const VT y10 = load(p10 + c), y11 = load(p11 + c);                                     \
-            VT z[16];                                                                              \
-            OUTPUT_GRAD_BODY(VT)                                                                   \
-            for (int xi = 0; xi < 16; xi++) store(zt + xi * stride + c, z[xi]);                    \
-        }                                                                                          \
-        return c;                                                                                  \
+#ifdef WINOGRAD_AVX2
+/* output_grad_tile, 8 channels a vector from 0; returns how many it did. */
+__attribute__((target("avx2,fma"))) static int64_t output_grad_tile_avx2(
+    float *restrict zt, int64_t stride, const float *const px[TILE * TILE], int64_t n) {
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        __m256 g[TILE * TILE], z[PLANES];
+        for (int k = 0; k < TILE * TILE; k++) g[k] = _mm256_loadu_ps(px[k] + c);
+        output_grad_transform8(z, g);
+        for (int xi = 0; xi < PLANES; xi++) _mm256_storeu_ps(zt + xi * stride + c, z[xi]);
     }
-OUTPUT_GRAD_TILE_SIMD(output_grad_tile_avx512, "avx512f", __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps)
-OUTPUT_GRAD_TILE_SIMD(output_grad_tile_avx2, "avx2", __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps)
+    return c;
+}
 #endif
 
-/* Z (16, n, O), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
+/* Z (36, n, O), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
  * of the output gradient dyt (OH*OW, O) (its planes transposed: a pixel's channels side by side,
  * so that Z comes out with them side by side too); zero: O zeros, the pixels past the edges. */
 static void output_grad_tiles(float *z, int64_t stride, const float *dyt, const float *zero,
@@ -636,30 +543,30 @@ static void output_grad_tiles(float *z, int64_t stride, const float *dyt, const 
     const int64_t o = s->o, ow = s->ow;
     for (int64_t ty = ty0; ty < ty0 + rows; ty++)
         for (int64_t tx = 0; tx < s->tw; tx++) {
-            float *zu = z + ((ty - ty0) * s->tw + tx) * o; /* (16, O), rows stride apart */
-            const int64_t y = 2 * ty, x = 2 * tx;
-            const int right = x + 1 < ow, below = y + 1 < s->oh;
-            const float *y00 = dyt + (y * ow + x) * o, *y01 = right ? y00 + o : zero;
-            const float *y10 = below ? y00 + ow * o : zero, *y11 = right && below ? y10 + o : zero;
+            float *zu = z + ((ty - ty0) * s->tw + tx) * o; /* (36, O), rows stride apart */
+            const float *px[TILE * TILE];
+            for (int r = 0; r < TILE; r++)
+                for (int q = 0; q < TILE; q++) {
+                    const int64_t y = TILE * ty + r, x = TILE * tx + q;
+                    px[TILE * r + q] = y < s->oh && x < ow ? dyt + (y * ow + x) * o : zero;
+                }
             int64_t c = 0;
-#ifdef WINOGRAD_AVX512
-            if (has_avx512()) c = output_grad_tile_avx512(zu, stride, y00, y01, y10, y11, o);
-            else if (gemm_avx2()) c = output_grad_tile_avx2(zu, stride, y00, y01, y10, y11, o);
+#ifdef WINOGRAD_AVX2
+            if (simd_transforms()) c = output_grad_tile_avx2(zu, stride, px, o);
 #endif
-            output_grad_tile(zu, stride, y00, y01, y10, y11, c, o);
+            output_grad_tile(zu, stride, px, c, o);
         }
 }
 
+int64_t winograd_weight_grad_floats(const WinogradShape *s) { return PLANES * s->o * s->c; }
 
-int64_t winograd_weight_grad_floats(const WinogradShape *s) { return 16 * s->o * s->c; }
-
-/* The weight gradient's input transform works on the image transposed, xp (2th + 2, 2tw + 2, C)
+/* The weight gradient's input transform works on the image transposed, xp (4th + 2, 4tw + 2, C)
  * (a pixel's channels side by side, zero outside the image), so that V comes out (tiles, C), which
  * the product reads without transposing it. */
 static void pad_transpose(float *xp, const float *inp, const WinogradShape *s) {
-    const int64_t c = s->c, w2 = 2 * s->tw + 2, right = w2 - s->pw - s->w;
-    for (int64_t r = 0; r < 2 * s->th + 2; r++) {
-        float *row = xp + r * w2 * c; /* (2tw + 2, C) */
+    const int64_t c = s->c, w2 = TILE * s->tw + 2, right = w2 - s->pw - s->w;
+    for (int64_t r = 0; r < TILE * s->th + 2; r++) {
+        float *row = xp + r * w2 * c; /* (4tw + 2, C) */
         const int64_t y = r - s->ph;
         if (y < 0 || y >= s->h) {
             memset(row, 0, (size_t)(w2 * c) * sizeof *row);
@@ -676,85 +583,77 @@ static void pad_transpose(float *xp, const float *inp, const WinogradShape *s) {
 static void input_tile_channels(float *restrict v, int64_t stride, const float *restrict x,
                                 int64_t ld, int64_t pc, int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; c++) {
-        float d[4][4], vc[16];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) d[i][j] = x[i * ld + j * pc + c];
+        float d[PLANES], vc[PLANES];
+        for (int i = 0; i < PATCH; i++)
+            for (int j = 0; j < PATCH; j++) d[PATCH * i + j] = x[i * ld + j * pc + c];
         input_transform(vc, d);
-        for (int xi = 0; xi < 16; xi++) v[xi * stride + c] = vc[xi];
+        for (int xi = 0; xi < PLANES; xi++) v[xi * stride + c] = vc[xi];
     }
 }
 
-#ifdef WINOGRAD_AVX512
-/* input_tile_channels, W channels (a vector of type VT) at a time from 0; returns how many it did.
- * Written once, made for AVX-512 and AVX2 below. */
-#define INPUT_TILE_CHANNELS_SIMD(name, isa, VT, W, load, store, transform)                        \
-    __attribute__((target(isa))) static int64_t name(float *restrict v, int64_t stride,             \
-                                                     const float *restrict x, int64_t ld,          \
-                                                     int64_t pc, int64_t n) {                      \
-        int64_t c = 0;                                                                             \
-        for (; c + W <= n; c += W) {                                                               \
-            VT d[4][4], vc[16];                                                                    \
-            for (int i = 0; i < 4; i++)                                                            \
-                for (int j = 0; j < 4; j++) d[i][j] = load(x + i * ld + j * pc + c);               \
-            transform(vc, d);                                                                      \
-            for (int xi = 0; xi < 16; xi++) store(v + xi * stride + c, vc[xi]);                    \
-        }                                                                                          \
-        return c;                                                                                  \
+#ifdef WINOGRAD_AVX2
+/* input_tile_channels, 8 channels a vector from 0; returns how many it did. */
+__attribute__((target("avx2,fma"))) static int64_t input_tile_channels_avx2(
+    float *restrict v, int64_t stride, const float *restrict x, int64_t ld, int64_t pc, int64_t n) {
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        __m256 d[PLANES], vc[PLANES];
+        for (int i = 0; i < PATCH; i++)
+            for (int j = 0; j < PATCH; j++) d[PATCH * i + j] = _mm256_loadu_ps(x + i * ld + j * pc + c);
+        input_transform8(vc, d);
+        for (int xi = 0; xi < PLANES; xi++) _mm256_storeu_ps(v + xi * stride + c, vc[xi]);
     }
-INPUT_TILE_CHANNELS_SIMD(input_tile_channels_avx512, "avx512f", __m512, 16, _mm512_loadu_ps,
-                         _mm512_storeu_ps, input_transform16)
-INPUT_TILE_CHANNELS_SIMD(input_tile_channels_avx2, "avx2", __m256, 8, _mm256_loadu_ps,
-                         _mm256_storeu_ps, input_transform8)
+    return c;
+}
 #endif
 
-/* V (16, n, C), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
+/* V (36, n, C), planes stride apart, of the tiles in tile rows [ty0, ty0 + rows), n = rows * tw,
  * from xp as pad_transpose makes it. */
 static void input_tiles_channels(float *v, int64_t stride, const float *xp, const WinogradShape *s,
                                  int64_t ty0, int64_t rows) {
-    const int64_t c = s->c, ld = (2 * s->tw + 2) * c;
+    const int64_t c = s->c, ld = (TILE * s->tw + 2) * c;
     for (int64_t ty = ty0; ty < ty0 + rows; ty++)
         for (int64_t tx = 0; tx < s->tw; tx++) {
-            float *vu = v + ((ty - ty0) * s->tw + tx) * c;   /* (16, C), rows stride apart */
-            const float *x = xp + 2 * ty * ld + 2 * tx * c; /* the patch's corner */
+            float *vu = v + ((ty - ty0) * s->tw + tx) * c;         /* (36, C), rows stride apart */
+            const float *x = xp + TILE * ty * ld + TILE * tx * c; /* the patch's corner */
             int64_t done = 0;
-#ifdef WINOGRAD_AVX512
-            if (has_avx512()) done = input_tile_channels_avx512(vu, stride, x, ld, c, c);
-            else if (gemm_avx2()) done = input_tile_channels_avx2(vu, stride, x, ld, c, c);
+#ifdef WINOGRAD_AVX2
+            if (simd_transforms()) done = input_tile_channels_avx2(vu, stride, x, ld, c, c);
 #endif
             input_tile_channels(vu, stride, x, ld, c, done, c);
         }
 }
 
-/* The weight gradient goes through the tiles a few tile rows at a time, so that the block's V
- * and Z stay in L2 between the transforms and the products (a whole image's are 1 MB in the
- * default model's second layer). */
-#ifndef GRAD_TILE_ROWS
-#define GRAD_TILE_ROWS 4
+/* The weight gradient goes through the tiles about GRAD_BLOCK_TILES at a time (whole tile rows),
+ * so that the block's V and Z stay in L2 between the transforms and the products. */
+#ifndef GRAD_BLOCK_TILES
+#define GRAD_BLOCK_TILES 48
 #endif
 
 static int64_t grad_block_rows(const WinogradShape *s) {
-    return s->th < GRAD_TILE_ROWS ? s->th : GRAD_TILE_ROWS;
+    const int64_t rows = GRAD_BLOCK_TILES / s->tw > 1 ? GRAD_BLOCK_TILES / s->tw : 1;
+    return s->th < rows ? s->th : rows;
 }
 
 /* 16 floats to align V to 64 bytes (the product then reads it in place when C is its strip
- * width), V (16, n, C) and Z (16, n, O) of a block of n = grad_block_rows * tw tiles, the image
- * transposed and padded (2th + 2, 2tw + 2, C), the output gradient transposed (OH*OW, O) and O
+ * width), V (36, n, C) and Z (36, n, O) of a block of n = grad_block_rows * tw tiles, the image
+ * transposed and padded (4th + 2, 4tw + 2, C), the output gradient transposed (OH*OW, O) and O
  * zeros. */
 int64_t winograd_weight_grad_scratch_floats(const WinogradShape *s) {
     const int64_t n = grad_block_rows(s) * s->tw;
-    return 16 + 16 * ((s->c + s->o) * n + 2 * PLANE_GAP) +
-           (2 * s->th + 2) * (2 * s->tw + 2) * s->c + (s->oh * s->ow + 1) * s->o;
+    return 16 + PLANES * ((s->c + s->o) * n + 2 * PLANE_GAP) +
+           (TILE * s->th + 2) * (TILE * s->tw + 2) * s->c + (s->oh * s->ow + 1) * s->o;
 }
 
 void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
                                 const WinogradShape *s, float *scratch) {
     const int64_t c = s->c, o = s->o, p = s->oh * s->ow, block = grad_block_rows(s) * s->tw;
     const int64_t vs = block * c + PLANE_GAP, zs = block * o + PLANE_GAP; /* plane strides */
-    float *v = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* (16, block, C) */
-    float *z = v + 16 * vs;                                           /* (16, block, O) */
-    float *xp = z + 16 * zs;                                 /* (2th + 2, 2tw + 2, C) */
-    float *dyt = xp + (2 * s->th + 2) * (2 * s->tw + 2) * c; /* (OH*OW, O) */
-    float *zero = dyt + p * o;                               /* (O) */
+    float *v = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* (36, block, C) */
+    float *z = v + PLANES * vs;                                       /* (36, block, O) */
+    float *xp = z + PLANES * zs;                                      /* (4th + 2, 4tw + 2, C) */
+    float *dyt = xp + (TILE * s->th + 2) * (TILE * s->tw + 2) * c;    /* (OH*OW, O) */
+    float *zero = dyt + p * o;                                        /* (O) */
     pad_transpose(xp, inp, s);
     gemm_transpose(dyt, o, dout, p, o, p);
     memset(zero, 0, (size_t)o * sizeof *zero);
@@ -763,7 +662,7 @@ void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
         const int64_t n = rows * s->tw;
         input_tiles_channels(v, vs, xp, s, ty0, rows);
         output_grad_tiles(z, zs, dyt, zero, s, ty0, rows);
-        for (int xi = 0; xi < 16; xi++) /* dU[xi] (O, C) += Z[xi]^T (O, n) @ V[xi] (n, C) */
+        for (int xi = 0; xi < PLANES; xi++) /* dU[xi] (O, C) += Z[xi]^T (O, n) @ V[xi] (n, C) */
             gemm_serial(1, 0, o, c, n, 1.0f, z + xi * zs, o, v + xi * vs, c, 1.0f,
                         du + xi * o * c, c);
     }
@@ -772,18 +671,19 @@ void winograd_weight_grad_image(float *du, const float *inp, const float *dout,
 void winograd_weights_backward(float *dweight, const float *du, int64_t o, int64_t c) {
     for (int64_t oo = 0; oo < o; oo++)
         for (int64_t cc = 0; cc < c; cc++) {
-            float d[4][4], t[3][4];
-            for (int xi = 0; xi < 16; xi++) d[xi / 4][xi % 4] = du[(xi * o + oo) * c + cc];
-            for (int j = 0; j < 4; j++) { /* t = G^T d, G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1] */
-                t[0][j] = d[0][j] + 0.5f * (d[1][j] + d[2][j]);
-                t[1][j] = 0.5f * (d[1][j] - d[2][j]);
-                t[2][j] = 0.5f * (d[1][j] + d[2][j]) + d[3][j];
-            }
+            double t[3][PATCH];
+            for (int a = 0; a < 3; a++) /* t = G^T dU */
+                for (int j = 0; j < PATCH; j++) {
+                    double sum = 0;
+                    for (int i = 0; i < PATCH; i++) sum += G[i][a] * du[((PATCH * i + j) * o + oo) * c + cc];
+                    t[a][j] = sum;
+                }
             float *g = dweight + (oo * c + cc) * 9; /* (3, 3) += t G */
-            for (int a = 0; a < 3; a++) {
-                g[a * 3 + 0] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
-                g[a * 3 + 1] += 0.5f * (t[a][1] - t[a][2]);
-                g[a * 3 + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
-            }
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) {
+                    double sum = 0;
+                    for (int j = 0; j < PATCH; j++) sum += t[a][j] * G[j][b];
+                    g[a * 3 + b] += (float)sum;
+                }
         }
 }
