@@ -26,6 +26,16 @@
 typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                             int accumulate);
 
+/* Asks for the lines of a tile of C (rows x floats, ldc apart) before a kernel's loop: C's rows
+ * are far apart (a linear layer's gradients: 36 KB), which no prefetcher guesses, so every tile
+ * would wait for memory at its end (the weight gradient's product ran at half speed). */
+static inline void prefetch_tile(const float *c, int64_t ldc, int rows, int floats) {
+    for (int i = 0; i < rows; i++) {
+        for (int q = 0; q < floats; q += 16) __builtin_prefetch(c + i * ldc + q, 1, 3);
+        __builtin_prefetch(c + i * ldc + floats - 1, 1, 3);
+    }
+}
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define GEMM_X86 1
 #include <immintrin.h>
@@ -37,6 +47,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     int accumulate, int cols) {
     __m512 c[8][2];
     for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
+    prefetch_tile(acc, ldc, 8, cols);
     for (int64_t k = 0; k < kc; k++, a += 8, b += ldb) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         for (int i = 0; i < 8; i++) {
@@ -114,6 +125,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
     int accumulate) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    prefetch_tile(acc, ldc, 6, 16);
     for (int64_t k = 0; k < kc; k++, a += 6, b += ldb) {
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 ai;
@@ -148,6 +160,48 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int64_t kc, const fl
     tile_avx2(kc, a, b, 16, acc, ldc, accumulate);
 }
 
+/* tile_avx2's first `rows` (2 or 4) rows into acc (rows, 16), for a last panel of fewer than 6
+ * rows (M = 32 or 64 leaves 2 or 4): 4 or 8 accumulators and a third or two thirds of the
+ * multiplies, the same sums. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_upto4(
+    int64_t kc, const float *a, const float *b, int64_t ldb, float *acc, int rows) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+    __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (int64_t k = 0; k < kc; k++, a += 6, b += ldb) {
+        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 ai;
+#define GEMM_AVX2_ROW(i, lo, hi)           \
+    ai = _mm256_broadcast_ss(a + (i));     \
+    lo = _mm256_fmadd_ps(ai, b0, lo);      \
+    hi = _mm256_fmadd_ps(ai, b1, hi)
+        GEMM_AVX2_ROW(0, c00, c01);
+        GEMM_AVX2_ROW(1, c10, c11);
+        if (rows > 2) {
+            GEMM_AVX2_ROW(2, c20, c21);
+            GEMM_AVX2_ROW(3, c30, c31);
+        }
+#undef GEMM_AVX2_ROW
+    }
+    const __m256 c[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+    for (int i = 0; i < rows; i++) {
+        _mm256_store_ps(acc + i * 16, c[i][0]);
+        _mm256_store_ps(acc + i * 16 + 8, c[i][1]);
+    }
+}
+
+/* The first `rows` (1..6) rows of a 6 x 16 tile into acc (6, 16), 32-byte aligned: the fewest
+ * rows' kernel that covers them. */
+__attribute__((target("avx2,fma"))) static void tile_avx2_rows(int64_t kc, const float *a,
+                                                               const float *b, int64_t ldb,
+                                                               float *acc, int64_t rows) {
+    if (rows <= 2)
+        tile_avx2_upto4(kc, a, b, ldb, acc, 2);
+    else if (rows <= 4)
+        tile_avx2_upto4(kc, a, b, ldb, acc, 4);
+    else
+        tile_avx2(kc, a, b, ldb, acc, 16, 0);
+}
+
 /* gemm_rows_in_place_avx512 on AVX2 (m any, one A block): B's rows read in place, ldb apart
  * (32-byte aligned; a strip's last columns may be read past n, and ignored); the tiles cut by m
  * or n go through a buffer. The packed kernel's sums, in the same order. */
@@ -164,7 +218,7 @@ __attribute__((target("avx2,fma"))) static void gemm_rows_in_place_avx2(
                 tile_avx2(k, packed_a + r0 * k, b + j0, ldb, tile, ldc, accumulate);
                 continue;
             }
-            tile_avx2(k, packed_a + r0 * k, b + j0, ldb, edge, 16, 0);
+            tile_avx2_rows(k, packed_a + r0 * k, b + j0, ldb, edge, rows);
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t j = 0; j < cols; j++)
                     tile[i * ldc + j] = accumulate ? tile[i * ldc + j] + edge[i * 16 + j] : edge[i * 16 + j];
@@ -242,6 +296,7 @@ static void kernel_neon(int64_t kc, const float *a, const float *b, float *acc, 
     float32x4_t c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
     float32x4_t c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
     float32x4_t c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
+    prefetch_tile(acc, ldc, 8, 12);
     for (int64_t k = 0; k < kc; k++, a += 8, b += 12) {
         const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
         const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
@@ -527,8 +582,11 @@ static void gemm_blocked(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
                                              block_beta != 0.0f, (int)cols);
                         continue;
                     }
+                    if (kern->fn == kernel_avx2)
+                        tile_avx2_rows(kc, panels + r0 * kc, strip, 16, acc, rows);
+                    else
 #endif
-                    kern->fn(kc, panels + r0 * kc, strip, acc, nr, 0);
+                        kern->fn(kc, panels + r0 * kc, strip, acc, nr, 0);
                     store_tile(tile, ldc, c_trans, acc, nr, rows, cols, alpha, block_beta);
                 }
             }
