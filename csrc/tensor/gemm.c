@@ -117,6 +117,13 @@ __attribute__((target("avx512f"))) static void pack_b_narrow_avx512(float *dst, 
     }
 }
 
+/* One row of a step of the AVX2 kernels: ai = A's value of row i, times B's 16 values b0:b1,
+ * added into the row's two accumulators lo:hi. */
+#define GEMM_AVX2_ROW(i, lo, hi)           \
+    ai = _mm256_broadcast_ss(a + (i));     \
+    lo = _mm256_fmadd_ps(ai, b0, lo);      \
+    hi = _mm256_fmadd_ps(ai, b1, hi)
+
 /* 6 x 16 on AVX2 + FMA: 12 accumulators, named one by one: held in an array, GCC 12 kept them in
  * registers but also stored all twelve to the stack at every step (a third of the speed). B's
  * rows of 16 are ldb apart (32-byte aligned). */
@@ -129,17 +136,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
     for (int64_t k = 0; k < kc; k++, a += 6, b += ldb) {
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 ai;
-#define GEMM_AVX2_ROW(i, lo, hi)           \
-    ai = _mm256_broadcast_ss(a + (i));     \
-    lo = _mm256_fmadd_ps(ai, b0, lo);      \
-    hi = _mm256_fmadd_ps(ai, b1, hi)
         GEMM_AVX2_ROW(0, c00, c01);
         GEMM_AVX2_ROW(1, c10, c11);
         GEMM_AVX2_ROW(2, c20, c21);
         GEMM_AVX2_ROW(3, c30, c31);
         GEMM_AVX2_ROW(4, c40, c41);
         GEMM_AVX2_ROW(5, c50, c51);
-#undef GEMM_AVX2_ROW
     }
     const __m256 c[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     for (int i = 0; i < 6; i++) {
@@ -170,10 +172,6 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
     for (int64_t k = 0; k < kc; k++, a += 6, b += ldb) {
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 ai;
-#define GEMM_AVX2_ROW(i, lo, hi)           \
-    ai = _mm256_broadcast_ss(a + (i));     \
-    lo = _mm256_fmadd_ps(ai, b0, lo);      \
-    hi = _mm256_fmadd_ps(ai, b1, hi)
         GEMM_AVX2_ROW(0, c00, c01);
         GEMM_AVX2_ROW(1, c10, c11);
         if (rows > 2) {
