@@ -168,9 +168,10 @@ local LAYER_SHAPES = { -- name, m, n, k, transpose a, transpose b
   { "linear forward x W^T", 64, 128, 9216, false, true },
   { "linear weight grad dy^T x", 128, 9216, 64, true, false },
   { "linear input grad dy W", 64, 9216, 128, false, false },
-  { "Winograd forward U V", 64, 96, 32, false, false },
-  { "Winograd input grad", 32, 96, 64, false, false },
-  { "Winograd weight grad Z^T V", 64, 32, 48, true, false },
+  -- F(4x4, 3x3): blocks of 64 tiles; the weight gradient's K is an image's 36 tiles
+  { "Winograd forward U V", 64, 64, 32, false, false },
+  { "Winograd input grad", 32, 64, 64, false, false },
+  { "Winograd weight grad Z^T V", 64, 32, 36, true, false },
 }
 
 function tasks.shapes(args)
