@@ -380,6 +380,50 @@ describe("Winograd F(4x4, 3x3) weight gradient", function()
   per_kernel(WEIGHT_GRAD, "matches plain double loops and repeats bitwise with the %s micro-kernel", 4e-5)
 end)
 
+-- Seeded random shapes (1 to 30 rows, 1 to 45 columns, paddings 0 to 2, 8 to 20 channels each
+-- way, 4 to 9 images, 1 or 2 threads): a batch takes Winograd, a single image im2col; outputs,
+-- input gradients and weight gradients must agree to Winograd's rounding (worst seen 6.5e-6 of the
+-- largest value). The child prints its worst, relative to each tensor's largest value.
+local RANDOM_SHAPES = [[
+local mnist = require "mnist"
+local T, nn = mnist.tensor, mnist.nn
+math.randomseed(7)
+local function values(t) return t:contiguous():view(t:numel()):totable() end
+local function relative(a, b) -- max |a - b| over max(1, max |b|)
+  local va, vb, d, m = values(a), values(b), 0, 1
+  for i = 1, #va do d, m = math.max(d, math.abs(va[i] - vb[i])), math.max(m, math.abs(vb[i])) end
+  return d / m
+end
+local worst = 0
+for case = 1, 24 do
+  local n, c, o, pad = math.random(4, 9), math.random(8, 20), math.random(8, 20), math.random(0, 2)
+  local h, w = math.random(math.max(1, 3 - 2 * pad), 30), math.random(math.max(1, 3 - 2 * pad), 45)
+  mnist.core.blas_set_threads(math.random(1, 2))
+  mnist.random.manual_seed(case)
+  local conv = nn.SpatialConvolution(c, o, 3, 3, 1, 1, pad, pad)
+  local x = T.zeros(n, c, h, w)
+  mnist.random.default:fill_uniform(x, -1, 1)
+  local y = conv:forward(x):clone()
+  local g = T.zeros(n, o, y:size(3), y:size(4))
+  mnist.random.default:fill_uniform(g, -1, 1)
+  conv:zeroGradParameters()
+  local gx = conv:backward(x, g):clone()
+  local single = conv:clone()
+  single:zeroGradParameters()
+  for i = 1, n do
+    local xi, gi = x:narrow(1, i, 1), g:narrow(1, i, 1)
+    worst = math.max(worst, relative(y:narrow(1, i, 1), single:forward(xi)))
+    worst = math.max(worst, relative(gx:narrow(1, i, 1), single:backward(xi, gi)))
+  end
+  worst = math.max(worst, relative(conv.gradWeight, single.gradWeight))
+end
+io.write(mnist.core.blas_info().gemm, " ", worst, " true")
+]]
+
+describe("Winograd F(4x4, 3x3) on random shapes", function()
+  per_kernel(RANDOM_SHAPES, "agrees with im2col image by image (outputs, input and weight gradients) with the %s micro-kernel", 2e-5)
+end)
+
 describe("every kernel path gives the same network results", function()
   -- A child process per micro-kernel choice runs the default model and LeNet (Winograd and
   -- im2col convolutions, 2x2 pooling, linear layers) forward and backward on the same input and
