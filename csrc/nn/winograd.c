@@ -373,13 +373,22 @@ __attribute__((target("avx2,fma"))) static void input_channel_avx2(const Block *
     }
 }
 
-/* The first n (1..32) floats of x[0..3] at dst, without masked stores. */
-__attribute__((target("avx2,fma"))) static void store_first32(float *dst, const __m256 x[4], int64_t n) {
-    int i = 0;
-    for (; n >= 8; i++, dst += 8, n -= 8) _mm256_storeu_ps(dst, x[i]);
-    if (n == 0) return;
-    __m128 r4 = _mm256_castps256_ps128(x[i]);
-    if (n >= 4) _mm_storeu_ps(dst, r4), r4 = _mm256_extractf128_ps(x[i], 1), dst += 4, n -= 4;
+/* The first n (1..32) floats of x0:x1:x2:x3 at dst, without masked stores (nor a loop, which GCC
+ * turned into a call to memcpy from the stack). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void store_first32(
+    float *dst, __m256 x0, __m256 x1, __m256 x2, __m256 x3, int64_t n) {
+    __m256 rest = x0;
+    if (n >= 8) {
+        _mm256_storeu_ps(dst, x0), rest = x1, dst += 8, n -= 8;
+        if (n >= 8) {
+            _mm256_storeu_ps(dst, x1), rest = x2, dst += 8, n -= 8;
+            if (n >= 8) _mm256_storeu_ps(dst, x2), rest = x3, dst += 8, n -= 8;
+        }
+    }
+    if (n == 8) _mm256_storeu_ps(dst, rest);
+    if (n >= 8 || n == 0) return;
+    __m128 r4 = _mm256_castps256_ps128(rest);
+    if (n >= 4) _mm_storeu_ps(dst, r4), r4 = _mm256_extractf128_ps(rest, 1), dst += 4, n -= 4;
     if (n >= 2) _mm_storel_pi((__m64 *)dst, r4), r4 = _mm_movehl_ps(r4, r4), dst += 2, n -= 2;
     if (n) _mm_store_ss(dst, r4);
 }
@@ -411,11 +420,10 @@ __attribute__((target("avx2,fma"))) static void output_channel_avx2(const Block 
                 const __m256 t15 = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(3, 2, 3, 2));
                 const __m256 t26 = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(1, 0, 1, 0));
                 const __m256 t37 = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(3, 2, 3, 2));
-                const __m256 pixels[4] = {_mm256_permute2f128_ps(t04, t15, 0x20),
-                                          _mm256_permute2f128_ps(t26, t37, 0x20),
-                                          _mm256_permute2f128_ps(t04, t15, 0x31),
-                                          _mm256_permute2f128_ps(t26, t37, 0x31)};
-                store_first32(dst + TILE * k + r * ow, pixels, n);
+                store_first32(dst + TILE * k + r * ow, _mm256_permute2f128_ps(t04, t15, 0x20),
+                              _mm256_permute2f128_ps(t26, t37, 0x20),
+                              _mm256_permute2f128_ps(t04, t15, 0x31),
+                              _mm256_permute2f128_ps(t26, t37, 0x31), n);
             }
         }
     }
