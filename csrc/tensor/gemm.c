@@ -178,7 +178,6 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
             GEMM_AVX2_ROW(2, c20, c21);
             GEMM_AVX2_ROW(3, c30, c31);
         }
-#undef GEMM_AVX2_ROW
     }
     const __m256 c[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
     for (int i = 0; i < rows; i++) {
@@ -186,6 +185,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
         _mm256_store_ps(acc + i * 16 + 8, c[i][1]);
     }
 }
+#undef GEMM_AVX2_ROW
 
 /* The first `rows` (1..6) rows of a 6 x 16 tile into acc (6, 16), 32-byte aligned: the fewest
  * rows' kernel that covers them. */
